@@ -1,0 +1,95 @@
+"""Activities that keep the incident row and its timeline in step with the workflow."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+
+from smokejumper.domain.incidents import IncidentStatus, StatusChange, TimelineEntry
+from smokejumper.store.db import Store
+from smokejumper.store.tables import Incident, TimelineEvent
+
+_STATUS_TIMESTAMP = {
+    IncidentStatus.ACKNOWLEDGED: "acknowledged_at",
+    IncidentStatus.CONTAINED: "contained_at",
+    IncidentStatus.RESOLVED: "resolved_at",
+    IncidentStatus.CLOSED: "closed_at",
+}
+
+
+class IncidentActivities:
+    """Bound to a store at worker start; each method is idempotent on its event key."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn(name="record_timeline_event")
+    async def record_timeline_event(self, entry: TimelineEntry) -> bool:
+        """Write one timeline row; returns False when it was already written (a retry)."""
+        return await asyncio.to_thread(self._record, entry)
+
+    def _record(self, entry: TimelineEntry) -> bool:
+        try:
+            with self.store.transaction() as session:
+                if session.scalar(
+                    select(TimelineEvent.id).where(TimelineEvent.event_key == entry.event_key)
+                ):
+                    return False
+                session.add(
+                    TimelineEvent(
+                        incident_id=entry.incident_id,
+                        kind=entry.kind,
+                        step=entry.step,
+                        actor=entry.actor,
+                        message=entry.message,
+                        data=dict(entry.data),
+                        event_key=entry.event_key,
+                    )
+                )
+        except IntegrityError:
+            # A concurrent attempt of the same activity won the unique key.
+            return False
+        return True
+
+    @activity.defn(name="set_incident_status")
+    async def set_incident_status(self, change: StatusChange) -> bool:
+        """Move the incident to `status`, stamp its time, and record it on the timeline."""
+        return await asyncio.to_thread(self._set_status, change)
+
+    def _set_status(self, change: StatusChange) -> bool:
+        with self.store.transaction() as session:
+            if session.scalar(
+                select(TimelineEvent.id).where(TimelineEvent.event_key == change.event_key)
+            ):
+                return False
+            incident = session.get(Incident, change.incident_id, with_for_update=True)
+            if incident is None:
+                raise ValueError(f"incident {change.incident_id} does not exist")
+            now = datetime.now(UTC)
+            previous = incident.status
+            incident.status = change.status.value
+            incident.updated_at = now
+            stamp = _STATUS_TIMESTAMP.get(change.status)
+            if stamp is not None and getattr(incident, stamp) is None:
+                setattr(incident, stamp, now)
+            if change.status is IncidentStatus.CLOSED:
+                # Frees the fingerprint: the next alert like this one opens a new incident.
+                incident.open_key = None
+            message = f"Status {previous} → {change.status.value}"
+            if change.reason:
+                message += f": {change.reason}"
+            session.add(
+                TimelineEvent(
+                    incident_id=incident.id,
+                    kind="incident.status",
+                    actor=change.actor,
+                    message=message,
+                    data={"from": previous, "to": change.status.value},
+                    event_key=change.event_key,
+                )
+            )
+        return True

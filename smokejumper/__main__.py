@@ -1,0 +1,5 @@
+"""`python -m smokejumper` is the `smokejumper` command."""
+
+from smokejumper.cli.main import main
+
+main()

@@ -1,0 +1,37 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from smokejumper import __version__
+from smokejumper.api import alerts, health, incidents
+from smokejumper.api.state import AppState
+from smokejumper.config import Settings
+from smokejumper.store.db import Store
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    owned_store = store is None
+    state = AppState(settings=settings, store=store or Store(settings.effective_database_url))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned_store:
+            state.store.dispose()
+
+    app = FastAPI(
+        title="smokejumper",
+        version=__version__,
+        description="Incident response for Generative-AI systems.",
+        lifespan=lifespan,
+    )
+    app.state.smokejumper = state
+    app.include_router(alerts.router)
+    app.include_router(incidents.router)
+    app.include_router(health.router)
+    return app

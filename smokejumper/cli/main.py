@@ -1,0 +1,296 @@
+"""`smokejumper`: run the engine and operate incidents from a terminal.
+
+Exit codes: 0 success, 1 the operation was refused or failed, 2 bad usage or configuration,
+3 the API could not be reached.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from smokejumper import __version__
+from smokejumper.cli.api_client import ApiClient
+from smokejumper.cli.output import fail, print_json, table
+from smokejumper.config import ConfigError, Settings, load_settings
+from smokejumper.logs import configure_logging
+
+app = typer.Typer(
+    name="smokejumper",
+    help="Incident response for Generative-AI systems, on Temporal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+alert_app = typer.Typer(help="Send alerts.", no_args_is_help=True)
+incidents_app = typer.Typer(help="List, show and close incidents.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(alert_app, name="alert")
+app.add_typer(incidents_app, name="incidents")
+
+
+class _Context:
+    def __init__(self, config_file: Path | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file)
+            except ConfigError as exc:
+                raise fail(str(exc), 2) from None
+        return self._settings
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $SMOKEJUMPER_CONFIG or ./smokejumper.toml).",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = _Context(config)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    context: _Context = ctx.obj
+    return context.settings
+
+
+def _run_process(ctx: typer.Context, name: str) -> None:
+    settings = _settings(ctx)
+    configure_logging(settings.log_level, settings.secret_values(), process=name)
+    # Process entry points live in `workers/`, which depends on the core, not the reverse.
+    module = importlib.import_module(f"workers.{name}")
+    module.main(settings)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"smokejumper {__version__}")
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Run everything on this machine: Temporal dev server, worker, API, scheduler."""
+    settings = _settings(ctx)
+    configure_logging(settings.log_level, settings.secret_values(), process="up")
+    module = importlib.import_module("workers.up")
+    context: _Context = ctx.obj
+    raise typer.Exit(module.main(settings, context.config_file))
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Run a Temporal worker for playbooks and activities."""
+    _run_process(ctx, "worker")
+
+
+@app.command()
+def api(ctx: typer.Context) -> None:
+    """Run the HTTP API server."""
+    _run_process(ctx, "api")
+
+
+@app.command()
+def scheduler(ctx: typer.Context) -> None:
+    """Run the scheduler (outbox dispatch, pollers); safe to run more than one."""
+    _run_process(ctx, "scheduler")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply database migrations up to the newest."""
+    from smokejumper.store.migrate import upgrade as apply
+
+    settings = _settings(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = apply(settings.effective_database_url)
+    typer.echo(f"database at revision {revision}")
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}", 2) from None
+
+
+@alert_app.command("send")
+def alert_send(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Alert JSON file, or - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON.")] = (
+        False
+    ),
+) -> None:
+    """Send an alert in the generic format; prints the incident it opened or joined."""
+    body = _read_input(file)
+    client = ApiClient(_settings(ctx))
+    response = client.request(
+        "POST", "/api/v1/alerts", content=body, headers={"content-type": "application/json"}
+    )
+    data = _json(response)
+    if response.status_code != 202:
+        if as_json:
+            print_json(data)
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(data)
+        return
+    verb = "joined" if data["deduplicated"] else "opened"
+    typer.echo(
+        f"alert {data['alert_id']} accepted: {verb} incident {data['incident_id']} "
+        f"(playbook {data['playbook']}, workflow {data['workflow_id']})"
+    )
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"error": response.text[:500]}
+
+
+def _print_rejection(status: int, data: Any) -> None:
+    if not isinstance(data, dict):
+        typer.secho(f"error: API answered {status}", err=True, fg=typer.colors.RED)
+        return
+    message = data.get("error") or data.get("detail") or f"API answered {status}"
+    typer.secho(f"error: {message} (HTTP {status})", err=True, fg=typer.colors.RED)
+    for item in data.get("fields", []):
+        typer.echo(f"  {item['field']}: {item['message']}", err=True)
+    if data.get("dead_letter_id"):
+        typer.echo(f"  kept as dead letter {data['dead_letter_id']}", err=True)
+
+
+@incidents_app.command("list")
+def incidents_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="open, acknowledged, … closed")] = None,
+    severity: Annotated[str | None, typer.Option()] = None,
+    kind: Annotated[str | None, typer.Option()] = None,
+    playbook: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List incidents, newest first."""
+    params = {
+        key: value
+        for key, value in {
+            "status": status,
+            "severity": severity,
+            "kind": kind,
+            "playbook": playbook,
+            "limit": limit,
+        }.items()
+        if value is not None
+    }
+    response = ApiClient(_settings(ctx)).request("GET", "/api/v1/incidents", params=params)
+    data = _json(response)
+    if response.status_code != 200:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(data)
+        return
+    rows = [
+        (
+            item["id"],
+            item["severity"],
+            item["status"],
+            item["kind"],
+            item["playbook"],
+            item["alert_count"],
+            item["opened_at"][:19].replace("T", " "),
+            item["title"][:60],
+        )
+        for item in data["items"]
+    ]
+    headers = ("id", "severity", "status", "kind", "playbook", "alerts", "opened (UTC)", "title")
+    typer.echo(table(headers, rows))
+    typer.echo(f"{len(rows)} of {data['total']} incidents")
+
+
+@incidents_app.command("show")
+def incidents_show(
+    ctx: typer.Context,
+    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one incident: its alerts and timeline."""
+    response = ApiClient(_settings(ctx)).request("GET", f"/api/v1/incidents/{incident}")
+    data = _json(response)
+    if response.status_code != 200:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"{data['id']}  {data['title']}")
+    for label, key in (
+        ("severity", "severity"),
+        ("status", "status"),
+        ("kind", "kind"),
+        ("playbook", "playbook"),
+        ("alerts", "alert_count"),
+        ("opened", "opened_at"),
+        ("workflow", "workflow_id"),
+        ("temporal ui", "temporal_ui_url"),
+    ):
+        if data.get(key) is not None:
+            typer.echo(f"  {label:<12} {data[key]}")
+    for label, key in (("OWASP", "owasp"), ("ATLAS", "atlas")):
+        if data.get(key):
+            typer.echo(f"  {label:<12} {', '.join(data[key])}")
+    for label, key in (("target", "target"), ("principal", "principal")):
+        if data.get(key):
+            typer.echo(f"  {label:<12} {json.dumps(data[key], sort_keys=True)}")
+    typer.echo("\nTimeline")
+    typer.echo(
+        table(
+            ("at (UTC)", "event", "actor", "message"),
+            [
+                (e["at"][:19].replace("T", " "), e["kind"], e["actor"], e["message"])
+                for e in data["timeline"]
+            ],
+        )
+    )
+
+
+@incidents_app.command("close")
+def incidents_close(
+    ctx: typer.Context,
+    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
+    reason: Annotated[str, typer.Option(help="Why it is closed (goes on the timeline).")] = "",
+) -> None:
+    """Close an incident (as the configured operator identity)."""
+    response = ApiClient(_settings(ctx)).request(
+        "POST", f"/api/v1/incidents/{incident}/close", json={"reason": reason}
+    )
+    data = _json(response)
+    if response.status_code != 200:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    typer.echo(f"incident {data['ref']} closed")
+
+
+def main() -> None:
+    app()

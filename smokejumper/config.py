@@ -1,0 +1,310 @@
+"""Configuration: one pydantic settings model, from `smokejumper.toml` and `SMOKEJUMPER_*`.
+
+Precedence, highest first: explicit overrides (tests, CLI flags), environment variables
+(`SMOKEJUMPER_API__PORT=9000` — nested keys joined by a double underscore), the TOML file,
+then defaults. Secrets never live in the TOML file as literals: there they must be a
+reference, `file:/path` or `env:VARIABLE`, so a config file can be committed or shared.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SMOKEJUMPER_"
+CONFIG_ENV = "SMOKEJUMPER_CONFIG"
+DEFAULT_CONFIG_FILE = "smokejumper.toml"
+
+# Keys whose values are secrets wherever they appear in the tree.
+SECRET_KEY_NAMES = frozenset(
+    {"api_key", "token", "signing_secret", "bot_token", "app_token", "password", "secret"}
+)
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; the message names each offending key."""
+
+
+def _resolve_secret_reference(value: Any) -> Any:
+    """Turn `file:/path` and `env:NAME` into the secret they point at."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        return value
+    if value.startswith("file:"):
+        path = Path(value[len("file:") :]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    if value.startswith("env:"):
+        name = value[len("env:") :]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} named by the reference is not set")
+        return os.environ[name]
+    return value
+
+
+def _non_empty_secret(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value():
+        raise ValueError("secret is empty")
+    return value
+
+
+Secret = Annotated[
+    SecretStr, BeforeValidator(_resolve_secret_reference), AfterValidator(_non_empty_secret)
+]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    public_url: str | None = Field(
+        default=None, description="Base URL responders reach the API at; links in messages."
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
+class TemporalSettings(_Section):
+    address: str | None = Field(
+        default=None,
+        description="host:port of a Temporal cluster. Unset: `up` runs the embedded dev server.",
+    )
+    namespace: str = "default"
+    task_queue: str = "smokejumper"
+    tls: bool = False
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    server_ca: Path | None = None
+    server_name: str | None = None
+    api_key: Secret | None = Field(default=None, description="Temporal Cloud API key.")
+    dev_server_port: Port = 7233
+    dev_server_ui_port: Port = 8233
+    dev_server_ui: bool = True
+
+    @model_validator(mode="after")
+    def _client_cert_pair(self) -> TemporalSettings:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key must be set together")
+        for name in ("client_cert", "client_key", "server_ca"):
+            path: Path | None = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: file {path} does not exist")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.address is None
+
+    @property
+    def target(self) -> str:
+        return self.address or f"127.0.0.1:{self.dev_server_port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        if self.embedded and self.dev_server_ui:
+            return f"http://127.0.0.1:{self.dev_server_ui_port}"
+        return None
+
+
+class SchedulerSettings(_Section):
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    outbox_min_age_seconds: float = Field(
+        default=10.0, ge=0, description="Leave fresh alerts to the API's own dispatch first."
+    )
+    lease_seconds: float = Field(default=30.0, gt=1)
+
+
+class IntakeSettings(_Section):
+    default_playbook: str = Field(
+        default="triage", description="Workflow run for an alert no playbook route matches."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything smokejumper reads at start. Every key is documented in README.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(default=Path(".smokejumper"), description="State of the embedded mode.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL. Unset: SQLite file in data_dir."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    operator: str = Field(
+        default="operator", description="Identity the CLI acts as until API tokens exist."
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+            return "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'smokejumper.db').resolve()}"
+
+    @property
+    def api_url(self) -> str:
+        return self.api.public_url or f"http://{self.api.host}:{self.api.port}"
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so log redaction can mask them."""
+        found: list[str] = []
+
+        def walk(obj: Any) -> None:
+            if isinstance(obj, SecretStr):
+                found.append(obj.get_secret_value())
+            elif isinstance(obj, BaseModel):
+                for name in type(obj).model_fields:
+                    walk(getattr(obj, name))
+            elif isinstance(obj, dict):
+                for item in obj.values():
+                    walk(item)
+            elif isinstance(obj, list | tuple):
+                for item in obj:
+                    walk(item)
+
+        walk(self)
+        return [value for value in found if value]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _TomlSource(settings_cls, _TOML_DATA.get())
+        return (init_settings, env_settings, toml)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+# The TOML data for the settings being built; set only inside load_settings.
+_TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("smokejumper_toml_data", default={})  # noqa: B039
+
+
+def _reject_literal_secrets(data: Any, path: str = "") -> list[str]:
+    problems: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{path}.{key}" if path else str(key)
+            if key in SECRET_KEY_NAMES and isinstance(value, str):
+                if not value.startswith(("file:", "env:")):
+                    env_name = ENV_PREFIX + here.upper().replace(".", "__")
+                    problems.append(
+                        f"{here}: a secret may not be written in the config file; "
+                        f"set {env_name} or write 'file:/path/to/secret' or 'env:VARIABLE'"
+                    )
+            else:
+                problems.extend(_reject_literal_secrets(value, here))
+    return problems
+
+
+def config_path_from_env(explicit: str | Path | None = None) -> Path | None:
+    """The config file to read: explicit, then $SMOKEJUMPER_CONFIG, then ./smokejumper.toml."""
+    if explicit is not None:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = _format_location(tuple(error["loc"]))
+        message = error["msg"]
+        secret = any(str(part) in SECRET_KEY_NAMES for part in error["loc"])
+        shown = error.get("input")
+        if not secret and shown is not None and not isinstance(shown, dict | list):
+            message = f"{message} (got {shown!r})"
+        lines.append(f"  {loc}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raise ConfigError naming every bad key."""
+    path = config_path_from_env(config_file)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        problems = _reject_literal_secrets(data)
+        if problems:
+            raise ConfigError(f"invalid configuration in {path}:\n  " + "\n  ".join(problems))
+    token = _TOML_DATA.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        where = f" ({path} and {ENV_PREFIX}* environment)" if path else ""
+        raise ConfigError(
+            f"invalid configuration{where}:\n{format_validation_error(exc)}"
+        ) from None
+    finally:
+        _TOML_DATA.reset(token)

@@ -1,0 +1,1 @@
+"""Domain models shared by intake, the API, the store and workflows."""

@@ -1,0 +1,84 @@
+"""Incident lifecycle and the messages intake and workflows exchange."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Message names on every incident workflow; intake and the API use these strings so the
+# engine core never imports playbook code.
+SIGNAL_ALERT = "alert"
+UPDATE_CLOSE = "close"
+QUERY_STATE = "state"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CONTAINED = "contained"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class IncidentStart(BaseModel):
+    """The workflow's start argument: the incident row it drives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident_id: int
+    ref: str
+    fingerprint: str
+    kind: str
+    severity: str
+    title: str
+    playbook: str
+    opened_at: datetime
+
+
+class AlertAttached(BaseModel):
+    """Signalled for every alert routed to the incident, the first one included."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    severity: str
+    title: str
+    deduplicated: bool
+
+
+class CloseRequest(BaseModel):
+    actor: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+
+
+class TimelineEntry(BaseModel):
+    """What an activity records on the incident timeline; `event_key` makes it idempotent."""
+
+    incident_id: int
+    kind: str
+    message: str
+    actor: str
+    step: str | None = None
+    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    event_key: str
+
+
+class StatusChange(BaseModel):
+    incident_id: int
+    status: IncidentStatus
+    actor: str
+    reason: str = ""
+    event_key: str
+
+
+class IncidentState(BaseModel):
+    """What the `state` query answers."""
+
+    incident_id: int
+    ref: str
+    status: IncidentStatus
+    playbook: str
+    alerts_seen: int
+    current_step: str | None = None

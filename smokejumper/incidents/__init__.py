@@ -1,0 +1,1 @@
+"""Incident queries shared by the API and the CLI."""

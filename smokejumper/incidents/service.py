@@ -1,0 +1,133 @@
+"""Read incidents from the store by reference (INC-2026-0001), number or fingerprint."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smokejumper.incidents.schemas import (
+    AlertSummary,
+    IncidentDetail,
+    IncidentPage,
+    IncidentSummary,
+    TimelineItem,
+)
+from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
+
+_REF = re.compile(r"^INC-\d{4}-(\d+)$", re.IGNORECASE)
+
+
+def find_incident(session: Session, ident: str) -> Incident | None:
+    ident = ident.strip()
+    match = _REF.match(ident)
+    if match:
+        return session.scalars(select(Incident).where(Incident.ref == ident.upper())).first()
+    if ident.isdigit():
+        return session.get(Incident, int(ident))
+    # A fingerprint or workflow id names the newest incident that carried it.
+    fingerprint = ident.removeprefix("incident-")
+    return session.scalars(
+        select(Incident).where(Incident.fingerprint == fingerprint).order_by(Incident.id.desc())
+    ).first()
+
+
+def summarize(incident: Incident) -> IncidentSummary:
+    return IncidentSummary(
+        id=incident.ref or str(incident.id),
+        number=incident.id,
+        title=incident.title,
+        kind=incident.kind,
+        severity=incident.severity,
+        status=incident.status,
+        playbook=incident.playbook,
+        alert_count=incident.alert_count,
+        opened_at=incident.opened_at,
+        updated_at=incident.updated_at,
+        closed_at=incident.closed_at,
+        workflow_id=incident.workflow_id,
+    )
+
+
+def list_incidents(
+    session: Session,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    kind: str | None = None,
+    playbook: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> IncidentPage:
+    query = select(Incident)
+    for column, value in (
+        (Incident.status, status),
+        (Incident.severity, severity),
+        (Incident.kind, kind),
+        (Incident.playbook, playbook),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Incident.id.desc()).limit(limit).offset(offset)).all()
+    return IncidentPage(
+        items=[summarize(row) for row in rows], total=total, limit=limit, offset=offset
+    )
+
+
+def incident_detail(
+    session: Session, incident: Incident, temporal_ui: str | None, namespace: str
+) -> IncidentDetail:
+    alerts = session.scalars(
+        select(AlertRow).where(AlertRow.incident_id == incident.id).order_by(AlertRow.received_at)
+    ).all()
+    events = session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident.id)
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    ).all()
+    ui_url = (
+        f"{temporal_ui}/namespaces/{namespace}/workflows/{incident.workflow_id}"
+        if (temporal_ui)
+        else None
+    )
+    return IncidentDetail(
+        **summarize(incident).model_dump(),
+        fingerprint=incident.fingerprint,
+        route=incident.route,
+        principal=incident.principal,
+        target=incident.target,
+        labels=incident.labels,
+        owasp=incident.owasp,
+        atlas=incident.atlas,
+        acknowledged_at=incident.acknowledged_at,
+        contained_at=incident.contained_at,
+        resolved_at=incident.resolved_at,
+        alerts=[
+            AlertSummary(
+                id=alert.id,
+                source=alert.source,
+                kind=alert.kind,
+                severity=alert.severity,
+                title=alert.title,
+                received_at=alert.received_at,
+                occurred_at=alert.occurred_at,
+                deduplicated=alert.deduplicated,
+                dispatched=alert.dispatched_at is not None,
+            )
+            for alert in alerts
+        ],
+        timeline=[
+            TimelineItem(
+                at=event.at,
+                kind=event.kind,
+                step=event.step,
+                actor=event.actor,
+                message=event.message,
+                data=event.data,
+            )
+            for event in events
+        ],
+        temporal_ui_url=ui_url,
+    )

@@ -1,0 +1,1 @@
+"""Alert intake: validate, store, fingerprint, route, dispatch to Temporal."""

@@ -1,0 +1,321 @@
+"""SQLAlchemy 2.0 typed tables. Alembic migrations in `migrations/` must match these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime}
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    # Equals the fingerprint while the incident is open, NULL once closed: a unique index
+    # on it lets the database, not a race, decide which alert opens the incident.
+    open_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), index=True, default="open")
+    playbook: Mapped[str | None] = mapped_column(String(100), index=True)
+    route: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    workflow_id: Mapped[str] = mapped_column(String(120), index=True)
+    principal: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    target: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    labels: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    owasp: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    atlas: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    contained_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    occurred_at: Mapped[datetime]
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    deduplicated: Mapped[bool] = mapped_column(Boolean, default=False)
+    raw: Mapped[str] = mapped_column(Text)
+    normalized: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # Outbox: NULL until the workflow has been signalled; the scheduler retries the rest.
+    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+    dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dispatch_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    source: Mapped[str | None] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    raw_body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    remote_addr: Mapped[str | None] = mapped_column(String(100))
+    replayed_at: Mapped[datetime | None]
+    replay_alert_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class TimelineEvent(Base):
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(60))
+    step: Mapped[str | None] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # Business key of the writer (activity retries, duplicate deliveries): written once.
+    event_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    step: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(Text)
+    risk: Mapped[str | None] = mapped_column(Text)
+    approvers: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    min_approvals: Mapped[int] = mapped_column(Integer, default=1)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
+    decisions: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    decided_at: Mapped[datetime | None]
+    approval_key: Mapped[str] = mapped_column(String(300), unique=True)
+
+
+class Action(Base):
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    step: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(60))
+    # incident:action:target — the idempotency key every provider call is made under.
+    business_key: Mapped[str] = mapped_column(String(400), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    before: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    verified: Mapped[bool | None] = mapped_column(Boolean)
+    reversible: Mapped[bool] = mapped_column(Boolean, default=False)
+    restored_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class EvidenceItem(Base):
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(60))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(Text)
+    redacted_preview: Mapped[str | None] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(default=utcnow)
+    captured_by: Mapped[str] = mapped_column(String(200))
+    evidence_key: Mapped[str] = mapped_column(String(300), unique=True)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each row's hash covers the previous row's hash."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str] = mapped_column(String(300), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class SchedulerLease(Base):
+    """Leader lease: one scheduler fires jobs; the lease age is also its health."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+
+
+# --- AI inventory (AI-BOM) -------------------------------------------------------------
+
+
+class InventoryApplication(Base):
+    __tablename__ = "inventory_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class InventoryModel(Base):
+    __tablename__ = "inventory_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str] = mapped_column(String(60), default="local")
+    registry_ref: Mapped[str | None] = mapped_column(String(300))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class InventoryModelVersion(Base):
+    __tablename__ = "inventory_model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("inventory_models.id"), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    artifact_uri: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    known_good: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InventoryEndpoint(Base):
+    __tablename__ = "inventory_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str] = mapped_column(String(60), default="local")
+    ref: Mapped[str | None] = mapped_column(String(300))
+    environment: Mapped[str] = mapped_column(String(60), default="production")
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inventory_model_versions.id"), index=True
+    )
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inventory_applications.id"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(30), default="serving")
+
+
+class InventoryApiKey(Base):
+    __tablename__ = "inventory_api_keys"
+    __table_args__ = (UniqueConstraint("provider", "key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(60), default="local")
+    prefix: Mapped[str | None] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inventory_applications.id"), index=True
+    )
+
+
+class InventoryDataset(Base):
+    __tablename__ = "inventory_datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    uri: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    owner: Mapped[str | None] = mapped_column(String(200))
+
+
+class InventoryLink(Base):
+    """A typed edge, e.g. key -calls-> endpoint, model_version -trained_on-> dataset."""
+
+    __tablename__ = "inventory_links"
+    __table_args__ = (UniqueConstraint("src_type", "src_id", "relation", "dst_type", "dst_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    src_type: Mapped[str] = mapped_column(String(40))
+    src_id: Mapped[int] = mapped_column(Integer)
+    relation: Mapped[str] = mapped_column(String(60))
+    dst_type: Mapped[str] = mapped_column(String(40))
+    dst_id: Mapped[int] = mapped_column(Integer)

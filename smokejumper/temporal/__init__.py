@@ -1,0 +1,1 @@
+"""Temporal plumbing: client, task queues, search attributes, the embedded dev server."""

@@ -1,0 +1,9 @@
+"""Task queue names. Workflows and activities share one queue by default."""
+
+from __future__ import annotations
+
+from smokejumper.config import TemporalSettings
+
+
+def playbook_queue(settings: TemporalSettings) -> str:
+    return settings.task_queue

@@ -1,0 +1,56 @@
+"""`smokejumper worker`: runs playbook workflows and activities on the task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.incident import IncidentActivities
+from playbooks import BUILTIN_WORKFLOWS
+from smokejumper.config import Settings
+from smokejumper.store.db import Store
+from smokejumper.temporal.client import connect
+
+log = logging.getLogger("smokejumper.worker")
+
+
+def activities_for(store: Store) -> list[Callable[..., Any]]:
+    incident = IncidentActivities(store)
+    return [incident.record_timeline_event, incident.set_incident_status]
+
+
+def build_worker(
+    client: Client, settings: Settings, store: Store, workflows: Sequence[type] | None = None
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal.task_queue,
+        workflows=list(workflows or BUILTIN_WORKFLOWS),
+        activities=activities_for(store),
+        max_concurrent_activities=50,
+    )
+
+
+async def run(settings: Settings) -> None:
+    store = Store(settings.effective_database_url)
+    client = await connect(settings.temporal)
+    worker = build_worker(client, settings, store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", settings.temporal.task_queue, settings.temporal.target)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight tasks")
+    store.dispose()
+
+
+def main(settings: Settings) -> None:
+    asyncio.run(run(settings))

@@ -52,5 +52,5 @@ def configure_logging(level: str, secrets: Iterable[str] = (), process: str = ""
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter at INFO drowns incident activity.
-    for noisy in ("httpx", "httpcore", "apscheduler", "temporalio.activity"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "temporalio.activity"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

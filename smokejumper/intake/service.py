@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[], Awaitable[Client]]
 
+# A hung Temporal frontend must not hold the sender: the alert is stored, the outbox retries.
+DISPATCH_TIMEOUT_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class IntakeResult:
@@ -197,7 +200,10 @@ class IntakeService:
 
     async def _try_dispatch(self, recorded: _Recorded) -> bool:
         try:
-            await self._signal_with_start(recorded.start, recorded.attached, recorded.workflow_id)
+            await asyncio.wait_for(
+                self._signal_with_start(recorded.start, recorded.attached, recorded.workflow_id),
+                DISPATCH_TIMEOUT_SECONDS,
+            )
         except Exception as exc:  # Temporal down or refusing: the outbox retries
             log.warning(
                 "alert %s stored but not yet dispatched to %s (%s); the outbox will retry",

@@ -1,0 +1,93 @@
+"""Run the real engine pieces in the test process: worker, API (uvicorn), CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from click.testing import Result
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from typer.testing import CliRunner
+
+from smokejumper.api.app import create_app
+from smokejumper.cli.main import app as cli_app
+from smokejumper.config import Settings
+from smokejumper.store.db import Store
+from smokejumper.store.migrate import upgrade
+from smokejumper.store.tables import Incident
+from workers.worker import build_worker
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    store: Store
+    client: Client
+    http: httpx.AsyncClient
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.api_url
+
+    async def cli(self, *args: str, stdin: str | None = None) -> Result:
+        """Invoke the real CLI against this engine's API (in a thread: it blocks)."""
+        env = {"SMOKEJUMPER_API__PORT": str(self.settings.api.port)}
+        return await asyncio.to_thread(
+            CliRunner().invoke, cli_app, list(args), input=stdin, env=env
+        )
+
+
+@asynccontextmanager
+async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
+    app = create_app(settings, store)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def running_engine(
+    settings: Settings, client: Client, workflows: Sequence[type] | None = None
+) -> AsyncIterator[Engine]:
+    upgrade(settings.effective_database_url)
+    store = Store(settings.effective_database_url)
+    try:
+        async with (
+            build_worker(client, settings, store, workflows),
+            serve_api(settings, store),
+            httpx.AsyncClient(base_url=settings.api_url, timeout=30) as http,
+        ):
+            yield Engine(settings=settings, store=store, client=client, http=http)
+            await _terminate_incident_workflows(store, client)
+    finally:
+        store.dispose()
+
+
+async def _terminate_incident_workflows(store: Store, client: Client) -> None:
+    """Tests share one Temporal server and reuse fingerprints: leave no workflow running."""
+    with store.session() as session:
+        workflow_ids = set(session.scalars(select(Incident.workflow_id)).all())
+    for workflow_id in workflow_ids:
+        try:
+            await client.get_workflow_handle(workflow_id).terminate("test finished")
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise

@@ -1,0 +1,52 @@
+"""Helpers shared by tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from smokejumper.config import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def make_settings(
+    tmp_path: Path, database_url: str, temporal_address: str, **extra: Any
+) -> Settings:
+    """Settings for one test: its own data dir, database, API port and task queue."""
+    temporal = {"address": temporal_address, "task_queue": f"tq-{uuid.uuid4().hex[:8]}"}
+    temporal.update(extra.pop("temporal", {}))
+    return load_settings(
+        None,
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        temporal=temporal,
+        api={"port": free_port()},
+        **extra,
+    )
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], within: float = 20.0, interval: float = 0.1
+) -> T:
+    """Await `probe` until it returns something truthy; fail with the last value."""
+    deadline = time.monotonic() + within
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within}s (last value: {last!r})")

@@ -1,0 +1,158 @@
+"""`smokejumper up` as a user runs it: one command, healthy, stoppable, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+
+from tests.helpers import free_port
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alerts" / "generic.json"
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may contain spaces; fields after ")" are fixed.
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for_banner(process: subprocess.Popen[str], stdout: IO[str], within: float) -> str:
+    deadline = time.monotonic() + within
+    seen = ""
+    while time.monotonic() < deadline:
+        line = stdout.readline()
+        if line:
+            seen += line
+            if line.startswith("Press Ctrl-C"):
+                return seen
+        elif process.poll() is not None:
+            break
+    raise AssertionError(f"`up` did not come up (exit {process.poll()}); stdout so far:\n{seen}")
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smokejumper", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+    api_port, grpc_port, ui_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "SMOKEJUMPER_DATA_DIR": str(tmp_path / "data"),
+        "SMOKEJUMPER_API__PORT": str(api_port),
+        "SMOKEJUMPER_TEMPORAL__DEV_SERVER_PORT": str(grpc_port),
+        "SMOKEJUMPER_TEMPORAL__DEV_SERVER_UI_PORT": str(ui_port),
+    }
+    api = f"http://127.0.0.1:{api_port}"
+
+    def start() -> tuple[subprocess.Popen[str], set[int]]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "smokejumper", "up"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=(tmp_path / "up.log").open("a"),
+            text=True,
+        )
+        assert process.stdout is not None
+        banner = wait_for_banner(process, process.stdout, within=120)
+        assert f"API:          {api}" in banner
+        assert f"Temporal UI:  http://127.0.0.1:{ui_port}" in banner
+        children = children_of(process.pid)
+        assert len(children) == 4, f"expected temporal, worker, scheduler, api: {children}"
+        return process, children
+
+    def stop(process: subprocess.Popen[str], children: set[int], how: signal.Signals) -> None:
+        process.send_signal(how)
+        assert process.wait(timeout=60) == 0
+        assert not [pid for pid in children if alive(pid)], "a child outlived `up`"
+
+    process, children = start()
+    try:
+        health = httpx.get(f"{api}/healthz", timeout=10).json()
+        assert health["status"] == "ok", health
+        sent = cli(env, "alert", "send", str(EXAMPLE), "--json")
+        assert sent.returncode == 0, sent.stderr
+        ref = json.loads(sent.stdout)["incident_id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            detail = httpx.get(f"{api}/api/v1/incidents/{ref}", timeout=10).json()
+            if any(event["kind"] == "playbook.started" for event in detail["timeline"]):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"playbook never started: {detail}")
+    finally:
+        stop(process, children, signal.SIGTERM)
+
+    # Same data dir: the incident and its running workflow are still there.
+    process, children = start()
+    try:
+        listed = cli(env, "incidents", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [item["id"] for item in json.loads(listed.stdout)["items"]] == [ref]
+        closed = cli(env, "incidents", "close", ref, "--reason", "drill")
+        assert closed.returncode == 0, closed.stderr + closed.stdout
+        assert f"incident {ref} closed" in closed.stdout
+    finally:
+        stop(process, children, signal.SIGINT)
+
+
+def test_up_refuses_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "SMOKEJUMPER_DATA_DIR": str(tmp_path / "data"),
+            "SMOKEJUMPER_API__PORT": str(port),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "smokejumper", "up"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"API port 127.0.0.1:{port} is already in use" in result.stderr

@@ -1,0 +1,1 @@
+"""Alert source formats: each module turns one tool's native payload into an `Alert`."""

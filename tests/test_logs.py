@@ -1,0 +1,32 @@
+"""Configured secrets and credential-shaped strings never reach a log line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from smokejumper.config import load_settings
+from smokejumper.logs import MASK, configure_logging
+
+
+def test_configured_secret_and_token_shapes_are_masked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setenv("SMOKEJUMPER_TEMPORAL__API_KEY", "tcld-abcdef-123456")
+    settings = load_settings()
+    configure_logging("INFO", settings.secret_values(), process="test")
+    log = logging.getLogger("smokejumper.test")
+    log.info("connecting with key %s", "tcld-abcdef-123456")
+    log.warning("slack said no to xoxb-1234567890-abcdefghij and AKIAABCDEFGHIJKLMNOP")
+    log.error("header was Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig")
+    err = capsys.readouterr().err
+    assert "tcld-abcdef-123456" not in err
+    assert "xoxb-1234567890" not in err
+    assert "AKIAABCDEFGHIJKLMNOP" not in err
+    assert "eyJhbGciOiJIUzI1NiJ9" not in err
+    assert err.count(MASK) == 4
+    assert "Bearer " + MASK in err

@@ -3,5 +3,11 @@
 from __future__ import annotations
 
 from playbooks.triage import TriageWorkflow
+from smokejumper.intake.routing import Route
 
 BUILTIN_WORKFLOWS: list[type] = [TriageWorkflow]
+
+
+def playbook_routes() -> list[Route]:
+    """Triggers the built-in playbooks declare (none yet: `triage` is the fallback)."""
+    return []

@@ -21,12 +21,16 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from smokejumper.intake.fingerprint import validate_fingerprint_fields
+from smokejumper.intake.routing import Route
 
 ENV_PREFIX = "SMOKEJUMPER_"
 CONFIG_ENV = "SMOKEJUMPER_CONFIG"
@@ -86,6 +90,11 @@ class ApiSettings(_Section):
         default=None, description="Base URL responders reach the API at; links in messages."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    operator_token: Secret | None = Field(
+        default=None,
+        description="Bearer token of the operator identity (CLI, automation). Unset: "
+        "generated once into data_dir/operator.token.",
+    )
 
 
 class TemporalSettings(_Section):
@@ -142,6 +151,120 @@ class IntakeSettings(_Section):
     default_playbook: str = Field(
         default="triage", description="Workflow run for an alert no playbook route matches."
     )
+    reopen_window_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="An alert this soon after its incident closed re-opens it instead of "
+        "opening a new one.",
+    )
+    replay_window_seconds: int = Field(
+        default=300, ge=10, le=3600, description="Accepted age of a signed request."
+    )
+
+
+SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class SourceSettings(_Section):
+    """One alert source: how it authenticates, which format it sends, how it dedups."""
+
+    format: str | None = Field(
+        default=None, description="Normalizer to parse its payloads; default: the source name."
+    )
+    token: Secret | None = None
+    signing_secret: Secret | None = None
+    fingerprint: list[str] | None = Field(
+        default=None,
+        description="Alert fields whose values make the fingerprint, e.g. "
+        "['kind', 'target.endpoint']; default: kind + target + principal.",
+    )
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> SourceSettings:
+        if (self.token is None) == (self.signing_secret is None):
+            raise ValueError("set exactly one of token or signing_secret")
+        if self.fingerprint is not None:
+            validate_fingerprint_fields(self.fingerprint)
+        return self
+
+
+POLLER_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class _PollerBase(_Section):
+    name: str = Field(
+        pattern=POLLER_NAME,
+        description="Unique poller name; keys its cursor in the store and names its dead "
+        "letters (endpoint `poller:<name>`). Renaming a poller starts it from scratch.",
+    )
+
+
+class JsonlPollerSettings(_PollerBase):
+    """Tail JSON-lines files: one native event of `source`'s format per line."""
+
+    kind: Literal["jsonl"] = Field(description="Tail JSON-lines files.")
+    source: str = Field(
+        pattern=SOURCE_NAME,
+        description="Source the events come from: a configured source (its `format` picks "
+        "the normalizer) or a normalizer name.",
+    )
+    path: str = Field(
+        min_length=1,
+        description="A file, a directory (its regular files) or a glob such as "
+        "'/var/log/guard/*.jsonl'.",
+    )
+    interval_seconds: float = Field(default=10.0, gt=0, description="Seconds between runs.")
+
+
+class HttpPollerSettings(_PollerBase):
+    """Page through an HTTP endpoint that returns events after a cursor."""
+
+    kind: Literal["http"] = Field(description="GET pages of events after a cursor.")
+    source: str = Field(
+        pattern=SOURCE_NAME,
+        description="Source the events come from: a configured source (its `format` picks "
+        "the normalizer) or a normalizer name.",
+    )
+    url: str = Field(
+        pattern=r"^https?://", description="Endpoint to GET; the cursor is added as a query."
+    )
+    interval_seconds: float = Field(default=30.0, gt=0, description="Seconds between runs.")
+    cursor_param: str = Field(
+        default="cursor", min_length=1, description="Query parameter the cursor is sent in."
+    )
+    items_field: str = Field(
+        default="items", min_length=1, description="Response field holding the events."
+    )
+    cursor_field: str = Field(
+        default="next_cursor",
+        min_length=1,
+        description="Response field holding the cursor of the next page.",
+    )
+    token: Secret | None = Field(
+        default=None, description="Sent as `Authorization: Bearer <token>`; a file:/env: reference."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+
+
+class ModelIntegrityPollerSettings(_PollerBase):
+    """Re-hash every inventoried model artifact and alert on a digest mismatch."""
+
+    kind: Literal["model-integrity"] = Field(
+        description="Compare model artifacts with the inventory's digests."
+    )
+    interval_seconds: float = Field(default=3600.0, gt=0, description="Seconds between runs.")
+    source: str = Field(
+        default="model-integrity",
+        pattern=SOURCE_NAME,
+        description="Source name the alerts carry (payloads are always in the "
+        "model-integrity format).",
+    )
+
+
+PollerSettings = Annotated[
+    JsonlPollerSettings | HttpPollerSettings | ModelIntegrityPollerSettings,
+    Field(discriminator="kind"),
+]
 
 
 class Settings(BaseSettings):
@@ -166,6 +289,18 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    sources: dict[Annotated[str, StringConstraints(pattern=SOURCE_NAME)], SourceSettings] = Field(
+        default_factory=dict, description="Alert sources by name (the URL segment)."
+    )
+    routes: list[Route] = Field(
+        default_factory=list,
+        description="Routes tried before the playbooks' own triggers; first match wins.",
+    )
+    pollers: list[PollerSettings] = Field(
+        default_factory=list,
+        description="Jobs the scheduler leader runs to pull alerts from sources that cannot "
+        "push (see docs/pollers.md).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -178,6 +313,19 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
             return "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
+
+    @field_validator("pollers")
+    @classmethod
+    def _unique_poller_names(cls, pollers: list[PollerSettings]) -> list[PollerSettings]:
+        seen: dict[str, int] = {}
+        for index, poller in enumerate(pollers):
+            if poller.name in seen:
+                raise ValueError(
+                    f"pollers.{index}.name: {poller.name!r} is already the name of "
+                    f"pollers.{seen[poller.name]}; poller names must be unique"
+                )
+            seen[poller.name] = index
+        return pollers
 
     @property
     def effective_database_url(self) -> str:
@@ -245,14 +393,25 @@ def _reject_literal_secrets(data: Any, path: str = "") -> list[str]:
             here = f"{path}.{key}" if path else str(key)
             if key in SECRET_KEY_NAMES and isinstance(value, str):
                 if not value.startswith(("file:", "env:")):
-                    env_name = ENV_PREFIX + here.upper().replace(".", "__")
                     problems.append(
                         f"{here}: a secret may not be written in the config file; "
-                        f"set {env_name} or write 'file:/path/to/secret' or 'env:VARIABLE'"
+                        f"{_secret_hint(here)}"
                     )
             else:
                 problems.extend(_reject_literal_secrets(value, here))
+    elif isinstance(data, list):
+        # Array tables ([[pollers]]) carry secrets too.
+        for index, item in enumerate(data):
+            problems.extend(_reject_literal_secrets(item, f"{path}.{index}"))
     return problems
+
+
+def _secret_hint(path: str) -> str:
+    references = "write 'file:/path/to/secret' or 'env:VARIABLE'"
+    if any(part.isdigit() for part in path.split(".")):
+        # An environment variable cannot address one element of a list.
+        return references
+    return f"set {ENV_PREFIX + path.upper().replace('.', '__')} or {references}"
 
 
 def config_path_from_env(explicit: str | Path | None = None) -> Path | None:

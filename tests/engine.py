@@ -15,9 +15,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from typer.testing import CliRunner
 
+from integrations.sources.registry import NORMALIZERS
+from playbooks import playbook_routes
 from smokejumper.api.app import create_app
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
+from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident
@@ -36,8 +39,14 @@ class Engine:
         return self.settings.api_url
 
     async def cli(self, *args: str, stdin: str | None = None) -> Result:
-        """Invoke the real CLI against this engine's API (in a thread: it blocks)."""
-        env = {"SMOKEJUMPER_API__PORT": str(self.settings.api.port)}
+        """Invoke the real CLI against this engine's API (in a thread: it blocks).
+
+        It finds the API port and the operator token (in the data dir) like a user's would.
+        """
+        env = {
+            "SMOKEJUMPER_API__PORT": str(self.settings.api.port),
+            "SMOKEJUMPER_DATA_DIR": str(self.settings.data_dir),
+        }
         return await asyncio.to_thread(
             CliRunner().invoke, cli_app, list(args), input=stdin, env=env
         )
@@ -45,7 +54,7 @@ class Engine:
 
 @asynccontextmanager
 async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
-    app = create_app(settings, store)
+    app = create_app(settings, store, normalizers=NORMALIZERS, playbook_routes=playbook_routes())
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
@@ -73,7 +82,11 @@ async def running_engine(
         async with (
             build_worker(client, settings, store, workflows),
             serve_api(settings, store),
-            httpx.AsyncClient(base_url=settings.api_url, timeout=30) as http,
+            httpx.AsyncClient(
+                base_url=settings.api_url,
+                timeout=30,
+                headers={"authorization": f"Bearer {operator_token(settings)}"},
+            ) as http,
         ):
             yield Engine(settings=settings, store=store, client=client, http=http)
             await _terminate_incident_workflows(store, client)

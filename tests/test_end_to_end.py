@@ -12,17 +12,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
+from smokejumper.cli.main import app as cli_app
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
 from smokejumper.temporal import search_attributes
 from tests.engine import Engine, running_engine
-from tests.helpers import eventually, make_settings
+from tests.helpers import eventually, free_port, make_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "alerts" / "generic.json"
 
@@ -187,13 +190,16 @@ async def test_unparsable_and_oversized_bodies(engine: Engine) -> None:
     response = await engine.http.post(
         "/api/v1/alerts",
         content=b"{not json",
-        headers={"content-type": "application/json", "authorization": "Bearer s3cr3t-token"},
+        headers={"content-type": "application/json", "x-api-key": "s3cr3t-key"},
     )
     assert response.status_code == 400
     with engine.store.session() as session:
         letter = session.scalars(select(DeadLetter)).one()
         assert letter.raw_body == "{not json"
+        # The operator's bearer token and other credential headers are never kept.
         assert "authorization" not in letter.headers
+        assert "x-api-key" not in letter.headers
+        assert letter.headers["content-type"] == "application/json"
 
     huge = json.dumps(example(description="x" * (engine.settings.api.max_body_bytes + 1)))
     response = await engine.http.post("/api/v1/alerts", content=huge)
@@ -208,12 +214,37 @@ async def test_unknown_incident_is_a_clear_404(engine: Engine) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_cli_reports_an_unreachable_api(engine: Engine) -> None:
-    env_port = engine.settings.api.port
     result = await asyncio.to_thread(
-        __import__("typer.testing", fromlist=["CliRunner"]).CliRunner().invoke,
-        __import__("smokejumper.cli.main", fromlist=["app"]).app,
+        CliRunner().invoke,
+        cli_app,
         ["incidents", "list"],
-        env={"SMOKEJUMPER_API__PORT": str(env_port + 1 if env_port < 65535 else 1)},
+        env={
+            "SMOKEJUMPER_API__PORT": str(free_port()),
+            "SMOKEJUMPER_DATA_DIR": str(engine.settings.data_dir),
+        },
     )
     assert result.exit_code == 3
     assert "cannot reach the smokejumper API" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_cli_without_operator_token_says_how_to_get_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli_app,
+        ["incidents", "list"],
+        env={"SMOKEJUMPER_DATA_DIR": str(tmp_path / "elsewhere")},
+    )
+    assert result.exit_code == 2
+    assert "SMOKEJUMPER_API__OPERATOR_TOKEN" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_incident_endpoints_require_the_operator_token(engine: Engine) -> None:
+    async with httpx.AsyncClient(base_url=engine.base_url) as anonymous:
+        assert (await anonymous.get("/api/v1/incidents")).status_code == 401
+        wrong = {"authorization": "Bearer not-the-token"}
+        assert (await anonymous.get("/api/v1/incidents/1", headers=wrong)).status_code == 401
+        assert (await anonymous.get("/healthz")).status_code == 200

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uvicorn
 
+from integrations.sources.registry import NORMALIZERS
+from playbooks import playbook_routes
 from smokejumper.api.app import create_app
 from smokejumper.config import Settings
 
 
 def main(settings: Settings) -> None:
-    app = create_app(settings)
+    app = create_app(settings, normalizers=NORMALIZERS, playbook_routes=playbook_routes())
     config = uvicorn.Config(
         app,
         host=settings.api.host,

@@ -1,4 +1,4 @@
-"""`smokejumper scheduler`: periodic jobs (outbox dispatch now; pollers later).
+"""`smokejumper scheduler`: periodic jobs: outbox dispatch and the configured pollers.
 
 Run as many as you like: a lease in the store makes exactly one of them the leader, and
 only the leader fires jobs. A standby takes over when the leader's lease expires.
@@ -11,13 +11,21 @@ import logging
 import os
 import signal
 import socket
+import sys
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from temporalio.client import Client
 
-from smokejumper.config import Settings
+from integrations.pollers.base import Poller, RunCounts
+from integrations.pollers.factory import build_pollers
+from integrations.pollers.runner import run_poller
+from integrations.sources.base import Normalizer
+from integrations.sources.registry import NORMALIZERS
+from playbooks import playbook_routes
+from smokejumper.config import ConfigError, Settings
 from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.store.db import Store
@@ -28,19 +36,34 @@ log = logging.getLogger("smokejumper.scheduler")
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        normalizers: Mapping[str, Normalizer] = NORMALIZERS,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.leader = False
         self._client_lock = asyncio.Lock()
         self._client: Client | None = None
+        # Pollers open incidents, so they route and fingerprint exactly as the API does.
         self.intake = IntakeService(
             store,
             self._temporal,
-            Router([], settings.intake.default_playbook),
+            Router([*settings.routes, *playbook_routes()], settings.intake.default_playbook),
             settings.temporal.task_queue,
+            reopen_window_seconds=settings.intake.reopen_window_seconds,
+            fingerprint_fields={
+                name: source.fingerprint
+                for name, source in settings.sources.items()
+                if source.fingerprint is not None
+            },
         )
+        self.pollers: dict[str, Poller] = {
+            poller.name: poller for poller in build_pollers(settings, store, normalizers)
+        }
 
     async def _temporal(self) -> Client:
         async with self._client_lock:
@@ -65,6 +88,26 @@ class Scheduler:
         if sent:
             log.info("outbox: dispatched %d stored alerts", sent)
 
+    async def run_poller(self, name: str) -> RunCounts:
+        """One run of a poller, on the leader only; it stops early if the lease is lost."""
+        if not self.leader:
+            return RunCounts()
+        poller = self.pollers[name]
+        try:
+            counts = await run_poller(poller, self.store, self.intake, lambda: self.leader)
+        except Exception:
+            # The failed record was rolled back with its cursor; the next run retries it.
+            log.exception("poller %s: run failed", name)
+            return RunCounts()
+        if counts:
+            log.info(
+                "poller %s: %d accepted, %d dead-lettered",
+                name,
+                counts.accepted,
+                counts.dead_lettered,
+            )
+        return counts
+
     def jobs(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone="UTC")
         lease_every = self.settings.scheduler.lease_seconds / 3
@@ -84,12 +127,26 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        for name, poller in self.pollers.items():
+            scheduler.add_job(
+                self.run_poller,
+                "interval",
+                args=[name],
+                seconds=poller.interval_seconds,
+                id=f"poller:{name}",
+                max_instances=1,
+                coalesce=True,
+            )
         return scheduler
 
 
 async def run(settings: Settings) -> None:
     store = Store(settings.effective_database_url)
-    scheduler = Scheduler(settings, store)
+    try:
+        scheduler = Scheduler(settings, store)
+    except ConfigError:
+        store.dispose()
+        raise
     await scheduler.renew_lease()
     jobs = scheduler.jobs()
     jobs.start()
@@ -106,4 +163,8 @@ async def run(settings: Settings) -> None:
 
 
 def main(settings: Settings) -> None:
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except ConfigError as exc:  # a poller's source has no normalizer
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

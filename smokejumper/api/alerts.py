@@ -1,21 +1,33 @@
-"""`POST /api/v1/alerts`: the generic alert format."""
+"""Alert intake over HTTP: `POST /api/v1/alerts` (generic) and `/api/v1/alerts/{source}`.
+
+Order of checks: body size (413), credentials (401/403, nothing stored: unauthenticated
+traffic must not be able to fill the database), JSON (400), format (422). Every request
+that passed authentication and was still refused is kept in `dead_letters`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from smokejumper.api.state import AppState, app_state
+from smokejumper.config import SOURCE_NAME
 from smokejumper.domain.alerts import Alert
+from smokejumper.intake.auth import AuthError, Caller
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
+log = logging.getLogger(__name__)
+
+GENERIC_FORMAT = "generic"
 
 
 class AlertAccepted(BaseModel):
@@ -35,108 +47,219 @@ class FieldError(BaseModel):
 class AlertRejected(BaseModel):
     error: str
     fields: list[FieldError]
-    dead_letter_id: str
+    dead_letter_id: str | None = None
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it exceeds `limit` bytes (without reading it all)."""
+class Rejection(Exception):
+    def __init__(
+        self, status: int, reason: str, errors: list[dict[str, Any]], keep: bool = True
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.errors = errors
+        self.keep = keep
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": AlertRejected, "description": "Body is not JSON"},
+    401: {"model": AlertRejected, "description": "Missing, wrong, stale or replayed credential"},
+    403: {"model": AlertRejected, "description": "Credential of another source"},
+    413: {"model": AlertRejected, "description": "Body larger than api.max_body_bytes"},
+    422: {"model": AlertRejected, "description": "Unknown source or invalid payload"},
+}
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body; a Rejection(413) once it exceeds `limit` bytes (without reading it all)."""
+    too_large = Rejection(
+        413,
+        f"body larger than {limit} bytes",
+        [{"field": "(body)", "message": f"at most {limit} bytes", "type": "too_large"}],
+        keep=False,
+    )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            return None
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def _reject(
-    state: AppState,
-    request: Request,
-    *,
-    status: int,
-    reason: str,
-    errors: list[dict[str, Any]],
-    body: bytes,
-    source: str | None,
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Rejection(
+            400,
+            "body is not valid JSON",
+            [{"field": "(body)", "message": str(exc), "type": "json_invalid"}],
+        ) from None
+
+
+def _authenticate(state: AppState, request: Request, body: bytes) -> Caller:
+    try:
+        return state.authenticator.authenticate(request.headers, body)
+    except AuthError as exc:
+        client = request.client.host if request.client else "?"
+        log.warning("alert refused from %s: %s", client, exc.message)
+        raise Rejection(exc.status, exc.message, [], keep=False) from None
+
+
+def _authorize(state: AppState, caller: Caller, source: str) -> None:
+    try:
+        state.authenticator.authorize(caller, source)
+    except AuthError as exc:
+        raise Rejection(exc.status, exc.message, [], keep=False) from None
+
+
+async def _respond_rejected(
+    state: AppState, request: Request, rejection: Rejection, body: bytes, source: str | None
 ) -> JSONResponse:
-    dead_letter_id = await asyncio.to_thread(
-        record_dead_letter,
-        state.store,
-        source=source,
-        reason=reason,
-        errors=errors,
-        raw_body=body,
-        headers=request.headers,
-        remote_addr=request.client.host if request.client else None,
-    )
+    dead_letter_id = None
+    if rejection.keep:
+        dead_letter_id = await asyncio.to_thread(
+            record_dead_letter,
+            state.store,
+            endpoint=request.url.path[:200],
+            source=source[:200] if source else None,
+            reason=rejection.reason,
+            errors=rejection.errors,
+            raw_body=body,
+            headers=request.headers,
+            remote_addr=request.client.host if request.client else None,
+        )
     content = AlertRejected(
-        error=reason,
-        fields=[FieldError(**error) for error in errors],
+        error=rejection.reason,
+        fields=[FieldError(**error) for error in rejection.errors],
         dead_letter_id=dead_letter_id,
     )
-    return JSONResponse(content.model_dump(), status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if rejection.status == 401 else None
+    return JSONResponse(content.model_dump(), status_code=rejection.status, headers=headers)
+
+
+async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
+    result = await state.intake.accept(alert, body.decode("utf-8"))
+    accepted = AlertAccepted(
+        alert_id=result.alert_id,
+        incident_id=result.incident_id,
+        workflow_id=result.workflow_id,
+        deduplicated=result.deduplicated,
+        playbook=result.playbook,
+    )
+    return JSONResponse(accepted.model_dump(), status_code=202)
+
+
+def _validate_generic(payload: Any) -> Alert:
+    try:
+        return Alert.model_validate(payload)
+    except ValidationError as exc:
+        raise Rejection(422, "alert failed validation", field_errors(exc)) from None
+
+
+def _generic_body_schema() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": Alert.model_json_schema()}},
+        }
+    }
 
 
 @router.post(
     "/alerts",
     status_code=202,
     response_model=AlertAccepted,
-    responses={
-        400: {"model": AlertRejected, "description": "Body is not JSON"},
-        413: {"description": "Body larger than api.max_body_bytes"},
-        422: {"model": AlertRejected, "description": "Alert failed validation"},
-    },
+    responses=_RESPONSES,
+    openapi_extra=_generic_body_schema(),
+)
+async def post_alert(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Any:
+    """A generic smokejumper alert; a source credential may only send its own `source`."""
+    return await _receive(state, request, None)
+
+
+@router.post(
+    "/alerts/{source}",
+    status_code=202,
+    response_model=AlertAccepted,
+    responses=_RESPONSES,
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": Alert.model_json_schema()}},
+            "content": {"application/json": {"schema": {"type": "object"}}},
         }
     },
 )
-async def post_alert(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Any:
-    limit = state.settings.api.max_body_bytes
-    body = await _read_limited(request, limit)
-    if body is None:
-        return JSONResponse(
-            {"error": f"body larger than {limit} bytes", "fields": []}, status_code=413
-        )
+async def post_source_alert(
+    request: Request,
+    source: Annotated[str, Path(max_length=63)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Any:
+    """A source's native payload, normalized by the format configured for that source."""
+    return await _receive(state, request, source)
+
+
+async def _receive(state: AppState, request: Request, path_source: str | None) -> JSONResponse:
+    body = b""
+    try:
+        body = await _read_limited(request, state.settings.api.max_body_bytes)
+        caller = _authenticate(state, request, body)
+        if path_source is not None:
+            _authorize(state, caller, path_source)
+        alert = parse_alert(state, body, path_source, caller)
+    except Rejection as rejection:
+        source = path_source or _claimed_source(body)
+        return await _respond_rejected(state, request, rejection, body, source)
+    return await _accept(state, alert, body)
+
+
+def parse_alert(state: AppState, body: bytes, path_source: str | None, caller: Caller) -> Alert:
+    """Body → validated, authorised Alert, or a Rejection; shared with dead-letter replay."""
+    if path_source is None:
+        alert = _validate_generic(_parse_json(body))
+        _authorize(state, caller, alert.source)
+        return alert
+    normalizer = _normalizer_for(state, path_source)
+    alert = _normalize(normalizer, _parse_json(body))
+    return alert.model_copy(update={"source": path_source})
+
+
+def _claimed_source(body: bytes) -> str | None:
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return await _reject(
-            state,
-            request,
-            status=400,
-            reason="body is not valid JSON",
-            errors=[{"field": "(body)", "message": str(exc), "type": "json_invalid"}],
-            body=body,
-            source=None,
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    source = payload.get("source") if isinstance(payload, dict) else None
+    return source if isinstance(source, str) else None
+
+
+def _normalizer_for(state: AppState, source: str) -> Any:
+    configured = state.settings.sources.get(source)
+    name = (configured.format if configured else None) or source
+    normalizer = state.normalizers.get(name)
+    if not re.match(SOURCE_NAME, source) or normalizer is None:
+        known = ", ".join(sorted(set(state.settings.sources) | set(state.normalizers)))
+        raise Rejection(
+            422,
+            f"unknown source {source!r}",
+            [{"field": "source", "message": f"known sources: {known}", "type": "unknown_source"}],
         )
+    return normalizer
+
+
+def _normalize(normalizer: Any, payload: Any) -> Alert:
     try:
-        alert = Alert.model_validate(payload)
+        alert: Alert = normalizer.normalize(payload)
     except ValidationError as exc:
-        source = payload.get("source") if isinstance(payload, dict) else None
-        return await _reject(
-            state,
-            request,
-            status=422,
-            reason="alert failed validation",
-            errors=field_errors(exc),
-            body=body,
-            source=source[:200] if isinstance(source, str) else None,
-        )
-    result = await state.intake.accept(alert, body.decode("utf-8"))
-    return JSONResponse(
-        AlertAccepted(
-            alert_id=result.alert_id,
-            incident_id=result.incident_id,
-            workflow_id=result.workflow_id,
-            deduplicated=result.deduplicated,
-            playbook=result.playbook,
-        ).model_dump(),
-        status_code=202,
-    )
+        raise Rejection(422, "payload failed validation", field_errors(exc)) from None
+    except ValueError as exc:
+        errors = getattr(exc, "errors", None)
+        if not isinstance(errors, list):
+            errors = [{"field": "(body)", "message": str(exc), "type": "source_format"}]
+        raise Rejection(422, "payload is not in the source's format", errors) from None
+    return alert

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from smokejumper.api.auth import Operator
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import (
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 @router.get("/incidents", response_model=IncidentPage)
 async def get_incidents(
     state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
     status: IncidentStatus | None = None,
     severity: Severity | None = None,
     kind: AlertKind | None = None,
@@ -52,11 +54,12 @@ async def get_incidents(
 @router.get(
     "/incidents/{incident_id}",
     response_model=IncidentDetail,
-    responses={404: {"description": "No such incident"}},
+    responses={401: {"description": "No operator token"}, 404: {"description": "No such incident"}},
 )
 async def get_incident(
     incident_id: Annotated[str, Path(max_length=120)],
     state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
 ) -> IncidentDetail:
     settings = state.settings
 
@@ -88,6 +91,7 @@ async def close_incident(
     incident_id: Annotated[str, Path(max_length=120)],
     body: CloseBody,
     state: Annotated[AppState, Depends(app_state)],
+    operator: Operator,
 ) -> IncidentState:
     """Close the incident through its workflow; its fingerprint then opens new incidents."""
 
@@ -108,6 +112,7 @@ async def close_incident(
     handle = client.get_workflow_handle(workflow_id)
     # Until API tokens exist every API caller acts as the configured operator identity.
     request = CloseRequest(actor=state.settings.operator, reason=body.reason)
+    del operator  # the token proves the caller is the operator; its name comes from config
     try:
         closed: IncidentState = await handle.execute_update(
             UPDATE_CLOSE, request, result_type=IncidentState

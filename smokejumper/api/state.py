@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from temporalio.client import Client
 
 from smokejumper.config import Settings
+from smokejumper.intake.auth import SourceAuthenticator
 from smokejumper.intake.routing import Route, Router
 from smokejumper.intake.service import IntakeService
+from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.temporal.client import connect
 
@@ -19,15 +23,34 @@ from smokejumper.temporal.client import connect
 class AppState:
     settings: Settings
     store: Store
+    # Source formats by name; injected by the process that builds the app (workers/api.py),
+    # so the core never imports integrations.
+    normalizers: Mapping[str, Any] = field(default_factory=dict)
+    playbook_routes: list[Route] = field(default_factory=list)
     intake: IntakeService = field(init=False)
+    authenticator: SourceAuthenticator = field(init=False)
+    operator_token: str = field(init=False, repr=False)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        router = Router(_configured_routes(self.settings), self.settings.intake.default_playbook)
+        # Config routes first: operators override what playbooks declare.
+        routes = [*self.settings.routes, *self.playbook_routes]
+        router = Router(routes, self.settings.intake.default_playbook)
         self.intake = IntakeService(
-            self.store, self.temporal, router, self.settings.temporal.task_queue
+            self.store,
+            self.temporal,
+            router,
+            self.settings.temporal.task_queue,
+            reopen_window_seconds=self.settings.intake.reopen_window_seconds,
+            fingerprint_fields={
+                name: source.fingerprint
+                for name, source in self.settings.sources.items()
+                if source.fingerprint is not None
+            },
         )
+        self.operator_token = operator_token(self.settings, create=True)
+        self.authenticator = SourceAuthenticator(self.settings, self.operator_token)
 
     async def temporal(self) -> Client:
         """Connect on first use, so the API starts (and queues alerts) while Temporal is down."""
@@ -36,10 +59,6 @@ class AppState:
                 if self._client is None:
                     self._client = await connect(self.settings.temporal)
         return self._client
-
-
-def _configured_routes(settings: Settings) -> list[Route]:
-    return []
 
 
 def app_state(request: Request) -> AppState:

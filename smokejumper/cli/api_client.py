@@ -8,6 +8,7 @@ import httpx
 
 from smokejumper.cli.output import fail
 from smokejumper.config import Settings
+from smokejumper.security.operator import OperatorTokenMissing, operator_token
 
 EXIT_UNREACHABLE = 3
 
@@ -15,11 +16,17 @@ EXIT_UNREACHABLE = 3
 class ApiClient:
     def __init__(self, settings: Settings) -> None:
         self.base = settings.api_url
-        self.operator = settings.operator
+        try:
+            self.token = operator_token(settings)
+        except OperatorTokenMissing as exc:
+            raise fail(str(exc), 2) from None
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         try:
-            return httpx.request(method, f"{self.base}{path}", timeout=30, **kwargs)
+            return httpx.request(
+                method, f"{self.base}{path}", timeout=30, headers=headers, **kwargs
+            )
         except httpx.TransportError as exc:
             raise fail(
                 f"cannot reach the smokejumper API at {self.base} ({type(exc).__name__}); "

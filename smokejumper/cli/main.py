@@ -28,10 +28,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-alert_app = typer.Typer(help="Send alerts.", no_args_is_help=True)
+alert_app = typer.Typer(help="Send alerts; list and replay dead letters.", no_args_is_help=True)
 incidents_app = typer.Typer(help="List, show and close incidents.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(alert_app, name="alert")
+app.add_typer(alert_app, name="alerts", help="Same as `alert`.")
 app.add_typer(incidents_app, name="incidents")
 
 
@@ -136,15 +137,20 @@ def _read_input(path: str) -> bytes:
 def alert_send(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Alert JSON file, or - for standard input.")],
+    source: Annotated[
+        str | None,
+        typer.Option(help="Send in this source's own format (e.g. lakera); default: generic."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON.")] = (
         False
     ),
 ) -> None:
-    """Send an alert in the generic format; prints the incident it opened or joined."""
+    """Send an alert; prints the incident it opened or joined, or the fields at fault."""
     body = _read_input(file)
     client = ApiClient(_settings(ctx))
+    path = "/api/v1/alerts" if source is None else f"/api/v1/alerts/{source}"
     response = client.request(
-        "POST", "/api/v1/alerts", content=body, headers={"content-type": "application/json"}
+        "POST", path, content=body, headers={"content-type": "application/json"}
     )
     data = _json(response)
     if response.status_code != 202:
@@ -179,6 +185,71 @@ def _print_rejection(status: int, data: Any) -> None:
         typer.echo(f"  {item['field']}: {item['message']}", err=True)
     if data.get("dead_letter_id"):
         typer.echo(f"  kept as dead letter {data['dead_letter_id']}", err=True)
+
+
+@alert_app.command("dead-letters")
+def alert_dead_letters(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this source's.")] = None,
+    pending: Annotated[bool, typer.Option(help="Only those not yet replayed.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List alerts intake refused, newest first, with why."""
+    params: dict[str, Any] = {"limit": limit, "pending": pending}
+    if source is not None:
+        params["source"] = source
+    response = ApiClient(_settings(ctx)).request("GET", "/api/v1/dead-letters", params=params)
+    data = _json(response)
+    if response.status_code != 200:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(data)
+        return
+    rows = [
+        (
+            item["id"],
+            item["received_at"][:19].replace("T", " "),
+            item["source"],
+            item["reason"],
+            "; ".join(f"{e['field']}: {e['message']}" for e in item["errors"])[:80],
+            item["replay_alert_id"] or ("-" if item["replayed_at"] is None else "replayed"),
+        )
+        for item in data["items"]
+    ]
+    headers = ("id", "received (UTC)", "source", "reason", "fields", "replayed as")
+    typer.echo(table(headers, rows))
+    typer.echo(f"{len(rows)} of {data['total']} dead letters")
+
+
+@alert_app.command("replay")
+def alert_replay(
+    ctx: typer.Context,
+    dead_letter: Annotated[str, typer.Argument(help="Dead letter id.")],
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file", help="A corrected payload (or - for stdin) instead of the stored one."
+        ),
+    ] = None,
+) -> None:
+    """Re-submit a dead letter (after fixing its cause or its payload)."""
+    body: dict[str, Any] = {}
+    if file is not None:
+        body["body"] = _read_input(file).decode("utf-8")
+    response = ApiClient(_settings(ctx)).request(
+        "POST", f"/api/v1/dead-letters/{dead_letter}/replay", json=body
+    )
+    data = _json(response)
+    if response.status_code != 202:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    verb = "joined" if data["deduplicated"] else "opened"
+    typer.echo(
+        f"dead letter {dead_letter} replayed as alert {data['alert_id']}: "
+        f"{verb} incident {data['incident_id']}"
+    )
 
 
 @incidents_app.command("list")

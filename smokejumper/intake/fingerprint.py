@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import StrEnum
 
 from smokejumper.domain.alerts import Alert
 
 FINGERPRINT_VERSION = "v1"
 
 
-def fingerprint(alert: Alert) -> str:
+FINGERPRINT_FIELDS = frozenset(
+    {"kind", "source", "title"}
+    | {f"target.{name}" for name in ("application", "endpoint", "model", "model_version")}
+    | {f"principal.{name}" for name in ("user", "api_key_id", "tenant", "session_id", "ip")}
+)
+
+
+def validate_fingerprint_fields(fields: list[str]) -> None:
+    if not fields:
+        raise ValueError("fingerprint needs at least one field")
+    for name in fields:
+        if name not in FINGERPRINT_FIELDS and not name.startswith("labels."):
+            allowed = ", ".join(sorted(FINGERPRINT_FIELDS))
+            raise ValueError(f"fingerprint field {name!r} is not one of {allowed} or labels.<name>")
+
+
+def _field_value(alert: Alert, name: str) -> object:
+    if name.startswith("labels."):
+        return alert.labels.get(name.removeprefix("labels."))
+    value: object = alert
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def fingerprint(alert: Alert, fields: list[str] | None = None) -> str:
     """A stable, deterministic id for the incident an alert belongs to.
 
     An explicit dedup key wins; otherwise kind + target + principal, so the same attack on
@@ -19,6 +45,9 @@ def fingerprint(alert: Alert) -> str:
     """
     if alert.dedup_key is not None:
         material: dict[str, object] = {"dedup_key": alert.dedup_key}
+    elif fields is not None:
+        # Per-source override: only the named fields (a source that knows better).
+        material = {"fields": {name: _field_value(alert, name) for name in sorted(fields)}}
     else:
         material = {
             "kind": alert.kind.value,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -74,17 +74,30 @@ def _start_of(incident: Incident) -> IncidentStart:
 
 class IntakeService:
     def __init__(
-        self, store: Store, client: ClientFactory, router: Router, task_queue: str
+        self,
+        store: Store,
+        client: ClientFactory,
+        router: Router,
+        task_queue: str,
+        reopen_window_seconds: float = 0.0,
+        fingerprint_fields: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.store = store
         self._client = client
         self.router = router
         self.task_queue = task_queue
+        self.reopen_window = timedelta(seconds=reopen_window_seconds)
+        # Per-source fingerprint overrides, by source name.
+        self.fingerprint_fields = dict(fingerprint_fields or {})
 
-    async def accept(self, alert: Alert, raw: str) -> IntakeResult:
+    async def accept(
+        self, alert: Alert, raw: str, also: Callable[[Session], None] | None = None
+    ) -> IntakeResult:
+        """Store, open or join, dispatch. `also` runs inside the storing transaction (a
+        poller advances its cursor there, so an alert and its cursor commit together)."""
         decision = self.router.route(alert)
-        fp = fingerprint(alert)
-        recorded = await asyncio.to_thread(self._record, alert, raw, fp, decision)
+        fp = fingerprint(alert, self.fingerprint_fields.get(alert.source))
+        recorded = await asyncio.to_thread(self._record, alert, raw, fp, decision, also)
         dispatched = await self._try_dispatch(recorded)
         return IntakeResult(
             alert_id=recorded.alert_id,
@@ -97,9 +110,18 @@ class IntakeService:
 
     # -- store ---------------------------------------------------------------------------
 
-    def _record(self, alert: Alert, raw: str, fp: str, decision: RouteDecision) -> _Recorded:
+    def _record(
+        self,
+        alert: Alert,
+        raw: str,
+        fp: str,
+        decision: RouteDecision,
+        also: Callable[[Session], None] | None,
+    ) -> _Recorded:
         with self.store.transaction() as session:
             incident, opened = self._open_or_join(session, alert, fp, decision)
+            if also is not None:
+                also(session)
             alert_id = str(uuid.uuid4())
             session.add(
                 AlertRow(
@@ -155,6 +177,10 @@ class IntakeService:
         if existing is not None:
             return existing, False
         now = datetime.now(UTC)
+        if self.reopen_window:
+            reopened = self._reopen_recent(session, fp, now)
+            if reopened is not None:
+                return reopened, False
         incident = Incident(
             fingerprint=fp,
             open_key=fp,
@@ -195,6 +221,42 @@ class IntakeService:
         )
         session.flush()
         return incident, True
+
+    def _reopen_recent(self, session: Session, fp: str, now: datetime) -> Incident | None:
+        """Re-open the incident closed within the re-open window for this fingerprint."""
+        recent = session.scalars(
+            select(Incident)
+            .where(
+                Incident.fingerprint == fp,
+                Incident.status == "closed",
+                Incident.closed_at >= now - self.reopen_window,
+            )
+            .order_by(Incident.closed_at.desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if recent is None:
+            return None
+        try:
+            with session.begin_nested():
+                recent.open_key = fp
+                recent.status = "open"
+                recent.closed_at = None
+                recent.updated_at = now
+                session.flush()
+        except IntegrityError:
+            return session.scalars(select(Incident).where(Incident.open_key == fp)).one()
+        session.add(
+            TimelineEvent(
+                incident_id=recent.id,
+                kind="incident.reopened",
+                actor="smokejumper",
+                message="Re-opened: a matching alert arrived within the re-open window",
+                data={"window_seconds": self.reopen_window.total_seconds()},
+                event_key=f"{recent.id}:reopened:{now.isoformat()}",
+            )
+        )
+        return recent
 
     # -- dispatch ------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,16 @@ class Store:
         self.read_engine = make_engine(url) if url.startswith("sqlite") else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if url.startswith("sqlite") else nullcontext()
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error."""
-        with self._sessions() as session, session.begin():
+        # SQLite has one writer at a time: queue this process's writers on a lock rather
+        # than on SQLite's busy handler, which sleeps in growing steps under contention.
+        with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager

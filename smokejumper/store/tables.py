@@ -118,6 +118,8 @@ class DeadLetter(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The intake path it was sent to, so a replay goes through the same format.
+    endpoint: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(String(200), index=True)
     reason: Mapped[str] = mapped_column(String(200))
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
@@ -214,6 +216,16 @@ class AuditEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PollerCursor(Base):
+    """Where each poller has read up to, so a restart neither loses nor repeats alerts."""
+
+    __tablename__ = "poller_cursors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SchedulerLease(Base):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import AlertRow
@@ -30,7 +31,8 @@ async def test_alert_accepted_during_outage_is_dispatched_later(
     store = Store(database_url)
     try:
         async with serve_api(down, store):
-            async with httpx.AsyncClient(base_url=down.api_url) as http:
+            auth = {"authorization": f"Bearer {operator_token(down)}"}
+            async with httpx.AsyncClient(base_url=down.api_url, headers=auth) as http:
                 response = await http.post("/api/v1/alerts", json=example())
                 health = (await http.get("/healthz")).json()
         assert response.status_code == 202

@@ -109,9 +109,12 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         sent = cli(env, "alert", "send", str(EXAMPLE), "--json")
         assert sent.returncode == 0, sent.stderr
         ref = json.loads(sent.stdout)["incident_id"]
+        token_file = tmp_path / "data" / "operator.token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        auth = {"authorization": f"Bearer {token_file.read_text().strip()}"}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            detail = httpx.get(f"{api}/api/v1/incidents/{ref}", timeout=10).json()
+            detail = httpx.get(f"{api}/api/v1/incidents/{ref}", headers=auth, timeout=10).json()
             if any(event["kind"] == "playbook.started" for event in detail["timeline"]):
                 break
             time.sleep(0.2)

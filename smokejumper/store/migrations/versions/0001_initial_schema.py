@@ -18,7 +18,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -391,7 +390,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("inventory_endpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inventory_endpoints_model_version_id"))
         batch_op.drop_index(batch_op.f("ix_inventory_endpoints_application_id"))

@@ -1,0 +1,48 @@
+"""`make bench`: run every benchmark against the embedded dev server; write results.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import intake_storm
+from bench.harness import Result, dev_server, machine
+
+RESULTS = Path(__file__).parent / "results.json"
+BENCHMARKS = {"intake_storm": intake_storm.run}
+
+
+def main(names: list[str]) -> int:
+    chosen = names or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="smokejumper-bench-") as tmp:
+        workdir = Path(tmp)
+        with dev_server(workdir / "temporal") as temporal:
+            for name in chosen:
+                print(f"running {name} …", flush=True)
+                results.extend(BENCHMARKS[name](temporal, workdir / name))
+    report = {
+        "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "results": [result.as_dict() for result in results],
+    }
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\n{'name':<16} {'value':>10} {'unit':<10} {'floor':>10} {'ratio':>7}  ok  target")
+    for r in results:
+        print(
+            f"{r.name:<16} {r.value:>10} {r.unit:<10} {r.floor!s:>10} {r.ratio!s:>7}  "
+            f"{'yes' if r.ok else 'NO ':<3} {r.target}"
+        )
+        print(f"{'':<16} {r.detail}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""Dead letters: list what intake refused, and replay it once the cause is fixed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from smokejumper.api.alerts import AlertRejected, FieldError, Rejection, parse_alert
+from smokejumper.api.auth import Operator
+from smokejumper.api.state import AppState, app_state
+from smokejumper.intake.auth import Caller
+from smokejumper.store.tables import DeadLetter
+
+router = APIRouter(prefix="/api/v1", tags=["dead letters"])
+
+_SOURCE_PATH = "/api/v1/alerts/"
+
+
+class DeadLetterSummary(BaseModel):
+    id: str
+    received_at: datetime
+    endpoint: str | None
+    source: str | None
+    reason: str
+    errors: list[dict[str, Any]]
+    size: int
+    replayed_at: datetime | None
+    replay_alert_id: str | None
+
+
+class DeadLetterDetail(DeadLetterSummary):
+    raw_body: str
+    headers: dict[str, Any]
+    remote_addr: str | None
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterSummary]
+    total: int
+
+
+class ReplayBody(BaseModel):
+    body: str | None = Field(
+        default=None, description="A corrected payload to send instead of the stored one."
+    )
+
+
+class ReplayAccepted(BaseModel):
+    dead_letter_id: str
+    alert_id: str
+    incident_id: str
+    workflow_id: str
+    deduplicated: bool
+
+
+def _summary(row: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "received_at": row.received_at,
+        "endpoint": row.endpoint,
+        "source": row.source,
+        "reason": row.reason,
+        "errors": row.errors,
+        "size": len(row.raw_body.encode("utf-8")),
+        "replayed_at": row.replayed_at,
+        "replay_alert_id": row.replay_alert_id,
+    }
+
+
+@router.get("/dead-letters", response_model=DeadLetterPage)
+async def list_dead_letters(
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    pending: Annotated[bool, Query(description="Only those not yet replayed.")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DeadLetterPage:
+    def query() -> DeadLetterPage:
+        statement = select(DeadLetter)
+        if source is not None:
+            statement = statement.where(DeadLetter.source == source)
+        if pending:
+            statement = statement.where(DeadLetter.replayed_at.is_(None))
+        with state.store.session() as session:
+            total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+            rows = session.scalars(
+                statement.order_by(DeadLetter.received_at.desc()).limit(limit).offset(offset)
+            ).all()
+            return DeadLetterPage(
+                items=[DeadLetterSummary(**_summary(row)) for row in rows], total=total
+            )
+
+    return await asyncio.to_thread(query)
+
+
+def _load(state: AppState, dead_letter_id: str) -> DeadLetter:
+    with state.store.session() as session:
+        row = session.get(DeadLetter, dead_letter_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no dead letter {dead_letter_id!r}")
+    return row
+
+
+@router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterDetail)
+async def get_dead_letter(
+    dead_letter_id: Annotated[str, Path(max_length=36)],
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> DeadLetterDetail:
+    row = await asyncio.to_thread(_load, state, dead_letter_id)
+    return DeadLetterDetail(
+        **_summary(row), raw_body=row.raw_body, headers=row.headers, remote_addr=row.remote_addr
+    )
+
+
+@router.post(
+    "/dead-letters/{dead_letter_id}/replay",
+    status_code=202,
+    response_model=ReplayAccepted,
+    responses={409: {"description": "Already replayed"}, 422: {"model": AlertRejected}},
+)
+async def replay_dead_letter(
+    dead_letter_id: Annotated[str, Path(max_length=36)],
+    replay: ReplayBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> Any:
+    """Send the stored (or a corrected) body through intake again, as the operator."""
+    row = await asyncio.to_thread(_load, state, dead_letter_id)
+    if row.replayed_at is not None:
+        raise HTTPException(
+            status_code=409,
+            detail=f"dead letter {dead_letter_id} was replayed as alert {row.replay_alert_id}",
+        )
+    body = (replay.body if replay.body is not None else row.raw_body).encode("utf-8")
+    path_source = None
+    if row.endpoint and row.endpoint.startswith(_SOURCE_PATH):
+        path_source = row.endpoint.removeprefix(_SOURCE_PATH)
+    try:
+        alert = parse_alert(state, body, path_source, Caller(source=None))
+    except Rejection as rejection:
+        content = AlertRejected(
+            error=rejection.reason,
+            fields=[FieldError(**error) for error in rejection.errors],
+            dead_letter_id=dead_letter_id,
+        )
+        return JSONResponse(content.model_dump(), status_code=rejection.status)
+    result = await state.intake.accept(alert, body.decode("utf-8"))
+
+    def mark() -> None:
+        with state.store.transaction() as session:
+            stored = session.get(DeadLetter, dead_letter_id)
+            assert stored is not None
+            stored.replayed_at = datetime.now(UTC)
+            stored.replay_alert_id = result.alert_id
+
+    await asyncio.to_thread(mark)
+    return ReplayAccepted(
+        dead_letter_id=dead_letter_id,
+        alert_id=result.alert_id,
+        incident_id=result.incident_id,
+        workflow_id=result.workflow_id,
+        deduplicated=result.deduplicated,
+    )

@@ -1,0 +1,1 @@
+"""Credentials: the operator token, request signatures, constant-time comparison."""

@@ -1,0 +1,98 @@
+"""A real store, Temporal dev server and worker for poller tests; pollers run through the
+real `Scheduler`, as in production."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from smokejumper.store.db import Store
+from smokejumper.store.leases import SCHEDULER_LEASE, release
+from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
+from tests.helpers import make_settings
+from workers.scheduler import Scheduler
+from workers.worker import build_worker
+
+
+@dataclass
+class Harness:
+    tmp_path: Path
+    database_url: str
+    temporal_env: WorkflowEnvironment
+    store: Store
+    task_queue: str
+    # Unique per test: alerts of different tests never share a fingerprint (workflow id).
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    async def scheduler(self, pollers: list[dict[str, Any]], **extra: Any) -> Scheduler:
+        """A scheduler over this store; leader unless another one holds the lease."""
+        settings = make_settings(
+            self.tmp_path,
+            self.database_url,
+            self.temporal_env.client.service_client.config.target_host,
+            temporal={"task_queue": self.task_queue},
+            pollers=pollers,
+            **extra,
+        )
+        scheduler = Scheduler(settings, self.store)
+        await scheduler.renew_lease()
+        return scheduler
+
+    async def restart(self, old: Scheduler) -> Scheduler:
+        """What a process restart does: the old holder lets go, a new object takes over."""
+        release(self.store, SCHEDULER_LEASE, old.holder)
+        new = Scheduler(old.settings, self.store)
+        await new.renew_lease()
+        assert new.leader
+        return new
+
+    def alerts(self) -> list[AlertRow]:
+        with self.store.session() as session:
+            return list(session.scalars(select(AlertRow).order_by(AlertRow.received_at)))
+
+    def titles(self) -> list[str]:
+        return [alert.title for alert in self.alerts()]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self.store.session() as session:
+            return list(session.scalars(select(DeadLetter).order_by(DeadLetter.received_at)))
+
+    def incidents(self) -> list[Incident]:
+        with self.store.session() as session:
+            return list(session.scalars(select(Incident).order_by(Incident.id)))
+
+    def timeline_kinds(self, incident_id: int) -> list[str]:
+        with self.store.session() as session:
+            return list(
+                session.scalars(
+                    select(TimelineEvent.kind).where(TimelineEvent.incident_id == incident_id)
+                )
+            )
+
+
+@pytest_asyncio.fixture
+async def harness(
+    tmp_path: Path, database_url: str, migrated_store: Store, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[Harness]:
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        temporal_env.client.service_client.config.target_host,
+        temporal={"task_queue": task_queue},
+    )
+    harness = Harness(tmp_path, database_url, temporal_env, migrated_store, task_queue)
+    async with build_worker(temporal_env.client, settings, migrated_store):
+        yield harness
+        for incident in harness.incidents():
+            handle = temporal_env.client.get_workflow_handle(incident.workflow_id)
+            with contextlib.suppress(Exception):  # already finished
+                await handle.terminate("test finished")

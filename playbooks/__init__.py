@@ -5,7 +5,9 @@ from __future__ import annotations
 from playbooks.triage import TriageWorkflow
 from smokejumper.intake.routing import Route
 
-BUILTIN_WORKFLOWS: list[type] = [TriageWorkflow]
+# Playbook name (the Temporal workflow type) → class.
+BUILTIN_PLAYBOOKS: dict[str, type] = {"triage": TriageWorkflow}
+BUILTIN_WORKFLOWS: list[type] = list(BUILTIN_PLAYBOOKS.values())
 
 
 def playbook_routes() -> list[Route]:

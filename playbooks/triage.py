@@ -38,6 +38,7 @@ class TriageWorkflow:
         self._alerts_seen = 0
         self._closed_by: CloseRequest | None = None
         self._closing = False
+        self._alert_ids: set[str] = set()
 
     @workflow.run
     async def run(self, start: IncidentStart) -> IncidentState:
@@ -70,6 +71,10 @@ class TriageWorkflow:
 
     @workflow.signal(name=SIGNAL_ALERT)
     def alert(self, attached: AlertAttached) -> None:
+        # Intake delivers at least once (its outbox may re-send after a crash).
+        if attached.alert_id in self._alert_ids:
+            return
+        self._alert_ids.add(attached.alert_id)
         self._alerts_seen += 1
 
     @workflow.update(name=UPDATE_CLOSE)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import uvicorn
 
 from integrations.sources.registry import NORMALIZERS
-from playbooks import playbook_routes
+from playbooks import BUILTIN_PLAYBOOKS, playbook_routes
 from smokejumper.api.app import create_app
 from smokejumper.config import Settings
 
 
 def main(settings: Settings) -> None:
-    app = create_app(settings, normalizers=NORMALIZERS, playbook_routes=playbook_routes())
+    app = create_app(
+        settings,
+        normalizers=NORMALIZERS,
+        playbook_routes=playbook_routes(),
+        known_playbooks=BUILTIN_PLAYBOOKS,
+    )
     config = uvicorn.Config(
         app,
         host=settings.api.host,

@@ -71,6 +71,10 @@ class Scheduler:
                 self._client = await connect(self.settings.temporal)
         return self._client
 
+    async def close(self) -> None:
+        """Write intake's last dispatch confirmations; call before the process exits."""
+        await self.intake.close()
+
     async def renew_lease(self) -> None:
         ttl = timedelta(seconds=self.settings.scheduler.lease_seconds)
         leader = await asyncio.to_thread(
@@ -95,9 +99,11 @@ class Scheduler:
         poller = self.pollers[name]
         try:
             counts = await run_poller(poller, self.store, self.intake, lambda: self.leader)
-        except Exception:
+        except Exception as exc:
             # The failed record was rolled back with its cursor; the next run retries it.
-            log.exception("poller %s: run failed", name)
+            # Only the type at ERROR: database errors quote their parameters, i.e. payloads.
+            log.error("poller %s: run failed (%s); retrying next run", name, type(exc).__name__)
+            log.debug("poller %s: run failed", name, exc_info=True)
             return RunCounts()
         if counts:
             log.info(
@@ -157,6 +163,7 @@ async def run(settings: Settings) -> None:
     log.info("scheduler %s started", scheduler.holder)
     await stop.wait()
     jobs.shutdown(wait=False)
+    await scheduler.close()
     if scheduler.leader:
         await asyncio.to_thread(release, store, SCHEDULER_LEASE, scheduler.holder)
     store.dispose()

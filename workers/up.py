@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from playbooks import BUILTIN_PLAYBOOKS
+from smokejumper.api.app import check_playbooks
 from smokejumper.config import CONFIG_ENV, Settings
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
@@ -215,6 +217,8 @@ class Supervisor:
 
 
 def main(settings: Settings, config_file: Path | None = None) -> int:
+    # Refuse bad routes here, before anything starts, rather than in the API child.
+    check_playbooks(settings, BUILTIN_PLAYBOOKS)
     supervisor = Supervisor(settings, config_file)
     signal.signal(signal.SIGINT, supervisor._on_signal)
     signal.signal(signal.SIGTERM, supervisor._on_signal)

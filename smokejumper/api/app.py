@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from smokejumper import __version__
 from smokejumper.api import alerts, dead_letters, health, incidents
 from smokejumper.api.state import AppState
-from smokejumper.config import Settings
+from smokejumper.config import ConfigError, Settings
 from smokejumper.intake.routing import Route
 from smokejumper.store.db import Store
 
@@ -21,9 +21,16 @@ def create_app(
     store: Store | None = None,
     normalizers: Mapping[str, Any] | None = None,
     playbook_routes: list[Route] | None = None,
+    known_playbooks: Collection[str] | None = None,
 ) -> FastAPI:
-    """The API; `normalizers` (source formats) and `playbook_routes` come from the caller
-    so the core does not import integrations or playbooks."""
+    """The API; `normalizers` (source formats), `playbook_routes` and `known_playbooks` come
+    from the caller so the core does not import integrations or playbooks.
+
+    Raises ConfigError when a configured route or the default playbook names a playbook
+    that is not among `known_playbooks` (when given).
+    """
+    if known_playbooks is not None:
+        check_playbooks(settings, known_playbooks)
     owned_store = store is None
     state = AppState(
         settings=settings,
@@ -35,6 +42,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await state.intake.close()
         if owned_store:
             state.store.dispose()
 
@@ -50,3 +58,15 @@ def create_app(
     app.include_router(dead_letters.router)
     app.include_router(health.router)
     return app
+
+
+def check_playbooks(settings: Settings, known: Collection[str]) -> None:
+    wanted = [(f"routes.{i}.playbook", r.playbook) for i, r in enumerate(settings.routes)]
+    wanted.append(("intake.default_playbook", settings.intake.default_playbook))
+    problems = [
+        f"  {key}: no playbook named {name!r} (known: {', '.join(sorted(known))})"
+        for key, name in wanted
+        if name not in known
+    ]
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))

@@ -20,6 +20,7 @@ from smokejumper.store.tables import DeadLetter
 router = APIRouter(prefix="/api/v1", tags=["dead letters"])
 
 _SOURCE_PATH = "/api/v1/alerts/"
+_POLLER_PREFIX = "poller:"
 
 
 class DeadLetterSummary(BaseModel):
@@ -57,6 +58,23 @@ class ReplayAccepted(BaseModel):
     incident_id: str
     workflow_id: str
     deduplicated: bool
+
+
+def _format_source(state: AppState, endpoint: str | None) -> str | None:
+    """The source whose format the body was in: from the intake path, or the poller's."""
+    if endpoint is None:
+        return None
+    if endpoint.startswith(_SOURCE_PATH):
+        return endpoint.removeprefix(_SOURCE_PATH)
+    if endpoint.startswith(_POLLER_PREFIX):
+        name = endpoint.removeprefix(_POLLER_PREFIX)
+        for poller in state.settings.pollers:
+            if poller.name == name:
+                return poller.source
+        raise HTTPException(
+            status_code=409, detail=f"poller {name!r} is no longer configured; cannot replay"
+        )
+    return None
 
 
 def _summary(row: DeadLetter) -> dict[str, Any]:
@@ -140,9 +158,7 @@ async def replay_dead_letter(
             detail=f"dead letter {dead_letter_id} was replayed as alert {row.replay_alert_id}",
         )
     body = (replay.body if replay.body is not None else row.raw_body).encode("utf-8")
-    path_source = None
-    if row.endpoint and row.endpoint.startswith(_SOURCE_PATH):
-        path_source = row.endpoint.removeprefix(_SOURCE_PATH)
+    path_source = _format_source(state, row.endpoint)
     try:
         alert = parse_alert(state, body, path_source, Caller(source=None))
     except Rejection as rejection:

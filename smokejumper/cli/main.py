@@ -76,7 +76,10 @@ def _run_process(ctx: typer.Context, name: str) -> None:
     configure_logging(settings.log_level, settings.secret_values(), process=name)
     # Process entry points live in `workers/`, which depends on the core, not the reverse.
     module = importlib.import_module(f"workers.{name}")
-    module.main(settings)
+    try:
+        module.main(settings)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
 
 
 @app.command()
@@ -92,7 +95,11 @@ def up(ctx: typer.Context) -> None:
     configure_logging(settings.log_level, settings.secret_values(), process="up")
     module = importlib.import_module("workers.up")
     context: _Context = ctx.obj
-    raise typer.Exit(module.main(settings, context.config_file))
+    try:
+        code = module.main(settings, context.config_file)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    raise typer.Exit(code)
 
 
 @app.command()

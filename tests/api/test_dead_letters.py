@@ -11,12 +11,14 @@ import pytest_asyncio
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.store.tables import AlertRow, DeadLetter
 from tests.engine import Engine, running_engine
 from tests.helpers import make_settings
 from tests.test_end_to_end import example
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+FIXTURES = Path(__file__).resolve().parents[1] / "integrations" / "sources" / "fixtures"
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest_asyncio.fixture
@@ -30,6 +32,7 @@ async def engine(
         yield running
 
 
+@SQLITE_ONLY
 async def test_list_and_replay_with_a_corrected_payload(engine: Engine, tmp_path: Path) -> None:
     bad = example(severity="severe")
     rejected = await engine.http.post("/api/v1/alerts", json=bad)
@@ -64,6 +67,7 @@ async def test_list_and_replay_with_a_corrected_payload(engine: Engine, tmp_path
     assert pending["total"] == 0
 
 
+@SQLITE_ONLY
 async def test_replay_after_the_cause_is_fixed_uses_the_stored_body(engine: Engine) -> None:
     # Sent to a source format the engine did not know; fixed by configuration later, which
     # here is simulated by replaying the stored body through the generic endpoint's path.
@@ -86,6 +90,7 @@ async def test_replay_after_the_cause_is_fixed_uses_the_stored_body(engine: Engi
         assert alert.source == "generic"
 
 
+@SQLITE_ONLY
 async def test_dead_letter_detail_keeps_the_raw_body_for_the_operator(engine: Engine) -> None:
     response = await engine.http.post("/api/v1/alerts", content=b"[1, 2")
     letter_id = response.json()["dead_letter_id"]
@@ -93,3 +98,33 @@ async def test_dead_letter_detail_keeps_the_raw_body_for_the_operator(engine: En
     assert detail["raw_body"] == "[1, 2"
     assert detail["reason"] == "body is not valid JSON"
     assert (await engine.http.get("/api/v1/dead-letters/nope")).status_code == 404
+
+
+async def test_poller_dead_letter_replays_in_the_poller_source_format(
+    tmp_path: Path, temporal_env: WorkflowEnvironment
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'p.db'}",
+        temporal_env.client.service_client.config.target_host,
+        pollers=[{"kind": "jsonl", "name": "guard-log", "source": "lakera", "path": "/x.jsonl"}],
+    )
+    async with running_engine(settings, temporal_env.client) as engine:
+        letter_id = record_dead_letter(
+            engine.store,
+            endpoint="poller:guard-log",
+            source="lakera",
+            reason="payload is not in the source's format",
+            errors=[],
+            raw_body=b"{}",
+            headers={},
+            remote_addr=None,
+        )
+        fixed = (FIXTURES / "lakera" / "prompt_attack.json").read_text()
+        replayed = await engine.http.post(
+            f"/api/v1/dead-letters/{letter_id}/replay", json={"body": fixed}
+        )
+        assert replayed.status_code == 202, replayed.text
+        with engine.store.session() as session:
+            alert = session.scalars(select(AlertRow)).one()
+            assert (alert.source, alert.kind) == ("lakera", "prompt_injection")

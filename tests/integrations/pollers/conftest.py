@@ -14,10 +14,11 @@ import pytest_asyncio
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from smokejumper.config import Settings
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, release
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
-from tests.helpers import make_settings
+from tests.helpers import eventually, make_settings
 from workers.scheduler import Scheduler
 from workers.worker import build_worker
 
@@ -31,10 +32,10 @@ class Harness:
     task_queue: str
     # Unique per test: alerts of different tests never share a fingerprint (workflow id).
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    started: list[Scheduler] = field(default_factory=list)
 
-    async def scheduler(self, pollers: list[dict[str, Any]], **extra: Any) -> Scheduler:
-        """A scheduler over this store; leader unless another one holds the lease."""
-        settings = make_settings(
+    def settings(self, pollers: list[dict[str, Any]], **extra: Any) -> Settings:
+        return make_settings(
             self.tmp_path,
             self.database_url,
             self.temporal_env.client.service_client.config.target_host,
@@ -42,17 +43,34 @@ class Harness:
             pollers=pollers,
             **extra,
         )
-        scheduler = Scheduler(settings, self.store)
+
+    async def scheduler(self, pollers: list[dict[str, Any]], **extra: Any) -> Scheduler:
+        """A scheduler over this store; leader unless another one holds the lease."""
+        scheduler = self.track(Scheduler(self.settings(pollers, **extra), self.store))
         await scheduler.renew_lease()
         return scheduler
 
     async def restart(self, old: Scheduler) -> Scheduler:
         """What a process restart does: the old holder lets go, a new object takes over."""
         release(self.store, SCHEDULER_LEASE, old.holder)
-        new = Scheduler(old.settings, self.store)
+        await old.close()
+        new = self.track(Scheduler(old.settings, self.store))
         await new.renew_lease()
         assert new.leader
         return new
+
+    def track(self, scheduler: Scheduler) -> Scheduler:
+        self.started.append(scheduler)
+        return scheduler
+
+    async def dispatched(self) -> list[AlertRow]:
+        """Every alert, once each has been confirmed as signalled to its workflow."""
+
+        async def confirmed() -> list[AlertRow] | None:
+            alerts = self.alerts()
+            return alerts if all(alert.dispatched_at is not None for alert in alerts) else None
+
+        return await eventually(confirmed, within=5)
 
     def alerts(self) -> list[AlertRow]:
         with self.store.session() as session:
@@ -92,6 +110,8 @@ async def harness(
     harness = Harness(tmp_path, database_url, temporal_env, migrated_store, task_queue)
     async with build_worker(temporal_env.client, settings, migrated_store):
         yield harness
+        for scheduler in harness.started:
+            await scheduler.close()
         for incident in harness.incidents():
             handle = temporal_env.client.get_workflow_handle(incident.workflow_id)
             with contextlib.suppress(Exception):  # already finished

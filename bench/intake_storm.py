@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from bench.floor import signal_with_start_throughput
 from bench.harness import Result, child, free_port, percentile, wait_for
+from bench.http_load import Connection
 from smokejumper.config import TemporalSettings
 from smokejumper.store.migrate import upgrade
 
@@ -43,29 +44,28 @@ def _alert(n: int) -> bytes:
     ).encode()
 
 
-async def _storm(api: str) -> tuple[float, list[float], dict[int, int]]:
+async def _storm(port: int) -> tuple[float, list[float], dict[int, int]]:
     bodies = [_alert(n) for n in range(TOTAL)]
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    headers = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
-    async with httpx.AsyncClient(base_url=api, limits=limits, timeout=60) as http:
-
-        async def client() -> None:
+    async def client() -> None:
+        connection = Connection("127.0.0.1", port, headers)
+        try:
             while not queue.empty():
-                body = queue.get_nowait()
-                started = time.perf_counter()
-                response = await http.post("/api/v1/alerts", content=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                response = await connection.post("/api/v1/alerts", queue.get_nowait())
+                latencies.append(response.seconds)
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+        finally:
+            await connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    elapsed = time.perf_counter() - started
     return TOTAL / elapsed, latencies, statuses
 
 
@@ -114,7 +114,7 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
             return bool(health.get("components", {}).get("worker") == "ok")
 
         wait_for(worker_polling, 60, "smokejumper API and worker")
-        rate, latencies, statuses = asyncio.run(_storm(api))
+        rate, latencies, statuses = asyncio.run(_storm(port))
 
     with sqlite3.connect(database) as db:
         incidents = db.execute("SELECT count(*) FROM incidents").fetchone()[0]

@@ -90,6 +90,10 @@ class ApiSettings(_Section):
         default=None, description="Base URL responders reach the API at; links in messages."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed.",
+    )
     operator_token: Secret | None = Field(
         default=None,
         description="Bearer token of the operator identity (CLI, automation). Unset: "

@@ -23,6 +23,9 @@ def main(settings: Settings) -> None:
         port=settings.api.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # X-Forwarded-For is believed only from configured proxies.
+        proxy_headers=bool(settings.api.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.api.trusted_proxies) or None,
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()

@@ -13,9 +13,10 @@ import logging
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 log = logging.getLogger(__name__)
 
 GENERIC_FORMAT = "generic"
+RETRY_AFTER_SECONDS = 5
 
 
 class AlertAccepted(BaseModel):
@@ -67,6 +69,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": AlertRejected, "description": "Credential of another source"},
     413: {"model": AlertRejected, "description": "Body larger than api.max_body_bytes"},
     422: {"model": AlertRejected, "description": "Unknown source or invalid payload"},
+    503: {"model": AlertRejected, "description": "Store unavailable: nothing kept, retry"},
 }
 
 
@@ -123,17 +126,10 @@ async def _respond_rejected(
 ) -> JSONResponse:
     dead_letter_id = None
     if rejection.keep:
-        dead_letter_id = await asyncio.to_thread(
-            record_dead_letter,
-            state.store,
-            endpoint=request.url.path[:200],
-            source=source[:200] if source else None,
-            reason=rejection.reason,
-            errors=rejection.errors,
-            raw_body=body,
-            headers=request.headers,
-            remote_addr=request.client.host if request.client else None,
-        )
+        try:
+            dead_letter_id = await _keep(state, request, rejection, body, source)
+        except DBAPIError as exc:
+            return _store_unavailable(exc)
     content = AlertRejected(
         error=rejection.reason,
         fields=[FieldError(**error) for error in rejection.errors],
@@ -143,8 +139,37 @@ async def _respond_rejected(
     return JSONResponse(content.model_dump(), status_code=rejection.status, headers=headers)
 
 
+def _store_unavailable(exc: DBAPIError) -> JSONResponse:
+    """Nothing was stored: tell the sender to retry instead of losing the alert."""
+    log.error("store unavailable, alert refused with 503: %s", type(exc.orig).__name__)
+    return JSONResponse(
+        {"error": "the incident store is unavailable; retry later", "fields": []},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _keep(
+    state: AppState, request: Request, rejection: Rejection, body: bytes, source: str | None
+) -> str:
+    return await asyncio.to_thread(
+        record_dead_letter,
+        state.store,
+        endpoint=request.url.path[:200],
+        source=source[:200] if source else None,
+        reason=rejection.reason,
+        errors=rejection.errors,
+        raw_body=body,
+        headers=request.headers,
+        remote_addr=request.client.host if request.client else None,
+    )
+
+
 async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
-    result = await state.intake.accept(alert, body.decode("utf-8"))
+    try:
+        result = await state.intake.accept(alert, body.decode("utf-8"))
+    except DBAPIError as exc:
+        return _store_unavailable(exc)
     accepted = AlertAccepted(
         alert_id=result.alert_id,
         incident_id=result.incident_id,
@@ -155,10 +180,14 @@ async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
     return JSONResponse(accepted.model_dump(), status_code=202)
 
 
-def _validate_generic(payload: Any) -> Alert:
+def _validate_generic(body: bytes) -> Alert:
+    # Parse and validate in one pass (pydantic's own JSON parser): the hot path of a storm.
     try:
-        return Alert.model_validate(payload)
+        return Alert.model_validate_json(body)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            _parse_json(body)  # raises the 400 with the JSON parser's message
+            raise Rejection(400, "body is not valid JSON", field_errors(exc)) from None
         raise Rejection(422, "alert failed validation", field_errors(exc)) from None
 
 
@@ -178,9 +207,10 @@ def _generic_body_schema() -> dict[str, Any]:
     responses=_RESPONSES,
     openapi_extra=_generic_body_schema(),
 )
-async def post_alert(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Any:
+async def post_alert(request: Request) -> Any:
     """A generic smokejumper alert; a source credential may only send its own `source`."""
-    return await _receive(state, request, None)
+    # app_state() directly rather than Depends: dependency solving costs a storm dearly.
+    return await _receive(app_state(request), request, None)
 
 
 @router.post(
@@ -198,10 +228,9 @@ async def post_alert(request: Request, state: Annotated[AppState, Depends(app_st
 async def post_source_alert(
     request: Request,
     source: Annotated[str, Path(max_length=63)],
-    state: Annotated[AppState, Depends(app_state)],
 ) -> Any:
     """A source's native payload, normalized by the format configured for that source."""
-    return await _receive(state, request, source)
+    return await _receive(app_state(request), request, source)
 
 
 async def _receive(state: AppState, request: Request, path_source: str | None) -> JSONResponse:
@@ -221,7 +250,7 @@ async def _receive(state: AppState, request: Request, path_source: str | None) -
 def parse_alert(state: AppState, body: bytes, path_source: str | None, caller: Caller) -> Alert:
     """Body → validated, authorised Alert, or a Rejection; shared with dead-letter replay."""
     if path_source is None:
-        alert = _validate_generic(_parse_json(body))
+        alert = _validate_generic(body)
         _authorize(state, caller, alert.source)
         return alert
     normalizer = _normalizer_for(state, path_source)

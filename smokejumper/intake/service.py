@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached, IncidentStart
-from smokejumper.intake.fingerprint import fingerprint, workflow_id_for
-from smokejumper.intake.routing import RouteDecision, Router
+from smokejumper.intake.batching import Confirmations, GroupCommit
+from smokejumper.intake.fingerprint import fingerprint
+from smokejumper.intake.recorder import Pending, Recorded, Recorder, start_of
+from smokejumper.intake.routing import Router
 from smokejumper.store.db import Store
-from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
+from smokejumper.store.tables import AlertRow, Incident
 from smokejumper.temporal import search_attributes
 
 log = logging.getLogger(__name__)
@@ -46,32 +46,6 @@ class IntakeResult:
     dispatched: bool
 
 
-@dataclass(frozen=True)
-class _Recorded:
-    alert_id: str
-    start: IncidentStart
-    attached: AlertAttached
-    workflow_id: str
-
-
-def incident_ref(incident_id: int, opened_at: datetime) -> str:
-    return f"INC-{opened_at.year}-{incident_id:04d}"
-
-
-def _start_of(incident: Incident) -> IncidentStart:
-    assert incident.ref is not None
-    return IncidentStart(
-        incident_id=incident.id,
-        ref=incident.ref,
-        fingerprint=incident.fingerprint,
-        kind=incident.kind,
-        severity=incident.severity,
-        title=incident.title,
-        playbook=incident.playbook or "",
-        opened_at=incident.opened_at,
-    )
-
-
 class IntakeService:
     def __init__(
         self,
@@ -89,7 +63,11 @@ class IntakeService:
         self.reopen_window = timedelta(seconds=reopen_window_seconds)
         # Per-source fingerprint overrides, by source name.
         self.fingerprint_fields = dict(fingerprint_fields or {})
-        self._confirmations = _Confirmations(store)
+        self._recorder = Recorder(store, self.reopen_window)
+        self._confirmations = Confirmations(store)
+        self._group_commit: GroupCommit[Pending, Recorded] = GroupCommit(
+            self._recorder.record_batch
+        )
 
     async def close(self) -> None:
         """Write the last dispatch confirmations; call before the process exits."""
@@ -102,7 +80,7 @@ class IntakeService:
         poller advances its cursor there, so an alert and its cursor commit together)."""
         decision = self.router.route(alert)
         fp = fingerprint(alert, self.fingerprint_fields.get(alert.source))
-        recorded = await asyncio.to_thread(self._record, alert, raw, fp, decision, also)
+        recorded = await self._group_commit.submit(Pending(alert, raw, fp, decision, also))
         dispatched = await self._try_dispatch(recorded)
         return IntakeResult(
             alert_id=recorded.alert_id,
@@ -113,159 +91,9 @@ class IntakeService:
             dispatched=dispatched,
         )
 
-    # -- store ---------------------------------------------------------------------------
-
-    def _record(
-        self,
-        alert: Alert,
-        raw: str,
-        fp: str,
-        decision: RouteDecision,
-        also: Callable[[Session], None] | None,
-    ) -> _Recorded:
-        with self.store.transaction() as session:
-            incident, opened = self._open_or_join(session, alert, fp, decision)
-            if also is not None:
-                also(session)
-            alert_id = str(uuid.uuid4())
-            session.add(
-                AlertRow(
-                    id=alert_id,
-                    source=alert.source,
-                    kind=alert.kind.value,
-                    severity=alert.severity.value,
-                    title=alert.title,
-                    occurred_at=alert.occurred_at,
-                    fingerprint=fp,
-                    incident_id=incident.id,
-                    deduplicated=not opened,
-                    raw=raw,
-                    normalized=alert.model_dump(mode="json"),
-                )
-            )
-            session.execute(
-                update(Incident)
-                .where(Incident.id == incident.id)
-                .values(alert_count=Incident.alert_count + 1, updated_at=datetime.now(UTC))
-            )
-            session.add(
-                TimelineEvent(
-                    incident_id=incident.id,
-                    kind="alert.received" if opened else "alert.deduplicated",
-                    actor=f"source:{alert.source}",
-                    message=(
-                        f"{alert.severity.value} {alert.kind.value} alert from {alert.source}: "
-                        f"{alert.title}"
-                    ),
-                    data={"alert_id": alert_id},
-                    event_key=f"{incident.id}:alert:{alert_id}",
-                )
-            )
-            return _Recorded(
-                alert_id=alert_id,
-                start=_start_of(incident),
-                attached=AlertAttached(
-                    alert_id=alert_id,
-                    severity=alert.severity.value,
-                    title=alert.title,
-                    deduplicated=not opened,
-                ),
-                workflow_id=incident.workflow_id,
-            )
-
-    def _open_or_join(
-        self, session: Session, alert: Alert, fp: str, decision: RouteDecision
-    ) -> tuple[Incident, bool]:
-        existing = session.scalars(
-            select(Incident).where(Incident.open_key == fp).with_for_update()
-        ).first()
-        if existing is not None:
-            return existing, False
-        now = datetime.now(UTC)
-        if self.reopen_window:
-            reopened = self._reopen_recent(session, fp, now)
-            if reopened is not None:
-                return reopened, False
-        incident = Incident(
-            fingerprint=fp,
-            open_key=fp,
-            kind=alert.kind.value,
-            severity=alert.severity.value,
-            title=alert.title,
-            status="open",
-            playbook=decision.playbook,
-            route=decision.model_dump(mode="json"),
-            workflow_id=workflow_id_for(fp),
-            principal=alert.principal.model_dump(exclude_none=True),
-            target=alert.target.model_dump(exclude_none=True),
-            labels=dict(alert.labels),
-            owasp=list(alert.owasp),
-            atlas=list(alert.atlas),
-            alert_count=0,
-            opened_at=now,
-            updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(incident)
-                session.flush()
-        except IntegrityError:
-            # Another request opened it between our read and our insert.
-            winner = session.scalars(select(Incident).where(Incident.open_key == fp)).one()
-            return winner, False
-        incident.ref = incident_ref(incident.id, now)
-        session.add(
-            TimelineEvent(
-                incident_id=incident.id,
-                kind="incident.opened",
-                actor="smokejumper",
-                message=f"Incident opened; playbook {decision.playbook}: {decision.reason}",
-                data={"playbook": decision.playbook, "matched": decision.matched},
-                event_key=f"{incident.id}:opened",
-            )
-        )
-        session.flush()
-        return incident, True
-
-    def _reopen_recent(self, session: Session, fp: str, now: datetime) -> Incident | None:
-        """Re-open the incident closed within the re-open window for this fingerprint."""
-        recent = session.scalars(
-            select(Incident)
-            .where(
-                Incident.fingerprint == fp,
-                Incident.status == "closed",
-                Incident.closed_at >= now - self.reopen_window,
-            )
-            .order_by(Incident.closed_at.desc())
-            .limit(1)
-            .with_for_update()
-        ).first()
-        if recent is None:
-            return None
-        try:
-            with session.begin_nested():
-                recent.open_key = fp
-                recent.status = "open"
-                recent.closed_at = None
-                recent.updated_at = now
-                session.flush()
-        except IntegrityError:
-            return session.scalars(select(Incident).where(Incident.open_key == fp)).one()
-        session.add(
-            TimelineEvent(
-                incident_id=recent.id,
-                kind="incident.reopened",
-                actor="smokejumper",
-                message="Re-opened: a matching alert arrived within the re-open window",
-                data={"window_seconds": self.reopen_window.total_seconds()},
-                event_key=f"{recent.id}:reopened:{now.isoformat()}",
-            )
-        )
-        return recent
-
     # -- dispatch ------------------------------------------------------------------------
 
-    async def _try_dispatch(self, recorded: _Recorded) -> bool:
+    async def _try_dispatch(self, recorded: Recorded) -> bool:
         try:
             await asyncio.wait_for(
                 self._signal_with_start(recorded.start, recorded.attached, recorded.workflow_id),
@@ -323,7 +151,7 @@ class IntakeService:
         await self._confirmations.flush()
         return sent
 
-    def _pending(self, min_age: timedelta, limit: int) -> list[_Recorded]:
+    def _pending(self, min_age: timedelta, limit: int) -> list[Recorded]:
         cutoff = datetime.now(UTC) - min_age
         with self.store.session() as session:
             rows = session.execute(
@@ -334,9 +162,9 @@ class IntakeService:
                 .limit(limit)
             ).all()
             return [
-                _Recorded(
+                Recorded(
                     alert_id=alert.id,
-                    start=_start_of(incident),
+                    start=start_of(incident),
                     attached=AlertAttached(
                         alert_id=alert.id,
                         severity=alert.severity,
@@ -347,70 +175,3 @@ class IntakeService:
                 )
                 for alert, incident in rows
             ]
-
-
-class _Confirmations:
-    """Marks dispatched alerts in batches: one write per ~50 ms instead of one per alert.
-
-    Delivery is at least once: a crash before a batch is written leaves those alerts to the
-    outbox, which signals them again; workflows ignore an alert id they have already seen.
-    """
-
-    INTERVAL_SECONDS = 0.05
-    MAX_BATCH = 500
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._pending: list[str] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def add(self, alert_id: str) -> None:
-        self._pending.append(alert_id)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        if len(self._pending) >= self.MAX_BATCH:
-            self._wake.set()
-
-    async def _run(self) -> None:
-        while self._pending:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.INTERVAL_SECONDS)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                # The outbox re-sends what was not confirmed; keep the batch for next time.
-                log.exception("could not record dispatch confirmations; retrying")
-                await asyncio.sleep(1)
-
-    async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
-        try:
-            await asyncio.to_thread(self._write, batch)
-        except BaseException:
-            self._pending[:0] = batch
-            raise
-
-    def _write(self, alert_ids: list[str]) -> None:
-        with self.store.transaction() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id.in_(alert_ids))
-                .values(
-                    dispatched_at=datetime.now(UTC),
-                    dispatch_attempts=AlertRow.dispatch_attempts + 1,
-                    dispatch_error=None,
-                )
-            )
-
-    async def close(self) -> None:
-        while self._pending:
-            await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None

@@ -1,0 +1,289 @@
+"""Writing alerts: open or join the incident for a fingerprint, store the alert and its
+timeline row. Many alerts go in one transaction (see batching.GroupCommit)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smokejumper.domain.alerts import Alert
+from smokejumper.domain.incidents import AlertAttached, IncidentStart
+from smokejumper.intake.fingerprint import workflow_id_for
+from smokejumper.intake.routing import RouteDecision
+from smokejumper.store.db import Store
+from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pending:
+    alert: Alert
+    raw: str
+    fp: str
+    decision: RouteDecision
+    also: Callable[[Session], None] | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    alert_id: str
+    start: IncidentStart
+    attached: AlertAttached
+    workflow_id: str
+
+
+def incident_ref(incident_id: int, opened_at: datetime) -> str:
+    return f"INC-{opened_at.year}-{incident_id:04d}"
+
+
+def start_of(incident: Incident) -> IncidentStart:
+    assert incident.ref is not None
+    return IncidentStart(
+        incident_id=incident.id,
+        ref=incident.ref,
+        fingerprint=incident.fingerprint,
+        kind=incident.kind,
+        severity=incident.severity,
+        title=incident.title,
+        playbook=incident.playbook or "",
+        opened_at=incident.opened_at,
+    )
+
+
+class Recorder:
+    def __init__(self, store: Store, reopen_window: timedelta) -> None:
+        self.store = store
+        self.reopen_window = reopen_window
+
+    def record_batch(self, batch: list[Pending]) -> list[Recorded | Exception]:
+        """One transaction for many alerts (group commit).
+
+        The common case — alerts from senders, no per-item hook — is written with a few
+        multi-row statements. If that fails, or an item carries a hook (a poller cursor),
+        each alert gets its own savepoint, so one bad alert fails only its own sender.
+        """
+        with self.store.transaction() as session:
+            if not any(item.also for item in batch):
+                try:
+                    with session.begin_nested():
+                        return list(self._record_many(session, batch))
+                except Exception:
+                    log.warning("batched write failed; writing %d alerts one by one", len(batch))
+            results: list[Recorded | Exception] = []
+            for item in batch:
+                try:
+                    with session.begin_nested():
+                        results.append(self._record(session, item))
+                except Exception as exc:  # reported to that alert's sender alone
+                    results.append(exc)
+            return results
+
+    def _record_many(self, session: Session, batch: list[Pending]) -> list[Recorded]:
+        now = datetime.now(UTC)
+        fingerprints = {item.fp for item in batch}
+        incidents: dict[str, Incident] = {
+            incident.open_key: incident
+            for incident in session.scalars(
+                select(Incident).where(Incident.open_key.in_(fingerprints)).with_for_update()
+            )
+            if incident.open_key is not None
+        }
+        alerts: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        counts: Counter[int] = Counter()
+        recorded: list[Recorded] = []
+        for item in batch:
+            incident = incidents.get(item.fp)
+            opened = False
+            if incident is None:
+                incident, opened = self._open_or_join(session, item.alert, item.fp, item.decision)
+                incidents[item.fp] = incident
+            alert_id = str(uuid.uuid4())
+            alerts.append(_alert_row(alert_id, item, incident.id, opened, now))
+            if opened:
+                # Stamped after _open_or_join, so "opened" sorts before "received".
+                stamp = datetime.now(UTC)
+                events.append(_received_event(alert_id, item.alert, incident.id, stamp))
+            counts[incident.id] += 1
+            recorded.append(_recorded(alert_id, item.alert, incident, opened))
+        session.execute(insert(AlertRow), alerts)
+        if events:
+            session.execute(insert(TimelineEvent), events)
+        for incident_id, count in counts.items():
+            session.execute(
+                update(Incident)
+                .where(Incident.id == incident_id)
+                .values(alert_count=Incident.alert_count + count, updated_at=now)
+            )
+        return recorded
+
+    def _record(self, session: Session, item: Pending) -> Recorded:
+        incident, opened = self._open_or_join(session, item.alert, item.fp, item.decision)
+        now = datetime.now(UTC)
+        if item.also is not None:
+            item.also(session)
+        alert_id = str(uuid.uuid4())
+        session.execute(insert(AlertRow), [_alert_row(alert_id, item, incident.id, opened, now)])
+        if opened:
+            session.execute(
+                insert(TimelineEvent), [_received_event(alert_id, item.alert, incident.id, now)]
+            )
+        session.execute(
+            update(Incident)
+            .where(Incident.id == incident.id)
+            .values(alert_count=Incident.alert_count + 1, updated_at=now)
+        )
+        return _recorded(alert_id, item.alert, incident, opened)
+
+    def _open_or_join(
+        self, session: Session, alert: Alert, fp: str, decision: RouteDecision
+    ) -> tuple[Incident, bool]:
+        existing = session.scalars(
+            select(Incident).where(Incident.open_key == fp).with_for_update()
+        ).first()
+        if existing is not None:
+            return existing, False
+        now = datetime.now(UTC)
+        if self.reopen_window:
+            reopened = self._reopen_recent(session, fp, now)
+            if reopened is not None:
+                return reopened, False
+        incident = Incident(
+            fingerprint=fp,
+            open_key=fp,
+            kind=alert.kind.value,
+            severity=alert.severity.value,
+            title=alert.title,
+            status="open",
+            playbook=decision.playbook,
+            route=decision.model_dump(mode="json"),
+            workflow_id=workflow_id_for(fp),
+            principal=alert.principal.model_dump(exclude_none=True),
+            target=alert.target.model_dump(exclude_none=True),
+            labels=dict(alert.labels),
+            owasp=list(alert.owasp),
+            atlas=list(alert.atlas),
+            alert_count=0,
+            opened_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(incident)
+                session.flush()
+        except IntegrityError:
+            # Another request opened it between our read and our insert.
+            winner = session.scalars(select(Incident).where(Incident.open_key == fp)).one()
+            return winner, False
+        incident.ref = incident_ref(incident.id, now)
+        session.add(
+            TimelineEvent(
+                incident_id=incident.id,
+                kind="incident.opened",
+                actor="smokejumper",
+                message=f"Incident opened; playbook {decision.playbook}: {decision.reason}",
+                data={"playbook": decision.playbook, "matched": decision.matched},
+                event_key=f"{incident.id}:opened",
+            )
+        )
+        session.flush()
+        return incident, True
+
+    def _reopen_recent(self, session: Session, fp: str, now: datetime) -> Incident | None:
+        """Re-open the incident closed within the re-open window for this fingerprint."""
+        recent = session.scalars(
+            select(Incident)
+            .where(
+                Incident.fingerprint == fp,
+                Incident.status == "closed",
+                Incident.closed_at >= now - self.reopen_window,
+            )
+            .order_by(Incident.closed_at.desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if recent is None:
+            return None
+        try:
+            with session.begin_nested():
+                recent.open_key = fp
+                recent.status = "open"
+                recent.closed_at = None
+                recent.updated_at = now
+                session.flush()
+        except IntegrityError:
+            return session.scalars(select(Incident).where(Incident.open_key == fp)).one()
+        session.add(
+            TimelineEvent(
+                incident_id=recent.id,
+                kind="incident.reopened",
+                actor="smokejumper",
+                message="Re-opened: a matching alert arrived within the re-open window",
+                data={"window_seconds": self.reopen_window.total_seconds()},
+                event_key=f"{recent.id}:reopened:{now.isoformat()}",
+            )
+        )
+        return recent
+
+
+def _alert_row(
+    alert_id: str, item: Pending, incident_id: int, opened: bool, now: datetime
+) -> dict[str, Any]:
+    alert = item.alert
+    return {
+        "id": alert_id,
+        "received_at": now,
+        "source": alert.source,
+        "kind": alert.kind.value,
+        "severity": alert.severity.value,
+        "title": alert.title,
+        "occurred_at": alert.occurred_at,
+        "fingerprint": item.fp,
+        "incident_id": incident_id,
+        "deduplicated": not opened,
+        "raw": item.raw,
+        "normalized": alert.model_dump(mode="json"),
+        "dispatch_attempts": 0,
+    }
+
+
+def _received_event(alert_id: str, alert: Alert, incident_id: int, now: datetime) -> dict[str, Any]:
+    """The timeline row of the alert that opened the incident. Later alerts are rows of
+    `alerts` (listed with the incident, counted in `alert_count`), not timeline entries:
+    a storm of duplicates must not bury what responders did."""
+    return {
+        "incident_id": incident_id,
+        "at": now,
+        "kind": "alert.received",
+        "step": None,
+        "actor": f"source:{alert.source}",
+        "message": (
+            f"{alert.severity.value} {alert.kind.value} alert from {alert.source}: {alert.title}"
+        ),
+        "data": {"alert_id": alert_id},
+        "event_key": f"{incident_id}:alert:{alert_id}",
+    }
+
+
+def _recorded(alert_id: str, alert: Alert, incident: Incident, opened: bool) -> Recorded:
+    return Recorded(
+        alert_id=alert_id,
+        start=start_of(incident),
+        attached=AlertAttached(
+            alert_id=alert_id,
+            severity=alert.severity.value,
+            title=alert.title,
+            deduplicated=not opened,
+        ),
+        workflow_id=incident.workflow_id,
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.incident import IncidentActivities
 from playbooks import BUILTIN_WORKFLOWS
@@ -34,6 +35,21 @@ def build_worker(
         workflows=list(workflows or BUILTIN_WORKFLOWS),
         activities=activities_for(store),
         max_concurrent_activities=50,
+        workflow_runner=sandboxed_runner(),
+    )
+
+
+def sandboxed_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with the engine core passed through.
+
+    Every new workflow instance otherwise re-imports the core's pydantic models inside the
+    sandbox, which costs more than the workflow's own work. The core is deterministic
+    library code (models, names, policies); playbook modules are still re-imported.
+    """
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "smokejumper", "pydantic", "pydantic_core", "annotated_types"
+        )
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached, IncidentStart
@@ -96,7 +97,7 @@ class IntakeService:
     async def _try_dispatch(self, recorded: Recorded) -> bool:
         try:
             await asyncio.wait_for(
-                self._signal_with_start(recorded.start, recorded.attached, recorded.workflow_id),
+                self._deliver(recorded.start, recorded.attached, recorded.workflow_id),
                 DISPATCH_TIMEOUT_SECONDS,
             )
         except Exception as exc:  # Temporal down or refusing: the outbox retries
@@ -110,6 +111,22 @@ class IntakeService:
             return False
         self._confirmations.add(recorded.alert_id)
         return True
+
+    async def _deliver(
+        self, start: IncidentStart, attached: AlertAttached, workflow_id: str
+    ) -> None:
+        """A duplicate usually finds its playbook running: a plain signal is enough, and
+        much cheaper than signal-with-start. Otherwise (first alert, or the playbook is
+        not running yet) signal-with-start, which starts it if needed."""
+        if attached.deduplicated:
+            client = await self._client()
+            try:
+                await client.get_workflow_handle(workflow_id).signal(SIGNAL_ALERT, attached)
+                return
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        await self._signal_with_start(start, attached, workflow_id)
 
     async def _signal_with_start(
         self, start: IncidentStart, attached: AlertAttached, workflow_id: str

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.approvals import ApprovalActivities
 from activities.incident import IncidentActivities
 from playbooks import BUILTIN_WORKFLOWS
 from smokejumper.config import Settings
@@ -21,9 +22,14 @@ from smokejumper.temporal.client import connect
 log = logging.getLogger("smokejumper.worker")
 
 
-def activities_for(store: Store) -> list[Callable[..., Any]]:
+def activities_for(store: Store, settings: Settings | None = None) -> list[Callable[..., Any]]:
     incident = IncidentActivities(store)
-    return [incident.record_timeline_event, incident.set_incident_status]
+    approvals = ApprovalActivities(settings or Settings())
+    return [
+        incident.record_timeline_event,
+        incident.set_incident_status,
+        approvals.resolve_approvers,
+    ]
 
 
 def build_worker(
@@ -33,7 +39,7 @@ def build_worker(
         client,
         task_queue=settings.temporal.task_queue,
         workflows=list(workflows or BUILTIN_WORKFLOWS),
-        activities=activities_for(store),
+        activities=activities_for(store, settings),
         max_concurrent_activities=50,
         workflow_runner=sandboxed_runner(),
     )

@@ -82,3 +82,5 @@ class IncidentState(BaseModel):
     playbook: str
     alerts_seen: int
     current_step: str | None = None
+    pending_approvals: list[str] = Field(default_factory=list)
+    steps_done: list[str] = Field(default_factory=list)

@@ -1,0 +1,33 @@
+"""Resolving approver groups from configuration (workflows cannot read configuration)."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from smokejumper.config import Settings
+
+GROUP_PREFIX = "group:"
+
+
+class ApprovalActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.groups = settings.approvers
+
+    @activity.defn(name="resolve_approvers")
+    async def resolve_approvers(self, approvers: list[str]) -> list[str]:
+        """`group:<name>` → its members; any other entry is an identity already."""
+        resolved: set[str] = set()
+        for entry in approvers:
+            if entry.startswith(GROUP_PREFIX):
+                name = entry.removeprefix(GROUP_PREFIX)
+                if name not in self.groups:
+                    # A typo in a playbook must fail its step, not wait forever on nobody.
+                    raise ApplicationError(
+                        f"approver group {name!r} is not configured (approvers.{name})",
+                        non_retryable=True,
+                    )
+                resolved.update(self.groups[name])
+            else:
+                resolved.add(entry)
+        return sorted(resolved)

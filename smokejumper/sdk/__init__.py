@@ -1,0 +1,1 @@
+"""The playbook SDK: write incident response as a Python class."""

@@ -1,0 +1,160 @@
+"""Approval rules: who may decide, when a request is decided, what a timeout does.
+
+Pure functions of the workflow's state, so the same checks run in the update validator
+(before anything reaches history), in the signal handler and in tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class Fallback(StrEnum):
+    """What happens when nobody decides before the timeout: always declared, never implied."""
+
+    PROCEED = "proceed"
+    SKIP = "skip"
+    ABORT = "abort"
+
+
+class Escalation(BaseModel):
+    """After `after` (from the request) without a decision, also ask `approvers`."""
+
+    after: timedelta
+    approvers: list[str] = Field(min_length=1)
+
+
+class ApprovalSpec(BaseModel):
+    step: str = Field(min_length=1, max_length=100)
+    question: str = Field(min_length=1)
+    risk: str = ""
+    approvers: list[str] = Field(min_length=1)
+    min_approvals: int = Field(default=1, ge=1)
+    timeout: timedelta | None = None
+    escalation: list[Escalation] = Field(default_factory=list)
+    fallback: Fallback | None = None
+    requested_by: str
+
+    @model_validator(mode="after")
+    def _declared(self) -> ApprovalSpec:
+        if self.timeout is not None and self.fallback is None:
+            raise ValueError("an approval with a timeout must declare its fallback")
+        afters = [tier.after for tier in self.escalation]
+        if afters != sorted(afters):
+            raise ValueError("escalation tiers must be in order of `after`")
+        if self.timeout is not None and any(after >= self.timeout for after in afters):
+            raise ValueError("every escalation must come before the timeout")
+        return self
+
+
+class DecisionRequest(BaseModel):
+    """A responder's answer, from Slack, the CLI or the console."""
+
+    step: str = Field(min_length=1, max_length=100)
+    approve: bool
+    actor: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+    via: str = Field(default="api", max_length=40)
+
+
+class Vote(BaseModel):
+    actor: str
+    approve: bool
+    reason: str
+    via: str
+    at: datetime
+
+
+class Decision(BaseModel):
+    """What `approve()` returns to the playbook."""
+
+    step: str
+    outcome: Literal["approved", "denied", "timed_out"]
+    approved: bool
+    decided_by: list[str]
+    decided_at: datetime
+    reason: str = ""
+    fallback: Fallback | None = None
+
+
+class VoteReceipt(BaseModel):
+    """What a responder's update returns: their vote is in; the decision, if it is made."""
+
+    step: str
+    recorded: bool
+    decision: Decision | None
+    approvals_missing: int
+
+
+class PendingApproval(BaseModel):
+    spec: ApprovalSpec
+    requested_at: datetime
+    eligible: list[str]
+    tier: int = 0
+    votes: list[Vote] = Field(default_factory=list)
+    decision: Decision | None = None
+
+    @property
+    def deadline(self) -> datetime | None:
+        return self.requested_at + self.spec.timeout if self.spec.timeout else None
+
+
+def refusal(pending: PendingApproval | None, request: DecisionRequest, now: datetime) -> str | None:
+    """Why this decision must be refused, or None when it may be recorded."""
+    if pending is None:
+        return f"no approval is pending for step {request.step!r}"
+    if pending.decision is not None:
+        return f"step {request.step!r} was already decided ({pending.decision.outcome})"
+    deadline = pending.deadline
+    if deadline is not None and now >= deadline:
+        return f"the approval for step {request.step!r} has timed out"
+    if request.actor == pending.spec.requested_by:
+        return "a requester cannot approve their own request"
+    if request.actor not in pending.eligible:
+        return f"{request.actor} is not an approver for step {request.step!r}"
+    if any(vote.actor == request.actor for vote in pending.votes):
+        return f"{request.actor} has already answered step {request.step!r}"
+    return None
+
+
+def tally(pending: PendingApproval, now: datetime) -> Decision | None:
+    """The decision the votes so far make, if any: one deny denies; approvals need
+    `min_approvals` distinct people."""
+    denial = next((vote for vote in pending.votes if not vote.approve), None)
+    if denial is not None:
+        return Decision(
+            step=pending.spec.step,
+            outcome="denied",
+            approved=False,
+            decided_by=[denial.actor],
+            decided_at=now,
+            reason=denial.reason,
+        )
+    approvers = [vote.actor for vote in pending.votes if vote.approve]
+    if len(approvers) >= pending.spec.min_approvals:
+        return Decision(
+            step=pending.spec.step,
+            outcome="approved",
+            approved=True,
+            decided_by=approvers,
+            decided_at=now,
+            reason="; ".join(vote.reason for vote in pending.votes if vote.reason),
+        )
+    return None
+
+
+def timed_out(pending: PendingApproval, now: datetime) -> Decision:
+    fallback = pending.spec.fallback or Fallback.ABORT
+    return Decision(
+        step=pending.spec.step,
+        outcome="timed_out",
+        approved=fallback is Fallback.PROCEED,
+        decided_by=[],
+        decided_at=now,
+        reason=f"no decision before the timeout; fallback {fallback.value}",
+        fallback=fallback,
+    )

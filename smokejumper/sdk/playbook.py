@@ -1,0 +1,530 @@
+"""The playbook base class: authors write steps; this class does the Temporal work.
+
+A playbook is a class with metadata and one `respond` method:
+
+    @playbook
+    class ContainLeak(Playbook):
+        name = "contain-leak"
+        triggers = [Route(playbook="contain-leak", kinds=(AlertKind.DATA_LEAKAGE,))]
+
+        async def respond(self, incident: IncidentStart) -> None:
+            await self.step("revoke key", "revoke_key", KeyRef(...), undo="restore_key")
+            decision = await self.approve("isolate", question="Isolate the endpoint?",
+                                          approvers=["group:sec-oncall"],
+                                          timeout=timedelta(hours=4), fallback=Fallback.ABORT)
+            if decision.approved:
+                await self.step("isolate endpoint", "isolate_endpoint", ...)
+
+It runs as a Temporal workflow (id `incident-<fingerprint>`): every alert of the incident
+arrives as a signal, approvals arrive as updates (or signals) checked before anything is
+written to history, the state is a query, and closing is an update — none of which the
+author writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar, TypeVar, get_type_hints
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from smokejumper.domain.incidents import (
+    QUERY_STATE,
+    SIGNAL_ALERT,
+    UPDATE_CLOSE,
+    AlertAttached,
+    CloseRequest,
+    IncidentStart,
+    IncidentState,
+    IncidentStatus,
+    StatusChange,
+    TimelineEntry,
+)
+from smokejumper.intake.routing import Route
+from smokejumper.sdk.approvals import (
+    ApprovalSpec,
+    Decision,
+    DecisionRequest,
+    Escalation,
+    Fallback,
+    PendingApproval,
+    Vote,
+    VoteReceipt,
+    refusal,
+    tally,
+    timed_out,
+)
+from smokejumper.temporal import search_attributes
+from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
+
+UPDATE_DECIDE = "decide"
+SIGNAL_DECIDE = "decide-signal"
+
+# Containment calls outside systems: retry with backoff for minutes, then fail the step.
+DEFAULT_STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=10,
+)
+DEFAULT_STEP_TIMEOUT = timedelta(minutes=5)
+_CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
+
+T = TypeVar("T")
+
+
+class PlaybookAborted(Exception):
+    """Raised inside `respond` to stop and undo what was done (or by a timed-out approval
+    whose fallback is abort)."""
+
+
+@dataclass
+class _Undo:
+    step: str
+    activity: str
+    arg: Any
+
+
+class Playbook:
+    """Base class of every playbook. Subclasses set the metadata and write `respond`."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    triggers: ClassVar[list[Route]] = []
+    severity: ClassVar[str] = "medium"
+    owasp: ClassVar[list[str]] = []
+    atlas: ClassVar[list[str]] = []
+
+    def __init__(self, start: IncidentStart) -> None:
+        # Set before any signal or update handler can run (the decorator applies
+        # workflow.init to the subclass's constructor).
+        self.incident = start
+        self._status = IncidentStatus.OPEN
+        self._alert_ids: set[str] = set()
+        self._current_step: str | None = None
+        self._steps_done: list[str] = []
+        self._undo: list[_Undo] = []
+        self._approvals: dict[str, PendingApproval] = {}
+        self._closing = False
+        self._closed_by: CloseRequest | None = None
+        self._event_seq = 0
+
+    # -- what authors write ---------------------------------------------------------------
+
+    async def respond(self, incident: IncidentStart) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.respond is not written")
+
+    # -- what authors call ----------------------------------------------------------------
+
+    async def step(
+        self,
+        name: str,
+        activity: str,
+        arg: Any = None,
+        *,
+        result_type: type[T] | None = None,
+        undo: str | None = None,
+        undo_arg: Any = None,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+    ) -> T:
+        """Run `activity` as the named step, on the timeline with its start and outcome.
+
+        `undo` names the activity that reverses it (called with `undo_arg`, or with the
+        step's result when that is None) if the playbook later fails or is aborted.
+        """
+        self._current_step = name
+        await self.record("step.started", f"Step {name} started", step=name)
+        try:
+            result: T = await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=timeout or DEFAULT_STEP_TIMEOUT,
+                retry_policy=retry or DEFAULT_STEP_RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
+            await self.record("step.failed", f"Step {name} failed: {cause}", step=name)
+            raise
+        finally:
+            self._current_step = None
+        self._steps_done.append(name)
+        if undo is not None:
+            self._undo.append(_Undo(name, undo, undo_arg if undo_arg is not None else result))
+        await self.record("step.completed", f"Step {name} completed", step=name)
+        return result
+
+    async def approve(
+        self,
+        step: str,
+        *,
+        question: str,
+        approvers: list[str],
+        risk: str = "",
+        min_approvals: int = 1,
+        timeout: timedelta | None = None,
+        escalation: list[Escalation] | None = None,
+        fallback: Fallback | None = None,
+        requested_by: str | None = None,
+    ) -> Decision:
+        """Ask `approvers` (people or `group:<name>`) and wait durably for the answer.
+
+        One deny denies; `min_approvals` distinct people must approve. Escalation tiers
+        widen the circle after their delay; at `timeout` the declared `fallback` applies
+        (abort raises PlaybookAborted and undoes completed steps).
+        """
+        spec = ApprovalSpec(
+            step=step,
+            question=question,
+            risk=risk,
+            approvers=approvers,
+            min_approvals=min_approvals,
+            timeout=timeout,
+            escalation=escalation or [],
+            fallback=fallback,
+            requested_by=requested_by or f"playbook:{workflow.info().workflow_type}",
+        )
+        if step in self._approvals:
+            raise ValueError(f"approval step {step!r} was already requested")
+        eligible = await self._resolve(spec.approvers)
+        pending = PendingApproval(spec=spec, requested_at=workflow.now(), eligible=eligible)
+        self._approvals[step] = pending
+        self._current_step = step
+        await self.record(
+            "approval.requested",
+            f"Approval requested for {step}: {question}",
+            step=step,
+            data={"approvers": ", ".join(spec.approvers), "min_approvals": min_approvals},
+        )
+        decision = await self._await_decision(pending)
+        self._current_step = None
+        if decision.outcome == "timed_out":
+            await self.record(
+                "approval.timed_out", f"Approval {step} timed out: {decision.reason}", step=step
+            )
+            if decision.fallback is Fallback.ABORT:
+                raise PlaybookAborted(f"approval {step} timed out")
+        return decision
+
+    async def wait(self, duration: timedelta) -> None:
+        """A durable pause (a Temporal timer)."""
+        await workflow.sleep(duration)
+
+    async def parallel(self, *steps: Awaitable[Any]) -> list[Any]:
+        """Run steps concurrently; all must succeed."""
+        return list(await asyncio.gather(*steps))
+
+    async def child(self, playbook_name: str, *, suffix: str) -> IncidentState:
+        """Run another playbook for this incident as a child workflow."""
+        result: IncidentState = await workflow.execute_child_workflow(
+            playbook_name,
+            self.incident.model_copy(update={"playbook": playbook_name}),
+            id=f"{workflow.info().workflow_id}-{suffix}",
+            result_type=IncidentState,
+        )
+        return result
+
+    async def set_status(self, status: IncidentStatus, reason: str = "") -> None:
+        await workflow.execute_activity(
+            "set_incident_status",
+            StatusChange(
+                incident_id=self.incident.incident_id,
+                status=status,
+                actor=f"playbook:{workflow.info().workflow_type}",
+                reason=reason,
+                event_key=self._event_key(f"status.{status.value}"),
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        self._status = status
+        workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set(status)])
+
+    async def record(
+        self,
+        kind: str,
+        message: str,
+        *,
+        step: str | None = None,
+        actor: str | None = None,
+        data: dict[str, str | int | float | bool | None] | None = None,
+    ) -> None:
+        """Write one timeline entry (idempotent on a key derived from the run)."""
+        await workflow.execute_activity(
+            "record_timeline_event",
+            TimelineEntry(
+                incident_id=self.incident.incident_id,
+                kind=kind,
+                message=message,
+                actor=actor or f"playbook:{workflow.info().workflow_type}",
+                step=step,
+                data=data or {},
+                event_key=self._event_key(kind),
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+
+    # -- the workflow around `respond` ----------------------------------------------------
+
+    async def _execute(self, start: IncidentStart) -> IncidentState:
+        info = workflow.info()
+        if info.continued_run_id is None:
+            await self.record("playbook.started", f"Playbook {info.workflow_type} started")
+            try:
+                await self.respond(start)
+            except PlaybookAborted as exc:
+                await self.record("playbook.aborted", f"Playbook aborted: {exc}")
+                await self._compensate()
+            except Exception as exc:
+                await self.record("playbook.failed", f"Playbook failed: {exc}")
+                await self._compensate()
+                raise
+            else:
+                await self.record("playbook.finished", "Playbook finished; incident stays open")
+        await workflow.wait_condition(
+            lambda: (
+                self._closed_by is not None
+                or workflow.info().get_current_history_length() > _CONTINUE_AS_NEW_AFTER_EVENTS
+            )
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._closed_by is None:
+            workflow.continue_as_new(start)
+        return self.state()
+
+    async def _compensate(self) -> None:
+        """Undo completed steps that declared an undo, newest first, each on the timeline."""
+        while self._undo:
+            undo = self._undo.pop()
+            await self.step(f"undo {undo.step}", undo.activity, undo.arg)
+
+    async def _resolve(self, approvers: list[str]) -> list[str]:
+        resolved: list[str] = await workflow.execute_activity(
+            "resolve_approvers",
+            approvers,
+            result_type=list[str],
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        return resolved
+
+    async def _await_decision(self, pending: PendingApproval) -> Decision:
+        spec = pending.spec
+        for tier, escalation in enumerate(spec.escalation, start=1):
+            remaining = pending.requested_at + escalation.after - workflow.now()
+            if await self._decided_within(pending, remaining):
+                break
+            pending.eligible = sorted(
+                set(pending.eligible) | set(await self._resolve(escalation.approvers))
+            )
+            pending.tier = tier
+            await self.record(
+                "approval.escalated",
+                f"No decision on {spec.step} after {escalation.after}; "
+                f"also asking {', '.join(escalation.approvers)}",
+                step=spec.step,
+            )
+        if pending.decision is None:
+            deadline = pending.deadline
+            remaining_total = None if deadline is None else deadline - workflow.now()
+            if not await self._decided_within(pending, remaining_total):
+                pending.decision = timed_out(pending, workflow.now())
+        assert pending.decision is not None
+        return pending.decision
+
+    async def _decided_within(self, pending: PendingApproval, limit: timedelta | None) -> bool:
+        if pending.decision is not None:
+            return True
+        if limit is not None and limit <= timedelta(0):
+            return False
+        try:
+            await workflow.wait_condition(
+                lambda: pending.decision is not None,
+                timeout=limit,
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def _event_key(self, kind: str) -> str:
+        self._event_seq += 1
+        info = workflow.info()
+        return f"{self.incident.incident_id}:{kind}:{info.run_id}:{self._event_seq}"
+
+    # -- handlers (the author never writes these) -----------------------------------------
+
+    def _alert(self, attached: AlertAttached) -> None:
+        # Intake delivers at least once (its outbox may re-send after a crash).
+        self._alert_ids.add(attached.alert_id)
+
+    async def _decide(self, request: DecisionRequest) -> VoteReceipt:
+        pending = self._approvals[request.step]
+        pending.votes.append(
+            Vote(
+                actor=request.actor,
+                approve=request.approve,
+                reason=request.reason,
+                via=request.via,
+                at=workflow.now(),
+            )
+        )
+        verb = "approved" if request.approve else "denied"
+        await self.record(
+            "approval.vote",
+            f"{request.actor} {verb} {request.step} via {request.via}"
+            + (f": {request.reason}" if request.reason else ""),
+            step=request.step,
+            actor=request.actor,
+        )
+        decided = tally(pending, workflow.now())
+        if decided is not None and pending.decision is None:
+            pending.decision = decided
+            await self.record(
+                f"approval.{decided.outcome}",
+                f"Step {request.step} {decided.outcome} by {', '.join(decided.decided_by)}",
+                step=request.step,
+                actor=request.actor,
+            )
+        approvals = sum(1 for vote in pending.votes if vote.approve)
+        return VoteReceipt(
+            step=request.step,
+            recorded=True,
+            decision=pending.decision,
+            approvals_missing=max(0, pending.spec.min_approvals - approvals),
+        )
+
+    def _validate_decide(self, request: DecisionRequest) -> None:
+        problem = refusal(self._approvals.get(request.step), request, workflow.now())
+        if problem is not None:
+            raise ValueError(problem)
+
+    async def _decide_signal(self, request: DecisionRequest) -> None:
+        problem = refusal(self._approvals.get(request.step), request, workflow.now())
+        if problem is not None:
+            await self.record(
+                "approval.refused", f"Refused a decision from {request.actor}: {problem}"
+            )
+            return
+        await self._decide(request)
+
+    async def _close(self, request: CloseRequest) -> IncidentState:
+        self._closing = True
+        try:
+            await workflow.execute_activity(
+                "set_incident_status",
+                StatusChange(
+                    incident_id=self.incident.incident_id,
+                    status=IncidentStatus.CLOSED,
+                    actor=request.actor,
+                    reason=request.reason,
+                    event_key=f"{self.incident.incident_id}:closed:{workflow.info().run_id}",
+                ),
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+            )
+        except BaseException:
+            self._closing = False
+            raise
+        self._status = IncidentStatus.CLOSED
+        self._closed_by = request
+        workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set("closed")])
+        return self.state()
+
+    def _validate_close(self, request: CloseRequest) -> None:
+        if self._closing or self._closed_by is not None:
+            raise ValueError("the incident is already closed")
+
+    def state(self) -> IncidentState:
+        return IncidentState(
+            incident_id=self.incident.incident_id,
+            ref=self.incident.ref,
+            status=self._status,
+            playbook=self.incident.playbook,
+            alerts_seen=len(self._alert_ids),
+            current_step=self._current_step,
+            pending_approvals=[
+                step for step, pending in self._approvals.items() if pending.decision is None
+            ],
+            steps_done=list(self._steps_done),
+        )
+
+
+def playbook(cls: type[Playbook]) -> type[Playbook]:
+    """Make a Playbook subclass a Temporal workflow named `cls.name`."""
+    if not getattr(cls, "name", None):
+        raise TypeError(f"{cls.__name__} needs a `name`")
+    if cls.respond is Playbook.respond:
+        raise TypeError(f"{cls.__name__} needs a `respond` method")
+
+    def __init__(self: Playbook, start: IncidentStart) -> None:
+        Playbook.__init__(self, start)
+
+    async def run(self: Playbook, start: IncidentStart) -> IncidentState:
+        return await self._execute(start)
+
+    async def alert(self: Playbook, attached: AlertAttached) -> None:
+        self._alert(attached)
+
+    async def decide(self: Playbook, request: DecisionRequest) -> VoteReceipt:
+        return await self._decide(request)
+
+    def validate_decide(self: Playbook, request: DecisionRequest) -> None:
+        self._validate_decide(request)
+
+    async def decide_signal(self: Playbook, request: DecisionRequest) -> None:
+        await self._decide_signal(request)
+
+    async def close(self: Playbook, request: CloseRequest) -> IncidentState:
+        return await self._close(request)
+
+    def validate_close(self: Playbook, request: CloseRequest) -> None:
+        self._validate_close(request)
+
+    def query_state(self: Playbook) -> IncidentState:
+        return self.state()
+
+    # Name and module first: Temporal accepts only handlers that look defined on the class.
+    raw: dict[str, Callable[..., Any]] = {
+        "__init__": __init__,
+        "run": run,
+        "alert_signal": alert,
+        "decide_signal": decide_signal,
+        "query_state": query_state,
+        "decide_update": decide,
+        "validate_decide": validate_decide,
+        "close_update": close,
+        "validate_close": validate_close,
+    }
+    for attribute, function in raw.items():
+        # Resolve annotations here: Temporal reads them in the class's module, where the
+        # message types may not be imported.
+        # `self` must stay unannotated, or Temporal counts it as the first argument.
+        hints = get_type_hints(function)
+        hints.pop("self", None)
+        function.__annotations__ = hints
+        function.__qualname__ = f"{cls.__qualname__}.{attribute}"
+        function.__module__ = cls.__module__
+    handlers: dict[str, Callable[..., Any]] = {
+        "__init__": workflow.init(__init__),
+        "run": workflow.run(run),
+        "alert_signal": workflow.signal(name=SIGNAL_ALERT)(alert),
+        "decide_signal": workflow.signal(name=SIGNAL_DECIDE)(decide_signal),
+        "query_state": workflow.query(name=QUERY_STATE)(query_state),
+    }
+    decide_update = workflow.update(name=UPDATE_DECIDE)(decide)
+    decide_update.validator(validate_decide)
+    handlers["decide_update"] = decide_update
+    close_update = workflow.update(name=UPDATE_CLOSE)(close)
+    close_update.validator(validate_close)
+    handlers["close_update"] = close_update
+    for attribute, function in handlers.items():
+        setattr(cls, attribute, function)
+    return workflow.defn(name=cls.name)(cls)

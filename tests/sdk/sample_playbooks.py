@@ -1,0 +1,50 @@
+"""Playbooks written with the SDK, for its tests (own module: the sandbox re-imports it)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from smokejumper.domain.incidents import IncidentStart
+    from smokejumper.sdk.approvals import Escalation, Fallback
+    from smokejumper.sdk.playbook import Playbook, playbook
+
+
+@playbook
+class FourEyesIsolation(Playbook):
+    name = "test-four-eyes"
+    description = "Snapshot, then isolate with two approvals; leads are asked after 15 min."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step("snapshot", "fake_action", "snapshot", undo="fake_undo")
+        decision = await self.approve(
+            "isolate",
+            question="Isolate the endpoint?",
+            risk="Takes the support bot offline",
+            approvers=["group:oncall"],
+            min_approvals=2,
+            timeout=timedelta(hours=1),
+            escalation=[Escalation(after=timedelta(minutes=15), approvers=["group:leads"])],
+            fallback=Fallback.ABORT,
+        )
+        if decision.approved:
+            await self.step("isolate", "fake_action", "isolate", undo="fake_undo")
+
+
+class FakeProvider:
+    """Records what a containment provider would have been asked to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    @activity.defn(name="fake_action")
+    async def action(self, what: str) -> str:
+        self.calls.append(("do", what))
+        return what
+
+    @activity.defn(name="fake_undo")
+    async def undo(self, what: str) -> str:
+        self.calls.append(("undo", what))
+        return what

@@ -1,0 +1,245 @@
+"""Durable approvals written with the SDK, on real Temporal servers.
+
+Updates (validator checks before history) on the dev server; escalation and timeouts on
+the time-skipping server, answered by signal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from smokejumper.config import load_settings
+from smokejumper.domain.incidents import (
+    QUERY_STATE,
+    SIGNAL_ALERT,
+    AlertAttached,
+    IncidentStart,
+    IncidentState,
+)
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.sdk.playbook import SIGNAL_DECIDE, UPDATE_DECIDE
+from smokejumper.store.db import Store
+from smokejumper.store.migrate import upgrade
+from smokejumper.store.tables import Incident, TimelineEvent
+from tests.helpers import eventually
+from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation
+from workers.worker import activities_for, sandboxed_runner
+
+GROUPS = {"oncall": ["alice", "bob", "carol"], "leads": ["dana"]}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    url = f"sqlite:///{tmp_path / 'sdk.db'}"
+    upgrade(url)
+    return Store(url)
+
+
+def open_incident(store: Store) -> IncidentStart:
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        incident = Incident(
+            fingerprint="fp",
+            open_key="fp",
+            kind="data_leakage",
+            severity="high",
+            title="t",
+            status="open",
+            playbook="test-four-eyes",
+            route={},
+            workflow_id="incident-fp",
+            principal={},
+            target={},
+            labels={},
+            owasp=[],
+            atlas=[],
+            opened_at=now,
+            updated_at=now,
+        )
+        session.add(incident)
+        session.flush()
+        incident.ref = f"INC-2026-{incident.id:04d}"
+        return IncidentStart(
+            incident_id=incident.id,
+            ref=incident.ref,
+            fingerprint="fp",
+            kind="data_leakage",
+            severity="high",
+            title="t",
+            playbook="test-four-eyes",
+            opened_at=now,
+        )
+
+
+async def start(
+    client: Client, queue: str, incident: IncidentStart
+) -> WorkflowHandle[FourEyesIsolation, IncidentState]:
+    handle: WorkflowHandle[FourEyesIsolation, IncidentState] = await client.start_workflow(
+        "test-four-eyes",
+        incident,
+        id=f"incident-{uuid.uuid4().hex[:12]}",
+        task_queue=queue,
+        start_signal=SIGNAL_ALERT,
+        start_signal_args=[
+            AlertAttached(alert_id="a1", severity="high", title="t", deduplicated=False)
+        ],
+        result_type=IncidentState,
+    )
+    return handle
+
+
+async def state(handle: WorkflowHandle[FourEyesIsolation, IncidentState]) -> IncidentState:
+    result: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
+    return result
+
+
+def timeline(store: Store) -> list[str]:
+    with store.session() as session:
+        return [e.kind for e in session.query(TimelineEvent).order_by(TimelineEvent.id)]
+
+
+@pytest_asyncio.fixture
+async def running(
+    temporal_env: WorkflowEnvironment, store: Store
+) -> AsyncIterator[tuple[Client, str, FakeProvider]]:
+    settings = load_settings(approvers=GROUPS)
+    provider = FakeProvider()
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        temporal_env.client,
+        task_queue=queue,
+        workflows=[FourEyesIsolation],
+        activities=[*activities_for(store, settings), provider.action, provider.undo],
+        workflow_runner=sandboxed_runner(),
+    ):
+        yield temporal_env.client, queue, provider
+
+
+def vote(step: str, actor: str, approve: bool = True, reason: str = "") -> DecisionRequest:
+    return DecisionRequest(step=step, actor=actor, approve=approve, reason=reason, via="test")
+
+
+async def refused(
+    handle: WorkflowHandle[FourEyesIsolation, IncidentState], request: DecisionRequest
+) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(UPDATE_DECIDE, request, result_type=VoteReceipt)
+    return str(caught.value.cause)
+
+
+async def test_four_eyes_approval_with_every_refusal(
+    running: tuple[Client, str, FakeProvider], store: Store
+) -> None:
+    client, queue, provider = running
+    handle = await start(client, queue, open_incident(store))
+
+    async def waiting() -> IncidentState | None:
+        current = await state(handle)
+        return current if current.pending_approvals == ["isolate"] else None
+
+    await eventually(waiting)
+    assert provider.calls == [("do", "snapshot")]
+
+    assert "no approval is pending for step 'nope'" in await refused(handle, vote("nope", "alice"))
+    assert "mallory is not an approver" in await refused(handle, vote("isolate", "mallory"))
+    assert "dana is not an approver" in await refused(handle, vote("isolate", "dana"))
+    requester = "playbook:test-four-eyes"
+    assert "cannot approve their own request" in await refused(handle, vote("isolate", requester))
+
+    first = await handle.execute_update(
+        UPDATE_DECIDE, vote("isolate", "alice", reason="ok"), result_type=VoteReceipt
+    )
+    assert (first.recorded, first.decision, first.approvals_missing) == (True, None, 1)
+    assert "alice has already answered" in await refused(handle, vote("isolate", "alice"))
+
+    second = await handle.execute_update(
+        UPDATE_DECIDE, vote("isolate", "bob"), result_type=VoteReceipt
+    )
+    assert second.decision is not None
+    assert second.decision.outcome == "approved"
+    assert second.decision.decided_by == ["alice", "bob"]
+    assert "already decided" in await refused(handle, vote("isolate", "carol"))
+
+    async def isolated() -> list[tuple[str, str]] | None:
+        return provider.calls if ("do", "isolate") in provider.calls else None
+
+    await eventually(isolated)
+    kinds = timeline(store)
+    assert kinds.count("approval.vote") == 2
+    assert "approval.approved" in kinds
+    assert kinds.index("approval.requested") < kinds.index("approval.approved")
+    # Refused decisions never reached the workflow's history or the timeline.
+    assert "approval.refused" not in kinds
+    await handle.terminate("test finished")
+
+
+async def test_a_single_deny_decides_and_skips_the_step(
+    running: tuple[Client, str, FakeProvider], store: Store
+) -> None:
+    client, queue, provider = running
+    handle = await start(client, queue, open_incident(store))
+
+    async def waiting() -> IncidentState | None:
+        current = await state(handle)
+        return current if current.pending_approvals else None
+
+    await eventually(waiting)
+    receipt = await handle.execute_update(
+        UPDATE_DECIDE,
+        vote("isolate", "carol", approve=False, reason="false positive"),
+        result_type=VoteReceipt,
+    )
+    assert receipt.decision is not None
+    assert (receipt.decision.outcome, receipt.decision.reason) == ("denied", "false positive")
+
+    async def finished() -> list[str] | None:
+        kinds = timeline(store)
+        return kinds if "playbook.finished" in kinds else None
+
+    kinds = await eventually(finished)
+    assert "approval.denied" in kinds
+    assert ("do", "isolate") not in provider.calls
+    await handle.terminate("test finished")
+
+
+async def test_escalation_then_timeout_aborts_and_undoes(
+    time_skipping_env: WorkflowEnvironment, store: Store
+) -> None:
+    settings = load_settings(approvers=GROUPS)
+    provider = FakeProvider()
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    client = time_skipping_env.client
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[FourEyesIsolation],
+        activities=[*activities_for(store, settings), provider.action, provider.undo],
+        workflow_runner=sandboxed_runner(),
+    ):
+        handle = await start(client, queue, open_incident(store))
+        # dana (a lead) is not asked yet: her signal is refused and recorded as such.
+        await handle.signal(SIGNAL_DECIDE, vote("isolate", "dana"))
+        await time_skipping_env.sleep(timedelta(minutes=16))
+        await handle.signal(SIGNAL_DECIDE, vote("isolate", "dana"))
+        await time_skipping_env.sleep(timedelta(minutes=50))
+
+        async def aborted() -> list[str] | None:
+            kinds = timeline(store)
+            return kinds if "playbook.aborted" in kinds and "step.completed" in kinds[-1:] else None
+
+        kinds = await eventually(aborted)
+        await handle.terminate("test finished")
+
+    assert kinds.index("approval.refused") < kinds.index("approval.escalated")
+    assert kinds.count("approval.vote") == 1  # dana, after escalation; one of two needed
+    assert "approval.timed_out" in kinds
+    assert provider.calls == [("do", "snapshot"), ("undo", "snapshot")]

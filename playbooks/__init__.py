@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from playbooks.triage import TriageWorkflow
+from playbooks.triage import Triage
 from smokejumper.intake.routing import Route
 
 # Playbook name (the Temporal workflow type) → class.
-BUILTIN_PLAYBOOKS: dict[str, type] = {"triage": TriageWorkflow}
+BUILTIN_PLAYBOOKS: dict[str, type] = {Triage.name: Triage}
 BUILTIN_WORKFLOWS: list[type] = list(BUILTIN_PLAYBOOKS.values())
 
 

@@ -263,6 +263,13 @@ class ModelIntegrityPollerSettings(_PollerBase):
         description="Source name the alerts carry (payloads are always in the "
         "model-integrity format).",
     )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Endpoint of an S3-compatible store (MinIO, Ceph, ...) for `s3://` "
+        "artifacts. Unset: AWS S3, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL if set. Region "
+        "and credentials always come from the standard AWS environment and config files.",
+    )
 
 
 PollerSettings = Annotated[
@@ -295,6 +302,11 @@ class Settings(BaseSettings):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     sources: dict[Annotated[str, StringConstraints(pattern=SOURCE_NAME)], SourceSettings] = Field(
         default_factory=dict, description="Alert sources by name (the URL segment)."
+    )
+    approvers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Approver groups: `group:<name>` in a playbook's approvers means these "
+        "identities (Slack user ids, user names).",
     )
     routes: list[Route] = Field(
         default_factory=list,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 _PATTERNS = [
     re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids (long-lived, STS)
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
 ]
 MASK = "[REDACTED]"
@@ -52,5 +52,16 @@ def configure_logging(level: str, secrets: Iterable[str] = (), process: str = ""
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter at INFO drowns incident activity.
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "temporalio.activity"):
+    # Some of these log request headers (credentials) at DEBUG: never below WARNING.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "alembic",
+        "temporalio.activity",
+        "botocore",
+        "boto3",
+        "s3transfer",
+        "urllib3",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -86,6 +86,7 @@ def build_pollers(
                     normalizer=_model_integrity_normalizer(normalizers, index),
                     store=store,
                     interval_seconds=config.interval_seconds,
+                    s3_endpoint_url=config.s3_endpoint_url,
                 )
             )
     return pollers

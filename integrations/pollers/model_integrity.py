@@ -84,12 +84,14 @@ class ModelIntegrityPoller:
         normalizer: Normalizer,
         store: Store,
         interval_seconds: float,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.name = name
         self.source = source
         self.normalizer = normalizer
         self.store = store
         self.interval_seconds = interval_seconds
+        self.s3_endpoint_url = s3_endpoint_url
 
     async def poll(self, cursor: Cursor) -> AsyncGenerator[Record, None]:
         versions = await asyncio.to_thread(_inventory, self.store)
@@ -120,7 +122,9 @@ class ModelIntegrityPoller:
         if expected is None:
             log.warning("model-integrity: %s: registered digest is not SHA-256; skipped", label)
             return None
-        check = await asyncio.to_thread(artifact_digest, version.artifact_uri)
+        check = await asyncio.to_thread(
+            artifact_digest, version.artifact_uri, s3_endpoint_url=self.s3_endpoint_url
+        )
         if check.status == "missing":
             log.error(
                 "model-integrity: %s: artifact %s is missing (%s)",

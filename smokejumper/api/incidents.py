@@ -15,12 +15,14 @@ from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import (
     UPDATE_CLOSE,
+    UPDATE_DECIDE,
     CloseRequest,
     IncidentState,
     IncidentStatus,
 )
 from smokejumper.incidents.schemas import IncidentDetail, IncidentPage
 from smokejumper.incidents.service import find_incident, incident_detail, list_incidents
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -127,3 +129,59 @@ async def close_incident(
                 status_code=409, detail=f"incident {incident_id} has no running workflow"
             ) from None
         raise
+
+
+class DecisionBody(BaseModel):
+    approve: bool
+    reason: str = Field(default="", max_length=2000)
+    via: str = Field(default="api", max_length=40)
+
+
+@router.post(
+    "/incidents/{incident_id}/approvals/{step}",
+    response_model=VoteReceipt,
+    responses={
+        404: {"description": "No such incident"},
+        409: {"description": "Refused: not pending, not an approver, self-approval, late"},
+    },
+)
+async def decide_approval(
+    incident_id: Annotated[str, Path(max_length=120)],
+    step: Annotated[str, Path(max_length=100)],
+    body: DecisionBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> VoteReceipt:
+    """Approve or deny a pending step, as the operator identity; the first valid answer
+    decides and later ones are refused with the reason."""
+
+    def lookup() -> str | None:
+        with state.store.session() as session:
+            incident = find_incident(session, incident_id)
+            return incident.workflow_id if incident is not None else None
+
+    workflow_id = await asyncio.to_thread(lookup)
+    if workflow_id is None:
+        raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
+    request = DecisionRequest(
+        step=step,
+        approve=body.approve,
+        actor=state.settings.operator,
+        reason=body.reason,
+        via=body.via,
+    )
+    handle = (await state.temporal()).get_workflow_handle(workflow_id)
+    try:
+        receipt: VoteReceipt = await handle.execute_update(
+            UPDATE_DECIDE, request, result_type=VoteReceipt
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = str(exc.cause) if exc.cause else str(exc)
+        raise HTTPException(status_code=409, detail=cause) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status_code=409, detail=f"incident {incident_id} has no running playbook"
+            ) from None
+        raise
+    return receipt

@@ -370,5 +370,49 @@ def incidents_close(
     typer.echo(f"incident {data['ref']} closed")
 
 
+def _decide(ctx: typer.Context, incident: str, step: str, approve: bool, reason: str) -> None:
+    response = ApiClient(_settings(ctx)).request(
+        "POST",
+        f"/api/v1/incidents/{incident}/approvals/{step}",
+        json={"approve": approve, "reason": reason, "via": "cli"},
+    )
+    data = _json(response)
+    if response.status_code != 200:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    decision = data.get("decision")
+    verb = "approved" if approve else "denied"
+    if decision is None:
+        typer.echo(
+            f"{verb} {step} on {incident}; waiting for {data['approvals_missing']} more approval(s)"
+        )
+    else:
+        typer.echo(
+            f"{step} on {incident}: {decision['outcome']} by {', '.join(decision['decided_by'])}"
+        )
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
+    step: Annotated[str, typer.Argument(help="The step awaiting approval.")],
+    reason: Annotated[str, typer.Option(help="Why (goes on the timeline and audit log).")] = "",
+) -> None:
+    """Approve a pending step, as the identity of this CLI's credential."""
+    _decide(ctx, incident, step, True, reason)
+
+
+@app.command()
+def deny(
+    ctx: typer.Context,
+    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
+    step: Annotated[str, typer.Argument(help="The step awaiting approval.")],
+    reason: Annotated[str, typer.Option(help="Why (goes on the timeline and audit log).")] = "",
+) -> None:
+    """Deny a pending step, as the identity of this CLI's credential."""
+    _decide(ctx, incident, step, False, reason)
+
+
 def main() -> None:
     app()

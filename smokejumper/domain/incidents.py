@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 SIGNAL_ALERT = "alert"
 UPDATE_CLOSE = "close"
 QUERY_STATE = "state"
+UPDATE_DECIDE = "decide"
+SIGNAL_DECIDE = "decide-signal"
 
 
 class IncidentStatus(StrEnum):
@@ -35,6 +37,9 @@ class IncidentStart(BaseModel):
     title: str
     playbook: str
     opened_at: datetime
+    # True when a long-running playbook continued as new to keep its history short: it
+    # resumes waiting instead of running its steps again.
+    resumed: bool = False
 
 
 class AlertAttached(BaseModel):
@@ -46,6 +51,10 @@ class AlertAttached(BaseModel):
     severity: str
     title: str
     deduplicated: bool
+    # Set when this alert opened (or re-opened) an incident: if it reaches a run that is
+    # just closing the previous incident of the fingerprint, that run continues as new
+    # with this start rather than dropping the alert.
+    starts_incident: IncidentStart | None = None
 
 
 class CloseRequest(BaseModel):

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,9 @@ from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
 
 log = logging.getLogger(__name__)
+
+# How an alert met its incident: it opened it, re-opened a closed one, or joined an open one.
+Joined = Literal["opened", "reopened", "joined"]
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,11 @@ class Recorder:
         recorded: list[Recorded] = []
         for item in batch:
             incident = incidents.get(item.fp)
-            opened = False
+            joined: Joined = "joined"
             if incident is None:
-                incident, opened = self._open_or_join(session, item.alert, item.fp, item.decision)
+                incident, joined = self._open_or_join(session, item.alert, item.fp, item.decision)
                 incidents[item.fp] = incident
+            opened = joined == "opened"
             alert_id = str(uuid.uuid4())
             alerts.append(_alert_row(alert_id, item, incident.id, opened, now))
             if opened:
@@ -115,7 +119,7 @@ class Recorder:
                 stamp = datetime.now(UTC)
                 events.append(_received_event(alert_id, item.alert, incident.id, stamp))
             counts[incident.id] += 1
-            recorded.append(_recorded(alert_id, item.alert, incident, opened))
+            recorded.append(_recorded(alert_id, item.alert, incident, joined))
         session.execute(insert(AlertRow), alerts)
         if events:
             session.execute(insert(TimelineEvent), events)
@@ -128,7 +132,8 @@ class Recorder:
         return recorded
 
     def _record(self, session: Session, item: Pending) -> Recorded:
-        incident, opened = self._open_or_join(session, item.alert, item.fp, item.decision)
+        incident, joined = self._open_or_join(session, item.alert, item.fp, item.decision)
+        opened = joined == "opened"
         now = datetime.now(UTC)
         if item.also is not None:
             item.also(session)
@@ -143,21 +148,21 @@ class Recorder:
             .where(Incident.id == incident.id)
             .values(alert_count=Incident.alert_count + 1, updated_at=now)
         )
-        return _recorded(alert_id, item.alert, incident, opened)
+        return _recorded(alert_id, item.alert, incident, joined)
 
     def _open_or_join(
         self, session: Session, alert: Alert, fp: str, decision: RouteDecision
-    ) -> tuple[Incident, bool]:
+    ) -> tuple[Incident, Joined]:
         existing = session.scalars(
             select(Incident).where(Incident.open_key == fp).with_for_update()
         ).first()
         if existing is not None:
-            return existing, False
+            return existing, "joined"
         now = datetime.now(UTC)
         if self.reopen_window:
             reopened = self._reopen_recent(session, fp, now)
             if reopened is not None:
-                return reopened, False
+                return reopened, "reopened"
         incident = Incident(
             fingerprint=fp,
             open_key=fp,
@@ -184,7 +189,7 @@ class Recorder:
         except IntegrityError:
             # Another request opened it between our read and our insert.
             winner = session.scalars(select(Incident).where(Incident.open_key == fp)).one()
-            return winner, False
+            return winner, "joined"
         incident.ref = incident_ref(incident.id, now)
         session.add(
             TimelineEvent(
@@ -197,7 +202,7 @@ class Recorder:
             )
         )
         session.flush()
-        return incident, True
+        return incident, "opened"
 
     def _reopen_recent(self, session: Session, fp: str, now: datetime) -> Incident | None:
         """Re-open the incident closed within the re-open window for this fingerprint."""
@@ -275,15 +280,17 @@ def _received_event(alert_id: str, alert: Alert, incident_id: int, now: datetime
     }
 
 
-def _recorded(alert_id: str, alert: Alert, incident: Incident, opened: bool) -> Recorded:
+def _recorded(alert_id: str, alert: Alert, incident: Incident, joined: Joined) -> Recorded:
+    start = start_of(incident)
     return Recorded(
         alert_id=alert_id,
-        start=start_of(incident),
+        start=start,
         attached=AlertAttached(
             alert_id=alert_id,
             severity=alert.severity.value,
             title=alert.title,
-            deduplicated=not opened,
+            deduplicated=joined != "opened",
+            starts_incident=start if joined != "joined" else None,
         ),
         workflow_id=incident.workflow_id,
     )

@@ -118,7 +118,7 @@ class IntakeService:
         """A duplicate usually finds its playbook running: a plain signal is enough, and
         much cheaper than signal-with-start. Otherwise (first alert, or the playbook is
         not running yet) signal-with-start, which starts it if needed."""
-        if attached.deduplicated:
+        if attached.starts_incident is None:
             client = await self._client()
             try:
                 await client.get_workflow_handle(workflow_id).signal(SIGNAL_ALERT, attached)
@@ -178,17 +178,23 @@ class IntakeService:
                 .order_by(AlertRow.received_at)
                 .limit(limit)
             ).all()
-            return [
-                Recorded(
+            recorded = []
+            for alert, incident in rows:
+                start = start_of(incident)
+                attached = AlertAttached(
                     alert_id=alert.id,
-                    start=start_of(incident),
-                    attached=AlertAttached(
-                        alert_id=alert.id,
-                        severity=alert.severity,
-                        title=alert.title,
-                        deduplicated=alert.deduplicated,
-                    ),
-                    workflow_id=incident.workflow_id,
+                    severity=alert.severity,
+                    title=alert.title,
+                    deduplicated=alert.deduplicated,
+                    # A re-sent first alert may still have to start its playbook.
+                    starts_incident=None if alert.deduplicated else start,
                 )
-                for alert, incident in rows
-            ]
+                recorded.append(
+                    Recorded(
+                        alert_id=alert.id,
+                        start=start,
+                        attached=attached,
+                        workflow_id=incident.workflow_id,
+                    )
+                )
+            return recorded

@@ -36,7 +36,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
+    SIGNAL_DECIDE,
     UPDATE_CLOSE,
+    UPDATE_DECIDE,
     AlertAttached,
     CloseRequest,
     IncidentStart,
@@ -61,9 +63,6 @@ from smokejumper.sdk.approvals import (
 )
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
-
-UPDATE_DECIDE = "decide"
-SIGNAL_DECIDE = "decide-signal"
 
 # Containment calls outside systems: retry with backoff for minutes, then fail the step.
 DEFAULT_STEP_RETRY = RetryPolicy(
@@ -114,6 +113,7 @@ class Playbook:
         self._closing = False
         self._closed_by: CloseRequest | None = None
         self._event_seq = 0
+        self._next_start: IncidentStart | None = None
 
     # -- what authors write ---------------------------------------------------------------
 
@@ -276,7 +276,7 @@ class Playbook:
 
     async def _execute(self, start: IncidentStart) -> IncidentState:
         info = workflow.info()
-        if info.continued_run_id is None:
+        if not start.resumed:
             await self.record("playbook.started", f"Playbook {info.workflow_type} started")
             try:
                 await self.respond(start)
@@ -297,7 +297,9 @@ class Playbook:
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._closed_by is None:
-            workflow.continue_as_new(start)
+            workflow.continue_as_new(start.model_copy(update={"resumed": True}))
+        if self._next_start is not None:
+            workflow.continue_as_new(self._next_start)
         return self.state()
 
     async def _compensate(self) -> None:
@@ -364,6 +366,9 @@ class Playbook:
     def _alert(self, attached: AlertAttached) -> None:
         # Intake delivers at least once (its outbox may re-send after a crash).
         self._alert_ids.add(attached.alert_id)
+        if attached.starts_incident is not None and (self._closing or self._closed_by):
+            # The next incident of this fingerprint began while this run was closing.
+            self._next_start = attached.starts_incident
 
     async def _decide(self, request: DecisionRequest) -> VoteReceipt:
         pending = self._approvals[request.step]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from playbooks.triage import TriageWorkflow
-    from smokejumper.domain.incidents import IncidentStart, IncidentState
+    from smokejumper.domain.incidents import IncidentStart
+    from smokejumper.sdk.playbook import Playbook, playbook
 
 
-@workflow.defn(name="contain-injection")
-class ContainInjection(TriageWorkflow):
-    """Routing is under test, not the steps: behaves like triage under another name."""
+@playbook
+class ContainInjection(Playbook):
+    """Routing is under test, not the steps."""
 
-    @workflow.run
-    async def run(self, start: IncidentStart) -> IncidentState:
-        return await super().run(start)
+    name = "contain-injection"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.record("contain.pretend", "Would contain the injection", step="contain")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from playbooks.triage import TriageWorkflow
+from playbooks.triage import Triage
 from smokejumper.cli.main import app as cli_app
 from smokejumper.store.tables import Incident
 from tests.api.routed_playbook import ContainInjection
@@ -41,7 +41,7 @@ async def engine(
         intake={"reopen_window_seconds": 3600},
     )
     async with running_engine(
-        settings, temporal_env.client, workflows=[TriageWorkflow, ContainInjection]
+        settings, temporal_env.client, workflows=[Triage, ContainInjection]
     ) as running:
         yield running
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.incident import IncidentActivities
-from playbooks.triage import TriageWorkflow
+from playbooks.triage import Triage
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
@@ -24,7 +25,8 @@ from smokejumper.domain.incidents import (
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident, TimelineEvent
-from workers.worker import activities_for
+from tests.helpers import eventually
+from workers.worker import activities_for, sandboxed_runner
 
 
 @pytest.fixture
@@ -84,7 +86,11 @@ async def test_collects_every_alert_and_records_its_start(
     client = time_skipping_env.client
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     async with Worker(
-        client, task_queue=queue, workflows=[TriageWorkflow], activities=activities_for(store)
+        client,
+        task_queue=queue,
+        workflows=[Triage],
+        activities=activities_for(store),
+        workflow_runner=sandboxed_runner(),
     ):
         handle = await client.start_workflow(
             "triage",
@@ -99,13 +105,20 @@ async def test_collects_every_alert_and_records_its_start(
         state = await handle.query(QUERY_STATE, result_type=IncidentState)
         assert state.alerts_seen == 3
         assert state.status is IncidentStatus.OPEN
-        assert state.current_step == "triage"
-        await handle.terminate("test finished")
 
-    with store.session() as session:
-        events = session.query(TimelineEvent).all()
+        async def finished() -> list[TimelineEvent] | None:
+            with store.session() as session:
+                events = session.query(TimelineEvent).order_by(TimelineEvent.id).all()
+            return events if events and events[-1].kind == "playbook.finished" else None
+
+        events = await eventually(finished)
+        # Still open: a finished playbook waits for a responder to close the incident.
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        await handle.terminate("test finished")
         assert [(e.kind, e.actor, e.step) for e in events] == [
-            ("playbook.started", "playbook:triage", "triage")
+            ("playbook.started", "playbook:triage", None),
+            ("triage.waiting", "playbook:triage", "triage"),
+            ("playbook.finished", "playbook:triage", None),
         ]
 
 

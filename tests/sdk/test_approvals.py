@@ -21,12 +21,13 @@ from smokejumper.config import load_settings
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
+    SIGNAL_DECIDE,
+    UPDATE_DECIDE,
     AlertAttached,
     IncidentStart,
     IncidentState,
 )
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
-from smokejumper.sdk.playbook import SIGNAL_DECIDE, UPDATE_DECIDE
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident, TimelineEvent

@@ -1,15 +1,21 @@
 """A real store, Temporal dev server and worker for poller tests; pollers run through the
-real `Scheduler`, as in production."""
+real `Scheduler`, as in production. S3 is a real `moto_server` process spoken to over HTTP."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+import httpx
+import pytest
 import pytest_asyncio
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
@@ -18,7 +24,7 @@ from smokejumper.config import Settings
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, release
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
-from tests.helpers import eventually, make_settings
+from tests.helpers import eventually, free_port, make_settings
 from workers.scheduler import Scheduler
 from workers.worker import build_worker
 
@@ -116,3 +122,95 @@ async def harness(
             handle = temporal_env.client.get_workflow_handle(incident.workflow_id)
             with contextlib.suppress(Exception):  # already finished
                 await handle.terminate("test finished")
+
+
+def _moto_log_tail(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")[-2000:]
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Endpoint URL of a `moto_server` process, stopped at the end of the session."""
+    # Next to the interpreter rather than on PATH: the one installed with this venv's moto.
+    binary = Path(sys.executable).with_name("moto_server")
+    if not binary.is_file():
+        pytest.fail(f"moto_server is required at {binary}: pip install -e '.[dev]'", pytrace=False)
+    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    # Into a file, not a pipe: the server logs every request and would block on a full pipe.
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"moto_server exited with {process.returncode}:\n{_moto_log_tail(log_path)}",
+                    pytrace=False,
+                )
+            try:
+                httpx.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"moto_server did not answer on {endpoint}:\n{_moto_log_tail(log_path)}",
+                        pytrace=False,
+                    )
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class S3:
+    endpoint_url: str
+    client: Any
+
+    def bucket(self) -> str:
+        """A new, empty bucket: tests share the server, never a bucket."""
+        name = f"models-{uuid.uuid4().hex[:12]}"
+        self.client.create_bucket(Bucket=name)
+        return name
+
+    def upload_tree(self, root: Path, bucket: str, prefix: str) -> None:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                key = prefix + path.relative_to(root).as_posix()
+                self.client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+
+@pytest.fixture
+def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3:
+    """The moto server, with the standard AWS variables set to test values and nothing of
+    the developer's own AWS setup (profile, config files, endpoints) in the way."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_RETRY_MODE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-access-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return S3(moto_server, boto3.session.Session().client("s3", endpoint_url=moto_server))

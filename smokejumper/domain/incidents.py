@@ -14,6 +14,9 @@ UPDATE_CLOSE = "close"
 QUERY_STATE = "state"
 UPDATE_DECIDE = "decide"
 SIGNAL_DECIDE = "decide-signal"
+UPDATE_STOP_CLOCK = "stop-clock"
+SIGNAL_STOP_CLOCK = "stop-clock-signal"
+UPDATE_ABORT = "abort"
 
 
 class IncidentStatus(StrEnum):
@@ -62,6 +65,13 @@ class CloseRequest(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class AbortRequest(BaseModel):
+    """Stop the playbook now and undo the steps it completed."""
+
+    actor: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+
+
 class TimelineEntry(BaseModel):
     """What an activity records on the incident timeline; `event_key` makes it idempotent."""
 
@@ -93,3 +103,19 @@ class IncidentState(BaseModel):
     current_step: str | None = None
     pending_approvals: list[str] = Field(default_factory=list)
     steps_done: list[str] = Field(default_factory=list)
+    clocks: list[ClockView] = Field(default_factory=list)
+
+
+class ClockView(BaseModel):
+    """A regulatory clock as the state query shows it."""
+
+    name: str
+    kind: str
+    basis: str
+    started_at: datetime
+    deadline: datetime
+    stopped_by: str | None = None
+    filed_at: datetime | None = None
+    reference: str = ""
+    breached: bool = False
+    reminders_sent: int = 0

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from temporalio import workflow
@@ -37,9 +37,14 @@ from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
     SIGNAL_DECIDE,
+    SIGNAL_STOP_CLOCK,
+    UPDATE_ABORT,
     UPDATE_CLOSE,
     UPDATE_DECIDE,
+    UPDATE_STOP_CLOCK,
+    AbortRequest,
     AlertAttached,
+    ClockView,
     CloseRequest,
     IncidentStart,
     IncidentState,
@@ -61,6 +66,7 @@ from smokejumper.sdk.approvals import (
     tally,
     timed_out,
 )
+from smokejumper.sdk.clocks import DEFAULT_REMINDERS, ClockBasis, ClockKind, ClockSpec, StopClock
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
 
@@ -89,6 +95,35 @@ class _Undo:
     arg: Any
 
 
+@dataclass
+class _Clock:
+    spec: ClockSpec
+    reminders_sent: int = 0
+    breached: bool = False
+    stop: StopClock | None = None
+    task: asyncio.Task[None] | None = None
+
+    def view(self) -> ClockView:
+        return ClockView(
+            name=self.spec.name,
+            kind=self.spec.kind.value,
+            basis=self.spec.basis.value,
+            started_at=self.spec.started_at,
+            deadline=self.spec.deadline,
+            stopped_by=self.stop.actor if self.stop else None,
+            filed_at=self.stop.filed_at if self.stop else None,
+            reference=self.stop.reference if self.stop else "",
+            breached=self.breached,
+            reminders_sent=self.reminders_sent,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ActivityError) and isinstance(exc.cause, ApplicationError):
+        return exc.cause.message
+    return str(exc) or type(exc).__name__
+
+
 class Playbook:
     """Base class of every playbook. Subclasses set the metadata and write `respond`."""
 
@@ -114,6 +149,9 @@ class Playbook:
         self._closed_by: CloseRequest | None = None
         self._event_seq = 0
         self._next_start: IncidentStart | None = None
+        self._clocks: dict[str, _Clock] = {}
+        self._abort_reason: str | None = None
+        self._respond_finished = False
 
     # -- what authors write ---------------------------------------------------------------
 
@@ -231,6 +269,97 @@ class Playbook:
         )
         return result
 
+    async def start_clock(
+        self,
+        kind: ClockKind,
+        *,
+        started_at: datetime,
+        basis: ClockBasis,
+        duration: timedelta | None = None,
+        label: str = "",
+        reminders: list[timedelta] | None = None,
+        escalate_to: list[str] | None = None,
+    ) -> str:
+        """Start a regulatory clock from an explicit event (`started_at`, `basis`).
+
+        Reminders fire before the deadline (default 24 h and 4 h), an escalation at breach;
+        a responder stops it by recording the filing (`stop-clock`). Returns its name.
+        """
+        spec = ClockSpec(
+            kind=kind,
+            basis=basis,
+            started_at=started_at,
+            duration=duration,
+            label=label,
+            reminders=reminders if reminders is not None else list(DEFAULT_REMINDERS),
+            escalate_to=escalate_to or [],
+        )
+        if spec.name in self._clocks:
+            raise ValueError(f"clock {spec.name!r} is already running")
+        clock = _Clock(spec)
+        self._clocks[spec.name] = clock
+        await self.record(
+            "clock.started",
+            f"Clock {spec.name} started ({basis.value} at {started_at.isoformat()}); "
+            f"deadline {spec.deadline.isoformat()}",
+            data={"clock": spec.name, "deadline": spec.deadline.isoformat()},
+        )
+        clock.task = asyncio.create_task(self._run_clock(clock))
+        return spec.name
+
+    async def _run_clock(self, clock: _Clock) -> None:
+        spec = clock.spec
+        for before in sorted(spec.reminders, reverse=True):
+            due = spec.deadline - before
+            if due <= workflow.now():
+                continue
+            if await self._until(lambda: clock.stop is not None, due):
+                return
+            clock.reminders_sent += 1
+            await self.record(
+                "clock.reminder",
+                f"Clock {spec.name}: {before} left before the deadline {spec.deadline.isoformat()}",
+                data={"clock": spec.name, "remaining_seconds": before.total_seconds()},
+            )
+        if await self._until(lambda: clock.stop is not None, spec.deadline):
+            return
+        clock.breached = True
+        who = ", ".join(spec.escalate_to) or "the incident channel"
+        await self.record(
+            "clock.breached",
+            f"Clock {spec.name} breached its deadline {spec.deadline.isoformat()}; "
+            f"escalating to {who}",
+            data={"clock": spec.name, "escalate_to": ", ".join(spec.escalate_to)},
+        )
+
+    async def _until(self, condition: Callable[[], bool], moment: datetime) -> bool:
+        """Wait for `condition` until `moment`; True if it came true."""
+        try:
+            await workflow.wait_condition(condition, timeout=moment - workflow.now())
+        except TimeoutError:
+            return condition()
+        return True
+
+    async def _stop_clock(self, request: StopClock) -> ClockView:
+        clock = self._clocks[request.clock]
+        clock.stop = request
+        await self.record(
+            "clock.stopped",
+            f"Clock {request.clock} stopped: filed at {request.filed_at.isoformat()} by "
+            f"{request.actor}" + (f" ({request.reference})" if request.reference else ""),
+            actor=request.actor,
+            data={"clock": request.clock, "on_time": request.filed_at <= clock.spec.deadline},
+        )
+        return clock.view()
+
+    def _clock_refusal(self, request: StopClock) -> str | None:
+        clock = self._clocks.get(request.clock)
+        if clock is None:
+            return f"no clock named {request.clock!r}"
+        if clock.stop is not None:
+            return f"clock {request.clock!r} was already stopped by {clock.stop.actor}"
+        return None
+
     async def set_status(self, status: IncidentStatus, reason: str = "") -> None:
         await workflow.execute_activity(
             "set_incident_status",
@@ -278,17 +407,7 @@ class Playbook:
         info = workflow.info()
         if not start.resumed:
             await self.record("playbook.started", f"Playbook {info.workflow_type} started")
-            try:
-                await self.respond(start)
-            except PlaybookAborted as exc:
-                await self.record("playbook.aborted", f"Playbook aborted: {exc}")
-                await self._compensate()
-            except Exception as exc:
-                await self.record("playbook.failed", f"Playbook failed: {exc}")
-                await self._compensate()
-                raise
-            else:
-                await self.record("playbook.finished", "Playbook finished; incident stays open")
+            await self._respond_or_abort(start)
         await workflow.wait_condition(
             lambda: (
                 self._closed_by is not None
@@ -301,6 +420,31 @@ class Playbook:
         if self._next_start is not None:
             workflow.continue_as_new(self._next_start)
         return self.state()
+
+    async def _respond_or_abort(self, start: IncidentStart) -> None:
+        """Run `respond`; on failure or an abort request, undo what was done.
+
+        A failed playbook does not fail the workflow: the incident stays open, with the
+        failure and the undo on its timeline, for a responder to take over.
+        """
+        task = asyncio.create_task(self.respond(start))
+        await workflow.wait_condition(lambda: task.done() or self._abort_reason is not None)
+        if not task.done():
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            await self.record("playbook.aborted", f"Playbook aborted: {self._abort_reason}")
+            await self._compensate()
+        except PlaybookAborted as exc:
+            await self.record("playbook.aborted", f"Playbook aborted: {exc}")
+            await self._compensate()
+        except Exception as exc:
+            await self.record("playbook.failed", f"Playbook failed: {_describe(exc)}")
+            await self._compensate()
+        else:
+            await self.record("playbook.finished", "Playbook finished; incident stays open")
+        self._respond_finished = True
 
     async def _compensate(self) -> None:
         """Undo completed steps that declared an undo, newest first, each on the timeline."""
@@ -443,6 +587,17 @@ class Playbook:
         workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set("closed")])
         return self.state()
 
+    async def _abort(self, request: AbortRequest) -> IncidentState:
+        self._abort_reason = f"{request.reason or 'no reason given'} (by {request.actor})"
+        await workflow.wait_condition(lambda: self._respond_finished)
+        return self.state()
+
+    def _validate_abort(self, request: AbortRequest) -> None:
+        if self._respond_finished:
+            raise ValueError("the playbook has already finished; nothing to abort")
+        if self._abort_reason is not None:
+            raise ValueError("an abort is already under way")
+
     def _validate_close(self, request: CloseRequest) -> None:
         if self._closing or self._closed_by is not None:
             raise ValueError("the incident is already closed")
@@ -459,6 +614,7 @@ class Playbook:
                 step for step, pending in self._approvals.items() if pending.decision is None
             ],
             steps_done=list(self._steps_done),
+            clocks=[clock.view() for clock in self._clocks.values()],
         )
 
 
@@ -496,6 +652,27 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
     def query_state(self: Playbook) -> IncidentState:
         return self.state()
 
+    async def stop_clock(self: Playbook, request: StopClock) -> ClockView:
+        return await self._stop_clock(request)
+
+    def validate_stop_clock(self: Playbook, request: StopClock) -> None:
+        problem = self._clock_refusal(request)
+        if problem is not None:
+            raise ValueError(problem)
+
+    async def stop_clock_signal(self: Playbook, request: StopClock) -> None:
+        problem = self._clock_refusal(request)
+        if problem is not None:
+            await self.record("clock.refused", f"Refused to stop a clock: {problem}")
+            return
+        await self._stop_clock(request)
+
+    async def abort(self: Playbook, request: AbortRequest) -> IncidentState:
+        return await self._abort(request)
+
+    def validate_abort(self: Playbook, request: AbortRequest) -> None:
+        self._validate_abort(request)
+
     # Name and module first: Temporal accepts only handlers that look defined on the class.
     raw: dict[str, Callable[..., Any]] = {
         "__init__": __init__,
@@ -507,6 +684,11 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         "validate_decide": validate_decide,
         "close_update": close,
         "validate_close": validate_close,
+        "stop_clock_update": stop_clock,
+        "validate_stop_clock": validate_stop_clock,
+        "stop_clock_signal": stop_clock_signal,
+        "abort_update": abort,
+        "validate_abort": validate_abort,
     }
     for attribute, function in raw.items():
         # Resolve annotations here: Temporal reads them in the class's module, where the
@@ -530,6 +712,13 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
     close_update = workflow.update(name=UPDATE_CLOSE)(close)
     close_update.validator(validate_close)
     handlers["close_update"] = close_update
+    handlers["stop_clock_signal"] = workflow.signal(name=SIGNAL_STOP_CLOCK)(stop_clock_signal)
+    stop_clock_update = workflow.update(name=UPDATE_STOP_CLOCK)(stop_clock)
+    stop_clock_update.validator(validate_stop_clock)
+    handlers["stop_clock_update"] = stop_clock_update
+    abort_update = workflow.update(name=UPDATE_ABORT)(abort)
+    abort_update.validator(validate_abort)
+    handlers["abort_update"] = abort_update
     for attribute, function in handlers.items():
         setattr(cls, attribute, function)
     return workflow.defn(name=cls.name)(cls)

@@ -9,6 +9,7 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     from smokejumper.domain.incidents import IncidentStart
     from smokejumper.sdk.approvals import Escalation, Fallback
+    from smokejumper.sdk.clocks import ClockBasis, ClockKind
     from smokejumper.sdk.playbook import Playbook, playbook
 
 
@@ -48,3 +49,17 @@ class FakeProvider:
     async def undo(self, what: str) -> str:
         self.calls.append(("undo", what))
         return what
+
+
+@playbook
+class GdprClock(Playbook):
+    name = "test-gdpr-clock"
+    description = "Starts the GDPR Art. 33 clock from awareness and waits for the filing."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.start_clock(
+            ClockKind.GDPR_ART33,
+            started_at=incident.opened_at,
+            basis=ClockBasis.AWARENESS,
+            escalate_to=["group:dpo"],
+        )

@@ -22,7 +22,9 @@ from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
     SIGNAL_DECIDE,
+    UPDATE_ABORT,
     UPDATE_DECIDE,
+    AbortRequest,
     AlertAttached,
     IncidentStart,
     IncidentState,
@@ -244,3 +246,58 @@ async def test_escalation_then_timeout_aborts_and_undoes(
     assert kinds.count("approval.vote") == 1  # dana, after escalation; one of two needed
     assert "approval.timed_out" in kinds
     assert provider.calls == [("do", "snapshot"), ("undo", "snapshot")]
+
+
+async def test_abort_while_waiting_undoes_completed_steps(
+    running: tuple[Client, str, FakeProvider], store: Store
+) -> None:
+    client, queue, provider = running
+    handle = await start(client, queue, open_incident(store))
+
+    async def waiting() -> IncidentState | None:
+        current = await state(handle)
+        return current if current.pending_approvals else None
+
+    await eventually(waiting)
+    after = await handle.execute_update(
+        UPDATE_ABORT, AbortRequest(actor="alice", reason="wrong model"), result_type=IncidentState
+    )
+    assert after.steps_done == ["snapshot", "undo snapshot"]
+    assert provider.calls == [("do", "snapshot"), ("undo", "snapshot")]
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(UPDATE_ABORT, AbortRequest(actor="bob"))
+    assert "already finished" in str(again.value.cause)
+    kinds = timeline(store)
+    assert "playbook.aborted" in kinds
+    assert "playbook.finished" not in kinds
+    await handle.terminate("test finished")
+
+
+async def test_unknown_approver_group_fails_the_playbook_not_the_engine(
+    temporal_env: WorkflowEnvironment, store: Store
+) -> None:
+    provider = FakeProvider()
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    # No approver groups configured: "group:oncall" cannot resolve.
+    async with Worker(
+        temporal_env.client,
+        task_queue=queue,
+        workflows=[FourEyesIsolation],
+        activities=[*activities_for(store, load_settings()), provider.action, provider.undo],
+        workflow_runner=sandboxed_runner(),
+    ):
+        handle = await start(temporal_env.client, queue, open_incident(store))
+
+        async def undone() -> list[str] | None:
+            kinds = timeline(store)
+            return (
+                kinds if "playbook.failed" in kinds and kinds.count("step.completed") == 2 else None
+            )
+
+        kinds = await eventually(undone)
+        assert provider.calls == [("do", "snapshot"), ("undo", "snapshot")]
+        with store.session() as session:
+            failure = session.query(TimelineEvent).filter_by(kind="playbook.failed").one()
+            assert "approver group 'oncall' is not configured" in failure.message
+        assert kinds.index("playbook.failed") < len(kinds) - 1  # the undo came after
+        await handle.terminate("test finished")

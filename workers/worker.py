@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.approvals import ApprovalActivities
+from activities.audit import AuditActivities
 from activities.incident import IncidentActivities
 from playbooks import BUILTIN_WORKFLOWS
 from smokejumper.config import Settings
@@ -25,10 +26,12 @@ log = logging.getLogger("smokejumper.worker")
 def activities_for(store: Store, settings: Settings | None = None) -> list[Callable[..., Any]]:
     incident = IncidentActivities(store)
     approvals = ApprovalActivities(settings or Settings())
+    audit = AuditActivities(store)
     return [
         incident.record_timeline_event,
         incident.set_incident_status,
         approvals.resolve_approvers,
+        audit.record_audit,
     ]
 
 

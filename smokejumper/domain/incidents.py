@@ -84,6 +84,16 @@ class TimelineEntry(BaseModel):
     event_key: str
 
 
+class AuditRecord(BaseModel):
+    """One audit-log row, written idempotently on `entry_key`."""
+
+    actor: str
+    action: str
+    subject: str
+    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    entry_key: str
+
+
 class StatusChange(BaseModel):
     incident_id: int
     status: IncidentStatus

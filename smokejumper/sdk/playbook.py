@@ -44,6 +44,7 @@ from smokejumper.domain.incidents import (
     UPDATE_STOP_CLOCK,
     AbortRequest,
     AlertAttached,
+    AuditRecord,
     ClockView,
     CloseRequest,
     IncidentStart,
@@ -343,6 +344,15 @@ class Playbook:
     async def _stop_clock(self, request: StopClock) -> ClockView:
         clock = self._clocks[request.clock]
         clock.stop = request
+        await self.audit(
+            "clock.stopped",
+            request.actor,
+            {
+                "clock": request.clock,
+                "filed_at": request.filed_at.isoformat(),
+                "reference": request.reference,
+            },
+        )
         await self.record(
             "clock.stopped",
             f"Clock {request.clock} stopped: filed at {request.filed_at.isoformat()} by "
@@ -396,6 +406,26 @@ class Playbook:
                 step=step,
                 data=data or {},
                 event_key=self._event_key(kind),
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+
+    async def audit(
+        self,
+        action: str,
+        actor: str,
+        data: dict[str, str | int | float | bool | None] | None = None,
+    ) -> None:
+        """Append to the hash-chained audit log (who decided what, on which incident)."""
+        await workflow.execute_activity(
+            "record_audit",
+            AuditRecord(
+                actor=actor,
+                action=action,
+                subject=self.incident.ref,
+                data=data or {},
+                entry_key=self._event_key(f"audit.{action}"),
             ),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
@@ -533,9 +563,19 @@ class Playbook:
             step=request.step,
             actor=request.actor,
         )
+        await self.audit(
+            f"approval.{verb}",
+            request.actor,
+            {"step": request.step, "via": request.via, "reason": request.reason},
+        )
         decided = tally(pending, workflow.now())
         if decided is not None and pending.decision is None:
             pending.decision = decided
+            await self.audit(
+                f"approval.decision.{decided.outcome}",
+                ", ".join(decided.decided_by),
+                {"step": request.step},
+            )
             await self.record(
                 f"approval.{decided.outcome}",
                 f"Step {request.step} {decided.outcome} by {', '.join(decided.decided_by)}",
@@ -582,6 +622,7 @@ class Playbook:
         except BaseException:
             self._closing = False
             raise
+        await self.audit("incident.close", request.actor, {"reason": request.reason})
         self._status = IncidentStatus.CLOSED
         self._closed_by = request
         workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set("closed")])
@@ -589,6 +630,7 @@ class Playbook:
 
     async def _abort(self, request: AbortRequest) -> IncidentState:
         self._abort_reason = f"{request.reason or 'no reason given'} (by {request.actor})"
+        await self.audit("playbook.abort", request.actor, {"reason": request.reason})
         await workflow.wait_condition(lambda: self._respond_finished)
         return self.state()
 

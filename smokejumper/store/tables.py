@@ -216,6 +216,8 @@ class AuditEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Business key of the writer (an activity retried), so a retry appends nothing.
+    entry_key: Mapped[str | None] = mapped_column(String(300), unique=True)
 
 
 class PollerCursor(Base):

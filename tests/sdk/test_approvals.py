@@ -30,9 +30,10 @@ from smokejumper.domain.incidents import (
     IncidentState,
 )
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.store import audit
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
-from smokejumper.store.tables import Incident, TimelineEvent
+from smokejumper.store.tables import AuditEntry, Incident, TimelineEvent
 from tests.helpers import eventually
 from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation
 from workers.worker import activities_for, sandboxed_runner
@@ -182,6 +183,14 @@ async def test_four_eyes_approval_with_every_refusal(
     assert kinds.index("approval.requested") < kinds.index("approval.approved")
     # Refused decisions never reached the workflow's history or the timeline.
     assert "approval.refused" not in kinds
+    with store.session() as session:
+        entries = [(e.action, e.actor) for e in session.query(AuditEntry).order_by(AuditEntry.id)]
+    assert entries == [
+        ("approval.approved", "alice"),
+        ("approval.approved", "bob"),
+        ("approval.decision.approved", "alice, bob"),
+    ]
+    assert audit.verify(store) == (3, [])
     await handle.terminate("test finished")
 
 

@@ -9,7 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
-from smokejumper.domain.incidents import IncidentStatus, StatusChange, TimelineEntry
+from smokejumper.domain.incidents import (
+    IncidentStatus,
+    SeverityChange,
+    StatusChange,
+    TimelineEntry,
+)
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Incident, TimelineEvent
 
@@ -89,6 +94,36 @@ class IncidentActivities:
                     actor=change.actor,
                     message=message,
                     data={"from": previous, "to": change.status.value},
+                    event_key=change.event_key,
+                )
+            )
+        return True
+
+    @activity.defn(name="set_incident_severity")
+    async def set_incident_severity(self, change: SeverityChange) -> bool:
+        """Raise or lower the incident's severity, on the timeline."""
+        return await asyncio.to_thread(self._set_severity, change)
+
+    def _set_severity(self, change: SeverityChange) -> bool:
+        with self.store.transaction() as session:
+            if session.scalar(
+                select(TimelineEvent.id).where(TimelineEvent.event_key == change.event_key)
+            ):
+                return False
+            incident = session.get(Incident, change.incident_id, with_for_update=True)
+            if incident is None:
+                raise ValueError(f"incident {change.incident_id} does not exist")
+            previous = incident.severity
+            incident.severity = change.severity
+            incident.updated_at = datetime.now(UTC)
+            session.add(
+                TimelineEvent(
+                    incident_id=incident.id,
+                    kind="incident.severity",
+                    actor=change.actor,
+                    message=f"Severity {previous} → {change.severity}"
+                    + (f": {change.reason}" if change.reason else ""),
+                    data={"from": previous, "to": change.severity},
                     event_key=change.event_key,
                 )
             )

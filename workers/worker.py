@@ -30,6 +30,7 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
     return [
         incident.record_timeline_event,
         incident.set_incident_status,
+        incident.set_incident_severity,
         approvals.resolve_approvers,
         audit.record_audit,
     ]

@@ -17,6 +17,7 @@ SIGNAL_DECIDE = "decide-signal"
 UPDATE_STOP_CLOCK = "stop-clock"
 SIGNAL_STOP_CLOCK = "stop-clock-signal"
 UPDATE_ABORT = "abort"
+UPDATE_RESTORE = "restore"
 
 
 class IncidentStatus(StrEnum):
@@ -100,6 +101,21 @@ class StatusChange(BaseModel):
     actor: str
     reason: str = ""
     event_key: str
+
+
+class SeverityChange(BaseModel):
+    incident_id: int
+    severity: str
+    actor: str
+    reason: str = ""
+    event_key: str
+
+
+class RestoreRequest(BaseModel):
+    """Undo a finished playbook's reversible steps, once someone else approves."""
+
+    actor: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
 
 
 class IncidentState(BaseModel):

@@ -33,6 +33,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from smokejumper.domain.alerts import Severity
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
@@ -41,6 +42,7 @@ from smokejumper.domain.incidents import (
     UPDATE_ABORT,
     UPDATE_CLOSE,
     UPDATE_DECIDE,
+    UPDATE_RESTORE,
     UPDATE_STOP_CLOCK,
     AbortRequest,
     AlertAttached,
@@ -50,6 +52,8 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentState,
     IncidentStatus,
+    RestoreRequest,
+    SeverityChange,
     StatusChange,
     TimelineEntry,
 )
@@ -135,6 +139,8 @@ class Playbook:
     severity: ClassVar[str] = "medium"
     owasp: ClassVar[list[str]] = []
     atlas: ClassVar[list[str]] = []
+    # Who may approve `smokejumper incidents restore` for this playbook.
+    restore_approvers: ClassVar[list[str]] = ["group:incident-commanders"]
 
     def __init__(self, start: IncidentStart) -> None:
         # Set before any signal or update handler can run (the decorator applies
@@ -153,6 +159,8 @@ class Playbook:
         self._clocks: dict[str, _Clock] = {}
         self._abort_reason: str | None = None
         self._respond_finished = False
+        self._severity = start.severity
+        self._restoring = False
 
     # -- what authors write ---------------------------------------------------------------
 
@@ -385,6 +393,23 @@ class Playbook:
         )
         self._status = status
         workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set(status)])
+
+    async def set_severity(self, severity: Severity, reason: str = "") -> None:
+        """Change the incident's severity (store, timeline and the Temporal search attribute)."""
+        await workflow.execute_activity(
+            "set_incident_severity",
+            SeverityChange(
+                incident_id=self.incident.incident_id,
+                severity=severity.value,
+                actor=f"playbook:{workflow.info().workflow_type}",
+                reason=reason,
+                event_key=self._event_key("severity"),
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        self._severity = severity.value
+        workflow.upsert_search_attributes([search_attributes.SEVERITY.value_set(severity.value)])
 
     async def record(
         self,
@@ -640,6 +665,31 @@ class Playbook:
         if self._abort_reason is not None:
             raise ValueError("an abort is already under way")
 
+    async def _restore(self, request: RestoreRequest) -> IncidentState:
+        """Ask for approval (never from the requester), then undo the reversible steps."""
+        self._restoring = True
+        await self.audit("playbook.restore.requested", request.actor, {"reason": request.reason})
+        decision = await self.approve(
+            "restore",
+            question=f"Undo the playbook's reversible steps? {request.reason}".strip(),
+            risk="Re-enables keys, endpoints or model versions the playbook contained.",
+            approvers=list(self.restore_approvers),
+            requested_by=request.actor,
+        )
+        if decision.approved:
+            await self.record("playbook.restoring", "Restore approved; undoing steps")
+            await self._compensate()
+        self._restoring = False
+        return self.state()
+
+    def _validate_restore(self, request: RestoreRequest) -> None:
+        if not self._respond_finished:
+            raise ValueError("the playbook is still running; abort it instead")
+        if self._restoring:
+            raise ValueError("a restore is already waiting for approval")
+        if not self._undo:
+            raise ValueError("nothing to restore: no completed step declared an undo")
+
     def _validate_close(self, request: CloseRequest) -> None:
         if self._closing or self._closed_by is not None:
             raise ValueError("the incident is already closed")
@@ -709,6 +759,12 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
             return
         await self._stop_clock(request)
 
+    async def restore(self: Playbook, request: RestoreRequest) -> IncidentState:
+        return await self._restore(request)
+
+    def validate_restore(self: Playbook, request: RestoreRequest) -> None:
+        self._validate_restore(request)
+
     async def abort(self: Playbook, request: AbortRequest) -> IncidentState:
         return await self._abort(request)
 
@@ -731,6 +787,8 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         "stop_clock_signal": stop_clock_signal,
         "abort_update": abort,
         "validate_abort": validate_abort,
+        "restore_update": restore,
+        "validate_restore": validate_restore,
     }
     for attribute, function in raw.items():
         # Resolve annotations here: Temporal reads them in the class's module, where the
@@ -758,6 +816,9 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
     stop_clock_update = workflow.update(name=UPDATE_STOP_CLOCK)(stop_clock)
     stop_clock_update.validator(validate_stop_clock)
     handlers["stop_clock_update"] = stop_clock_update
+    restore_update = workflow.update(name=UPDATE_RESTORE)(restore)
+    restore_update.validator(validate_restore)
+    handlers["restore_update"] = restore_update
     abort_update = workflow.update(name=UPDATE_ABORT)(abort)
     abort_update.validator(validate_abort)
     handlers["abort_update"] = abort_update

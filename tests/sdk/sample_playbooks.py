@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    from smokejumper.domain.alerts import Severity
     from smokejumper.domain.incidents import IncidentStart
     from smokejumper.sdk.approvals import Escalation, Fallback
     from smokejumper.sdk.clocks import ClockBasis, ClockKind
@@ -57,6 +58,7 @@ class GdprClock(Playbook):
     description = "Starts the GDPR Art. 33 clock from awareness and waits for the filing."
 
     async def respond(self, incident: IncidentStart) -> None:
+        await self.set_severity(Severity.CRITICAL, "personal data of EU residents")
         await self.start_clock(
             ClockKind.GDPR_ART33,
             started_at=incident.opened_at,

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -24,10 +29,12 @@ from smokejumper.domain.incidents import (
     SIGNAL_DECIDE,
     UPDATE_ABORT,
     UPDATE_DECIDE,
+    UPDATE_RESTORE,
     AbortRequest,
     AlertAttached,
     IncidentStart,
     IncidentState,
+    RestoreRequest,
 )
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.store import audit
@@ -38,7 +45,11 @@ from tests.helpers import eventually
 from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation
 from workers.worker import activities_for, sandboxed_runner
 
-GROUPS = {"oncall": ["alice", "bob", "carol"], "leads": ["dana"]}
+GROUPS = {
+    "oncall": ["alice", "bob", "carol"],
+    "leads": ["dana"],
+    "incident-commanders": ["alice", "erin"],
+}
 
 
 @pytest.fixture
@@ -310,3 +321,47 @@ async def test_unknown_approver_group_fails_the_playbook_not_the_engine(
             assert "approver group 'oncall' is not configured" in failure.message
         assert kinds.index("playbook.failed") < len(kinds) - 1  # the undo came after
         await handle.terminate("test finished")
+
+
+async def test_restore_after_the_playbook_needs_someone_else_to_approve(
+    running: tuple[Client, str, FakeProvider], store: Store
+) -> None:
+    client, queue, provider = running
+    handle = await start(client, queue, open_incident(store))
+
+    async def waiting() -> IncidentState | None:
+        current = await state(handle)
+        return current if current.pending_approvals else None
+
+    await eventually(waiting)
+    await handle.execute_update(
+        UPDATE_DECIDE, vote("isolate", "carol", approve=False), result_type=VoteReceipt
+    )
+
+    async def finished() -> list[str] | None:
+        kinds = timeline(store)
+        return kinds if "playbook.finished" in kinds else None
+
+    await eventually(finished)
+    restoring = await handle.start_update(
+        UPDATE_RESTORE,
+        RestoreRequest(actor="alice", reason="false positive"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        result_type=IncidentState,
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as twice:
+        await handle.execute_update(UPDATE_RESTORE, RestoreRequest(actor="bob"))
+    assert "already waiting for approval" in str(twice.value.cause)
+
+    async def asked() -> IncidentState | None:
+        current = await state(handle)
+        return current if current.pending_approvals == ["restore"] else None
+
+    await eventually(asked)
+    assert "cannot approve their own request" in await refused(handle, vote("restore", "alice"))
+    await handle.execute_update(UPDATE_DECIDE, vote("restore", "erin"), result_type=VoteReceipt)
+    after = await restoring.result()
+    assert after.pending_approvals == []
+    assert provider.calls == [("do", "snapshot"), ("undo", "snapshot")]
+    assert "playbook.restoring" in timeline(store)
+    await handle.terminate("test finished")

@@ -26,6 +26,7 @@ from smokejumper.sdk.clocks import ClockKind, StopClock, add_business_days, dead
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident, TimelineEvent
+from smokejumper.temporal import search_attributes
 from tests.helpers import eventually
 from tests.sdk.sample_playbooks import FakeProvider, GdprClock
 from workers.worker import activities_for, sandboxed_runner
@@ -135,6 +136,11 @@ async def test_reminders_then_breach_escalates(
         return state if state.clocks else None
 
     state = await eventually(started)
+    with store.session() as session:
+        assert session.query(Incident).one().severity == "critical"
+    assert "incident.severity" in kinds(store)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search_attributes.SEVERITY) == "critical"
     clock = state.clocks[0]
     assert clock.kind == "gdpr-art33"
     assert clock.deadline - clock.started_at == timedelta(hours=72)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from smokejumper import __version__
-from smokejumper.api import alerts, dead_letters, health, incidents
+from smokejumper.api import alerts, dead_letters, health, incident_actions, incidents
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.intake.routing import Route
@@ -55,6 +55,7 @@ def create_app(
     app.state.smokejumper = state
     app.include_router(alerts.router)
     app.include_router(incidents.router)
+    app.include_router(incident_actions.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
     return app

@@ -6,23 +6,15 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from smokejumper.api.auth import Operator
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.alerts import AlertKind, Severity
-from smokejumper.domain.incidents import (
-    UPDATE_CLOSE,
-    UPDATE_DECIDE,
-    CloseRequest,
-    IncidentState,
-    IncidentStatus,
-)
+from smokejumper.domain.incidents import QUERY_STATE, IncidentState, IncidentStatus
 from smokejumper.incidents.schemas import IncidentDetail, IncidentPage
 from smokejumper.incidents.service import find_incident, incident_detail, list_incidents
-from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -77,111 +69,19 @@ async def get_incident(
     detail = await asyncio.to_thread(query)
     if detail is None:
         raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
+    if detail.status != IncidentStatus.CLOSED.value:
+        detail.live = await _live_state(state, detail.workflow_id)
     return detail
 
 
-class CloseBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
-
-
-@router.post(
-    "/incidents/{incident_id}/close",
-    response_model=IncidentState,
-    responses={404: {"description": "No such incident"}, 409: {"description": "Not open"}},
-)
-async def close_incident(
-    incident_id: Annotated[str, Path(max_length=120)],
-    body: CloseBody,
-    state: Annotated[AppState, Depends(app_state)],
-    operator: Operator,
-) -> IncidentState:
-    """Close the incident through its workflow; its fingerprint then opens new incidents."""
-
-    def lookup() -> tuple[str, str] | None:
-        with state.store.session() as session:
-            incident = find_incident(session, incident_id)
-            if incident is None:
-                return None
-            return incident.workflow_id, incident.status
-
-    found = await asyncio.to_thread(lookup)
-    if found is None:
-        raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    workflow_id, status = found
-    if status == IncidentStatus.CLOSED.value:
-        raise HTTPException(status_code=409, detail=f"incident {incident_id} is already closed")
-    client = await state.temporal()
-    handle = client.get_workflow_handle(workflow_id)
-    # Until API tokens exist every API caller acts as the configured operator identity.
-    request = CloseRequest(actor=state.settings.operator, reason=body.reason)
-    del operator  # the token proves the caller is the operator; its name comes from config
+async def _live_state(state: AppState, workflow_id: str) -> IncidentState | None:
     try:
-        closed: IncidentState = await handle.execute_update(
-            UPDATE_CLOSE, request, result_type=IncidentState
+        client = await asyncio.wait_for(state.temporal(), timeout=2)
+        live: IncidentState = await asyncio.wait_for(
+            client.get_workflow_handle(workflow_id).query(QUERY_STATE, result_type=IncidentState),
+            timeout=3,
         )
-        return closed
-    except WorkflowUpdateFailedError as exc:
-        cause = str(exc.cause) if exc.cause else str(exc)
-        raise HTTPException(status_code=409, detail=cause) from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status_code=409, detail=f"incident {incident_id} has no running workflow"
-            ) from None
-        raise
-
-
-class DecisionBody(BaseModel):
-    approve: bool
-    reason: str = Field(default="", max_length=2000)
-    via: str = Field(default="api", max_length=40)
-
-
-@router.post(
-    "/incidents/{incident_id}/approvals/{step}",
-    response_model=VoteReceipt,
-    responses={
-        404: {"description": "No such incident"},
-        409: {"description": "Refused: not pending, not an approver, self-approval, late"},
-    },
-)
-async def decide_approval(
-    incident_id: Annotated[str, Path(max_length=120)],
-    step: Annotated[str, Path(max_length=100)],
-    body: DecisionBody,
-    state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
-) -> VoteReceipt:
-    """Approve or deny a pending step, as the operator identity; the first valid answer
-    decides and later ones are refused with the reason."""
-
-    def lookup() -> str | None:
-        with state.store.session() as session:
-            incident = find_incident(session, incident_id)
-            return incident.workflow_id if incident is not None else None
-
-    workflow_id = await asyncio.to_thread(lookup)
-    if workflow_id is None:
-        raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    request = DecisionRequest(
-        step=step,
-        approve=body.approve,
-        actor=state.settings.operator,
-        reason=body.reason,
-        via=body.via,
-    )
-    handle = (await state.temporal()).get_workflow_handle(workflow_id)
-    try:
-        receipt: VoteReceipt = await handle.execute_update(
-            UPDATE_DECIDE, request, result_type=VoteReceipt
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = str(exc.cause) if exc.cause else str(exc)
-        raise HTTPException(status_code=409, detail=cause) from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status_code=409, detail=f"incident {incident_id} has no running playbook"
-            ) from None
-        raise
-    return receipt
+    except (TimeoutError, RPCError, RuntimeError, WorkflowQueryFailedError):
+        # The stored incident is still the answer when the playbook cannot be asked.
+        return None
+    return live

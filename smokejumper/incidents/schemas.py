@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from smokejumper.domain.incidents import IncidentState
 
 
 class IncidentSummary(BaseModel):
@@ -58,6 +60,11 @@ class IncidentDetail(IncidentSummary):
     alerts: list[AlertSummary]
     timeline: list[TimelineItem]
     temporal_ui_url: str | None = None
+    live: IncidentState | None = Field(
+        default=None,
+        description="The playbook's own view (current step, pending approvals, clocks); "
+        "absent when its workflow is not running or does not answer in time.",
+    )
 
 
 class IncidentPage(BaseModel):

@@ -1,0 +1,199 @@
+"""Acting on a running incident: close, approve/deny, abort, restore, stop a clock.
+
+Each becomes a Temporal update on the incident's playbook; the playbook's validator
+decides, and a refusal comes back as 409 with its reason. Until per-user tokens exist, the
+caller acts as the configured operator identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import AwareDatetime, BaseModel, Field
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.service import RPCError, RPCStatusCode
+
+from smokejumper.api.auth import Operator
+from smokejumper.api.state import AppState, app_state
+from smokejumper.domain.incidents import (
+    UPDATE_ABORT,
+    UPDATE_CLOSE,
+    UPDATE_DECIDE,
+    UPDATE_RESTORE,
+    UPDATE_STOP_CLOCK,
+    AbortRequest,
+    ClockView,
+    CloseRequest,
+    IncidentState,
+    IncidentStatus,
+    RestoreRequest,
+)
+from smokejumper.incidents.service import find_incident
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.sdk.clocks import StopClock
+
+router = APIRouter(prefix="/api/v1", tags=["incident actions"])
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+IncidentId = Annotated[str, Path(max_length=120)]
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such incident"},
+    409: {"description": "Refused by the playbook, with the reason"},
+}
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class DecisionBody(BaseModel):
+    approve: bool
+    reason: str = Field(default="", max_length=2000)
+    via: str = Field(default="api", max_length=40)
+
+
+class StopClockBody(BaseModel):
+    filed_at: AwareDatetime
+    reference: str = Field(default="", max_length=500)
+
+
+class RestoreAccepted(BaseModel):
+    incident_id: str
+    pending_approval: str
+
+
+async def _handle(state: AppState, incident_id: str) -> WorkflowHandle[Any, Any]:
+    def lookup() -> str | None:
+        with state.store.session() as session:
+            incident = find_incident(session, incident_id)
+            return incident.workflow_id if incident is not None else None
+
+    workflow_id = await asyncio.to_thread(lookup)
+    if workflow_id is None:
+        raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
+    return (await state.temporal()).get_workflow_handle(workflow_id)
+
+
+async def _update(
+    state: AppState, incident_id: str, name: str, arg: BaseModel, result: type[ResultT]
+) -> ResultT:
+    handle = await _handle(state, incident_id)
+    try:
+        answer: ResultT = await handle.execute_update(name, arg, result_type=result)
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        raise _refused(exc, incident_id) from None
+    return answer
+
+
+def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTTPException:
+    if isinstance(exc, WorkflowUpdateFailedError):
+        return HTTPException(status_code=409, detail=str(exc.cause) if exc.cause else str(exc))
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return HTTPException(
+            status_code=409, detail=f"incident {incident_id} has no running playbook"
+        )
+    raise exc
+
+
+@router.post("/incidents/{incident_id}/close", response_model=IncidentState, responses=_REFUSED)
+async def close_incident(
+    incident_id: IncidentId,
+    body: ReasonBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> IncidentState:
+    """Close the incident; its fingerprint then opens new incidents."""
+
+    def status() -> str | None:
+        with state.store.session() as session:
+            incident = find_incident(session, incident_id)
+            return incident.status if incident is not None else None
+
+    # A closed incident's playbook has ended: say so rather than "no running playbook".
+    if await asyncio.to_thread(status) == IncidentStatus.CLOSED.value:
+        raise HTTPException(status_code=409, detail=f"incident {incident_id} is already closed")
+    request = CloseRequest(actor=state.settings.operator, reason=body.reason)
+    return await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
+
+
+@router.post(
+    "/incidents/{incident_id}/approvals/{step}", response_model=VoteReceipt, responses=_REFUSED
+)
+async def decide_approval(
+    incident_id: IncidentId,
+    step: Annotated[str, Path(max_length=100)],
+    body: DecisionBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> VoteReceipt:
+    """Approve or deny a pending step; the first valid answer decides, later ones are
+    refused with the reason (not an approver, own request, already answered, timed out)."""
+    request = DecisionRequest(
+        step=step,
+        approve=body.approve,
+        actor=state.settings.operator,
+        reason=body.reason,
+        via=body.via,
+    )
+    return await _update(state, incident_id, UPDATE_DECIDE, request, VoteReceipt)
+
+
+@router.post("/incidents/{incident_id}/abort", response_model=IncidentState, responses=_REFUSED)
+async def abort_playbook(
+    incident_id: IncidentId,
+    body: ReasonBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> IncidentState:
+    """Stop the running playbook and undo its completed reversible steps."""
+    request = AbortRequest(actor=state.settings.operator, reason=body.reason)
+    return await _update(state, incident_id, UPDATE_ABORT, request, IncidentState)
+
+
+@router.post(
+    "/incidents/{incident_id}/restore",
+    status_code=202,
+    response_model=RestoreAccepted,
+    responses=_REFUSED,
+)
+async def restore_incident(
+    incident_id: IncidentId,
+    body: ReasonBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> RestoreAccepted:
+    """Ask to undo a finished playbook's steps; someone else must approve step `restore`."""
+    handle = await _handle(state, incident_id)
+    request = RestoreRequest(actor=state.settings.operator, reason=body.reason)
+    try:
+        await handle.start_update(
+            UPDATE_RESTORE,
+            request,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=IncidentState,
+        )
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        raise _refused(exc, incident_id) from None
+    return RestoreAccepted(incident_id=incident_id, pending_approval="restore")
+
+
+@router.post(
+    "/incidents/{incident_id}/clocks/{clock}/stop", response_model=ClockView, responses=_REFUSED
+)
+async def stop_clock(
+    incident_id: IncidentId,
+    clock: Annotated[str, Path(max_length=100)],
+    body: StopClockBody,
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+) -> ClockView:
+    """Record the filing that stops a regulatory clock (who, when, reference)."""
+    filed_at: datetime = body.filed_at
+    request = StopClock(
+        clock=clock, actor=state.settings.operator, filed_at=filed_at, reference=body.reference
+    )
+    return await _update(state, incident_id, UPDATE_STOP_CLOCK, request, ClockView)

@@ -312,6 +312,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Routes tried before the playbooks' own triggers; first match wins.",
     )
+    playbook_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders of your own playbooks, loaded after the built-in ones: every "
+        "`*.py` file in each (not `_*.py`) is imported and its @playbook classes registered "
+        "(see docs/playbook-tooling.md). Relative paths are from the working directory.",
+    )
     pollers: list[PollerSettings] = Field(
         default_factory=list,
         description="Jobs the scheduler leader runs to pull alerts from sources that cannot "

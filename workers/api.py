@@ -5,17 +5,18 @@ from __future__ import annotations
 import uvicorn
 
 from integrations.sources.registry import NORMALIZERS
-from playbooks import BUILTIN_PLAYBOOKS, playbook_routes
 from smokejumper.api.app import create_app
 from smokejumper.config import Settings
+from smokejumper.sdk.registry import discover, routes_of
 
 
 def main(settings: Settings) -> None:
+    playbooks = discover(settings)
     app = create_app(
         settings,
         normalizers=NORMALIZERS,
-        playbook_routes=playbook_routes(),
-        known_playbooks=BUILTIN_PLAYBOOKS,
+        playbook_routes=routes_of(playbooks),
+        known_playbooks=playbooks,
     )
     config = uvicorn.Config(
         app,

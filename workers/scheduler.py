@@ -24,10 +24,10 @@ from integrations.pollers.factory import build_pollers
 from integrations.pollers.runner import run_poller
 from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
-from playbooks import playbook_routes
 from smokejumper.config import ConfigError, Settings
 from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
+from smokejumper.sdk.registry import discover, routes_of
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, acquire_or_renew, release
 from smokejumper.temporal.client import connect
@@ -52,7 +52,10 @@ class Scheduler:
         self.intake = IntakeService(
             store,
             self._temporal,
-            Router([*settings.routes, *playbook_routes()], settings.intake.default_playbook),
+            Router(
+                [*settings.routes, *routes_of(discover(settings))],
+                settings.intake.default_playbook,
+            ),
             settings.temporal.task_queue,
             reopen_window_seconds=settings.intake.reopen_window_seconds,
             fingerprint_fields={

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from playbooks import BUILTIN_PLAYBOOKS
 from smokejumper.api.app import check_playbooks
 from smokejumper.config import CONFIG_ENV, Settings
+from smokejumper.sdk.registry import discover
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
 
@@ -217,8 +217,9 @@ class Supervisor:
 
 
 def main(settings: Settings, config_file: Path | None = None) -> int:
-    # Refuse bad routes here, before anything starts, rather than in the API child.
-    check_playbooks(settings, BUILTIN_PLAYBOOKS)
+    # Refuse bad routes and broken playbook files here, before anything starts, rather
+    # than in the API or worker child.
+    check_playbooks(settings, discover(settings))
     supervisor = Supervisor(settings, config_file)
     signal.signal(signal.SIGINT, supervisor._on_signal)
     signal.signal(signal.SIGTERM, supervisor._on_signal)

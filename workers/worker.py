@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -15,8 +16,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.approvals import ApprovalActivities
 from activities.audit import AuditActivities
 from activities.incident import IncidentActivities
-from playbooks import BUILTIN_WORKFLOWS
 from smokejumper.config import Settings
+from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
 from smokejumper.temporal.client import connect
 
@@ -36,13 +37,33 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
     ]
 
 
+def activity_names(settings: Settings | None = None) -> frozenset[str]:
+    """Names of the activities `build_worker` registers, for `playbooks validate`.
+
+    The activity objects keep their store for later calls only, so they are built here
+    against an in-memory SQLite engine that is never connected: no database is needed.
+    """
+    store = Store("sqlite:///:memory:")
+    try:
+        return frozenset(
+            name
+            for function in activities_for(store, settings)
+            if (definition := activity._Definition.from_callable(function)) is not None
+            and (name := definition.name) is not None
+        )
+    finally:
+        store.dispose()
+
+
 def build_worker(
     client: Client, settings: Settings, store: Store, workflows: Sequence[type] | None = None
 ) -> Worker:
+    """A worker for `workflows`, by default every discovered playbook (built-in and
+    `playbook_dirs`); raises ConfigError when a playbook cannot be loaded."""
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=list(workflows or BUILTIN_WORKFLOWS),
+        workflows=list(workflows or discover(settings).values()),
         activities=activities_for(store, settings),
         max_concurrent_activities=50,
         workflow_runner=sandboxed_runner(),

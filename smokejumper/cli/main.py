@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from smokejumper import __version__
 from smokejumper.cli.api_client import ApiClient
@@ -355,33 +357,73 @@ def incidents_show(
     )
 
 
-@incidents_app.command("close")
-def incidents_close(
-    ctx: typer.Context,
-    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
-    reason: Annotated[str, typer.Option(help="Why it is closed (goes on the timeline).")] = "",
-) -> None:
-    """Close an incident (as the configured operator identity)."""
-    response = ApiClient(_settings(ctx)).request(
-        "POST", f"/api/v1/incidents/{incident}/close", json={"reason": reason}
-    )
+IncidentArg = Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")]
+ReasonOpt = Annotated[str, typer.Option(help="Why (goes on the timeline and audit log).")]
+
+
+def _act(ctx: typer.Context, path: str, body: dict[str, Any], ok: int = 200) -> Any:
+    """POST an incident action; print the refusal and exit 1 unless the API says `ok`."""
+    response = ApiClient(_settings(ctx)).request("POST", path, json=body)
     data = _json(response)
-    if response.status_code != 200:
+    if response.status_code != ok:
         _print_rejection(response.status_code, data)
         raise typer.Exit(1)
+    return data
+
+
+@incidents_app.command("close")
+def incidents_close(ctx: typer.Context, incident: IncidentArg, reason: ReasonOpt = "") -> None:
+    """Close an incident (as this CLI's credential)."""
+    data = _act(ctx, f"/api/v1/incidents/{incident}/close", {"reason": reason})
     typer.echo(f"incident {data['ref']} closed")
 
 
-def _decide(ctx: typer.Context, incident: str, step: str, approve: bool, reason: str) -> None:
-    response = ApiClient(_settings(ctx)).request(
-        "POST",
-        f"/api/v1/incidents/{incident}/approvals/{step}",
-        json={"approve": approve, "reason": reason, "via": "cli"},
+@incidents_app.command("abort")
+def incidents_abort(ctx: typer.Context, incident: IncidentArg, reason: ReasonOpt = "") -> None:
+    """Stop the running playbook now and undo the steps it completed."""
+    data = _act(ctx, f"/api/v1/incidents/{incident}/abort", {"reason": reason})
+    undone = [step for step in data["steps_done"] if step.startswith("undo ")]
+    typer.echo(f"playbook of {data['ref']} aborted; undone: {', '.join(undone) or 'nothing'}")
+
+
+@incidents_app.command("restore")
+def incidents_restore(ctx: typer.Context, incident: IncidentArg, reason: ReasonOpt = "") -> None:
+    """Ask to undo a finished playbook's steps; someone else must approve step `restore`."""
+    _act(ctx, f"/api/v1/incidents/{incident}/restore", {"reason": reason}, ok=202)
+    typer.echo(
+        f"restore of {incident} requested; waiting for approval of step 'restore' "
+        f"(smokejumper approve {incident} restore)"
     )
-    data = _json(response)
-    if response.status_code != 200:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
+
+
+@incidents_app.command("stop-clock")
+def incidents_stop_clock(
+    ctx: typer.Context,
+    incident: IncidentArg,
+    clock: Annotated[str, typer.Argument(help="Clock name, e.g. gdpr-art33.")],
+    filed_at: Annotated[
+        datetime, typer.Option(help="When the filing was made (ISO 8601, with a UTC offset).")
+    ],
+    reference: Annotated[str, typer.Option(help="Filing or case reference.")] = "",
+) -> None:
+    """Record the filing that stops a regulatory clock."""
+    if filed_at.tzinfo is None:
+        raise fail("--filed-at needs a UTC offset, e.g. 2026-11-30T14:02:00+00:00", 2)
+    data = _act(
+        ctx,
+        f"/api/v1/incidents/{incident}/clocks/{clock}/stop",
+        {"filed_at": filed_at.isoformat(), "reference": reference},
+    )
+    on_time = "on time" if data["filed_at"] <= data["deadline"] else "LATE"
+    typer.echo(f"clock {data['name']} on {incident} stopped: filed {on_time}")
+
+
+def _decide(ctx: typer.Context, incident: str, step: str, approve: bool, reason: str) -> None:
+    data = _act(
+        ctx,
+        f"/api/v1/incidents/{incident}/approvals/{step}",
+        {"approve": approve, "reason": reason, "via": "cli"},
+    )
     decision = data.get("decision")
     verb = "approved" if approve else "denied"
     if decision is None:
@@ -397,9 +439,9 @@ def _decide(ctx: typer.Context, incident: str, step: str, approve: bool, reason:
 @app.command()
 def approve(
     ctx: typer.Context,
-    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
+    incident: IncidentArg,
     step: Annotated[str, typer.Argument(help="The step awaiting approval.")],
-    reason: Annotated[str, typer.Option(help="Why (goes on the timeline and audit log).")] = "",
+    reason: ReasonOpt = "",
 ) -> None:
     """Approve a pending step, as the identity of this CLI's credential."""
     _decide(ctx, incident, step, True, reason)
@@ -408,12 +450,40 @@ def approve(
 @app.command()
 def deny(
     ctx: typer.Context,
-    incident: Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or fingerprint.")],
+    incident: IncidentArg,
     step: Annotated[str, typer.Argument(help="The step awaiting approval.")],
-    reason: Annotated[str, typer.Option(help="Why (goes on the timeline and audit log).")] = "",
+    reason: ReasonOpt = "",
 ) -> None:
     """Deny a pending step, as the identity of this CLI's credential."""
     _decide(ctx, incident, step, False, reason)
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Walk the audit log's hash chain; exit 1 naming every edited or deleted row."""
+    from smokejumper.store.audit import verify
+    from smokejumper.store.db import Store
+
+    store = Store(_settings(ctx).effective_database_url)
+    try:
+        count, problems = verify(store)
+    except DBAPIError as exc:
+        raise fail(
+            f"cannot read the audit log ({type(exc.orig).__name__}); is the database "
+            "reachable and migrated (`smokejumper db upgrade`)?",
+            2,
+        ) from None
+    finally:
+        store.dispose()
+    for problem in problems:
+        typer.secho(f"row {problem.entry_id}: {problem.problem}", err=True, fg=typer.colors.RED)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {count} rows, chain verified")
 
 
 def main() -> None:

@@ -19,9 +19,12 @@ from typer.testing import CliRunner
 
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
+from smokejumper.domain.incidents import UPDATE_DECIDE
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from smokejumper.store.tables import AuditEntry
 from tests.engine import serve_api
 from tests.helpers import eventually, make_settings
 from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation, GdprClock
@@ -41,6 +44,7 @@ class Engine:
         env = {
             "SMOKEJUMPER_API__PORT": str(self.settings.api.port),
             "SMOKEJUMPER_DATA_DIR": str(self.settings.data_dir),
+            "SMOKEJUMPER_DATABASE_URL": self.settings.effective_database_url,
         }
         return await asyncio.to_thread(CliRunner().invoke, cli_app, list(args), env=env)
 
@@ -57,7 +61,11 @@ async def engine(
         tmp_path,
         database_url,
         temporal_env.client.service_client.config.target_host,
-        approvers={"oncall": ["operator", "bob"], "leads": ["dana"]},
+        approvers={
+            "oncall": ["operator", "bob"],
+            "leads": ["dana"],
+            "incident-commanders": ["operator", "bob"],
+        },
         routes=[
             {"playbook": "test-four-eyes", "kinds": ["prompt_injection"]},
             {"playbook": "test-gdpr-clock", "kinds": ["data_leakage"]},
@@ -113,10 +121,13 @@ async def test_approve_from_the_cli_as_the_operator_identity(engine: Engine) -> 
     assert unknown.exit_code == 1
     assert "no approval is pending for step 'nope'" in unknown.output
 
-    aborted = await engine.http.post(f"/api/v1/incidents/{ref}/abort", json={"reason": "drill"})
-    assert aborted.status_code == 200, aborted.text
-    assert aborted.json()["steps_done"] == ["snapshot", "undo snapshot"]
+    aborted = await engine.cli("incidents", "abort", ref, "--reason", "drill")
+    assert aborted.exit_code == 0, aborted.output
+    assert "undone: undo snapshot" in aborted.output
     assert engine.provider.calls[-1] == ("undo", "snapshot")
+    again = await engine.cli("incidents", "abort", ref)
+    assert again.exit_code == 1
+    assert "already finished" in again.output
     detail = await engine.live(ref)
     kinds = [event["kind"] for event in detail["timeline"]]
     assert "approval.vote" in kinds and "playbook.aborted" in kinds
@@ -133,10 +144,13 @@ async def test_filing_stops_a_clock_over_http(engine: Engine) -> None:
 
     live = await eventually(clocked)
     assert live["clocks"][0]["name"] == "gdpr-art33"
-    body = {"filed_at": datetime.now(UTC).isoformat(), "reference": "DPA-2026-77"}
-    stopped = await engine.http.post(f"/api/v1/incidents/{ref}/clocks/gdpr-art33/stop", json=body)
-    assert stopped.status_code == 200, stopped.text
-    assert stopped.json()["stopped_by"] == "operator"
+    filed = datetime.now(UTC).isoformat()
+    stopped = await engine.cli(
+        "incidents", "stop-clock", ref, "gdpr-art33", "--filed-at", filed, "--reference", "DPA-77"
+    )
+    assert stopped.exit_code == 0, stopped.output
+    assert "clock gdpr-art33 on" in stopped.output and "filed on time" in stopped.output
+    body = {"filed_at": filed, "reference": "DPA-2026-77"}
     twice = await engine.http.post(f"/api/v1/incidents/{ref}/clocks/gdpr-art33/stop", json=body)
     assert twice.status_code == 409
     assert "already stopped by operator" in twice.json()["detail"]
@@ -146,3 +160,56 @@ async def test_filing_stops_a_clock_over_http(engine: Engine) -> None:
     assert naive.status_code == 422
     closed = await engine.http.post(f"/api/v1/incidents/{ref}/close", json={})
     assert closed.status_code == 200
+
+
+async def test_restore_needs_another_person_and_the_audit_log_holds(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    ref = await open_incident(engine, "prompt_injection")
+
+    async def pending(step: str) -> dict[str, Any] | None:
+        live = (await engine.live(ref))["live"]
+        return live if live and live["pending_approvals"] == [step] else None
+
+    await eventually(lambda: pending("isolate"))
+    denied = await engine.cli("deny", ref, "isolate", "--reason", "benign")
+    assert denied.exit_code == 0, denied.output
+    assert "isolate on" in denied.output and "denied by operator" in denied.output
+
+    async def finished() -> dict[str, Any] | None:
+        detail = await engine.live(ref)
+        kinds = [event["kind"] for event in detail["timeline"]]
+        return detail if "playbook.finished" in kinds else None
+
+    detail = await eventually(finished)
+    asked = await engine.cli("incidents", "restore", ref, "--reason", "customer complaint")
+    assert asked.exit_code == 0, asked.output
+    await eventually(lambda: pending("restore"))
+    own = await engine.cli("approve", ref, "restore")
+    assert own.exit_code == 1
+    assert "cannot approve their own request" in own.output
+    # Another responder (as Slack or the console would deliver it) approves.
+    handle = temporal_env.client.get_workflow_handle(detail["workflow_id"])
+    await handle.execute_update(
+        UPDATE_DECIDE,
+        DecisionRequest(step="restore", approve=True, actor="bob", via="test"),
+        result_type=VoteReceipt,
+    )
+
+    async def restored() -> list[tuple[str, str]] | None:
+        calls = engine.provider.calls
+        return calls if ("undo", "snapshot") in calls else None
+
+    await eventually(restored)
+    verified = await engine.cli("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "chain verified" in verified.output
+    with Store(engine.settings.effective_database_url).transaction() as session:
+        row = session.query(AuditEntry).filter_by(action="playbook.restore.requested").one()
+        row.actor = "someone-else"
+        tampered = row.id
+    broken = await engine.cli("audit", "verify")
+    assert broken.exit_code == 1
+    assert f"row {tampered}: content does not match its hash: edited" in broken.output
+    closed = await engine.cli("incidents", "close", ref)
+    assert closed.exit_code == 0, closed.output

@@ -260,6 +260,19 @@ async def test_escalation_then_timeout_aborts_and_undoes(
             return kinds if "playbook.aborted" in kinds and "step.completed" in kinds[-1:] else None
 
         kinds = await eventually(aborted)
+        # A decision after the timeout is refused, and says why.
+        await handle.signal(SIGNAL_DECIDE, vote("isolate", "alice"))
+
+        async def late() -> list[str] | None:
+            refusals = [
+                e.message
+                for e in _events(store)
+                if e.kind == "approval.refused" and e.actor == "alice"
+            ]
+            return refusals or None
+
+        refusals = await eventually(late)
+        assert "already decided (timed_out)" in refusals[0]
         await handle.terminate("test finished")
 
     assert kinds.index("approval.refused") < kinds.index("approval.escalated")
@@ -365,3 +378,8 @@ async def test_restore_after_the_playbook_needs_someone_else_to_approve(
     assert provider.calls == [("do", "snapshot"), ("undo", "snapshot")]
     assert "playbook.restoring" in timeline(store)
     await handle.terminate("test finished")
+
+
+def _events(store: Store) -> list[TimelineEvent]:
+    with store.session() as session:
+        return session.query(TimelineEvent).order_by(TimelineEvent.id).all()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from temporalio import activity
 
 from smokejumper.domain.incidents import (
@@ -67,13 +68,9 @@ class IncidentActivities:
 
     def _set_status(self, change: StatusChange) -> bool:
         with self.store.transaction() as session:
-            if session.scalar(
-                select(TimelineEvent.id).where(TimelineEvent.event_key == change.event_key)
-            ):
-                return False
-            incident = session.get(Incident, change.incident_id, with_for_update=True)
+            incident = _unapplied(session, change.incident_id, change.event_key)
             if incident is None:
-                raise ValueError(f"incident {change.incident_id} does not exist")
+                return False
             now = datetime.now(UTC)
             previous = incident.status
             incident.status = change.status.value
@@ -106,13 +103,9 @@ class IncidentActivities:
 
     def _set_severity(self, change: SeverityChange) -> bool:
         with self.store.transaction() as session:
-            if session.scalar(
-                select(TimelineEvent.id).where(TimelineEvent.event_key == change.event_key)
-            ):
-                return False
-            incident = session.get(Incident, change.incident_id, with_for_update=True)
+            incident = _unapplied(session, change.incident_id, change.event_key)
             if incident is None:
-                raise ValueError(f"incident {change.incident_id} does not exist")
+                return False
             previous = incident.severity
             incident.severity = change.severity
             incident.updated_at = datetime.now(UTC)
@@ -128,3 +121,14 @@ class IncidentActivities:
                 )
             )
         return True
+
+
+def _unapplied(session: Session, incident_id: int, event_key: str) -> Incident | None:
+    """The incident, locked for the change; None when the change was already applied (a
+    retried activity), recognised by its timeline event key."""
+    if session.scalar(select(TimelineEvent.id).where(TimelineEvent.event_key == event_key)):
+        return None
+    incident = session.get(Incident, incident_id, with_for_update=True)
+    if incident is None:
+        raise ValueError(f"incident {incident_id} does not exist")
+    return incident

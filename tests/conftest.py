@@ -74,6 +74,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Store]:
+    """A migrated SQLite store of the test's own, for playbook and workflow tests."""
+    upgrade(sqlite_url)
+    store = Store(sqlite_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
 def migrated_store(database_url: str) -> Iterator[Store]:
     upgrade(database_url)
     store = Store(database_url)

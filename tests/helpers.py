@@ -7,10 +7,15 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from smokejumper.config import Settings, load_settings
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.intake.recorder import incident_ref, start_of
+from smokejumper.store.db import Store
+from smokejumper.store.tables import Incident
 
 T = TypeVar("T")
 
@@ -50,3 +55,38 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {within}s (last value: {last!r})")
+
+
+def insert_incident(
+    store: Store,
+    *,
+    playbook: str,
+    kind: str = "jailbreak",
+    opened_at: datetime | None = None,
+    fingerprint: str = "fp",
+) -> IncidentStart:
+    """An open incident row, as intake would have stored it, and its workflow start."""
+    now = opened_at or datetime.now(UTC)
+    with store.transaction() as session:
+        incident = Incident(
+            fingerprint=fingerprint,
+            open_key=fingerprint,
+            kind=kind,
+            severity="high",
+            title="t",
+            status="open",
+            playbook=playbook,
+            route={},
+            workflow_id=f"incident-{fingerprint}",
+            principal={},
+            target={},
+            labels={},
+            owasp=[],
+            atlas=[],
+            opened_at=now,
+            updated_at=now,
+        )
+        session.add(incident)
+        session.flush()
+        incident.ref = incident_ref(incident.id, now)
+        return start_of(incident)

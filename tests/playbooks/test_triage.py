@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
@@ -17,64 +15,23 @@ from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
     AlertAttached,
-    IncidentStart,
     IncidentState,
     IncidentStatus,
     TimelineEntry,
 )
 from smokejumper.store.db import Store
-from smokejumper.store.migrate import upgrade
-from smokejumper.store.tables import Incident, TimelineEvent
-from tests.helpers import eventually
+from smokejumper.store.tables import TimelineEvent
+from tests.helpers import eventually, insert_incident
 from workers.worker import activities_for, sandboxed_runner
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    url = f"sqlite:///{tmp_path / 'sj.db'}"
-    upgrade(url)
-    return Store(url)
-
-
-def open_incident(store: Store) -> IncidentStart:
-    now = datetime.now(UTC)
-    with store.transaction() as session:
-        incident = Incident(
-            ref="INC-2026-0001",
-            fingerprint="fp",
-            open_key="fp",
-            kind="jailbreak",
-            severity="high",
-            title="t",
-            status="open",
-            playbook="triage",
-            route={},
-            workflow_id="incident-fp",
-            principal={},
-            target={},
-            labels={},
-            owasp=[],
-            atlas=[],
-            opened_at=now,
-            updated_at=now,
-        )
-        session.add(incident)
-        session.flush()
-        incident_id = incident.id
-    return IncidentStart(
-        incident_id=incident_id,
-        ref="INC-2026-0001",
-        fingerprint="fp",
-        kind="jailbreak",
-        severity="high",
-        title="t",
-        playbook="triage",
-        opened_at=now,
-    )
 
 
 def attached(n: int) -> AlertAttached:
     return AlertAttached(alert_id=f"a{n}", severity="high", title="t", deduplicated=n > 0)
+
+
+@pytest.fixture
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 async def test_collects_every_alert_and_records_its_start(
@@ -82,7 +39,7 @@ async def test_collects_every_alert_and_records_its_start(
 ) -> None:
     # Closing (an update whose handler awaits an activity) is covered on the dev server in
     # tests/test_end_to_end.py: the time-skipping test server loses track of such updates.
-    start = open_incident(store)
+    start = insert_incident(store, playbook="triage")
     client = time_skipping_env.client
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     async with Worker(
@@ -123,7 +80,7 @@ async def test_collects_every_alert_and_records_its_start(
 
 
 async def test_timeline_activity_is_idempotent_on_its_key(store: Store) -> None:
-    start = open_incident(store)
+    start = insert_incident(store, playbook="triage")
     activities = IncidentActivities(store)
     entry = TimelineEntry(
         incident_id=start.incident_id, kind="k", message="m", actor="a", event_key="1:k:run"

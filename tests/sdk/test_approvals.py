@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
@@ -39,9 +38,8 @@ from smokejumper.domain.incidents import (
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.store import audit
 from smokejumper.store.db import Store
-from smokejumper.store.migrate import upgrade
-from smokejumper.store.tables import AuditEntry, Incident, TimelineEvent
-from tests.helpers import eventually
+from smokejumper.store.tables import AuditEntry, TimelineEvent
+from tests.helpers import eventually, insert_incident
 from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation
 from workers.worker import activities_for, sandboxed_runner
 
@@ -53,46 +51,14 @@ GROUPS = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    url = f"sqlite:///{tmp_path / 'sdk.db'}"
-    upgrade(url)
-    return Store(url)
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
-def open_incident(store: Store) -> IncidentStart:
-    now = datetime.now(UTC)
-    with store.transaction() as session:
-        incident = Incident(
-            fingerprint="fp",
-            open_key="fp",
-            kind="data_leakage",
-            severity="high",
-            title="t",
-            status="open",
-            playbook="test-four-eyes",
-            route={},
-            workflow_id="incident-fp",
-            principal={},
-            target={},
-            labels={},
-            owasp=[],
-            atlas=[],
-            opened_at=now,
-            updated_at=now,
-        )
-        session.add(incident)
-        session.flush()
-        incident.ref = f"INC-2026-{incident.id:04d}"
-        return IncidentStart(
-            incident_id=incident.id,
-            ref=incident.ref,
-            fingerprint="fp",
-            kind="data_leakage",
-            severity="high",
-            title="t",
-            playbook="test-four-eyes",
-            opened_at=now,
-        )
+def new_incident(store: Store) -> IncidentStart:
+    return insert_incident(
+        store, playbook="test-four-eyes", kind="data_leakage", fingerprint=uuid.uuid4().hex
+    )
 
 
 async def start(
@@ -155,7 +121,7 @@ async def test_four_eyes_approval_with_every_refusal(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, open_incident(store))
+    handle = await start(client, queue, new_incident(store))
 
     async def waiting() -> IncidentState | None:
         current = await state(handle)
@@ -209,7 +175,7 @@ async def test_a_single_deny_decides_and_skips_the_step(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, open_incident(store))
+    handle = await start(client, queue, new_incident(store))
 
     async def waiting() -> IncidentState | None:
         current = await state(handle)
@@ -248,7 +214,7 @@ async def test_escalation_then_timeout_aborts_and_undoes(
         activities=[*activities_for(store, settings), provider.action, provider.undo],
         workflow_runner=sandboxed_runner(),
     ):
-        handle = await start(client, queue, open_incident(store))
+        handle = await start(client, queue, new_incident(store))
         # dana (a lead) is not asked yet: her signal is refused and recorded as such.
         await handle.signal(SIGNAL_DECIDE, vote("isolate", "dana"))
         await time_skipping_env.sleep(timedelta(minutes=16))
@@ -285,7 +251,7 @@ async def test_abort_while_waiting_undoes_completed_steps(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, open_incident(store))
+    handle = await start(client, queue, new_incident(store))
 
     async def waiting() -> IncidentState | None:
         current = await state(handle)
@@ -319,7 +285,7 @@ async def test_unknown_approver_group_fails_the_playbook_not_the_engine(
         activities=[*activities_for(store, load_settings()), provider.action, provider.undo],
         workflow_runner=sandboxed_runner(),
     ):
-        handle = await start(temporal_env.client, queue, open_incident(store))
+        handle = await start(temporal_env.client, queue, new_incident(store))
 
         async def undone() -> list[str] | None:
             kinds = timeline(store)
@@ -340,7 +306,7 @@ async def test_restore_after_the_playbook_needs_someone_else_to_approve(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, open_incident(store))
+    handle = await start(client, queue, new_incident(store))
 
     async def waiting() -> IncidentState | None:
         current = await state(handle)

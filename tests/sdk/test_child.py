@@ -3,60 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from smokejumper.config import load_settings
-from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached, IncidentStart
+from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached
 from smokejumper.store.db import Store
-from smokejumper.store.migrate import upgrade
-from smokejumper.store.tables import Incident, TimelineEvent
-from tests.helpers import eventually
+from smokejumper.store.tables import TimelineEvent
+from tests.helpers import eventually, insert_incident
 from tests.sdk.sample_playbooks import ChildLeak, FakeProvider, HandOff
 from workers.worker import activities_for, sandboxed_runner
 
 
 async def test_child_playbook_returns_to_its_parent(
-    time_skipping_env: WorkflowEnvironment, tmp_path: Path
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'child.db'}"
-    upgrade(url)
-    store = Store(url)
-    now = datetime.now(UTC)
-    with store.transaction() as session:
-        row = Incident(
-            fingerprint="fp",
-            open_key="fp",
-            kind="jailbreak",
-            severity="high",
-            title="t",
-            status="open",
-            playbook="test-hand-off",
-            route={},
-            workflow_id="incident-fp",
-            principal={},
-            target={},
-            labels={},
-            owasp=[],
-            atlas=[],
-            opened_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        start = IncidentStart(
-            incident_id=row.id,
-            ref="INC-2026-0001",
-            fingerprint="fp",
-            kind="jailbreak",
-            severity="high",
-            title="t",
-            playbook="test-hand-off",
-            opened_at=now,
-        )
+    start = insert_incident(sqlite_store, playbook="test-hand-off")
+    store = sqlite_store
     provider = FakeProvider()
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     async with Worker(

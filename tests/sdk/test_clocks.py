@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -19,15 +18,13 @@ from smokejumper.domain.incidents import (
     SIGNAL_ALERT,
     SIGNAL_STOP_CLOCK,
     AlertAttached,
-    IncidentStart,
     IncidentState,
 )
 from smokejumper.sdk.clocks import ClockKind, StopClock, add_business_days, deadline_for
 from smokejumper.store.db import Store
-from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident, TimelineEvent
 from smokejumper.temporal import search_attributes
-from tests.helpers import eventually
+from tests.helpers import eventually, insert_incident
 from tests.sdk.sample_playbooks import FakeProvider, GdprClock
 from workers.worker import activities_for, sandboxed_runner
 
@@ -50,10 +47,8 @@ def test_deadlines_per_regulation() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    url = f"sqlite:///{tmp_path / 'clocks.db'}"
-    upgrade(url)
-    return Store(url)
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 @pytest_asyncio.fixture
@@ -63,37 +58,7 @@ async def running(
     client: Client = time_skipping_env.client
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     now = await time_skipping_env.get_current_time()
-    with store.transaction() as session:
-        incident = Incident(
-            fingerprint="fp",
-            open_key="fp",
-            kind="data_leakage",
-            severity="high",
-            title="t",
-            status="open",
-            playbook="test-gdpr-clock",
-            route={},
-            workflow_id="incident-fp",
-            principal={},
-            target={},
-            labels={},
-            owasp=[],
-            atlas=[],
-            opened_at=now,
-            updated_at=now,
-        )
-        session.add(incident)
-        session.flush()
-        start = IncidentStart(
-            incident_id=incident.id,
-            ref="INC-2026-0001",
-            fingerprint="fp",
-            kind="data_leakage",
-            severity="high",
-            title="t",
-            playbook="test-gdpr-clock",
-            opened_at=now,
-        )
+    start = insert_incident(store, playbook="test-gdpr-clock", kind="data_leakage", opened_at=now)
     async with Worker(
         client,
         task_queue=queue,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import textwrap
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from playbooks.triage import Triage
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import ConfigError, load_settings
 from smokejumper.domain.alerts import AlertKind, Severity
-from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached, IncidentStart
+from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached
 from smokejumper.sdk.registry import (
     PACKAGE_PREFIX,
     DuplicatePlaybook,
@@ -30,8 +29,8 @@ from smokejumper.sdk.registry import (
 )
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
-from smokejumper.store.tables import Incident, TimelineEvent
-from tests.helpers import eventually, make_settings
+from smokejumper.store.tables import TimelineEvent
+from tests.helpers import eventually, insert_incident, make_settings
 from workers.scheduler import Scheduler
 from workers.worker import build_worker
 
@@ -156,43 +155,6 @@ def test_the_api_refuses_to_start_with_a_broken_playbook_folder(tmp_path: Path) 
     assert "oops.py:1: cannot import: ModuleNotFoundError" in result.output
 
 
-def open_incident(store: Store, playbook: str) -> IncidentStart:
-    now = datetime.now(UTC)
-    fingerprint = uuid.uuid4().hex
-    with store.transaction() as session:
-        incident = Incident(
-            fingerprint=fingerprint,
-            open_key=fingerprint,
-            kind="data_leakage",
-            severity="high",
-            title="t",
-            status="open",
-            playbook=playbook,
-            route={},
-            workflow_id=f"incident-{fingerprint}",
-            principal={},
-            target={},
-            labels={},
-            owasp=[],
-            atlas=[],
-            opened_at=now,
-            updated_at=now,
-        )
-        session.add(incident)
-        session.flush()
-        incident.ref = f"INC-2026-{incident.id:04d}"
-        return IncidentStart(
-            incident_id=incident.id,
-            ref=incident.ref,
-            fingerprint=fingerprint,
-            kind="data_leakage",
-            severity="high",
-            title="t",
-            playbook=playbook,
-            opened_at=now,
-        )
-
-
 async def test_the_worker_runs_a_playbook_from_a_folder(
     tmp_path: Path, folder: Path, sqlite_url: str, temporal_env: WorkflowEnvironment
 ) -> None:
@@ -204,7 +166,9 @@ async def test_the_worker_runs_a_playbook_from_a_folder(
     )
     upgrade(sqlite_url)
     store = Store(sqlite_url)
-    start = open_incident(store, "contain-leak")
+    start = insert_incident(
+        store, playbook="contain-leak", kind="data_leakage", fingerprint=uuid.uuid4().hex
+    )
     try:
         async with build_worker(temporal_env.client, settings, store):
             handle = await temporal_env.client.start_workflow(

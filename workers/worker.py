@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.approvals import ApprovalActivities
 from activities.audit import AuditActivities
 from activities.incident import IncidentActivities
+from activities.notify import NotifyActivities
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
@@ -28,12 +29,14 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
     incident = IncidentActivities(store)
     approvals = ApprovalActivities(settings or Settings())
     audit = AuditActivities(store)
+    notify = NotifyActivities(store, settings or Settings())
     return [
         incident.record_timeline_event,
         incident.set_incident_status,
         incident.set_incident_severity,
         approvals.resolve_approvers,
         audit.record_audit,
+        notify.notify,
     ]
 
 

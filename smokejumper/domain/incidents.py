@@ -85,6 +85,17 @@ class TimelineEntry(BaseModel):
     event_key: str
 
 
+class Notification(BaseModel):
+    """A message for responders about an incident; `to` holds people or `group:<name>`."""
+
+    incident_id: int
+    ref: str
+    message: str = Field(min_length=1, max_length=4000)
+    to: list[str] = Field(default_factory=list)
+    sender: str
+    event_key: str
+
+
 class AuditRecord(BaseModel):
     """One audit-log row, written idempotently on `entry_key`."""
 

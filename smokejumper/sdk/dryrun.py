@@ -210,6 +210,10 @@ class Recorder:
         if name == "resolve_approvers":
             approvers = values[0] if values and isinstance(values[0], list) else []
             return [*approvers, *SYNTHETIC_APPROVERS]
+        if name == "notify":
+            # Returns who would be notified; a dry run only knows who was named.
+            message = values[0] if values and isinstance(values[0], dict) else {}
+            return list(message.get("to", []))
         return None
 
     def _timeline(self, workflow_id: str, entry: dict[str, Any]) -> None:

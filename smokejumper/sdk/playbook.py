@@ -52,6 +52,7 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentState,
     IncidentStatus,
+    Notification,
     RestoreRequest,
     SeverityChange,
     StatusChange,
@@ -259,6 +260,24 @@ class Playbook:
             if decision.fallback is Fallback.ABORT:
                 raise PlaybookAborted(f"approval {step} timed out")
         return decision
+
+    async def notify(self, message: str, to: list[str] | None = None) -> list[str]:
+        """Tell responders (people or `group:<name>`); returns who was notified."""
+        recipients: list[str] = await workflow.execute_activity(
+            "notify",
+            Notification(
+                incident_id=self.incident.incident_id,
+                ref=self.incident.ref,
+                message=message,
+                to=to or [],
+                sender=f"playbook:{workflow.info().workflow_type}",
+                event_key=self._event_key("notification"),
+            ),
+            result_type=list[str],
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        return recipients
 
     async def wait(self, duration: timedelta) -> None:
         """A durable pause (a Temporal timer)."""

@@ -83,3 +83,12 @@ class ChildLeak(Playbook):
 
     async def respond(self, incident: IncidentStart) -> None:
         await self.step("capture", "fake_action", "capture")
+
+
+@playbook
+class Heads(Playbook):
+    name = "test-notify"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        told = await self.notify(f"{incident.ref}: key revoked", to=["group:oncall", "zoe"])
+        await self.record("notify.done", f"told {len(told)}")

@@ -1,0 +1,72 @@
+"""Notifying responders from playbooks.
+
+Every notification lands on the incident's timeline (what the CLI, API and console show),
+with its recipients resolved from the approver groups. Chat delivery (Slack) is a further
+notifier on the same activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from smokejumper.config import Settings
+from smokejumper.domain.incidents import Notification
+from smokejumper.store.db import Store
+from smokejumper.store.tables import TimelineEvent
+
+GROUP_PREFIX = "group:"
+
+
+class NotifyActivities:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.groups = settings.approvers
+
+    def _recipients(self, to: list[str]) -> list[str]:
+        people: set[str] = set()
+        for entry in to:
+            if entry.startswith(GROUP_PREFIX):
+                name = entry.removeprefix(GROUP_PREFIX)
+                if name not in self.groups:
+                    raise ApplicationError(
+                        f"notification group {name!r} is not configured (approvers.{name})",
+                        non_retryable=True,
+                    )
+                people.update(self.groups[name])
+            else:
+                people.add(entry)
+        return sorted(people)
+
+    @activity.defn(name="notify")
+    async def notify(self, notification: Notification) -> list[str]:
+        """Record the notification; returns who it is for (resolved)."""
+        recipients = self._recipients(notification.to)
+        await asyncio.to_thread(self._record, notification, recipients)
+        return recipients
+
+    def _record(self, notification: Notification, recipients: list[str]) -> None:
+        try:
+            with self.store.transaction() as session:
+                if session.scalar(
+                    select(TimelineEvent.id).where(
+                        TimelineEvent.event_key == notification.event_key
+                    )
+                ):
+                    return
+                session.add(
+                    TimelineEvent(
+                        incident_id=notification.incident_id,
+                        kind="notification",
+                        actor=notification.sender,
+                        message=notification.message,
+                        data={"to": ", ".join(recipients)},
+                        event_key=notification.event_key,
+                    )
+                )
+        except IntegrityError:
+            return  # a concurrent attempt of the same activity wrote it

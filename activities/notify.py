@@ -12,14 +12,12 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.approvals import resolve_people
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import Notification
 from smokejumper.store.db import Store
 from smokejumper.store.tables import TimelineEvent
-
-GROUP_PREFIX = "group:"
 
 
 class NotifyActivities:
@@ -27,25 +25,10 @@ class NotifyActivities:
         self.store = store
         self.groups = settings.approvers
 
-    def _recipients(self, to: list[str]) -> list[str]:
-        people: set[str] = set()
-        for entry in to:
-            if entry.startswith(GROUP_PREFIX):
-                name = entry.removeprefix(GROUP_PREFIX)
-                if name not in self.groups:
-                    raise ApplicationError(
-                        f"notification group {name!r} is not configured (approvers.{name})",
-                        non_retryable=True,
-                    )
-                people.update(self.groups[name])
-            else:
-                people.add(entry)
-        return sorted(people)
-
     @activity.defn(name="notify")
     async def notify(self, notification: Notification) -> list[str]:
         """Record the notification; returns who it is for (resolved)."""
-        recipients = self._recipients(notification.to)
+        recipients = resolve_people(notification.to, self.groups)
         await asyncio.to_thread(self._record, notification, recipients)
         return recipients
 

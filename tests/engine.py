@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -13,6 +15,7 @@ from click.testing import Result
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from integrations.sources.registry import NORMALIZERS
@@ -24,6 +27,7 @@ from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident
+from tests.helpers import make_settings
 from workers.worker import build_worker
 
 
@@ -104,3 +108,18 @@ async def _terminate_incident_workflows(store: Store, client: Client) -> None:
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
+
+
+@asynccontextmanager
+async def engine_on(
+    tmp_path: Path,
+    database_url: str,
+    env: WorkflowEnvironment,
+    workflows: Sequence[type] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Engine]:
+    """A running engine on the shared dev server, with these settings for the test."""
+    target = env.client.service_client.config.target_host
+    configured = make_settings(tmp_path, database_url, target, **settings)
+    async with running_engine(configured, env.client, workflows) as running:
+        yield running

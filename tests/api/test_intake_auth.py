@@ -15,8 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from smokejumper.security.signatures import sign
 from smokejumper.store.tables import AlertRow, DeadLetter
-from tests.engine import Engine, running_engine
-from tests.helpers import make_settings
+from tests.engine import Engine, engine_on
 from tests.test_end_to_end import example
 
 GUARD_TOKEN = "guard-token-0123456789"
@@ -29,16 +28,15 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def engine(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[Engine]:
-    settings = make_settings(
+    async with engine_on(
         tmp_path,
         database_url,
-        temporal_env.client.service_client.config.target_host,
+        temporal_env,
         sources={
             "guard": {"format": "generic", "token": GUARD_TOKEN},
             "scanner": {"format": "generic", "signing_secret": SCANNER_SECRET},
         },
-    )
-    async with running_engine(settings, temporal_env.client) as running:
+    ) as running:
         yield running
 
 

@@ -15,8 +15,8 @@ from playbooks.triage import Triage
 from smokejumper.cli.main import app as cli_app
 from smokejumper.store.tables import Incident
 from tests.api.routed_playbook import ContainInjection
-from tests.engine import Engine, running_engine
-from tests.helpers import eventually, make_settings
+from tests.engine import Engine, engine_on
+from tests.helpers import eventually
 from tests.test_end_to_end import example
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -26,10 +26,11 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def engine(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[Engine]:
-    settings = make_settings(
+    async with engine_on(
         tmp_path,
         database_url,
-        temporal_env.client.service_client.config.target_host,
+        temporal_env,
+        [Triage, ContainInjection],
         routes=[
             {
                 "playbook": "contain-injection",
@@ -39,9 +40,6 @@ async def engine(
             }
         ],
         intake={"reopen_window_seconds": 3600},
-    )
-    async with running_engine(
-        settings, temporal_env.client, workflows=[Triage, ContainInjection]
     ) as running:
         yield running
 

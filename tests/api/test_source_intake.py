@@ -15,8 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from smokejumper.security.signatures import sign
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident
-from tests.engine import Engine, running_engine
-from tests.helpers import make_settings
+from tests.engine import Engine, engine_on
 
 FIXTURES = Path(__file__).resolve().parents[1] / "integrations" / "sources" / "fixtures"
 LAKERA_TOKEN = "lakera-token-0123456789"
@@ -29,10 +28,10 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def engine(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[Engine]:
-    settings = make_settings(
+    async with engine_on(
         tmp_path,
         database_url,
-        temporal_env.client.service_client.config.target_host,
+        temporal_env,
         sources={
             "lakera": {"token": LAKERA_TOKEN},
             # Named by the team, parsed as Azure Prompt Shields, deduplicated per endpoint.
@@ -42,8 +41,7 @@ async def engine(
                 "fingerprint": ["kind", "target.endpoint"],
             },
         },
-    )
-    async with running_engine(settings, temporal_env.client) as running:
+    ) as running:
         yield running
 
 

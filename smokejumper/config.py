@@ -278,6 +278,19 @@ PollerSettings = Annotated[
 ]
 
 
+class ContainmentSettings(_Section):
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint URL for the AWS IAM key provider (an IAM-compatible service "
+        "such as moto_server). Unset: real AWS, with boto3's usual credential chain.",
+    )
+    local_state_file: Path | None = Field(
+        default=None,
+        description="JSON file of the embedded control plane's keys (the `local` key "
+        "provider). Unset: data_dir/keys.json.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything smokejumper reads at start. Every key is documented in README.md."""
 
@@ -323,6 +336,10 @@ class Settings(BaseSettings):
         description="Jobs the scheduler leader runs to pull alerts from sources that cannot "
         "push (see docs/pollers.md).",
     )
+    containment: ContainmentSettings = Field(
+        default_factory=ContainmentSettings,
+        description="Containment providers: where keys are revoked (see docs/integrations.md).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -354,6 +371,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'smokejumper.db').resolve()}"
+
+    @property
+    def local_keys_file(self) -> Path:
+        return self.containment.local_state_file or self.data_dir / "keys.json"
 
     @property
     def api_url(self) -> str:

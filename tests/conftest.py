@@ -6,10 +6,14 @@ Nothing here is mocked. A missing service fails the run loudly; it is never skip
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import pytest_asyncio
@@ -21,6 +25,7 @@ from smokejumper.store.migrate import upgrade
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli, temporal_test_server
 from smokejumper.temporal.client import ensure_search_attributes
+from tests.helpers import free_port
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -115,3 +120,58 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await ensure_search_attributes(env.client)
     yield env
     await env.shutdown()
+
+
+def _moto_log_tail(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")[-2000:]
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Endpoint URL of a `moto_server` process, stopped at the end of the session.
+
+    Its request recorder writes to `moto_recording.jsonl` next to its log; tests that count
+    the AWS calls a provider made turn it on (`/moto-api/recorder/start-recording`).
+    """
+    # Next to the interpreter rather than on PATH: the one installed with this venv's moto.
+    binary = Path(sys.executable).with_name("moto_server")
+    if not binary.is_file():
+        pytest.fail(f"moto_server is required at {binary}: pip install -e '.[dev]'", pytrace=False)
+    moto_dir = tmp_path_factory.mktemp("moto")
+    log_path = moto_dir / "moto_server.log"
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    # Into a file, not a pipe: the server logs every request and would block on a full pipe.
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MOTO_RECORDER_FILEPATH": str(moto_dir / "moto_recording.jsonl")},
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"moto_server exited with {process.returncode}:\n{_moto_log_tail(log_path)}",
+                    pytrace=False,
+                )
+            try:
+                httpx.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"moto_server did not answer on {endpoint}:\n{_moto_log_tail(log_path)}",
+                        pytrace=False,
+                    )
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

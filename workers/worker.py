@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.approvals import ApprovalActivities
 from activities.audit import AuditActivities
+from activities.containment import ContainmentActivities
 from activities.incident import IncidentActivities
 from activities.notify import NotifyActivities
 from smokejumper.config import Settings
@@ -30,6 +31,7 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
     approvals = ApprovalActivities(settings or Settings())
     audit = AuditActivities(store)
     notify = NotifyActivities(store, settings or Settings())
+    containment = ContainmentActivities(store, settings or Settings())
     return [
         incident.record_timeline_event,
         incident.set_incident_status,
@@ -37,6 +39,8 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         approvals.resolve_approvers,
         audit.record_audit,
         notify.notify,
+        containment.revoke_key,
+        containment.restore_key,
     ]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from smokejumper import __version__
 from smokejumper.cli.api_client import ApiClient
+from smokejumper.cli.inventory import inventory_app
 from smokejumper.cli.output import fail, print_json, table
 from smokejumper.cli.playbooks import playbooks_app
 from smokejumper.config import ConfigError, Settings, load_settings
@@ -38,6 +39,7 @@ app.add_typer(alert_app, name="alert")
 app.add_typer(alert_app, name="alerts", help="Same as `alert`.")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(inventory_app, name="inventory")
 
 
 class _Context:

@@ -132,8 +132,8 @@ class Careless(Playbook):  # expect: Careless: fails in the Temporal workflow sa
         subprocess.run(["true"], check=True)  # expect: subprocess.run() runs a process
         print("print is allowed", started, today, token, region)
         await self.wait(timedelta(minutes=5))
-        await self.step(  # expect: step 'revoke': 'revoke_key' is not an activity the | undo
-            "revoke", "revoke_key", "k", undo="restore_key"
+        await self.step(  # expect: step 'revoke': 'rotate_key' is not an activity the | undo
+            "revoke", "rotate_key", "k", undo="unrotate_key"
         )
         await self.step("note", "record_timeline_event", "fine: the worker has this one")
         await self.approve(

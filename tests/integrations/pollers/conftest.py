@@ -4,17 +4,13 @@ real `Scheduler`, as in production. S3 is a real `moto_server` process spoken to
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
@@ -24,7 +20,7 @@ from smokejumper.config import Settings
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, release
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
-from tests.helpers import eventually, free_port, make_settings
+from tests.helpers import eventually, make_settings
 from workers.scheduler import Scheduler
 from workers.worker import build_worker
 
@@ -122,55 +118,6 @@ async def harness(
             handle = temporal_env.client.get_workflow_handle(incident.workflow_id)
             with contextlib.suppress(Exception):  # already finished
                 await handle.terminate("test finished")
-
-
-def _moto_log_tail(log_path: Path) -> str:
-    return log_path.read_text(errors="replace")[-2000:]
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Endpoint URL of a `moto_server` process, stopped at the end of the session."""
-    # Next to the interpreter rather than on PATH: the one installed with this venv's moto.
-    binary = Path(sys.executable).with_name("moto_server")
-    if not binary.is_file():
-        pytest.fail(f"moto_server is required at {binary}: pip install -e '.[dev]'", pytrace=False)
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    # Into a file, not a pipe: the server logs every request and would block on a full pipe.
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"moto_server exited with {process.returncode}:\n{_moto_log_tail(log_path)}",
-                    pytrace=False,
-                )
-            try:
-                httpx.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"moto_server did not answer on {endpoint}:\n{_moto_log_tail(log_path)}",
-                        pytrace=False,
-                    )
-                time.sleep(0.05)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Key providers: where containment revokes, verifies and restores credentials."""

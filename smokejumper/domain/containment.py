@@ -1,0 +1,40 @@
+"""Messages of the containment activities (revoking and restoring keys)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class KeyAction(BaseModel):
+    """Revoke or restore one key. `ActionResult` carries the same fields, so a step's result
+    can be handed straight to its undo activity."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(min_length=1, max_length=60)
+    key_id: str = Field(min_length=1, max_length=200)
+
+    @property
+    def business_key(self) -> str:
+        return f"{self.incident_id}:revoke_key:{self.provider}:{self.key_id}"
+
+
+class ActionResult(BaseModel):
+    """What the `actions` row records about one containment action."""
+
+    incident_id: int
+    step: str | None = None
+    provider: str
+    key_id: str
+    business_key: str
+    action: str
+    status: str
+    before: dict[str, Any] = Field(default_factory=dict)
+    after: dict[str, Any] = Field(default_factory=dict)
+    verified: bool | None = None
+    reversible: bool = False
+    restored_at: datetime | None = None
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""The AI inventory (AI-BOM): what models, endpoints, keys and data an incident can touch."""

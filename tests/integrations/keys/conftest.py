@@ -24,7 +24,7 @@ from activities.containment import ContainmentActivities
 from smokejumper.config import Settings, load_settings
 from smokejumper.domain.containment import KeyAction
 from smokejumper.store.db import Store
-from tests.helpers import insert_incident
+from tests.helpers import insert_incident, isolate_aws
 
 
 @dataclass
@@ -73,24 +73,7 @@ def moto_recording(moto_server: str) -> str:
 def iam(moto_recording: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iam:
     """moto_server, with the standard AWS variables set to test values and nothing of the
     developer's own AWS setup (profile, config files, endpoints) in the way."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_IAM",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_RETRY_MODE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-access-key")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws(monkeypatch, tmp_path, "IAM")
     return Iam(moto_recording, boto3.session.Session().client("iam", endpoint_url=moto_recording))
 
 

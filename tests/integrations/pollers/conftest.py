@@ -20,7 +20,7 @@ from smokejumper.config import Settings
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, release
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
-from tests.helpers import eventually, make_settings
+from tests.helpers import eventually, isolate_aws, make_settings
 from workers.scheduler import Scheduler
 from workers.worker import build_worker
 
@@ -142,22 +142,5 @@ class S3:
 def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3:
     """The moto server, with the standard AWS variables set to test values and nothing of
     the developer's own AWS setup (profile, config files, endpoints) in the way."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_RETRY_MODE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-access-key")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws(monkeypatch, tmp_path, "S3")
     return S3(moto_server, boto3.session.Session().client("s3", endpoint_url=moto_server))

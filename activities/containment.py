@@ -1,28 +1,33 @@
-"""Revoking and restoring keys, each call made once per incident, key and provider.
+"""Containment actions (revoking keys, isolating endpoints) and their undo, each call made
+once per incident, action, provider and target.
 
 The `actions` row is the idempotency record: written ("started") before the provider is
 called, completed after. A retry that finds the row completed returns what it recorded
 without calling the provider; one that finds it still "started" (the worker died between
-the call and the completion) looks at the key first and only calls the provider if the
-key is not yet in the wanted state.
+the call and the completion) looks at the target first and only calls the provider if the
+target is not yet in the wanted state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from integrations.keys.base import KeyProvider, KeyProviderError, KeyState
+from integrations.endpoints.base import ISOLATED, EndpointProviderError, EndpointState
+from integrations.endpoints.registry import EndpointProviders
+from integrations.keys.base import KeyProviderError, KeyState
 from integrations.keys.registry import KeyProviders
 from smokejumper.config import Settings
-from smokejumper.domain.containment import ActionResult, KeyAction
+from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action
 
@@ -30,6 +35,13 @@ log = logging.getLogger("smokejumper.containment")
 
 REVOKE = "revoke_key"
 REVOKED = "inactive"
+ISOLATE = "isolate_endpoint"
+
+_PROVIDER_ERRORS = (KeyProviderError, EndpointProviderError)
+
+
+def _retryable(exc: Exception) -> bool:
+    return exc.retryable if isinstance(exc, _PROVIDER_ERRORS) else True
 
 
 def _result(row: Action) -> ActionResult:
@@ -38,6 +50,7 @@ def _result(row: Action) -> ActionResult:
         step=row.step,
         provider=row.provider,
         key_id=row.target,
+        endpoint=row.target if row.action == ISOLATE else None,
         business_key=row.business_key,
         action=row.action,
         status=row.status,
@@ -51,14 +64,18 @@ def _result(row: Action) -> ActionResult:
 
 
 def _failure(exc: Exception) -> ApplicationError:
-    retryable = exc.retryable if isinstance(exc, KeyProviderError) else True
-    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not retryable)
+    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not _retryable(exc))
+
+
+def _nothing_to_restore(message: str) -> ApplicationError:
+    return ApplicationError(message, type="NothingToRestore", non_retryable=True)
 
 
 class ContainmentActivities:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.providers = KeyProviders(settings)
+        self.endpoints = EndpointProviders(settings)
 
     # -- revoke ---------------------------------------------------------------------------
 
@@ -68,7 +85,14 @@ class ContainmentActivities:
         return await asyncio.to_thread(self._revoke, action)
 
     def _revoke(self, action: KeyAction) -> ActionResult:
-        row = self._claim(action)
+        row = self._claim(
+            REVOKE,
+            action.incident_id,
+            action.step,
+            action.provider,
+            action.key_id,
+            action.business_key,
+        )
         if row.status == "completed":
             return _result(row)
         try:
@@ -85,20 +109,66 @@ class ContainmentActivities:
             raise _failure(exc) from None
         return self._complete(row.business_key, after, verified, provider.restorable)
 
-    def _claim(self, action: KeyAction) -> Action:
+    # -- isolate --------------------------------------------------------------------------
+
+    @activity.defn(name="isolate_endpoint")
+    async def isolate_endpoint(self, action: EndpointAction) -> ActionResult:
+        """Stop the endpoint serving at its provider; once per business key."""
+        return await asyncio.to_thread(self._isolate, action)
+
+    def _isolate(self, action: EndpointAction) -> ActionResult:
+        row = self._claim(
+            ISOLATE,
+            action.incident_id,
+            action.step,
+            action.provider,
+            action.endpoint,
+            action.business_key,
+        )
+        if row.status == "completed":
+            return _result(row)
+        try:
+            provider = self.endpoints.get(action.provider)
+            current = provider.state(action.endpoint)
+            if not row.before:
+                self._record_before(row.business_key, current)
+            # As for keys: a resumed attempt must not overwrite who isolated it and why.
+            after = (
+                current
+                if current.status == ISOLATED
+                else provider.isolate(
+                    action.endpoint, by=f"incident {action.incident_id}", reason=action.reason
+                )
+            )
+            verified = provider.verify_isolated(action.endpoint)
+        except Exception as exc:
+            self._fail(row.business_key, exc)
+            raise _failure(exc) from None
+        return self._complete(row.business_key, after, verified, provider.restorable)
+
+    # -- the row, shared by every action --------------------------------------------------
+
+    def _claim(
+        self,
+        kind: str,
+        incident_id: int,
+        step: str | None,
+        provider: str,
+        target: str,
+        key: str,
+    ) -> Action:
         """The action's row: inserted as started, or the existing one with one more attempt."""
-        key = action.business_key
         for _ in range(2):
             try:
                 with self.store.transaction() as session:
                     row = session.scalar(select(Action).where(Action.business_key == key))
                     if row is None:
                         row = Action(
-                            incident_id=action.incident_id,
-                            step=action.step,
-                            action=REVOKE,
-                            target=action.key_id,
-                            provider=action.provider,
+                            incident_id=incident_id,
+                            step=step,
+                            action=kind,
+                            target=target,
+                            provider=provider,
                             business_key=key,
                             status="started",
                             attempts=1,
@@ -115,7 +185,7 @@ class ContainmentActivities:
                 continue
         raise ApplicationError(f"could not claim action {key}")
 
-    def _record_before(self, business_key: str, before: KeyState) -> None:
+    def _record_before(self, business_key: str, before: BaseModel) -> None:
         with self.store.transaction() as session:
             row = session.scalar(select(Action).where(Action.business_key == business_key))
             assert row is not None
@@ -123,7 +193,7 @@ class ContainmentActivities:
                 row.before = before.model_dump(mode="json")
 
     def _complete(
-        self, business_key: str, after: KeyState, verified: bool, reversible: bool
+        self, business_key: str, after: BaseModel, verified: bool, reversible: bool
     ) -> ActionResult:
         with self.store.transaction() as session:
             row = session.scalar(select(Action).where(Action.business_key == business_key))
@@ -133,14 +203,14 @@ class ContainmentActivities:
             row.verified = verified
             row.reversible = reversible
             row.finished_at = datetime.now(UTC)
-            # A key revoked again after a restore can be restored again.
+            # A target contained again after a restore can be restored again.
             row.restored_at = None
             row.error = None
             session.flush()
             return _result(row)
 
     def _fail(self, business_key: str, exc: Exception) -> None:
-        retryable = exc.retryable if isinstance(exc, KeyProviderError) else True
+        retryable = _retryable(exc)
         message = str(exc)[:2000]
         # Provider messages are built from ids and error codes only; never from the secret.
         log.warning("containment %s failed (retryable=%s): %s", business_key, retryable, message)
@@ -158,42 +228,69 @@ class ContainmentActivities:
     @activity.defn(name="restore_key")
     async def restore_key(self, action: KeyAction) -> ActionResult:
         """Put the key back as the revoke recorded it before; once per business key."""
-        return await asyncio.to_thread(self._restore, action)
+        return await asyncio.to_thread(self._restore_key, action)
 
-    def _restore(self, action: KeyAction) -> ActionResult:
-        key = action.business_key
+    def _restore_key(self, action: KeyAction) -> ActionResult:
+        def restore(before: dict[str, Any]) -> BaseModel:
+            provider = self.providers.get(action.provider)
+            return provider.restore(action.key_id, KeyState.model_validate(before))
+
+        return self._undo(
+            action.business_key,
+            "revoke",
+            lambda: self.providers.get(action.provider).restorable,
+            f"key provider {action.provider} cannot restore keys: {action.key_id} stays "
+            "revoked; issue a new key instead",
+            restore,
+        )
+
+    @activity.defn(name="restore_endpoint")
+    async def restore_endpoint(self, action: EndpointAction) -> ActionResult:
+        """Put the endpoint back as the isolation recorded it before; once per business key."""
+        return await asyncio.to_thread(self._restore_endpoint, action)
+
+    def _restore_endpoint(self, action: EndpointAction) -> ActionResult:
+        def restore(before: dict[str, Any]) -> BaseModel:
+            provider = self.endpoints.get(action.provider)
+            return provider.restore(action.endpoint, EndpointState.model_validate(before))
+
+        return self._undo(
+            action.business_key,
+            "isolation",
+            lambda: self.endpoints.get(action.provider).restorable,
+            f"endpoint provider {action.provider} cannot restore endpoints: "
+            f"{action.endpoint} stays isolated",
+            restore,
+        )
+
+    def _undo(
+        self,
+        key: str,
+        what: str,
+        restorable: Callable[[], bool],
+        not_restorable: str,
+        restore: Callable[[dict[str, Any]], BaseModel],
+    ) -> ActionResult:
         with self.store.session() as session:
             row = session.scalar(select(Action).where(Action.business_key == key))
         if row is None:
-            raise ApplicationError(
-                f"nothing to restore: no revoke was recorded for {key}",
-                type="NothingToRestore",
-                non_retryable=True,
-            )
+            raise _nothing_to_restore(f"nothing to restore: no {what} was recorded for {key}")
         if row.restored_at is not None:
             return _result(row)
         if not row.before:
-            # The revoke failed before it learned the key's state, so it changed nothing.
-            raise ApplicationError(
-                f"nothing to restore: the revoke of {key} recorded no prior state "
-                f"(status {row.status})",
-                type="NothingToRestore",
-                non_retryable=True,
+            # The action failed before it learned the target's state, so it changed nothing.
+            raise _nothing_to_restore(
+                f"nothing to restore: the {what} of {key} recorded no prior state "
+                f"(status {row.status})"
             )
         try:
-            provider: KeyProvider = self.providers.get(action.provider)
-        except KeyProviderError as exc:
+            can_restore = restorable()
+        except _PROVIDER_ERRORS as exc:
             raise _failure(exc) from None
-        if not provider.restorable:
-            raise ApplicationError(
-                f"key provider {action.provider} cannot restore keys: {action.key_id} stays "
-                "revoked; issue a new key instead",
-                type="NotRestorable",
-                non_retryable=True,
-            )
-        before = KeyState.model_validate(row.before)
+        if not can_restore:
+            raise ApplicationError(not_restorable, type="NotRestorable", non_retryable=True)
         try:
-            after = provider.restore(action.key_id, before)
+            after = restore(dict(row.before))
         except Exception as exc:
             self._record_restore_error(key, exc)
             raise _failure(exc) from None
@@ -206,7 +303,7 @@ class ContainmentActivities:
             if row is not None:
                 row.error = f"restore: {exc}"[:2000]
 
-    def _mark_restored(self, business_key: str, after: KeyState) -> ActionResult:
+    def _mark_restored(self, business_key: str, after: BaseModel) -> ActionResult:
         with self.store.transaction() as session:
             row = session.scalar(select(Action).where(Action.business_key == business_key))
             assert row is not None

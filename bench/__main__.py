@@ -8,11 +8,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import intake_storm
+from bench import controls_check, intake_storm
 from bench.harness import Result, dev_server, machine
 
 RESULTS = Path(__file__).parent / "results.json"
-BENCHMARKS = {"intake_storm": intake_storm.run}
+BENCHMARKS = {"intake_storm": intake_storm.run, "controls_check": controls_check.run}
 
 
 def main(names: list[str]) -> int:

@@ -33,11 +33,19 @@ class Connection:
         return self.reader, self.writer
 
     async def post(self, path: str, body: bytes) -> Response:
+        return await self._request("POST", path, body)
+
+    async def get(self, path: str) -> Response:
+        """`path` carries the query string, already encoded."""
+        return await self._request("GET", path, b"")
+
+    async def _request(self, method: str, path: str, body: bytes) -> Response:
         reader, writer = await self._open()
         started = time.perf_counter()
+        length_header = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.fixed}"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.fixed}"
+            f"{length_header}\r\n"
         )
         writer.write(head.encode("ascii") + body)
         await writer.drain()

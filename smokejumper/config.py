@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from smokejumper.intake.fingerprint import validate_fingerprint_fields
 from smokejumper.intake.routing import Route
+from smokejumper.redaction import Redactor
 
 ENV_PREFIX = "SMOKEJUMPER_"
 CONFIG_ENV = "SMOKEJUMPER_CONFIG"
@@ -98,6 +99,11 @@ class ApiSettings(_Section):
         default=None,
         description="Bearer token of the operator identity (CLI, automation). Unset: "
         "generated once into data_dir/operator.token.",
+    )
+    controls_token: Secret | None = Field(
+        default=None,
+        description="Bearer token LLM applications (or their gateway) present to "
+        "`GET /api/v1/controls/check`; the operator token is accepted too.",
     )
 
 
@@ -291,6 +297,39 @@ class ContainmentSettings(_Section):
     )
 
 
+class EvidenceSettings(_Section):
+    store: Literal["local", "s3"] = Field(
+        default="local", description="Where captured evidence is kept: `local` files or `s3`."
+    )
+    directory: Path | None = Field(
+        default=None,
+        description="Folder of the `local` evidence store. Unset: data_dir/evidence.",
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of the `s3` evidence store.")
+    s3_prefix: str = Field(default="evidence/", description="Key prefix in the bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of an S3-compatible service (MinIO, moto_server). Unset: AWS.",
+    )
+    redaction_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra redaction patterns: kind name (lower case) to regular expression.",
+    )
+
+    @field_validator("redaction_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        # Refused at load time rather than when the first worker builds its redactor.
+        Redactor(patterns)
+        return patterns
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> EvidenceSettings:
+        if self.store == "s3" and not self.s3_bucket:
+            raise ValueError("evidence.s3_bucket is required when evidence.store is s3")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything smokejumper reads at start. Every key is documented in README.md."""
 
@@ -340,6 +379,10 @@ class Settings(BaseSettings):
         default_factory=ContainmentSettings,
         description="Containment providers: where keys are revoked (see docs/integrations.md).",
     )
+    evidence: EvidenceSettings = Field(
+        default_factory=EvidenceSettings,
+        description="Where captured evidence is stored (see docs/evidence.md).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -373,8 +416,17 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'smokejumper.db').resolve()}"
 
     @property
+    def evidence_directory(self) -> Path:
+        return self.evidence.directory or self.data_dir / "evidence"
+
+    @property
     def local_keys_file(self) -> Path:
         return self.containment.local_state_file or self.data_dir / "keys.json"
+
+    @property
+    def local_endpoints_file(self) -> Path:
+        """Beside the keys file, so one setting moves the whole embedded control plane."""
+        return self.local_keys_file.with_name("endpoints.json")
 
     @property
     def api_url(self) -> str:

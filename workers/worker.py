@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.approvals import ApprovalActivities
 from activities.audit import AuditActivities
 from activities.containment import ContainmentActivities
+from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
 from activities.notify import NotifyActivities
 from smokejumper.config import Settings
@@ -41,6 +42,9 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         notify.notify,
         containment.revoke_key,
         containment.restore_key,
+        EvidenceActivities(store, settings or Settings()).capture_evidence,
+        containment.isolate_endpoint,
+        containment.restore_endpoint,
     ]
 
 

@@ -1,25 +1,18 @@
 """Keys of the embedded control plane, in one JSON file under the data dir.
 
 The file maps key id to its record ({"status": "active" | "inactive", ...}); it holds no
-secrets, only ids and states. Writes go to a temporary file that is fsynced and renamed
-over the old one, so a crash leaves either the old or the new state, never half of one;
-an advisory lock file serialises writers across the API, worker and CLI processes.
+secrets, only ids and states. Crash-safe writes and the cross-process lock come from
+`integrations.local_state`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import tempfile
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
+from integrations.local_state import LocalStateError, LocalStateFile
 
 PROVIDER = "local"
 _STATUSES = ("active", "inactive")
@@ -31,41 +24,17 @@ class LocalKeys:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with self._lock, lock_path.open("a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        self._file = LocalStateFile(path, "keys")
+        self._locked = self._file.locked
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise KeyProviderError(f"local keys: cannot read {self.path}: {exc}") from None
-        keys = data.get("keys", {}) if isinstance(data, dict) else {}
-        return {str(k): dict(v) for k, v in keys.items()}
+            return self._file.read()
+        except LocalStateError as exc:
+            raise KeyProviderError(f"local keys: {exc}") from None
 
     def _write(self, keys: dict[str, dict[str, Any]]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"keys": keys}, out, indent=2, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        self._file.write(keys)
 
     def _state(self, key_id: str, record: dict[str, Any]) -> KeyState:
         return KeyState(

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from smokejumper import __version__
-from smokejumper.api import alerts, dead_letters, health, incident_actions, incidents
+from smokejumper.api import alerts, controls, dead_letters, health, incident_actions, incidents
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.intake.routing import Route
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(incident_actions.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
+    app.include_router(controls.router)
     return app
 
 

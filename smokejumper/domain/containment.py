@@ -1,4 +1,5 @@
-"""Messages of the containment activities (revoking and restoring keys)."""
+"""Messages of the containment activities (revoking keys, isolating endpoints, and undoing
+both)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,31 @@ class KeyAction(BaseModel):
         return f"{self.incident_id}:revoke_key:{self.provider}:{self.key_id}"
 
 
+class EndpointAction(BaseModel):
+    """Isolate or restore one serving endpoint. `ActionResult` of an isolation carries
+    `endpoint`, so it can be handed straight to `restore_endpoint` too."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(min_length=1, max_length=60)
+    endpoint: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
+
+    @property
+    def business_key(self) -> str:
+        return f"{self.incident_id}:isolate_endpoint:{self.provider}:{self.endpoint}"
+
+
 class ActionResult(BaseModel):
-    """What the `actions` row records about one containment action."""
+    """What the `actions` row records about one containment action. `key_id` is the
+    action's target whatever its kind (kept for the histories of runs that revoke keys);
+    `endpoint` repeats it for endpoint actions."""
 
     incident_id: int
     step: str | None = None
     provider: str
     key_id: str
+    endpoint: str | None = None
     business_key: str
     action: str
     status: str

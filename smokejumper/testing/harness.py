@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -443,9 +444,17 @@ class PlaybookHarness:
             await asyncio.to_thread(upgrade, url)
             store = Store(url)
             stack.callback(store.dispose)
+            offered = [fn for provider in self.providers for fn in activities_of(provider)]
+            # A provider stands in for the worker's own activity of the same name (a fake
+            # `revoke_key` instead of the real one); the worker refuses duplicate names.
+            replaced = {_activity_name(fn) for fn in offered}
             activities = [
-                *activities_for(store, Settings(approvers=self.approvers)),
-                *(fn for provider in self.providers for fn in activities_of(provider)),
+                *(
+                    fn
+                    for fn in activities_for(store, Settings(approvers=self.approvers))
+                    if _activity_name(fn) not in replaced
+                ),
+                *offered,
             ]
             worker = Worker(
                 client,
@@ -788,3 +797,8 @@ class PlaybookHarness:
 
     async def close(self, reason: str = "test finished", *, as_: str = "tester") -> IncidentState:
         return await self.current.close(reason, as_=as_)
+
+
+def _activity_name(function: Callable[..., Any]) -> str | None:
+    definition = activity._Definition.from_callable(function)
+    return definition.name if definition is not None else None

@@ -1,0 +1,1 @@
+"""Endpoint providers: where containment isolates, verifies and restores serving endpoints."""

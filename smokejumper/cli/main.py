@@ -188,6 +188,16 @@ def _json(response: Any) -> Any:
         return {"error": response.text[:500]}
 
 
+def _call(ctx: typer.Context, method: str, path: str, *, ok: int = 200, **kwargs: Any) -> Any:
+    """Call the API; print the refusal and exit 1 unless it answers `ok`."""
+    response = ApiClient(_settings(ctx)).request(method, path, **kwargs)
+    data = _json(response)
+    if response.status_code != ok:
+        _print_rejection(response.status_code, data)
+        raise typer.Exit(1)
+    return data
+
+
 def _print_rejection(status: int, data: Any) -> None:
     if not isinstance(data, dict):
         typer.secho(f"error: API answered {status}", err=True, fg=typer.colors.RED)
@@ -212,11 +222,7 @@ def alert_dead_letters(
     params: dict[str, Any] = {"limit": limit, "pending": pending}
     if source is not None:
         params["source"] = source
-    response = ApiClient(_settings(ctx)).request("GET", "/api/v1/dead-letters", params=params)
-    data = _json(response)
-    if response.status_code != 200:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
+    data = _call(ctx, "GET", "/api/v1/dead-letters", params=params)
     if as_json:
         print_json(data)
         return
@@ -251,13 +257,7 @@ def alert_replay(
     body: dict[str, Any] = {}
     if file is not None:
         body["body"] = _read_input(file).decode("utf-8")
-    response = ApiClient(_settings(ctx)).request(
-        "POST", f"/api/v1/dead-letters/{dead_letter}/replay", json=body
-    )
-    data = _json(response)
-    if response.status_code != 202:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
+    data = _call(ctx, "POST", f"/api/v1/dead-letters/{dead_letter}/replay", ok=202, json=body)
     verb = "joined" if data["deduplicated"] else "opened"
     typer.echo(
         f"dead letter {dead_letter} replayed as alert {data['alert_id']}: "
@@ -287,11 +287,7 @@ def incidents_list(
         }.items()
         if value is not None
     }
-    response = ApiClient(_settings(ctx)).request("GET", "/api/v1/incidents", params=params)
-    data = _json(response)
-    if response.status_code != 200:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
+    data = _call(ctx, "GET", "/api/v1/incidents", params=params)
     if as_json:
         print_json(data)
         return
@@ -320,11 +316,7 @@ def incidents_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show one incident: its alerts and timeline."""
-    response = ApiClient(_settings(ctx)).request("GET", f"/api/v1/incidents/{incident}")
-    data = _json(response)
-    if response.status_code != 200:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
+    data = _call(ctx, "GET", f"/api/v1/incidents/{incident}")
     if as_json:
         print_json(data)
         return
@@ -365,12 +357,7 @@ ReasonOpt = Annotated[str, typer.Option(help="Why (goes on the timeline and audi
 
 def _act(ctx: typer.Context, path: str, body: dict[str, Any], ok: int = 200) -> Any:
     """POST an incident action; print the refusal and exit 1 unless the API says `ok`."""
-    response = ApiClient(_settings(ctx)).request("POST", path, json=body)
-    data = _json(response)
-    if response.status_code != ok:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
-    return data
+    return _call(ctx, "POST", path, ok=ok, json=body)
 
 
 @incidents_app.command("close")

@@ -78,6 +78,20 @@ async def start(
     return handle
 
 
+async def start_waiting_for(
+    client: Client, queue: str, store: Store, step: str
+) -> WorkflowHandle[FourEyesIsolation, IncidentState]:
+    """Start the four-eyes playbook on a new incident; return once `step` awaits approval."""
+    handle = await start(client, queue, new_incident(store))
+
+    async def waiting() -> IncidentState | None:
+        current = await state(handle)
+        return current if current.pending_approvals == [step] else None
+
+    await eventually(waiting)
+    return handle
+
+
 async def state(handle: WorkflowHandle[FourEyesIsolation, IncidentState]) -> IncidentState:
     result: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
     return result
@@ -121,13 +135,7 @@ async def test_four_eyes_approval_with_every_refusal(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, new_incident(store))
-
-    async def waiting() -> IncidentState | None:
-        current = await state(handle)
-        return current if current.pending_approvals == ["isolate"] else None
-
-    await eventually(waiting)
+    handle = await start_waiting_for(client, queue, store, "isolate")
     assert provider.calls == [("do", "snapshot")]
 
     assert "no approval is pending for step 'nope'" in await refused(handle, vote("nope", "alice"))
@@ -175,13 +183,7 @@ async def test_a_single_deny_decides_and_skips_the_step(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, new_incident(store))
-
-    async def waiting() -> IncidentState | None:
-        current = await state(handle)
-        return current if current.pending_approvals else None
-
-    await eventually(waiting)
+    handle = await start_waiting_for(client, queue, store, "isolate")
     receipt = await handle.execute_update(
         UPDATE_DECIDE,
         vote("isolate", "carol", approve=False, reason="false positive"),
@@ -251,13 +253,7 @@ async def test_abort_while_waiting_undoes_completed_steps(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, new_incident(store))
-
-    async def waiting() -> IncidentState | None:
-        current = await state(handle)
-        return current if current.pending_approvals else None
-
-    await eventually(waiting)
+    handle = await start_waiting_for(client, queue, store, "isolate")
     after = await handle.execute_update(
         UPDATE_ABORT, AbortRequest(actor="alice", reason="wrong model"), result_type=IncidentState
     )
@@ -306,13 +302,7 @@ async def test_restore_after_the_playbook_needs_someone_else_to_approve(
     running: tuple[Client, str, FakeProvider], store: Store
 ) -> None:
     client, queue, provider = running
-    handle = await start(client, queue, new_incident(store))
-
-    async def waiting() -> IncidentState | None:
-        current = await state(handle)
-        return current if current.pending_approvals else None
-
-    await eventually(waiting)
+    handle = await start_waiting_for(client, queue, store, "isolate")
     await handle.execute_update(
         UPDATE_DECIDE, vote("isolate", "carol", approve=False), result_type=VoteReceipt
     )

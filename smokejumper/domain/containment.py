@@ -57,3 +57,25 @@ class ActionResult(BaseModel):
     reversible: bool = False
     restored_at: datetime | None = None
     error: str | None = None
+
+
+class ModelAction(BaseModel):
+    """Roll the serving alias of one registered model back (or restore it). `to_version`
+    None means the last known good version: the newest earlier version whose artifact digest
+    matches the inventory. The target of the action is `model@alias`."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(min_length=1, max_length=60)
+    model: str = Field(min_length=1, max_length=200)
+    alias: str = Field(default="production", min_length=1, max_length=100)
+    to_version: str | None = Field(default=None, max_length=60)
+    reason: str | None = Field(default=None, max_length=500)
+
+    @property
+    def target(self) -> str:
+        return f"{self.model}@{self.alias}"
+
+    @property
+    def business_key(self) -> str:
+        return f"{self.incident_id}:rollback_model:{self.provider}:{self.target}"

@@ -8,6 +8,7 @@ reference, `file:/path` or `env:VARIABLE`, so a config file can be committed or 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from contextvars import ContextVar
@@ -39,7 +40,16 @@ DEFAULT_CONFIG_FILE = "smokejumper.toml"
 
 # Keys whose values are secrets wherever they appear in the tree.
 SECRET_KEY_NAMES = frozenset(
-    {"api_key", "token", "signing_secret", "bot_token", "app_token", "password", "secret"}
+    {
+        "api_key",
+        "token",
+        "signing_secret",
+        "bot_token",
+        "app_token",
+        "password",
+        "secret",
+        "session_secret",
+    }
 )
 
 
@@ -330,6 +340,57 @@ class EvidenceSettings(_Section):
         return self
 
 
+Role = Literal["viewer", "responder", "admin"]
+
+
+class ConsoleSettings(_Section):
+    """The responder console at `/`: sessions, the auth proxy, who may see what."""
+
+    session_secret: Secret | None = Field(
+        default=None,
+        description="Key that signs session cookies (secret). Unset: derived from the "
+        "operator token, so every API replica sharing it accepts the same cookies.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="A sign-in lasts this long."
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark cookies Secure (HTTPS only). Unset: when api.public_url is https.",
+    )
+    trusted_header: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{1,100}$",
+        description="Header an authenticating reverse proxy puts the user name in, e.g. "
+        "X-Forwarded-User. Believed only from `trusted_header_proxies`.",
+    )
+    trusted_header_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the auth proxies whose `trusted_header` "
+        "is believed; from any other address the header is ignored.",
+    )
+    proxy_default_role: Role | None = Field(
+        default="viewer",
+        description="Role of a proxy-authenticated user with no local account; null refuses them.",
+    )
+
+    @field_validator("trusted_header_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address or network") from None
+        return values
+
+    @model_validator(mode="after")
+    def _header_needs_proxies(self) -> ConsoleSettings:
+        if self.trusted_header and not self.trusted_header_proxies:
+            raise ValueError("trusted_header needs trusted_header_proxies (the proxy addresses)")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything smokejumper reads at start. Every key is documented in README.md."""
 
@@ -382,6 +443,10 @@ class Settings(BaseSettings):
     evidence: EvidenceSettings = Field(
         default_factory=EvidenceSettings,
         description="Where captured evidence is stored (see docs/evidence.md).",
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings,
+        description="The responder console: sessions and the auth proxy (see docs/console.md).",
     )
 
     @field_validator("database_url")

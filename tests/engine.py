@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from integrations.evidence.registry import evidence_store
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
 from smokejumper.api.app import create_app
@@ -58,7 +59,13 @@ class Engine:
 
 @asynccontextmanager
 async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
-    app = create_app(settings, store, normalizers=NORMALIZERS, playbook_routes=playbook_routes())
+    app = create_app(
+        settings,
+        store,
+        normalizers=NORMALIZERS,
+        playbook_routes=playbook_routes(),
+        evidence_reader=evidence_store(settings).get,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"

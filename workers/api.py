@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from integrations.evidence.registry import evidence_store
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.api.app import create_app
 from smokejumper.config import Settings
@@ -17,6 +18,7 @@ def main(settings: Settings) -> None:
         normalizers=NORMALIZERS,
         playbook_routes=routes_of(playbooks),
         known_playbooks=playbooks,
+        evidence_reader=evidence_store(settings).get,
     )
     config = uvicorn.Config(
         app,

@@ -9,9 +9,19 @@ from typing import Any
 from fastapi import FastAPI
 
 from smokejumper import __version__
-from smokejumper.api import alerts, controls, dead_letters, health, incident_actions, incidents
+from smokejumper.api import (
+    alerts,
+    controls,
+    dead_letters,
+    evidence,
+    health,
+    incident_actions,
+    incidents,
+    metrics,
+)
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
+from smokejumper.console import mount_console
 from smokejumper.intake.routing import Route
 from smokejumper.store.db import Store
 
@@ -22,9 +32,11 @@ def create_app(
     normalizers: Mapping[str, Any] | None = None,
     playbook_routes: list[Route] | None = None,
     known_playbooks: Collection[str] | None = None,
+    evidence_reader: evidence.EvidenceReader | None = None,
 ) -> FastAPI:
     """The API; `normalizers` (source formats), `playbook_routes` and `known_playbooks` come
-    from the caller so the core does not import integrations or playbooks.
+    from the caller so the core does not import integrations or playbooks; so does
+    `evidence_reader` (evidence store URI to bytes), which serves raw evidence.
 
     Raises ConfigError when a configured route or the default playbook names a playbook
     that is not among `known_playbooks` (when given).
@@ -59,6 +71,10 @@ def create_app(
     app.include_router(dead_letters.router)
     app.include_router(health.router)
     app.include_router(controls.router)
+    app.include_router(evidence.router)
+    app.include_router(metrics.router)
+    app.state.evidence_reader = evidence_reader
+    mount_console(app, state)
     return app
 
 

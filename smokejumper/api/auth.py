@@ -1,25 +1,59 @@
-"""The operator credential on API routes (roles and per-user tokens come with the console)."""
+"""Who calls the API, and may they: bearer credentials mapped to a role.
+
+The operator token (`api.operator_token` or `data_dir/operator.token`, used by the CLI) is
+an admin credential acting as `settings.operator`. API tokens (`smokejumper users token`)
+act as their user, with that user's role, read from the store on every call so a role
+change or a disabled account applies at once. Viewers read; responders also decide
+approvals, act on incidents and see raw evidence; admins may do everything.
+"""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from smokejumper.api.state import AppState, app_state
-from smokejumper.intake.auth import OPERATOR, bearer
+from smokejumper.intake.auth import bearer
+from smokejumper.security.users import Principal, Role, principal_for_token
 
 
-def require_operator(request: Request, state: Annotated[AppState, Depends(app_state)]) -> str:
-    token = bearer(request.headers)
-    if token is None or not hmac.compare_digest(token.encode(), state.operator_token.encode()):
-        raise HTTPException(
-            status_code=401,
-            detail="operator bearer token required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return OPERATOR
+def bearer_principal(state: AppState, token: str) -> Principal | None:
+    if hmac.compare_digest(token.encode(), state.operator_token.encode()):
+        return Principal(name=state.settings.operator, role=Role.ADMIN, via="operator-token")
+    with state.store.transaction() as session:
+        return principal_for_token(session, token)
 
 
-Operator = Annotated[str, Depends(require_operator)]
+def refused(principal: Principal, needed: Role, what: str) -> HTTPException:
+    return HTTPException(
+        status_code=403,
+        detail=f"{principal.name} is a {principal.role.label}; {what} needs the "
+        f"{needed.label} role",
+    )
+
+
+def _require(role: Role, what: str) -> Callable[[Request, AppState], Principal]:
+    # Sync on purpose: FastAPI runs it in the thread pool, off the event loop, with its
+    # store read.
+    def dependency(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+        token = bearer(request.headers)
+        principal = bearer_principal(state, token) if token is not None else None
+        if principal is None:
+            raise HTTPException(
+                status_code=401,
+                detail="bearer token required: the operator token or an API token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not principal.may(role):
+            raise refused(principal, role, what)
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(_require(Role.VIEWER, "reading"))]
+Responder = Annotated[Principal, Depends(_require(Role.RESPONDER, "acting on incidents"))]
+Admin = Annotated[Principal, Depends(_require(Role.ADMIN, "this"))]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from smokejumper.api.alerts import AlertRejected, FieldError, Rejection, parse_alert
-from smokejumper.api.auth import Operator
+from smokejumper.api.auth import Responder, Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.intake.auth import Caller
 from smokejumper.store.tables import DeadLetter
@@ -94,7 +94,7 @@ def _summary(row: DeadLetter) -> dict[str, Any]:
 @router.get("/dead-letters", response_model=DeadLetterPage)
 async def list_dead_letters(
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    _caller: Viewer,
     source: Annotated[str | None, Query(max_length=200)] = None,
     pending: Annotated[bool, Query(description="Only those not yet replayed.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -130,7 +130,7 @@ def _load(state: AppState, dead_letter_id: str) -> DeadLetter:
 async def get_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    _caller: Responder,
 ) -> DeadLetterDetail:
     row = await asyncio.to_thread(_load, state, dead_letter_id)
     return DeadLetterDetail(
@@ -148,7 +148,7 @@ async def replay_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     replay: ReplayBody,
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    _caller: Responder,
 ) -> Any:
     """Send the stored (or a corrected) body through intake again, as the operator."""
     row = await asyncio.to_thread(_load, state, dead_letter_id)

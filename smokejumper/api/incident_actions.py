@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.service import RPCError, RPCStatusCode
 
-from smokejumper.api.auth import Operator
+from smokejumper.api.auth import Responder
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import (
     UPDATE_ABORT,
@@ -104,7 +104,7 @@ async def close_incident(
     incident_id: IncidentId,
     body: ReasonBody,
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    caller: Responder,
 ) -> IncidentState:
     """Close the incident; its fingerprint then opens new incidents."""
 
@@ -116,7 +116,7 @@ async def close_incident(
     # A closed incident's playbook has ended: say so rather than "no running playbook".
     if await asyncio.to_thread(status) == IncidentStatus.CLOSED.value:
         raise HTTPException(status_code=409, detail=f"incident {incident_id} is already closed")
-    request = CloseRequest(actor=state.settings.operator, reason=body.reason)
+    request = CloseRequest(actor=caller.name, reason=body.reason)
     return await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
 
 
@@ -128,17 +128,24 @@ async def decide_approval(
     step: Annotated[str, Path(max_length=100)],
     body: DecisionBody,
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    caller: Responder,
 ) -> VoteReceipt:
     """Approve or deny a pending step; the first valid answer decides, later ones are
     refused with the reason (not an approver, own request, already answered, timed out)."""
     request = DecisionRequest(
         step=step,
         approve=body.approve,
-        actor=state.settings.operator,
+        actor=caller.name,
         reason=body.reason,
         via=body.via,
     )
+    return await decide(state, incident_id, request)
+
+
+async def decide(state: AppState, incident_id: str, request: DecisionRequest) -> VoteReceipt:
+    """One vote, through the playbook's `decide` update and its validator (the console's
+    forms come here too); HTTPException 404/409 when there is nothing to decide or the
+    playbook refuses."""
     return await _update(state, incident_id, UPDATE_DECIDE, request, VoteReceipt)
 
 
@@ -147,10 +154,10 @@ async def abort_playbook(
     incident_id: IncidentId,
     body: ReasonBody,
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    caller: Responder,
 ) -> IncidentState:
     """Stop the running playbook and undo its completed reversible steps."""
-    request = AbortRequest(actor=state.settings.operator, reason=body.reason)
+    request = AbortRequest(actor=caller.name, reason=body.reason)
     return await _update(state, incident_id, UPDATE_ABORT, request, IncidentState)
 
 
@@ -164,11 +171,11 @@ async def restore_incident(
     incident_id: IncidentId,
     body: ReasonBody,
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    caller: Responder,
 ) -> RestoreAccepted:
     """Ask to undo a finished playbook's steps; someone else must approve step `restore`."""
     handle = await _handle(state, incident_id)
-    request = RestoreRequest(actor=state.settings.operator, reason=body.reason)
+    request = RestoreRequest(actor=caller.name, reason=body.reason)
     try:
         await handle.start_update(
             UPDATE_RESTORE,
@@ -189,11 +196,9 @@ async def stop_clock(
     clock: Annotated[str, Path(max_length=100)],
     body: StopClockBody,
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    caller: Responder,
 ) -> ClockView:
     """Record the filing that stops a regulatory clock (who, when, reference)."""
     filed_at: datetime = body.filed_at
-    request = StopClock(
-        clock=clock, actor=state.settings.operator, filed_at=filed_at, reference=body.reference
-    )
+    request = StopClock(clock=clock, actor=caller.name, filed_at=filed_at, reference=body.reference)
     return await _update(state, incident_id, UPDATE_STOP_CLOCK, request, ClockView)

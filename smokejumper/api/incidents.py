@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from smokejumper.api.auth import Operator
+from smokejumper.api.auth import Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState, IncidentStatus
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 @router.get("/incidents", response_model=IncidentPage)
 async def get_incidents(
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    _caller: Viewer,
     status: IncidentStatus | None = None,
     severity: Severity | None = None,
     kind: AlertKind | None = None,
@@ -48,12 +48,12 @@ async def get_incidents(
 @router.get(
     "/incidents/{incident_id}",
     response_model=IncidentDetail,
-    responses={401: {"description": "No operator token"}, 404: {"description": "No such incident"}},
+    responses={401: {"description": "No bearer token"}, 404: {"description": "No such incident"}},
 )
 async def get_incident(
     incident_id: Annotated[str, Path(max_length=120)],
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    _caller: Viewer,
 ) -> IncidentDetail:
     settings = state.settings
 

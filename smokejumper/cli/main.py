@@ -21,6 +21,7 @@ from smokejumper.cli.api_client import ApiClient
 from smokejumper.cli.inventory import inventory_app
 from smokejumper.cli.output import fail, print_json, table
 from smokejumper.cli.playbooks import playbooks_app
+from smokejumper.cli.users import users_app
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.logs import configure_logging
 
@@ -40,6 +41,7 @@ app.add_typer(alert_app, name="alerts", help="Same as `alert`.")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(users_app, name="users")
 
 
 class _Context:

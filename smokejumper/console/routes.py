@@ -1,0 +1,361 @@
+"""The console's pages: incidents, one incident (live), approvals, playbooks, inventory,
+dead letters, the audit log; and signing in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from smokejumper.api import evidence
+from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
+from smokejumper.api.incident_actions import decide
+from smokejumper.api.incidents import _live_state
+from smokejumper.console import queries
+from smokejumper.console.context import (
+    Form as CheckedForm,
+)
+from smokejumper.console.context import (
+    Page,
+    Visit,
+    safe_next,
+    set_session_cookie,
+)
+from smokejumper.domain.alerts import AlertKind, Severity
+from smokejumper.domain.incidents import IncidentStatus
+from smokejumper.incidents.service import find_incident, incident_detail
+from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
+from smokejumper.sdk.approvals import DecisionRequest
+from smokejumper.sdk.registry import discover
+from smokejumper.security.users import Role, authenticate
+from smokejumper.store import audit
+from smokejumper.store.db import Store
+from smokejumper.store.tables import Incident
+
+log = logging.getLogger("smokejumper.console")
+
+router = APIRouter(include_in_schema=False)
+
+IncidentRef = Annotated[str, Path(max_length=120)]
+Offset = Annotated[int, Query(ge=0)]
+Text = Annotated[str, Form(max_length=2000)]
+
+
+# --- signing in and out ----------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(page: Page, next: str | None = None) -> Response:
+    if page.principal is not None:
+        return page.redirect(safe_next(next))
+    return page.render("login.html", next=safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    page: CheckedForm,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    def check() -> str | None:
+        with page.state.store.session() as session:
+            user = authenticate(session, username.strip(), password)
+            return user.name if user is not None else None
+
+    name = await asyncio.to_thread(check)
+    if name is None:
+        log.warning("console sign-in refused for %r", username[:200])
+        return page.render(
+            "login.html", status=401, next=safe_next(next), error="Wrong user name or password."
+        )
+    # A new session id at sign-in: a cookie planted before it is worth nothing after.
+    page.session = page.context.codec.new(user=name)
+    page.fresh = True
+    await asyncio.to_thread(_audit_as, page.state.store, name, "console.sign_in", name)
+    return page.redirect(safe_next(next))
+
+
+@router.post("/logout")
+async def logout(page: CheckedForm) -> Response:
+    if page.principal is not None:
+        await asyncio.to_thread(page.audit, "console.sign_out", page.principal.name, {})
+    response = RedirectResponse("/login", status_code=303)
+    set_session_cookie(response, page.context, page.context.codec.new())
+    return response
+
+
+def _audit_as(store: Store, actor: str, action: str, subject: str) -> None:
+    with store.transaction() as session:
+        audit.append(session, actor=actor, action=action, subject=subject, data={"via": "console"})
+
+
+# --- incidents --------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def incidents(
+    page: Page,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    severity: Annotated[str | None, Query(max_length=20)] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    playbook: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Annotated[str, Query(max_length=20)] = "newest",
+    offset: Offset = 0,
+) -> Response:
+    page.require(Role.VIEWER, "reading incidents")
+    chosen = queries.IncidentFilter(
+        status=status or None,
+        severity=severity or None,
+        kind=kind or None,
+        playbook=playbook or None,
+        q=q or None,
+        sort=sort if sort in queries.SORTS else "newest",
+    )
+
+    def read() -> queries.IncidentList:
+        with page.state.store.session() as session:
+            return queries.incident_list(session, chosen, offset)
+
+    listing = await asyncio.to_thread(read)
+    return page.render(
+        "incidents.html",
+        listing=listing,
+        chosen=chosen,
+        offset=offset,
+        page_size=queries.PAGE,
+        statuses=[s.value for s in IncidentStatus],
+        severities=[s.value for s in Severity],
+        kinds=sorted({k.value for k in AlertKind} | set(listing.kinds)),
+        sorts=list(queries.SORTS),
+    )
+
+
+async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
+    state = page.state
+    settings = state.settings
+
+    def read() -> dict[str, Any] | None:
+        with state.store.session() as session:
+            incident = find_incident(session, ref)
+            if incident is None:
+                return None
+            return {
+                "incident": incident_detail(
+                    session, incident, settings.temporal.ui_url, settings.temporal.namespace
+                ),
+                "requests": queries.approval_requests(session, incident.id),
+                "actions": queries.actions_of(session, incident.id),
+                "evidence": evidence.evidence_of(session, incident),
+                "targets": _targets(incident),
+            }
+
+    found = await asyncio.to_thread(read)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no incident {ref!r}")
+    detail = found["incident"]
+    if detail.status != IncidentStatus.CLOSED.value:
+        detail.live = await _live_state(state, detail.workflow_id)
+    found["radius"] = await asyncio.to_thread(_radius, state.store, found.pop("targets"))
+    return found
+
+
+def _targets(incident: Incident) -> list[str]:
+    """Inventory references an incident names, most specific first."""
+    target, principal = incident.target or {}, incident.principal or {}
+    refs: list[str] = []
+    if target.get("endpoint"):
+        refs.append(f"endpoint:{target['endpoint']}")
+    if target.get("model") and target.get("model_version"):
+        refs.append(f"model:{target['model']}@{target['model_version']}")
+    if target.get("model"):
+        refs.append(f"model:{target['model']}")
+    if principal.get("api_key_id"):
+        refs.append(f"key:{principal['api_key_id']}")
+    return refs
+
+
+def _radius(store: Store, refs: list[str]) -> BlastRadius | None:
+    for ref in refs:
+        try:
+            return blast_radius(store, ref)
+        except TargetError:
+            continue
+    return None
+
+
+@router.get("/incidents/{ref}", response_class=HTMLResponse)
+async def incident_page(page: Page, ref: IncidentRef) -> Response:
+    page.require(Role.VIEWER, "reading incidents")
+    return page.render("incident.html", **await _incident_view(page, ref))
+
+
+@router.get("/incidents/{ref}/live", response_class=HTMLResponse)
+async def incident_live(page: Page, ref: IncidentRef) -> Response:
+    """The parts of the incident page that change, for the page's refresh."""
+    page.require(Role.VIEWER, "reading incidents")
+    return page.render("_live.html", **await _incident_view(page, ref))
+
+
+@router.post("/incidents/{ref}/approvals/{step}")
+async def decide_step(
+    page: CheckedForm,
+    ref: IncidentRef,
+    step: Annotated[str, Path(max_length=100)],
+    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    reason: Text = "",
+) -> Response:
+    who = page.require(Role.RESPONDER, "deciding approvals")
+    request = DecisionRequest(
+        step=step, approve=decision == "approve", actor=who.name, reason=reason, via="console"
+    )
+    try:
+        receipt = await decide(page.state, ref, request)
+    except HTTPException as exc:
+        return page.redirect(f"/incidents/{ref}", flash=f"Refused: {exc.detail}")
+    if receipt.decision is not None:
+        message = f"Step {step} {receipt.decision.outcome}."
+    else:
+        message = f"Your vote on {step} is in; {receipt.approvals_missing} more approval(s) needed."
+    return page.redirect(f"/incidents/{ref}", flash=message)
+
+
+@router.get("/incidents/{ref}/alerts/{alert_id}/raw")
+async def raw_alert(
+    page: Page, ref: IncidentRef, alert_id: Annotated[str, Path(max_length=36)]
+) -> Response:
+    who = page.require(Role.RESPONDER, "raw evidence")
+    try:
+        raw = await asyncio.to_thread(evidence.raw_alert, page.state.store, ref, alert_id)
+    except evidence.RawNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    await asyncio.to_thread(page.audit, "evidence.raw_viewed", ref, {"alert": alert_id})
+    log.info("raw alert %s of %s shown to %s", alert_id, ref, who.name)
+    return PlainTextResponse(raw, headers={"cache-control": "no-store"})
+
+
+@router.get("/incidents/{ref}/evidence/{evidence_id}/raw")
+async def raw_evidence(page: Page, ref: IncidentRef, evidence_id: int) -> Response:
+    page.require(Role.RESPONDER, "raw evidence")
+    reader = evidence.evidence_reader(page.request)
+    try:
+        item, data = await asyncio.to_thread(
+            evidence.raw_evidence, page.state.store, reader, ref, evidence_id
+        )
+    except evidence.RawNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    await asyncio.to_thread(
+        page.audit, "evidence.raw_viewed", ref, {"evidence": item.name, "sha256": item.sha256}
+    )
+    return Response(
+        data,
+        media_type="text/plain; charset=utf-8",
+        headers={"cache-control": "no-store", "x-content-type-options": "nosniff"},
+    )
+
+
+# --- playbooks, inventory, dead letters, audit ------------------------------------------
+
+
+@router.get("/playbooks", response_class=HTMLResponse)
+async def playbooks(page: Page) -> Response:
+    page.require(Role.VIEWER, "reading playbooks")
+
+    def read() -> tuple[dict[str, Any], dict[str, list[Incident]]]:
+        catalog = discover(page.state.settings)
+        with page.state.store.session() as session:
+            runs = {
+                name: queries.incident_list(session, queries.IncidentFilter(playbook=name), 0).rows[
+                    :5
+                ]
+                for name in catalog
+            }
+        return dict(catalog), runs
+
+    catalog, runs = await asyncio.to_thread(read)
+    return page.render("playbooks.html", catalog=catalog, runs=runs)
+
+
+@router.get("/inventory", response_class=HTMLResponse)
+async def inventory(page: Page) -> Response:
+    page.require(Role.VIEWER, "reading the inventory")
+
+    def read() -> queries.Inventory:
+        with page.state.store.session() as session:
+            return queries.inventory(session)
+
+    return page.render("inventory.html", inventory=await asyncio.to_thread(read))
+
+
+@router.get("/dead-letters", response_class=HTMLResponse)
+async def dead_letters(page: Page, offset: Offset = 0) -> Response:
+    page.require(Role.VIEWER, "reading dead letters")
+
+    def read() -> tuple[list[Any], int]:
+        with page.state.store.session() as session:
+            return queries.dead_letters(session, offset)
+
+    rows, total = await asyncio.to_thread(read)
+    return page.render(
+        "dead_letters.html", rows=rows, total=total, offset=offset, page_size=queries.PAGE
+    )
+
+
+@router.post("/dead-letters/{dead_letter_id}/replay")
+async def replay(
+    page: CheckedForm, dead_letter_id: Annotated[str, Path(max_length=36)]
+) -> Response:
+    who = page.require(Role.RESPONDER, "replaying dead letters")
+    try:
+        answer = await replay_dead_letter(dead_letter_id, ReplayBody(), page.state, who)
+    except HTTPException as exc:
+        return page.redirect("/dead-letters", flash=f"Refused: {exc.detail}")
+    if isinstance(answer, Response):
+        return page.redirect(
+            "/dead-letters", flash="Replay refused: the alert still fails validation."
+        )
+    await asyncio.to_thread(
+        page.audit, "dead_letter.replay", dead_letter_id, {"alert": answer.alert_id}
+    )
+    return page.redirect(
+        "/dead-letters", flash=f"Replayed as alert {answer.alert_id} ({answer.incident_id})."
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_log(
+    page: Page,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    subject: Annotated[str | None, Query(max_length=300)] = None,
+    verify: bool = False,
+    offset: Offset = 0,
+) -> Response:
+    page.require(Role.VIEWER, "reading the audit log")
+
+    def read() -> dict[str, Any]:
+        with page.state.store.session() as session:
+            rows, total = queries.audit_page(
+                session,
+                actor=actor or None,
+                action=action or None,
+                subject=subject or None,
+                offset=offset,
+            )
+        checked = audit.verify(page.state.store) if verify else None
+        return {"rows": rows, "total": total, "checked": checked}
+
+    found = await asyncio.to_thread(read)
+    return page.render(
+        "audit.html",
+        **found,
+        actor=actor or "",
+        action=action or "",
+        subject=subject or "",
+        offset=offset,
+        page_size=queries.PAGE,
+    )

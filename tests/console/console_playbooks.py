@@ -1,0 +1,38 @@
+"""A playbook for the console tests (own module: the workflow sandbox re-imports it)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
+    from smokejumper.domain.incidents import IncidentStart
+    from smokejumper.sdk.playbook import Playbook, playbook
+
+# Raw evidence with a credential in it: only responders may read it unredacted.
+LEAKED = "model output: here is the key AKIAIOSFODNN7EXAMPLE for the billing bucket"
+
+
+@playbook
+class IsolateOnApproval(Playbook):
+    name = "test-console-isolate"
+    description = "Capture the leaked output, then isolate once on-call approves."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step(
+            "capture output",
+            "capture_evidence",
+            EvidenceCapture(
+                incident_id=incident.incident_id,
+                name="model.output",
+                kind="alert.response",
+                content=LEAKED,
+                captured_by="playbook:test-console-isolate",
+            ),
+            result_type=EvidenceRef,
+        )
+        decision = await self.approve(
+            "isolate", question="Take the support endpoint offline?", approvers=["group:oncall"]
+        )
+        if decision.approved:
+            await self.record("isolate.done", "Endpoint isolated", step="isolate")

@@ -1,0 +1,180 @@
+"""Access control over plain HTTP, against a running engine: roles on the API and the
+console, CSRF on every form, the auth proxy's header only from the proxy."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from smokejumper.store.tables import AuditEntry
+from tests.console.conftest import PASSWORDS, Console
+from tests.console.console_playbooks import LEAKED
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, name: str) -> str:
+    """Sign in through the form; returns the session's CSRF token."""
+    form = await client.get("/login")
+    signed = await client.post(
+        "/login",
+        data={"username": name, "password": PASSWORDS[name], "csrf_token": csrf_of(form)},
+    )
+    assert signed.status_code == 303, signed.text
+    return csrf_of(await client.get("/"))
+
+
+def browser(console: Console) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=console.url, timeout=30)
+
+
+async def test_api_roles_viewer_reads_but_cannot_approve_or_see_raw(console: Console) -> None:
+    ref = await console.open_incident()
+    async with console.as_user("victor") as victor, console.as_user("alice") as alice:
+        assert (await victor.get(f"/api/v1/incidents/{ref}")).status_code == 200
+        refused = await victor.post(
+            f"/api/v1/incidents/{ref}/approvals/isolate", json={"approve": True}
+        )
+        assert refused.status_code == 403
+        assert "victor is a viewer" in refused.json()["detail"]
+
+        listed = await victor.get(f"/api/v1/incidents/{ref}/evidence")
+        assert listed.status_code == 200
+        (item,) = listed.json()
+        # Everyone sees the hash and the redacted preview, never the key itself.
+        assert "AKIAIOSFODNN7EXAMPLE" not in listed.text
+        assert "[REDACTED:aws_access_key_id]" in item["redacted_preview"]
+        raw_path = f"/api/v1/incidents/{ref}/evidence/{item['id']}/raw"
+        assert (await victor.get(raw_path)).status_code == 403
+        alert_id = (await victor.get(f"/api/v1/incidents/{ref}")).json()["alerts"][0]["id"]
+        assert (
+            await victor.get(f"/api/v1/incidents/{ref}/alerts/{alert_id}/raw")
+        ).status_code == 403
+
+        raw = await alice.get(raw_path)
+        assert raw.status_code == 200 and raw.text == LEAKED
+        assert raw.headers["x-content-sha256"] == item["sha256"]
+        assert (
+            await alice.get(f"/api/v1/incidents/{ref}/alerts/{alert_id}/raw")
+        ).status_code == 200
+
+        # A responder's token acts as the responder: the playbook checks the name.
+        approved = await alice.post(
+            f"/api/v1/incidents/{ref}/approvals/isolate", json={"approve": True, "reason": "go"}
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["decision"]["decided_by"] == ["alice"]
+    async with httpx.AsyncClient(base_url=console.url) as anonymous:
+        assert (await anonymous.get(f"/api/v1/incidents/{ref}")).status_code == 401
+        forged = await anonymous.get(
+            f"/api/v1/incidents/{ref}", headers={"authorization": "Bearer sjt_not-a-token"}
+        )
+        assert forged.status_code == 401
+
+
+async def test_console_forms_need_the_sessions_csrf_token(console: Console) -> None:
+    ref = await console.open_incident()
+    action = f"/incidents/{ref}/approvals/isolate"
+    async with browser(console) as alice:
+        csrf = await sign_in(alice, "alice")
+        missing = await alice.post(action, data={"decision": "approve"})
+        assert missing.status_code == 403
+        assert "CSRF token is missing or wrong" in missing.text
+        wrong = await alice.post(action, data={"decision": "approve", "csrf_token": "0" * 64})
+        assert wrong.status_code == 403
+        # Another session's token is wrong for this one.
+        async with browser(console) as other:
+            foreign = await sign_in(other, "root")
+        assert (
+            await alice.post(action, data={"decision": "approve", "csrf_token": foreign})
+        ).status_code == 403
+        live = (await console.engine.http.get(f"/api/v1/incidents/{ref}")).json()["live"]
+        assert live["pending_approvals"] == ["isolate"], "a refused form must not vote"
+
+        done = await alice.post(action, data={"decision": "approve", "csrf_token": csrf})
+        assert done.status_code == 303
+        page = await alice.get(done.headers["location"])
+        assert "Step isolate approved." in page.text
+
+    async def audited() -> list[AuditEntry] | None:
+        with console.engine.store.session() as session:
+            rows = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "approval.approved")
+            ).all()
+            return list(rows) or None
+
+    (entry,) = await eventually(audited)
+    assert entry.actor == "alice" and entry.subject == ref
+    assert entry.data["via"] == "console"
+
+
+async def test_viewer_is_refused_in_the_console(console: Console) -> None:
+    ref = await console.open_incident()
+    async with browser(console) as victor:
+        csrf = await sign_in(victor, "victor")
+        page = await victor.get(f"/incidents/{ref}")
+        assert page.status_code == 200
+        assert "Viewers cannot decide approvals." in page.text
+        assert "AKIAIOSFODNN7EXAMPLE" not in page.text
+        refused = await victor.post(
+            f"/incidents/{ref}/approvals/isolate", data={"decision": "approve", "csrf_token": csrf}
+        )
+        assert refused.status_code == 403
+        assert "victor is a viewer: deciding approvals needs the responder role" in refused.text
+        evidence = (await console.engine.http.get(f"/api/v1/incidents/{ref}/evidence")).json()
+        raw = await victor.get(f"/incidents/{ref}/evidence/{evidence[0]['id']}/raw")
+        assert raw.status_code == 403
+
+
+async def test_sign_in_cookie_and_refusals(console: Console) -> None:
+    async with browser(console) as client:
+        assert (await client.get("/")).headers["location"] == "/login?next=/"
+        form = await client.get("/login")
+        cookie = form.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+        wrong = await client.post(
+            "/login",
+            data={"username": "alice", "password": "not her password", "csrf_token": csrf_of(form)},
+        )
+        assert wrong.status_code == 401
+        assert "Wrong user name or password." in wrong.text
+        before = client.cookies.get("smokejumper_session")
+        await sign_in(client, "alice")
+        assert client.cookies.get("smokejumper_session") != before, "sign-in issues a new session"
+        # A tampered cookie is no session at all.
+        client.cookies.set("smokejumper_session", client.cookies["smokejumper_session"][:-2] + "xx")
+        assert (await client.get("/")).status_code == 303
+
+
+async def test_trusted_header_only_from_the_proxy(console: Console) -> None:
+    async with browser(console) as client:
+        # The engine is reached from 127.0.0.1, which is not the configured proxy.
+        ignored = await client.get("/", headers={"x-forwarded-user": "root"})
+        assert ignored.status_code == 303
+        assert ignored.headers["location"].startswith("/login")
+    proxied = httpx.ASGITransport(app=_app_of(console), client=("192.0.2.10", 40000))
+    async with httpx.AsyncClient(transport=proxied, base_url="http://console") as client:
+        page = await client.get("/", headers={"x-forwarded-user": "root"})
+        assert page.status_code == 200
+        assert 'data-testid="user">root' in page.text
+        unknown = await client.get("/", headers={"x-forwarded-user": "newcomer"})
+        assert 'data-testid="user">newcomer <small class="role role-viewer">' in unknown.text
+
+
+def _app_of(console: Console) -> object:
+    from integrations.sources.registry import NORMALIZERS
+    from smokejumper.api.app import create_app
+
+    return create_app(console.engine.settings, console.engine.store, normalizers=NORMALIZERS)

@@ -31,7 +31,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The console's browser tests drive Debian's chromium (never a browser Playwright downloads).
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

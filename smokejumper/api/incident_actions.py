@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.api.auth import Responder
@@ -91,7 +92,10 @@ async def _update(
 
 def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTTPException:
     if isinstance(exc, WorkflowUpdateFailedError):
-        return HTTPException(status_code=409, detail=str(exc.cause) if exc.cause else str(exc))
+        # The validator's own words, without the exception type Temporal prefixes.
+        cause = exc.cause
+        detail = cause.message if isinstance(cause, FailureError) else str(cause or exc)
+        return HTTPException(status_code=409, detail=detail)
     if exc.status == RPCStatusCode.NOT_FOUND:
         return HTTPException(
             status_code=409, detail=f"incident {incident_id} has no running playbook"

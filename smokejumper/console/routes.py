@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
-from smokejumper.api.incident_actions import decide
+from smokejumper.api.incident_actions import ReasonBody, close_incident, decide
 from smokejumper.api.incidents import _live_state
 from smokejumper.console import queries
 from smokejumper.console.context import (
@@ -222,6 +222,16 @@ async def decide_step(
     else:
         message = f"Your vote on {step} is in; {receipt.approvals_missing} more approval(s) needed."
     return page.redirect(f"/incidents/{ref}", flash=message)
+
+
+@router.post("/incidents/{ref}/close")
+async def close(page: CheckedForm, ref: IncidentRef, reason: Text = "") -> Response:
+    who = page.require(Role.RESPONDER, "closing incidents")
+    try:
+        await close_incident(ref, ReasonBody(reason=reason), page.state, who)
+    except HTTPException as exc:
+        return page.redirect(f"/incidents/{ref}", flash=f"Refused: {exc.detail}")
+    return page.redirect(f"/incidents/{ref}", flash=f"{ref} closed.")
 
 
 @router.get("/incidents/{ref}/alerts/{alert_id}/raw")

@@ -1,5 +1,5 @@
-"""A running engine with console users: alice (responder, on call), victor (viewer),
-root (admin), and an API token for each of alice and victor."""
+"""A running engine with console users: alice (responder, on call), rita (responder, not on
+call), victor (viewer), root (admin), and an API token for each but root."""
 
 from __future__ import annotations
 
@@ -20,8 +20,14 @@ from tests.engine import Engine, engine_on
 from tests.helpers import eventually
 from tests.test_end_to_end import example
 
-PASSWORDS = {"alice": "alice-password-1", "victor": "victor-password-1", "root": "root-password-12"}
-ROLES = {"alice": Role.RESPONDER, "victor": Role.VIEWER, "root": Role.ADMIN}
+PASSWORDS = {
+    "alice": "alice-password-1",
+    "rita": "rita-password-12",
+    "victor": "victor-password-1",
+    "root": "root-password-12",
+}
+# rita is a responder but not on call: the playbook's approvers do not name her.
+ROLES = {"alice": Role.RESPONDER, "rita": Role.RESPONDER, "victor": Role.VIEWER, "root": Role.ADMIN}
 
 
 @dataclass

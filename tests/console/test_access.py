@@ -107,17 +107,28 @@ async def test_console_forms_need_the_sessions_csrf_token(console: Console) -> N
         assert done.status_code == 303
         page = await alice.get(done.headers["location"])
         assert "Step isolate approved." in page.text
+        closed = await alice.post(
+            f"/incidents/{ref}/close", data={"reason": "contained", "csrf_token": csrf}
+        )
+        assert "closed." in (await alice.get(closed.headers["location"])).text
 
     async def audited() -> list[AuditEntry] | None:
         with console.engine.store.session() as session:
             rows = session.scalars(
-                select(AuditEntry).where(AuditEntry.action == "approval.approved")
+                select(AuditEntry).where(
+                    AuditEntry.action.in_(("approval.approved", "incident.close"))
+                )
             ).all()
-            return list(rows) or None
+            return list(rows) if len(rows) == 2 else None
 
-    (entry,) = await eventually(audited)
-    assert entry.actor == "alice" and entry.subject == ref
-    assert entry.data["via"] == "console"
+    vote, close = await eventually(audited)
+    assert (vote.action, vote.actor, vote.subject) == ("approval.approved", "alice", ref)
+    assert vote.data["via"] == "console"
+    assert (close.action, close.actor, close.data["reason"]) == (
+        "incident.close",
+        "alice",
+        "contained",
+    )
 
 
 async def test_viewer_is_refused_in_the_console(console: Console) -> None:
@@ -178,3 +189,40 @@ def _app_of(console: Console) -> object:
     from smokejumper.api.app import create_app
 
     return create_app(console.engine.settings, console.engine.store, normalizers=NORMALIZERS)
+
+
+async def test_a_responder_decides_only_steps_that_name_them(console: Console) -> None:
+    ref = await console.open_incident()
+    async with browser(console) as rita:
+        csrf = await sign_in(rita, "rita")
+        answer = await rita.post(
+            f"/incidents/{ref}/approvals/isolate", data={"decision": "deny", "csrf_token": csrf}
+        )
+        page = await rita.get(answer.headers["location"])
+        flash = re.search(r'data-testid="flash">([^<]*)<', page.text)
+        assert flash, page.text[:2000]
+        assert flash.group(1) == "Refused: rita is not an approver for step &#39;isolate&#39;"
+    live = (await console.engine.http.get(f"/api/v1/incidents/{ref}")).json()["live"]
+    assert live["pending_approvals"] == ["isolate"]
+
+
+async def test_dead_letters_playbooks_and_inventory_pages(console: Console) -> None:
+    refused = await console.engine.http.post(
+        "/api/v1/alerts", json={"source": "x", "kind": "bogus", "severity": "high"}
+    )
+    assert refused.status_code == 422
+    async with browser(console) as victor:
+        await sign_in(victor, "victor")
+        letters = await victor.get("/dead-letters")
+        assert "kind" in letters.text and "Replay</button>" not in letters.text
+        playbooks = await victor.get("/playbooks")
+        assert 'data-testid="playbook-triage"' in playbooks.text
+        assert (await victor.get("/inventory")).status_code == 200
+    async with browser(console) as alice:
+        csrf = await sign_in(alice, "alice")
+        letters = await alice.get("/dead-letters")
+        assert "Replay</button>" in letters.text
+        letter_id = refused.json()["dead_letter_id"]
+        replayed = await alice.post(f"/dead-letters/{letter_id}/replay", data={"csrf_token": csrf})
+        page = await alice.get(replayed.headers["location"])
+        assert "Replay refused: the alert still fails validation." in page.text

@@ -17,14 +17,21 @@ from fastapi import Depends, HTTPException, Request
 
 from smokejumper.api.state import AppState, app_state
 from smokejumper.intake.auth import bearer
-from smokejumper.security.users import Principal, Role, principal_for_token
+from smokejumper.security.users import Principal, Role, principal_for_token, touch_token
 
 
 def bearer_principal(state: AppState, token: str) -> Principal | None:
     if hmac.compare_digest(token.encode(), state.operator_token.encode()):
         return Principal(name=state.settings.operator, role=Role.ADMIN, via="operator-token")
-    with state.store.transaction() as session:
-        return principal_for_token(session, token)
+    with state.store.session() as session:
+        found = principal_for_token(session, token)
+    if found is None:
+        return None
+    principal, token_id, stale = found
+    if stale:
+        with state.store.transaction() as session:
+            touch_token(session, token_id)
+    return principal
 
 
 def refused(principal: Principal, needed: Role, what: str) -> HTTPException:

@@ -149,6 +149,11 @@ class Visit:
         if flash is not None:
             response.delete_cookie(FLASH_COOKIE, path="/")
         response.headers["cache-control"] = "no-store"
+        # No framing (clickjacking of the Approve button), no scripts or posts elsewhere.
+        response.headers["content-security-policy"] = (
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        )
+        response.headers["x-frame-options"] = "DENY"
         self.keep(response)
         return response
 

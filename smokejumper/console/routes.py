@@ -14,7 +14,7 @@ from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
 from smokejumper.api.incident_actions import ReasonBody, close_incident, decide
 from smokejumper.api.incidents import _live_state
-from smokejumper.console import queries
+from smokejumper.console import queries, rehearsal
 from smokejumper.console.context import (
     Form as CheckedForm,
 )
@@ -29,6 +29,7 @@ from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.incidents.service import find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
 from smokejumper.sdk.approvals import DecisionRequest
+from smokejumper.sdk.dryrun import Policy, render
 from smokejumper.sdk.registry import discover
 from smokejumper.security.users import Role, authenticate
 from smokejumper.store import audit
@@ -288,6 +289,25 @@ async def playbooks(page: Page) -> Response:
 
     catalog, runs = await asyncio.to_thread(read)
     return page.render("playbooks.html", catalog=catalog, runs=runs)
+
+
+@router.post("/playbooks/{name}/dry-run", response_class=HTMLResponse)
+async def dry_run(
+    page: CheckedForm,
+    name: Annotated[str, Path(max_length=100)],
+    alert: Annotated[str, Form(max_length=1_000_000)],
+    approve: Annotated[str, Form(pattern="^(all|none)$")] = "all",
+) -> Response:
+    page.require(Role.RESPONDER, "rehearsing playbooks")
+    policy: Policy = "all" if approve == "all" else "none"
+    try:
+        parsed = rehearsal.parse_alert(alert)
+        report = await asyncio.to_thread(
+            rehearsal.rehearse, page.state.settings, name, parsed, policy
+        )
+    except rehearsal.RehearsalError as exc:
+        return page.render("dry_run.html", status=422, name=name, error=str(exc), report=None)
+    return page.render("dry_run.html", name=name, error=None, report=report, text=render(report))
 
 
 @router.get("/inventory", response_class=HTMLResponse)

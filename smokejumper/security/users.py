@@ -165,8 +165,9 @@ def issue_token(session: Session, user: User, label: str) -> tuple[ApiToken, str
     return row, token
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    """The active user an unrevoked API token belongs to; marks the token used."""
+def principal_for_token(session: Session, token: str) -> tuple[Principal, int, bool] | None:
+    """The active user an unrevoked API token belongs to: (principal, token id, whether its
+    last use is worth recording). Reads only, so checking a token takes no write lock."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_sha256(token)))
@@ -175,11 +176,20 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     user = session.get(User, row.user_id)
     if user is None or user.disabled:
         return None
-    now = datetime.now(UTC)
+    last = row.last_used_at
     # At most one write a minute per token: automation polling the API stays read-only.
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now
-    return Principal(name=user.name, role=Role.parse(user.role), via=f"token:{row.id}")
+    stale = last is None or (datetime.now(UTC) - last).total_seconds() > 60
+    return (
+        Principal(name=user.name, role=Role.parse(user.role), via=f"token:{row.id}"),
+        row.id,
+        stale,
+    )
+
+
+def touch_token(session: Session, token_id: int) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is not None:
+        row.last_used_at = datetime.now(UTC)
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:

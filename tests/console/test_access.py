@@ -3,6 +3,7 @@ console, CSRF on every form, the auth proxy's header only from the proxy."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -13,6 +14,7 @@ from smokejumper.store.tables import AuditEntry
 from tests.console.conftest import PASSWORDS, Console
 from tests.console.console_playbooks import LEAKED
 from tests.helpers import eventually
+from tests.test_end_to_end import example
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -226,3 +228,25 @@ async def test_dead_letters_playbooks_and_inventory_pages(console: Console) -> N
         replayed = await alice.post(f"/dead-letters/{letter_id}/replay", data={"csrf_token": csrf})
         page = await alice.get(replayed.headers["location"])
         assert "Replay refused: the alert still fails validation." in page.text
+
+        rehearsed = await alice.post(
+            "/playbooks/triage/dry-run",
+            data={"alert": json.dumps(example()), "approve": "all", "csrf_token": csrf},
+        )
+        assert rehearsed.status_code == 200, rehearsed.text
+        assert "Dry run of playbook triage" in rehearsed.text
+        assert "Outcome: <strong>" in rehearsed.text
+        invalid = await alice.post(
+            "/playbooks/triage/dry-run",
+            data={"alert": '{"kind": "bogus"}', "approve": "all", "csrf_token": csrf},
+        )
+        assert invalid.status_code == 422
+        assert "not a valid alert:" in invalid.text and "kind: Input should be" in invalid.text
+    async with browser(console) as victor:
+        csrf = await sign_in(victor, "victor")
+        assert "Rehearse triage" not in (await victor.get("/playbooks")).text
+        refused = await victor.post(
+            "/playbooks/triage/dry-run",
+            data={"alert": json.dumps(example()), "approve": "all", "csrf_token": csrf},
+        )
+        assert refused.status_code == 403

@@ -15,10 +15,11 @@ from integrations.sources.registry import NORMALIZERS
 from smokejumper.api.app import create_app
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
+from smokejumper.console.context import safe_next
 from smokejumper.security.users import hash_password, verify_password
 from smokejumper.store import audit
 from smokejumper.store.db import Store
-from smokejumper.store.tables import AuditEntry, User
+from smokejumper.store.tables import ApiToken, AuditEntry, User
 from tests.helpers import make_settings
 
 
@@ -39,6 +40,12 @@ def api(
     return httpx.AsyncClient(
         transport=transport, base_url="http://api", headers={"authorization": f"Bearer {token}"}
     )
+
+
+def test_sign_in_goes_back_only_to_this_site() -> None:
+    assert safe_next("/incidents/INC-2026-0001?x=1") == "/incidents/INC-2026-0001?x=1"
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "", None):
+        assert safe_next(target) == "/"
 
 
 def test_passwords_are_salted_scrypt() -> None:
@@ -91,6 +98,8 @@ async def test_users_cli_accounts_and_tokens_on_the_api(
 
     async with api(settings, migrated_store, token) as alice:
         assert (await alice.get("/api/v1/incidents")).status_code == 200
+        with migrated_store.session() as session:
+            assert session.scalars(select(ApiToken.last_used_at)).one() is not None
         # A responder may act; there is no such incident, so 404 (not 401 or 403).
         acted = await alice.post(
             "/api/v1/incidents/INC-2026-0042/approvals/x", json={"approve": True}

@@ -177,9 +177,11 @@ class Visit:
         if self.fresh:
             set_session_cookie(response, self.context, self.session)
 
-    def audit(self, action: str, subject: str, data: dict[str, Any]) -> None:
+    def audit(
+        self, action: str, subject: str, data: dict[str, Any], actor: str | None = None
+    ) -> None:
         """Record a console decision in the hash-chained audit log, as its user."""
-        actor = self.principal.name if self.principal else "anonymous"
+        actor = actor or (self.principal.name if self.principal else "anonymous")
         with self.state.store.transaction() as session:
             audit.append(
                 session,

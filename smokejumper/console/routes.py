@@ -76,7 +76,7 @@ async def login(
     # A new session id at sign-in: a cookie planted before it is worth nothing after.
     page.session = page.context.codec.new(user=name)
     page.fresh = True
-    await asyncio.to_thread(_audit_as, page.state.store, name, "console.sign_in", name)
+    await asyncio.to_thread(page.audit, "console.sign_in", name, {}, name)
     return page.redirect(safe_next(next))
 
 
@@ -87,11 +87,6 @@ async def logout(page: CheckedForm) -> Response:
     response = RedirectResponse("/login", status_code=303)
     set_session_cookie(response, page.context, page.context.codec.new())
     return response
-
-
-def _audit_as(store: Store, actor: str, action: str, subject: str) -> None:
-    with store.transaction() as session:
-        audit.append(session, actor=actor, action=action, subject=subject, data={"via": "console"})
 
 
 # --- incidents --------------------------------------------------------------------------

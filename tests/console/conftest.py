@@ -13,6 +13,9 @@ import httpx
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from integrations.sources.registry import NORMALIZERS
+from smokejumper.api.app import create_app
+from smokejumper.config import Settings
 from smokejumper.security.users import Role, add_user, issue_token
 from smokejumper.store.db import Store
 from tests.console.console_playbooks import IsolateOnApproval
@@ -59,6 +62,16 @@ class Console:
 
         await eventually(waiting)
         return ref
+
+
+def asgi_client(
+    settings: Settings, store: Store, address: str = "127.0.0.1", token: str | None = None
+) -> httpx.AsyncClient:
+    """The app in this process, called as if from `address` (a proxy, say)."""
+    app = create_app(settings, store, normalizers=NORMALIZERS)
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://console", headers=headers)
 
 
 def add_users(store: Store) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from smokejumper.store.tables import AuditEntry
-from tests.console.conftest import PASSWORDS, Console
+from tests.console.conftest import PASSWORDS, Console, asgi_client
 from tests.console.console_playbooks import LEAKED
 from tests.helpers import eventually
 from tests.test_end_to_end import example
@@ -177,20 +177,13 @@ async def test_trusted_header_only_from_the_proxy(console: Console) -> None:
         ignored = await client.get("/", headers={"x-forwarded-user": "root"})
         assert ignored.status_code == 303
         assert ignored.headers["location"].startswith("/login")
-    proxied = httpx.ASGITransport(app=_app_of(console), client=("192.0.2.10", 40000))
-    async with httpx.AsyncClient(transport=proxied, base_url="http://console") as client:
+    settings, store = console.engine.settings, console.engine.store
+    async with asgi_client(settings, store, address="192.0.2.10") as client:
         page = await client.get("/", headers={"x-forwarded-user": "root"})
         assert page.status_code == 200
         assert 'data-testid="user">root' in page.text
         unknown = await client.get("/", headers={"x-forwarded-user": "newcomer"})
         assert 'data-testid="user">newcomer <small class="role role-viewer">' in unknown.text
-
-
-def _app_of(console: Console) -> object:
-    from integrations.sources.registry import NORMALIZERS
-    from smokejumper.api.app import create_app
-
-    return create_app(console.engine.settings, console.engine.store, normalizers=NORMALIZERS)
 
 
 async def test_a_responder_decides_only_steps_that_name_them(console: Console) -> None:

@@ -6,18 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
-from smokejumper.config import Settings
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, AlertRow, DeadLetter, Incident, TimelineEvent
+from tests.console.conftest import asgi_client
 from tests.helpers import insert_incident, make_settings
-
-NOW = datetime.now(UTC)
 
 
 def after(start: datetime, minutes: int | None) -> datetime | None:
@@ -34,7 +29,7 @@ def seed(store: Store) -> None:
         ("c", "high", None, None, None, None),
     ]
     for fingerprint, severity, ack, contain, resolve, close in specs:
-        opened = NOW - timedelta(hours=5)
+        opened = datetime.now(UTC) - timedelta(hours=5)
         start = insert_incident(store, playbook="triage", fingerprint=fingerprint, opened_at=opened)
         with store.transaction() as session:
             session.execute(
@@ -109,18 +104,15 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-def client(settings: Settings, store: Store, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    app = create_app(settings, store, normalizers=NORMALIZERS)
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://api")
-
-
 async def test_metrics_come_from_the_store_and_replicas_agree(
     tmp_path: Path, database_url: str, migrated_store: Store
 ) -> None:
     seed(migrated_store)
     settings = make_settings(tmp_path, database_url, "127.0.0.1:1")
-    async with client(settings, migrated_store) as one, client(settings, migrated_store) as two:
+    async with (
+        asgi_client(settings, migrated_store) as one,
+        asgi_client(settings, migrated_store) as two,
+    ):
         first = await one.get("/metrics")
         second = await two.get("/metrics")
     assert first.status_code == 200
@@ -179,7 +171,7 @@ async def test_incident_list_shows_mtta_and_mttr_of_the_filtered_set(
         "127.0.0.1:1",
         console={"trusted_header": "X-Forwarded-User", "trusted_header_proxies": ["192.0.2.0/24"]},
     )
-    async with client(settings, sqlite_store, address="192.0.2.7") as proxy:
+    async with asgi_client(settings, sqlite_store, address="192.0.2.7") as proxy:
         headers = {"x-forwarded-user": "auditor"}
         everything = await proxy.get("/", headers=headers)
         assert everything.status_code == 200

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 from click.testing import Result
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
-from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
 from smokejumper.console.context import safe_next
@@ -20,6 +17,7 @@ from smokejumper.security.users import hash_password, verify_password
 from smokejumper.store import audit
 from smokejumper.store.db import Store
 from smokejumper.store.tables import ApiToken, AuditEntry, User
+from tests.console.conftest import asgi_client
 from tests.helpers import make_settings
 
 
@@ -29,17 +27,6 @@ def cli(settings: Settings, *args: str, stdin: str | None = None) -> Result:
         "SMOKEJUMPER_DATABASE_URL": settings.effective_database_url,
     }
     return CliRunner().invoke(cli_app, list(args), input=stdin, env=env)
-
-
-def api(
-    settings: Settings, store: Store, token: str, address: str = "127.0.0.1"
-) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(
-        app=create_app(settings, store, normalizers=NORMALIZERS), client=(address, 40000)
-    )
-    return httpx.AsyncClient(
-        transport=transport, base_url="http://api", headers={"authorization": f"Bearer {token}"}
-    )
 
 
 def test_sign_in_goes_back_only_to_this_site() -> None:
@@ -96,7 +83,7 @@ async def test_users_cli_accounts_and_tokens_on_the_api(
         {"name": "alice", "role": "responder", "password": True, "disabled": False, "tokens": [1]}
     ]
 
-    async with api(settings, migrated_store, token) as alice:
+    async with asgi_client(settings, migrated_store, token=token) as alice:
         assert (await alice.get("/api/v1/incidents")).status_code == 200
         with migrated_store.session() as session:
             assert session.scalars(select(ApiToken.last_used_at)).one() is not None
@@ -143,7 +130,7 @@ async def test_audit_page_names_the_edited_and_the_deleted_row(
             audit.append(
                 session, actor="alice", action="approval.approved", subject=f"INC-{n}", data={}
             )
-    async with api(settings, sqlite_store, "none", address="192.0.2.1") as proxy:
+    async with asgi_client(settings, sqlite_store, address="192.0.2.1") as proxy:
         proxy.headers["x-forwarded-user"] = "auditor"
         intact = await proxy.get("/audit?verify=true")
         assert "Chain intact: 4 rows checked" in intact.text

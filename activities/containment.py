@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -22,9 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from integrations.endpoints.base import ISOLATED, EndpointProviderError, EndpointState
+from integrations.endpoints.base import (
+    ISOLATED,
+    EndpointNotFound,
+    EndpointProviderError,
+    EndpointState,
+)
 from integrations.endpoints.registry import EndpointProviders
-from integrations.keys.base import KeyProviderError, KeyState
+from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
 from integrations.keys.registry import KeyProviders
 from smokejumper.config import Settings
 from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
@@ -38,6 +43,7 @@ REVOKED = "inactive"
 ISOLATE = "isolate_endpoint"
 
 _PROVIDER_ERRORS = (KeyProviderError, EndpointProviderError)
+S = TypeVar("S", KeyState, EndpointState)
 
 
 def _retryable(exc: Exception) -> bool:
@@ -61,6 +67,23 @@ def _result(row: Action) -> ActionResult:
         restored_at=row.restored_at,
         error=row.error,
     )
+
+
+def _still_there(row: Action, state: Callable[[], S], model: type[S]) -> S:
+    """The target's current state. Providers whose containment deletes the target (OpenAI
+    keys, Vault tokens, LiteLLM model routes) answer "not found" afterwards: when an earlier
+    attempt of this same action recorded the target's state, it is gone because of that
+    attempt (or since), which is contained, not unknown."""
+    try:
+        return state()
+    except (KeyNotFound, EndpointNotFound):
+        if not row.before:
+            raise
+        before = model.model_validate(row.before)
+        wanted = ISOLATED if isinstance(before, EndpointState) else REVOKED
+        return before.model_copy(
+            update={"status": wanted, "details": {**before.details, "gone": True}}
+        )
 
 
 def _failure(exc: Exception) -> ApplicationError:
@@ -97,7 +120,7 @@ class ContainmentActivities:
             return _result(row)
         try:
             provider = self.providers.get(action.provider)
-            current = provider.state(action.key_id)
+            current = _still_there(row, lambda: provider.state(action.key_id), KeyState)
             if not row.before:
                 self._record_before(row.business_key, current)
             # Resuming after a crash, or a key someone already disabled: calling again would
@@ -129,7 +152,7 @@ class ContainmentActivities:
             return _result(row)
         try:
             provider = self.endpoints.get(action.provider)
-            current = provider.state(action.endpoint)
+            current = _still_there(row, lambda: provider.state(action.endpoint), EndpointState)
             if not row.before:
                 self._record_before(row.business_key, current)
             # As for keys: a resumed attempt must not overwrite who isolated it and why.

@@ -294,6 +294,117 @@ PollerSettings = Annotated[
 ]
 
 
+class OpenAIAdminSettings(_Section):
+    """The `openai` key provider: project API keys through the OpenAI Admin API."""
+
+    base_url: str = Field(
+        default="https://api.openai.com/v1",
+        pattern=r"^https?://",
+        description="Base URL of the Admin API (up to and including /v1).",
+    )
+    api_key: Secret | None = Field(
+        default=None,
+        description="An OpenAI Admin API key of the organization (not a project key); a "
+        "file:/env: reference.",
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+
+
+class LiteLLMSettings(_Section):
+    """The `litellm` key and endpoint providers: a LiteLLM proxy's management API."""
+
+    base_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="Base URL of the LiteLLM proxy."
+    )
+    api_key: Secret | None = Field(
+        default=None,
+        description="The proxy's master key or a proxy-admin virtual key; a file:/env: reference.",
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    model_restore_params: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per model name, litellm_params added back when a disabled model is "
+        "restored: the proxy never returns a deployment's credentials, so name them here as "
+        "references the proxy resolves (`os.environ/VAR`, a `litellm_credential_name`).",
+    )
+
+
+class VaultSettings(_Section):
+    """The `vault_token` and `vault_lease` key providers."""
+
+    address: str | None = Field(
+        default=None, pattern=r"^https?://", description="Vault address, e.g. https://vault:8200."
+    )
+    token: Secret | None = Field(
+        default=None, description="Vault token of the worker; a file:/env: reference."
+    )
+    namespace: str | None = Field(
+        default=None, description="Vault Enterprise namespace (X-Vault-Namespace)."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+
+
+KubernetesMode = Literal["scale", "network_policy"]
+
+
+class KubernetesEndpointSettings(_Section):
+    namespace: str = Field(min_length=1, description="Namespace of the serving Deployment.")
+    deployment: str = Field(min_length=1, description="Name of the serving Deployment.")
+    mode: KubernetesMode | None = Field(
+        default=None, description="How to isolate it. Unset: containment.kubernetes.mode."
+    )
+
+
+class KubernetesSettings(_Section):
+    """The `kubernetes` endpoint provider."""
+
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="Kubeconfig file. Unset (and no host): in-cluster service account, else "
+        "~/.kube/config.",
+    )
+    context: str | None = Field(default=None, description="Kubeconfig context to use.")
+    host: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="API server URL; with `token`, used instead of a kubeconfig.",
+    )
+    token: Secret | None = Field(
+        default=None, description="Bearer token for `host`; a file:/env: reference."
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle of the API server.")
+    mode: KubernetesMode = Field(
+        default="scale",
+        description="`scale`: the Deployment to 0 replicas; `network_policy`: a deny-all "
+        "NetworkPolicy over its pods.",
+    )
+    endpoints: dict[str, KubernetesEndpointSettings] = Field(
+        default_factory=dict,
+        description="Endpoint names playbooks use, to their Deployment. An endpoint not "
+        "listed is read as `namespace/deployment`.",
+    )
+
+
+class SageMakerSettings(_Section):
+    """The `sagemaker` endpoint provider."""
+
+    endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="SageMaker API endpoint (moto_server in tests). Unset: AWS.",
+    )
+    maintenance_config: str | None = Field(
+        default=None,
+        description="Endpoint config an isolated endpoint is switched to (e.g. a container "
+        "that refuses every request).",
+    )
+    maintenance_configs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per endpoint name, its own isolation config (overrides "
+        "maintenance_config), such as its last known good config.",
+    )
+
+
 class ContainmentSettings(_Section):
     aws_endpoint_url: str | None = Field(
         default=None,
@@ -305,6 +416,11 @@ class ContainmentSettings(_Section):
         description="JSON file of the embedded control plane's keys (the `local` key "
         "provider). Unset: data_dir/keys.json.",
     )
+    openai: OpenAIAdminSettings = Field(default_factory=OpenAIAdminSettings)
+    litellm: LiteLLMSettings = Field(default_factory=LiteLLMSettings)
+    vault: VaultSettings = Field(default_factory=VaultSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
 
 
 class EvidenceSettings(_Section):

@@ -5,12 +5,55 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from pydantic import SecretStr
+
 from integrations.endpoints.base import EndpointProvider, EndpointProviderError
+from integrations.endpoints.kubernetes import KubernetesEndpoints
+from integrations.endpoints.litellm_models import LiteLLMModels
 from integrations.endpoints.local import LocalEndpoints
+from integrations.endpoints.sagemaker import SageMakerEndpoints
 from smokejumper.config import Settings
+
+
+def _configured(value: str | SecretStr | None, key: str) -> str:
+    if value is None:
+        raise EndpointProviderError(f"litellm: {key} is not set", retryable=False)
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _litellm(settings: Settings) -> EndpointProvider:
+    litellm = settings.containment.litellm
+    return LiteLLMModels(
+        _configured(litellm.base_url, "containment.litellm.base_url"),
+        _configured(litellm.api_key, "containment.litellm.api_key"),
+        litellm.timeout_seconds,
+        litellm.model_restore_params,
+    )
+
+
+def _sagemaker(settings: Settings) -> EndpointProvider:
+    sagemaker = settings.containment.sagemaker
+    return SageMakerEndpoints(
+        sagemaker.endpoint_url, sagemaker.maintenance_config, sagemaker.maintenance_configs
+    )
+
+
+def _kubernetes(settings: Settings) -> EndpointProvider:
+    try:
+        return KubernetesEndpoints.from_settings(settings.containment.kubernetes)
+    except Exception as exc:
+        # No kubeconfig, no service account: a setup problem a retry cannot fix.
+        raise EndpointProviderError(
+            f"kubernetes: cannot load the API client configuration ({type(exc).__name__})",
+            retryable=False,
+        ) from None
+
 
 _FACTORIES: dict[str, Callable[[Settings], EndpointProvider]] = {
     "local": lambda settings: LocalEndpoints(settings.local_endpoints_file),
+    "kubernetes": _kubernetes,
+    "sagemaker": _sagemaker,
+    "litellm": _litellm,
 }
 
 PROVIDER_NAMES = frozenset(_FACTORIES)

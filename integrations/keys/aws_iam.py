@@ -6,13 +6,11 @@ iam:ListAccessKeys (state and verification) and iam:UpdateAccessKey.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
+from integrations.aws_client import LazyAwsClient
 from integrations.keys.base import KeyAccessDenied, KeyNotFound, KeyProviderError, KeyState
 
 PROVIDER = "aws_iam"
@@ -49,29 +47,18 @@ def _translate(exc: Exception, key_id: str, operation: str) -> KeyProviderError:
 
 
 class AwsIamKeys:
-    """One IAM client per provider; boto3 clients (not sessions) are thread-safe."""
+    """One IAM client per provider, built on first use."""
 
     name = PROVIDER
     restorable = True
 
     def __init__(self, endpoint_url: str | None = None) -> None:
         self.endpoint_url = endpoint_url
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = LazyAwsClient("iam", endpoint_url)
 
     @property
     def client(self) -> Any:
-        # Built on first use, not at worker start: a worker that never revokes an AWS key
-        # needs no AWS credentials.
-        with self._lock:
-            if self._client is None:
-                session = boto3.session.Session()
-                self._client = session.client(
-                    "iam",
-                    endpoint_url=self.endpoint_url,
-                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
-                )
-            return self._client
+        return self._client.get()
 
     def _call(self, operation: str, key_id: str, **kwargs: Any) -> dict[str, Any]:
         try:

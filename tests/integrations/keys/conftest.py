@@ -1,4 +1,5 @@
-"""IAM on a real `moto_server` process, and the containment activities bound to a store.
+"""IAM on a real `moto_server` process, the other key providers on local emulators of their
+admin APIs (tests/integrations/emulators), and the containment activities bound to a store.
 
 AWS calls are counted on the server side, by moto's request recorder: every request the
 server receives is appended to its recording, whichever client (or retry) sent it, so a
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,19 @@ from urllib.parse import parse_qs
 import boto3
 import httpx
 import pytest
+from sqlalchemy import select
+from temporalio.testing import ActivityEnvironment
 
 from activities.containment import ContainmentActivities
 from smokejumper.config import Settings, load_settings
-from smokejumper.domain.containment import KeyAction
+from smokejumper.domain.containment import ActionResult, KeyAction
 from smokejumper.store.db import Store
+from smokejumper.store.tables import Action
 from tests.helpers import insert_incident, isolate_aws
+from tests.integrations.emulators.base import Emulator
+from tests.integrations.emulators.litellm import LiteLLMProxy
+from tests.integrations.emulators.openai_admin import OpenAIAdmin
+from tests.integrations.emulators.vault import Vault
 
 
 @dataclass
@@ -93,6 +102,128 @@ def key_action(incident_id: int, provider: str, key_id: str) -> KeyAction:
     return KeyAction(incident_id=incident_id, step="revoke key", provider=provider, key_id=key_id)
 
 
+def row_of(store: Store, action: KeyAction) -> Action:
+    with store.session() as session:
+        row = session.scalar(select(Action).where(Action.business_key == action.business_key))
+    assert row is not None
+    return row
+
+
+async def revoke(activities: ContainmentActivities, action: KeyAction) -> ActionResult:
+    result: ActionResult = await ActivityEnvironment().run(activities.revoke_key, action)
+    return result
+
+
+async def restore(activities: ContainmentActivities, action: KeyAction) -> ActionResult:
+    result: ActionResult = await ActivityEnvironment().run(activities.restore_key, action)
+    return result
+
+
 @pytest.fixture
 def aws_activities(iam: Iam, migrated_store: Store, tmp_path: Path) -> ContainmentActivities:
     return ContainmentActivities(migrated_store, containment_settings(tmp_path, iam.endpoint_url))
+
+
+# -- providers tested against local emulators of their admin APIs ------------------------
+
+ADMIN_SECRET = "admin-credential-0123456789abcdef"
+
+
+@dataclass
+class KeyCase:
+    """One emulated key provider: how to make a key, see whether the emulator revoked it,
+    and name the request that revokes it (to count it)."""
+
+    provider: str
+    emulator: Emulator
+    settings: dict[str, Any]
+    new_key: Callable[[], str]
+    is_revoked: Callable[[str], bool]
+    revoke_request: Callable[[str], tuple[str, str]]
+
+    def revoke_calls(self, key_id: str) -> int:
+        return self.emulator.calls(*self.revoke_request(key_id))
+
+    def containment(self, secret: str = ADMIN_SECRET) -> dict[str, Any]:
+        section = {**self.settings, ("token" if "address" in self.settings else "api_key"): secret}
+        return {self.section: section}
+
+    @property
+    def section(self) -> str:
+        return {"vault_token": "vault", "vault_lease": "vault"}.get(self.provider, self.provider)
+
+
+def _openai_case(emulator: OpenAIAdmin) -> KeyCase:
+    def revoke_request(key_id: str) -> tuple[str, str]:
+        project, _, key = key_id.partition("/")
+        return "DELETE", f"/v1/organization/projects/{project}/api_keys/{key}"
+
+    return KeyCase(
+        provider="openai",
+        emulator=emulator,
+        settings={"base_url": f"{emulator.url}/v1"},
+        new_key=lambda: emulator.create_key("proj_support")[0],
+        is_revoked=lambda key_id: not emulator.exists(key_id),
+        revoke_request=revoke_request,
+    )
+
+
+def _litellm_case(emulator: LiteLLMProxy) -> KeyCase:
+    return KeyCase(
+        provider="litellm",
+        emulator=emulator,
+        settings={"base_url": emulator.url},
+        new_key=lambda: emulator.create_key()[0],
+        is_revoked=emulator.blocked,
+        revoke_request=lambda key_id: ("POST", "/key/block"),
+    )
+
+
+def _vault_token_case(emulator: Vault) -> KeyCase:
+    return KeyCase(
+        provider="vault_token",
+        emulator=emulator,
+        settings={"address": emulator.url},
+        new_key=lambda: emulator.create_token(["llm-app"]),
+        is_revoked=lambda accessor: accessor not in emulator.tokens,
+        revoke_request=lambda key_id: ("POST", "/v1/auth/token/revoke-accessor"),
+    )
+
+
+def _vault_lease_case(emulator: Vault) -> KeyCase:
+    def new_prefix() -> str:
+        prefix = f"database/creds/app-{uuid.uuid4().hex[:8]}/"
+        emulator.create_lease(prefix)
+        emulator.create_lease(prefix)
+        return prefix
+
+    return KeyCase(
+        provider="vault_lease",
+        emulator=emulator,
+        settings={"address": emulator.url},
+        new_key=new_prefix,
+        is_revoked=lambda prefix: not any(lease.startswith(prefix) for lease in emulator.leases),
+        revoke_request=lambda prefix: ("PUT", f"/v1/sys/leases/revoke-prefix/{prefix}"),
+    )
+
+
+_CASES: dict[str, Callable[[], tuple[Emulator, Callable[[Any], KeyCase]]]] = {
+    "openai": lambda: (OpenAIAdmin(ADMIN_SECRET), _openai_case),
+    "litellm": lambda: (LiteLLMProxy(ADMIN_SECRET), _litellm_case),
+    "vault_token": lambda: (Vault(ADMIN_SECRET), _vault_token_case),
+    "vault_lease": lambda: (Vault(ADMIN_SECRET), _vault_lease_case),
+}
+
+
+@pytest.fixture(params=sorted(_CASES))
+def key_case(request: pytest.FixtureRequest) -> Iterator[KeyCase]:
+    emulator, case = _CASES[request.param]()
+    with emulator.running():
+        yield case(emulator)
+
+
+def emulated_activities(
+    store: Store, tmp_path: Path, case: KeyCase, secret: str = ADMIN_SECRET
+) -> ContainmentActivities:
+    settings = load_settings(data_dir=tmp_path / "data", containment=case.containment(secret))
+    return ContainmentActivities(store, settings)

@@ -7,39 +7,22 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.containment import ContainmentActivities
 from integrations.keys.base import KeyState
 from smokejumper.domain.containment import ActionResult, KeyAction
 from smokejumper.store.db import Store
-from smokejumper.store.tables import Action
 from tests.helpers import free_port
 from tests.integrations.keys.conftest import (
     Iam,
     containment_settings,
     key_action,
     new_incident_id,
+    restore,
+    revoke,
+    row_of,
 )
-
-
-def row_of(store: Store, action: KeyAction) -> Action:
-    with store.session() as session:
-        row = session.scalar(select(Action).where(Action.business_key == action.business_key))
-    assert row is not None
-    return row
-
-
-async def revoke(activities: ContainmentActivities, action: KeyAction) -> ActionResult:
-    result: ActionResult = await ActivityEnvironment().run(activities.revoke_key, action)
-    return result
-
-
-async def restore(activities: ContainmentActivities, action: KeyAction) -> ActionResult:
-    result: ActionResult = await ActivityEnvironment().run(activities.restore_key, action)
-    return result
 
 
 async def test_revoke_then_restore(

@@ -1,0 +1,65 @@
+"""Vault tokens, by accessor: revoking calls `auth/token/revoke-accessor`, which revokes the
+token, its child tokens and their leases. Vault cannot un-revoke a token, so this provider
+is not restorable. Named by accessor, so the token itself never passes through smokejumper.
+"""
+
+from __future__ import annotations
+
+from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
+from integrations.keys.vault_api import invalid_accessor, vault_api
+
+PROVIDER = "vault_token"
+_KEPT = ("display_name", "policies", "expire_time", "entity_id", "orphan", "path")
+
+
+class VaultTokens:
+    name = PROVIDER
+    restorable = False
+
+    def __init__(
+        self, address: str, token: str, namespace: str | None = None, timeout: float = 10.0
+    ) -> None:
+        self.api = vault_api(PROVIDER, address, token, namespace, timeout)
+
+    def state(self, key_id: str) -> KeyState:
+        body = self.api.json(
+            "POST",
+            "/auth/token/lookup-accessor",
+            what=f"look up accessor {key_id}",
+            json={"accessor": key_id},
+            missing=invalid_accessor,
+        )
+        data = body.get("data") or {}
+        return KeyState(
+            key_id=key_id,
+            provider=PROVIDER,
+            status="active",
+            details={name: data.get(name) for name in _KEPT},
+        )
+
+    def revoke(self, key_id: str) -> KeyState:
+        self.api.request(
+            "POST",
+            "/auth/token/revoke-accessor",
+            what=f"revoke accessor {key_id}",
+            json={"accessor": key_id},
+            missing=invalid_accessor,
+        )
+        return KeyState(
+            key_id=key_id, provider=PROVIDER, status="inactive", details={"revoked": True}
+        )
+
+    def verify_revoked(self, key_id: str) -> bool:
+        try:
+            self.state(key_id)
+        except KeyNotFound:
+            return True
+        return False
+
+    def restore(self, key_id: str, before: KeyState) -> KeyState:
+        policies = before.details.get("policies") or []
+        raise KeyProviderError(
+            f"vault_token: the token of accessor {key_id} cannot be restored: Vault cannot "
+            f"un-revoke a token; issue a new token (policies: {', '.join(policies) or 'none'})",
+            retryable=False,
+        )

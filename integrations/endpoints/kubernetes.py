@@ -68,7 +68,7 @@ def api_client(settings: KubernetesSettings) -> Any:
                 client_configuration=configuration
             )
         except k8s_config.ConfigException:
-            k8s_config.load_kube_config(
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 context=settings.context, client_configuration=configuration
             )
     return k8s.ApiClient(configuration)

@@ -98,6 +98,15 @@ class LiteLLMProxy(Emulator):
             )
         return model_id
 
+    def deletes(self, model_id: str) -> int:
+        """`/model/delete` requests naming `model_id`."""
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if r.path == "/model/delete" and (r.body or {}).get("id") == model_id
+            )
+
     def deployments(self, name: str) -> list[dict[str, Any]]:
         return [m for m in self.models if m["model_name"] == name]
 

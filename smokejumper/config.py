@@ -321,11 +321,11 @@ class LiteLLMSettings(_Section):
         description="The proxy's master key or a proxy-admin virtual key; a file:/env: reference.",
     )
     timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
-    model_restore_params: dict[str, dict[str, str]] = Field(
+    model_api_key_env: dict[str, str] = Field(
         default_factory=dict,
-        description="Per model name, litellm_params added back when a disabled model is "
-        "restored: the proxy never returns a deployment's credentials, so name them here as "
-        "references the proxy resolves (`os.environ/VAR`, a `litellm_credential_name`).",
+        description="Per model name, the proxy's environment variable holding the model's "
+        "upstream API key: the proxy never returns a deployment's key, so a restored "
+        "deployment gets `api_key: os.environ/<VAR>` (resolved by the proxy).",
     )
 
 

@@ -4,10 +4,11 @@ recording its definition (`GET /model/info`); restoring adds them back (`POST /m
 with the same ids.
 
 The proxy never returns a deployment's credentials (`api_key` and the like are dropped or
-masked in `/model/info`), so they are not recorded either: name them in
-`containment.litellm.model_restore_params` as references the proxy resolves
-(`os.environ/VAR`, `litellm_credential_name`). Only models stored in the proxy's database can
-be removed this way; a model from its config file is refused before anything changes.
+masked in `/model/info`), so they are not recorded either: a restored deployment gets its
+`litellm_credential_name` back (kept in the record), or `api_key: os.environ/<VAR>` from
+`containment.litellm.model_api_key_env`, which the proxy resolves. Only models stored in
+the proxy's database can be removed this way; a model from its config file is refused
+before anything changes.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ class LiteLLMModels:
         base_url: str,
         admin_key: str,
         timeout_seconds: float = 10.0,
-        restore_params: dict[str, dict[str, str]] | None = None,
+        api_key_env: dict[str, str] | None = None,
     ) -> None:
         self.api = HttpApi(PROVIDER, base_url, bearer(admin_key), timeout_seconds, _ERRORS)
-        self.restore_params = dict(restore_params or {})
+        self.api_key_env = dict(api_key_env or {})
 
     def _deployments(self, model: str) -> list[dict[str, Any]]:
         body = self.api.json("GET", "/model/info", what=f"list deployments of {model}")
@@ -128,10 +129,10 @@ class LiteLLMModels:
             model_info = dict(definition.get("model_info") or {})
             if str(model_info.get("id")) in present:
                 continue  # Put back by an earlier attempt.
-            params = {
-                **dict(definition.get("litellm_params") or {}),
-                **self.restore_params.get(endpoint, {}),
-            }
+            params = dict(definition.get("litellm_params") or {})
+            if endpoint in self.api_key_env:
+                # A reference the proxy resolves from its own environment, not the key.
+                params["api_key"] = f"os.environ/{self.api_key_env[endpoint]}"
             self.api.request(
                 "POST",
                 "/model/new",

@@ -27,7 +27,7 @@ def _litellm(settings: Settings) -> EndpointProvider:
         _configured(litellm.base_url, "containment.litellm.base_url"),
         _configured(litellm.api_key, "containment.litellm.api_key"),
         litellm.timeout_seconds,
-        litellm.model_restore_params,
+        litellm.model_api_key_env,
     )
 
 

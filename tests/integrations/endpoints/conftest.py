@@ -224,7 +224,7 @@ def litellm_case(proxy: LiteLLMProxy) -> EndpointCase:
                 "base_url": proxy.url,
                 "api_key": ADMIN_SECRET,
                 # The proxy never returns the credential, so restore names it again.
-                "model_restore_params": {"support-chat": {"api_key": "os.environ/AZURE_API_KEY"}},
+                "model_api_key_env": {"support-chat": "AZURE_API_KEY"},
             }
         },
         new_endpoint=new_endpoint,

@@ -528,7 +528,13 @@ class Playbook:
         """Undo completed steps that declared an undo, newest first, each on the timeline."""
         while self._undo:
             undo = self._undo.pop()
-            await self.step(f"undo {undo.step}", undo.activity, undo.arg)
+            try:
+                await self.step(f"undo {undo.step}", undo.activity, undo.arg)
+            except ActivityError:
+                # An undo that cannot be done (a deleted key cannot come back) is on the
+                # timeline with its reason; the other undos still run, and the incident
+                # stays open for a responder rather than the workflow failing.
+                continue
 
     async def _resolve(self, approvers: list[str]) -> list[str]:
         resolved: list[str] = await workflow.execute_activity(

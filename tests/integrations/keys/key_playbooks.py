@@ -31,3 +31,24 @@ class RevokeLeakedKey(Playbook):
         )
         # Holds the incident open, as a responder investigating would, until aborted.
         await workflow.wait_condition(lambda: False)
+
+
+@playbook
+class RevokeLeakedOpenAIKey(Playbook):
+    name = "test-revoke-openai-key"
+    description = "Deletes the OpenAI project key named by the incident title, then waits."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step(
+            "revoke key",
+            "revoke_key",
+            KeyAction(
+                incident_id=incident.incident_id,
+                step="revoke key",
+                provider="openai",
+                key_id=incident.title,
+            ),
+            result_type=ActionResult,
+            undo="restore_key",
+        )
+        await workflow.wait_condition(lambda: False)

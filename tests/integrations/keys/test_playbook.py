@@ -1,15 +1,19 @@
-"""Revoke and undo through a playbook on the real Temporal dev server and moto_server."""
+"""Revoke and undo through a playbook on the real Temporal dev server: AWS IAM on
+moto_server, OpenAI (deleted, not restorable) on its Admin API emulator."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from smokejumper.config import Settings, load_settings
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
@@ -18,34 +22,41 @@ from smokejumper.domain.incidents import (
     AlertAttached,
     IncidentState,
 )
+from smokejumper.sdk.playbook import Playbook
 from smokejumper.store.db import Store
-from smokejumper.store.tables import Action
+from smokejumper.store.tables import Action, TimelineEvent
 from tests.helpers import eventually, insert_incident
-from tests.integrations.keys.conftest import Iam, containment_settings
-from tests.integrations.keys.key_playbooks import RevokeLeakedKey
+from tests.integrations.emulators.openai_admin import OpenAIAdmin
+from tests.integrations.keys.conftest import ADMIN_SECRET, Iam, containment_settings
+from tests.integrations.keys.key_playbooks import RevokeLeakedKey, RevokeLeakedOpenAIKey
 from workers.worker import activities_for, sandboxed_runner
 
+Handle = WorkflowHandle[Playbook, IncidentState]
 
-async def test_abort_restores_the_revoked_key(
-    iam: Iam, temporal_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
-) -> None:
-    key_id, _ = iam.access_key()
+
+@asynccontextmanager
+async def revoking(
+    temporal_env: WorkflowEnvironment,
+    store: Store,
+    settings: Settings,
+    playbook: type[Playbook],
+    key_id: str,
+) -> AsyncIterator[tuple[Handle, int]]:
+    """The playbook running on a worker for a new incident titled `key_id`, once its
+    "revoke key" step is done."""
     incident = insert_incident(
-        sqlite_store, playbook="test-revoke-key", fingerprint=uuid.uuid4().hex
+        store, playbook=playbook.name, fingerprint=uuid.uuid4().hex
     ).model_copy(update={"title": key_id})
-    settings = containment_settings(tmp_path, iam.endpoint_url)
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     async with Worker(
         temporal_env.client,
         task_queue=queue,
-        workflows=[RevokeLeakedKey],
-        activities=activities_for(sqlite_store, settings),
+        workflows=[playbook],
+        activities=activities_for(store, settings),
         workflow_runner=sandboxed_runner(),
     ):
-        handle: WorkflowHandle[
-            RevokeLeakedKey, IncidentState
-        ] = await temporal_env.client.start_workflow(
-            "test-revoke-key",
+        handle: Handle = await temporal_env.client.start_workflow(
+            playbook.name,
             incident,
             id=f"incident-{uuid.uuid4().hex[:12]}",
             task_queue=queue,
@@ -60,7 +71,31 @@ async def test_abort_restores_the_revoked_key(
             state: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
             return state if "revoke key" in state.steps_done else None
 
-        await eventually(revoked, within=20)
+        await eventually(revoked, within=30)
+        try:
+            yield handle, incident.incident_id
+        finally:
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+
+
+def action_row(store: Store, key_id: str) -> Action:
+    with store.session() as session:
+        row = session.scalar(select(Action).where(Action.target == key_id))
+    assert row is not None
+    return row
+
+
+async def test_abort_restores_the_revoked_key(
+    iam: Iam, temporal_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
+) -> None:
+    key_id, _ = iam.access_key()
+    settings = containment_settings(tmp_path, iam.endpoint_url)
+    async with revoking(temporal_env, sqlite_store, settings, RevokeLeakedKey, key_id) as (
+        handle,
+        _,
+    ):
         assert iam.status(key_id) == "Inactive"
         assert iam.calls("UpdateAccessKey", key_id) == 1
 
@@ -73,10 +108,50 @@ async def test_abort_restores_the_revoked_key(
         assert after.steps_done == ["revoke key", "undo revoke key"]
         assert iam.status(key_id) == "Active"
         assert iam.calls("UpdateAccessKey", key_id) == 2
-        with sqlite_store.session() as session:
-            row = session.scalar(select(Action).where(Action.target == key_id))
-        assert row is not None
+        row = action_row(sqlite_store, key_id)
         assert row.status == "restored"
         assert row.verified is True
         assert row.restored_at is not None
-        await handle.terminate("test finished")
+
+
+async def test_openai_key_deleted_once_across_a_temporal_retry_and_its_undo_says_why(
+    temporal_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
+) -> None:
+    with OpenAIAdmin(ADMIN_SECRET).running() as api:
+        assert isinstance(api, OpenAIAdmin)
+        key_id, _ = api.create_key("proj_support")
+        project, _, key = key_id.partition("/")
+        path = f"/v1/organization/projects/{project}/api_keys/{key}"
+        # The delete goes through but its answer is lost: Temporal retries the activity.
+        api.fail("DELETE", f"^{path}$", 502, after=True)
+        settings = load_settings(
+            data_dir=tmp_path / "data",
+            containment={"openai": {"base_url": f"{api.url}/v1", "api_key": ADMIN_SECRET}},
+        )
+        async with revoking(
+            temporal_env, sqlite_store, settings, RevokeLeakedOpenAIKey, key_id
+        ) as (handle, incident_id):
+            assert not api.exists(key_id)
+            assert api.calls("DELETE", path) == 1
+            row = action_row(sqlite_store, key_id)
+            assert (row.status, row.attempts, row.reversible) == ("completed", 2, False)
+
+            await handle.execute_update(
+                UPDATE_ABORT,
+                AbortRequest(actor="alice", reason="false positive"),
+                result_type=IncidentState,
+            )
+
+            async def undo_failed() -> str | None:
+                with sqlite_store.session() as session:
+                    events = session.scalars(
+                        select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
+                    ).all()
+                found = [e.message for e in events if "undo revoke key failed" in e.message]
+                return found[0] if found else None
+
+            message = await eventually(undo_failed, within=30)
+            assert "cannot restore keys" in message
+            assert "issue a new key" in message
+            assert api.calls("DELETE", path) == 1
+            assert ADMIN_SECRET not in message

@@ -12,13 +12,12 @@ from integrations.endpoints.kubernetes import KubernetesEndpoints
 from integrations.endpoints.litellm_models import LiteLLMModels
 from integrations.endpoints.local import LocalEndpoints
 from integrations.endpoints.sagemaker import SageMakerEndpoints
+from integrations.required import required
 from smokejumper.config import Settings
 
 
 def _configured(value: str | SecretStr | None, key: str) -> str:
-    if value is None:
-        raise EndpointProviderError(f"litellm: {key} is not set", retryable=False)
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
+    return required(value, key, "litellm", EndpointProviderError)
 
 
 def _litellm(settings: Settings) -> EndpointProvider:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -33,6 +34,16 @@ class KeyNotFound(KeyProviderError):
 class KeyAccessDenied(KeyProviderError):
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=False)
+
+
+def gone(lookup: Callable[[], object]) -> bool:
+    """Verification for providers whose revoke deletes the key: the provider no longer
+    knows it."""
+    try:
+        lookup()
+    except KeyNotFound:
+        return True
+    return False
 
 
 class KeyProvider(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.http_api import ErrorKinds, HttpApi, bearer
-from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
+from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState, gone
 
 PROVIDER = "openai"
 _ERRORS = ErrorKinds(error=KeyProviderError, not_found=KeyNotFound)
@@ -73,11 +73,7 @@ class OpenAIProjectKeys:
         )
 
     def verify_revoked(self, key_id: str) -> bool:
-        try:
-            self.state(key_id)
-        except KeyNotFound:
-            return True
-        return False
+        return gone(lambda: self.state(key_id))
 
     def restore(self, key_id: str, before: KeyState) -> KeyState:
         project, _ = split_key(key_id)

@@ -14,14 +14,12 @@ from integrations.keys.local import LocalKeys
 from integrations.keys.openai_admin import OpenAIProjectKeys
 from integrations.keys.vault_lease import VaultLeases
 from integrations.keys.vault_token import VaultTokens
+from integrations.required import required
 from smokejumper.config import Settings
 
 
 def configured(value: str | SecretStr | None, key: str, provider: str) -> str:
-    """A setting the provider cannot work without; its absence fails the step at once."""
-    if value is None:
-        raise KeyProviderError(f"{provider}: {key} is not set", retryable=False)
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
+    return required(value, key, provider, KeyProviderError)
 
 
 def _openai(settings: Settings) -> KeyProvider:

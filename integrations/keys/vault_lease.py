@@ -8,7 +8,7 @@ need `sudo` on the paths (see docs/integrations.md).
 
 from __future__ import annotations
 
-from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
+from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState, gone
 from integrations.keys.vault_api import vault_api
 
 PROVIDER = "vault_lease"
@@ -64,11 +64,7 @@ class VaultLeases:
         )
 
     def verify_revoked(self, key_id: str) -> bool:
-        try:
-            self.state(key_id)
-        except KeyNotFound:
-            return True
-        return False
+        return gone(lambda: self.state(key_id))
 
     def restore(self, key_id: str, before: KeyState) -> KeyState:
         raise KeyProviderError(

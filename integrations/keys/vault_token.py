@@ -5,7 +5,7 @@ is not restorable. Named by accessor, so the token itself never passes through s
 
 from __future__ import annotations
 
-from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
+from integrations.keys.base import KeyProviderError, KeyState, gone
 from integrations.keys.vault_api import invalid_accessor, vault_api
 
 PROVIDER = "vault_token"
@@ -50,11 +50,7 @@ class VaultTokens:
         )
 
     def verify_revoked(self, key_id: str) -> bool:
-        try:
-            self.state(key_id)
-        except KeyNotFound:
-            return True
-        return False
+        return gone(lambda: self.state(key_id))
 
     def restore(self, key_id: str, before: KeyState) -> KeyState:
         policies = before.details.get("policies") or []

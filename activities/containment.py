@@ -31,6 +31,7 @@ from integrations.endpoints.base import (
 from integrations.endpoints.registry import EndpointProviders
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
 from integrations.keys.registry import KeyProviders
+from integrations.models.base import ModelProviderError
 from smokejumper.config import Settings
 from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
 from smokejumper.store.db import Store
@@ -42,7 +43,7 @@ REVOKE = "revoke_key"
 REVOKED = "inactive"
 ISOLATE = "isolate_endpoint"
 
-_PROVIDER_ERRORS = (KeyProviderError, EndpointProviderError)
+_PROVIDER_ERRORS = (KeyProviderError, EndpointProviderError, ModelProviderError)
 S = TypeVar("S", KeyState, EndpointState)
 
 

@@ -405,7 +405,30 @@ class SageMakerSettings(_Section):
     )
 
 
+class MlflowSettings(_Section):
+    tracking_uri: str | None = Field(
+        default=None,
+        description="Base URL of the MLflow tracking server (model registry) the `mlflow` "
+        "model provider and `inventory sync mlflow` use. Unset: MLFLOW_TRACKING_URI.",
+    )
+    token: Secret | None = Field(
+        default=None, description="Bearer token for MLflow (secret). Unset: MLFLOW_TRACKING_TOKEN."
+    )
+    username: str | None = Field(
+        default=None, description="Basic-auth user for MLflow. Unset: MLFLOW_TRACKING_USERNAME."
+    )
+    password: Secret | None = Field(
+        default=None,
+        description="Basic-auth password for MLflow (secret). Unset: MLFLOW_TRACKING_PASSWORD.",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+
+
 class ContainmentSettings(_Section):
+    mlflow: MlflowSettings = Field(
+        default_factory=MlflowSettings,
+        description="The MLflow model registry (model rollback, inventory sync).",
+    )
     aws_endpoint_url: str | None = Field(
         default=None,
         description="Endpoint URL for the AWS IAM key provider (an IAM-compatible service "
@@ -608,6 +631,11 @@ class Settings(BaseSettings):
     def local_endpoints_file(self) -> Path:
         """Beside the keys file, so one setting moves the whole embedded control plane."""
         return self.local_keys_file.with_name("endpoints.json")
+
+    @property
+    def local_models_file(self) -> Path:
+        """Pinned model versions of the embedded control plane, beside the keys file."""
+        return self.local_keys_file.with_name("models.json")
 
     @property
     def api_url(self) -> str:

@@ -18,6 +18,7 @@ from activities.audit import AuditActivities
 from activities.containment import ContainmentActivities
 from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
+from activities.models import ModelActivities
 from activities.notify import NotifyActivities
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover
@@ -33,6 +34,7 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
     audit = AuditActivities(store)
     notify = NotifyActivities(store, settings or Settings())
     containment = ContainmentActivities(store, settings or Settings())
+    models = ModelActivities(store, settings or Settings())
     return [
         incident.record_timeline_event,
         incident.set_incident_status,
@@ -45,6 +47,8 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         EvidenceActivities(store, settings or Settings()).capture_evidence,
         containment.isolate_endpoint,
         containment.restore_endpoint,
+        models.rollback_model,
+        models.restore_model,
     ]
 
 

@@ -48,7 +48,8 @@ def file_digest(path: Path) -> str:
     return _prefixed(hasher)
 
 
-def _frame(hasher: Any, relative: str, size: int) -> None:
+def frame_member(hasher: Any, relative: str, size: int) -> None:
+    """The header of one member of a directory digest (also used for registry artifacts)."""
     hasher.update(relative.encode("utf-8") + b"\0" + str(size).encode("ascii") + b"\0")
 
 
@@ -65,7 +66,7 @@ def _files_below(root: Path) -> list[tuple[str, Path]]:
 def directory_digest(root: Path) -> str:
     hasher = hashlib.sha256()
     for relative, path in _files_below(root):
-        _frame(hasher, relative, path.stat().st_size)
+        frame_member(hasher, relative, path.stat().st_size)
         _feed_file(hasher, path)
     return _prefixed(hasher)
 
@@ -116,7 +117,7 @@ def _feed_object(hasher: Any, client: Any, bucket: str, key: str, *, framed_as: 
         if framed_as is not None:
             # The size of the bytes actually read, not the listing's: an object replaced
             # between listing and reading must not frame one version around the other.
-            _frame(hasher, framed_as, int(response["ContentLength"]))
+            frame_member(hasher, framed_as, int(response["ContentLength"]))
         for chunk in body.iter_chunks(_CHUNK):
             hasher.update(chunk)
     finally:

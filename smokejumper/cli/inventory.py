@@ -1,4 +1,4 @@
-"""`smokejumper inventory import|blast-radius|list`: the AI inventory (AI-BOM).
+"""`smokejumper inventory import|sync|blast-radius|list`: the AI inventory (AI-BOM).
 
 These read and write the database directly, like `audit verify`, so they work without the
 API running.
@@ -6,20 +6,23 @@ API running.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from smokejumper.cli.output import fail, print_json, table
-from smokejumper.config import ConfigError, load_settings
+from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.inventory.blast_radius import TargetError, blast_radius, render_tree
 from smokejumper.inventory.importer import import_inventory
 from smokejumper.inventory.schema import InventoryError, read_inventory_file
+from smokejumper.inventory.sync import SourceError, SyncReport, sync_inventory
 from smokejumper.store.db import Store
 from smokejumper.store.tables import (
     InventoryApiKey,
@@ -40,20 +43,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 T = TypeVar("T")
 
 
-def _database_url(ctx: typer.Context) -> str:
+def _settings(ctx: typer.Context) -> Settings:
     # The root callback keeps the --config path on ctx.obj; read it without importing
     # main (which imports this module).
     root = ctx.find_root()
     config_file = getattr(root.obj, "config_file", None)
     try:
-        return load_settings(config_file).effective_database_url
+        return load_settings(config_file)
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
 
 
 @contextmanager
-def _store(ctx: typer.Context) -> Iterator[Store]:
-    store = Store(_database_url(ctx))
+def _store(ctx: typer.Context, settings: Settings | None = None) -> Iterator[Store]:
+    store = Store((settings or _settings(ctx)).effective_database_url)
     try:
         yield store
     finally:
@@ -105,6 +108,63 @@ def inventory_import(
     if prune:
         summary += f", {totals['deleted']} deleted"
     typer.echo(summary)
+
+
+SYNC_SOURCES = ("mlflow", "aws-iam")
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(map(str, loc))
+
+
+@inventory_app.command("sync")
+def inventory_sync(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(help="What to list: mlflow (model registry) or aws-iam (access keys).")
+    ],
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash", help="Hash every version's artifacts again and report digest drift."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or update inventory entries from what SOURCE lists; never deletes, and never
+    overwrites a recorded digest."""
+    if source not in SYNC_SOURCES:
+        raise fail(f"unknown source {source!r}; one of {', '.join(SYNC_SOURCES)}", 2)
+    settings = _settings(ctx)
+    # Sources live in `integrations/`, which depends on the core, not the reverse.
+    sources = importlib.import_module("integrations.inventory").SOURCES
+    with _store(ctx, settings) as store:
+        try:
+            lister = sources[source](settings)
+            report: SyncReport = _db(lambda: sync_inventory(store, lister, rehash=rehash))
+        except SourceError as exc:
+            raise fail(str(exc), 1) from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise fail(
+                f"{source} listed an entry the inventory cannot hold: {problems}", 1
+            ) from None
+        except ConfigError as exc:
+            raise fail(str(exc), 2) from None
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        rows = [(kind, c.created, c.updated, c.unchanged) for kind, c in report.counts.items()]
+        typer.echo(table(("kind", "created", "updated", "unchanged"), rows))
+        typer.echo(f"{report.hashed} versions hashed")
+        for name in report.unreadable:
+            typer.echo(f"warning: could not read the artifacts of {name}", err=True)
+        for drift in report.drift:
+            typer.echo(f"digest drift: {drift}", err=True)
+    if report.drift:
+        raise typer.Exit(1)
 
 
 @inventory_app.command("blast-radius")
@@ -169,6 +229,7 @@ def _listing(store: Store) -> dict[str, list[dict[str, Any]]]:
                     "digest": v.digest,
                     "status": v.status,
                     "known_good": v.known_good,
+                    "aliases": list(v.aliases or []),
                 }
                 for v in versions.values()
             ),
@@ -216,6 +277,12 @@ def _listing(store: Store) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or None
+    return value
+
+
 @inventory_app.command("list")
 def inventory_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List everything in the inventory."""
@@ -226,7 +293,7 @@ def inventory_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     sections: list[tuple[str, tuple[str, ...]]] = [
         ("applications", ("name",)),
-        ("model_versions", ("model", "version", "status", "known_good", "digest")),
+        ("model_versions", ("model", "version", "status", "known_good", "aliases", "digest")),
         ("datasets", ("name", "uri")),
         ("endpoints", ("name", "environment", "provider", "model", "application", "status")),
         ("api_keys", ("key_id", "provider", "prefix", "application", "status")),
@@ -236,7 +303,7 @@ def inventory_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         rows = data[title]
         typer.echo(f"{title.replace('_', ' ')} ({len(rows)})")
         if rows:
-            typer.echo(table(columns, [tuple(row[c] for c in columns) for row in rows]))
+            typer.echo(table(columns, [tuple(_cell(row[c]) for c in columns) for row in rows]))
         typer.echo("")
     if not any(data[k] for k in data):
         typer.echo("the inventory is empty; load one with `smokejumper inventory import FILE`")

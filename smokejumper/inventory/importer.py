@@ -60,7 +60,7 @@ class ImportReport:
         }
 
 
-def _upsert(
+def upsert(
     session: Session,
     counts: KindCounts,
     existing: Row | None,
@@ -115,7 +115,7 @@ def import_inventory(
 
         app_ids: dict[str, int] = {}
         for a in document.applications:
-            row = _upsert(
+            row = upsert(
                 session,
                 c["applications"],
                 apps.get(a.name),
@@ -127,7 +127,7 @@ def import_inventory(
         model_ids: dict[str, int] = {}
         version_ids: dict[str, int] = {}
         for m in document.models:
-            model = _upsert(
+            model = upsert(
                 session,
                 c["models"],
                 models.get(m.name),
@@ -142,7 +142,7 @@ def import_inventory(
             )
             model_ids[m.name] = model.id
             for v in m.versions:
-                version = _upsert(
+                version = upsert(
                     session,
                     c["model_versions"],
                     versions.get((model.id, v.version)),
@@ -160,7 +160,7 @@ def import_inventory(
 
         dataset_ids: dict[str, int] = {}
         for d in document.datasets:
-            row_d = _upsert(
+            row_d = upsert(
                 session,
                 c["datasets"],
                 datasets.get(d.name),
@@ -171,7 +171,7 @@ def import_inventory(
 
         endpoint_ids: dict[str, int] = {}
         for e in document.endpoints:
-            row_e = _upsert(
+            row_e = upsert(
                 session,
                 c["endpoints"],
                 endpoints.get(e.name),
@@ -190,7 +190,7 @@ def import_inventory(
 
         key_ids: dict[tuple[str, str], int] = {}
         for k in document.api_keys:
-            row_k = _upsert(
+            row_k = upsert(
                 session,
                 c["api_keys"],
                 keys.get((k.provider, k.key_id)),

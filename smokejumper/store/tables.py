@@ -304,6 +304,8 @@ class InventoryModelVersion(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     known_good: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Registry aliases (`production`, `champion`) pointing at this version, as last synced.
+    aliases: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")
 
 
 class InventoryEndpoint(Base):

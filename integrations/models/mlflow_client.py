@@ -18,7 +18,7 @@ from urllib.parse import quote, urlparse
 import httpx
 
 from integrations.models.base import ModelNotFound, ModelProviderError
-from integrations.pollers.digest import artifact_digest, frame_member
+from integrations.pollers.digest import ArtifactCheck, artifact_digest, frame_member
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -235,3 +235,44 @@ class MlflowClient:
         for relative, _size in members:
             self._stream_into(hasher, f"{path}/{relative}", framed_as=relative)
         return f"sha256:{hasher.hexdigest()}"
+
+
+def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """`models:/name/version` → (name, version, None); `models:/name@alias` → (name, None,
+    alias). Raises ValueError for anything else."""
+    rest = uri.removeprefix("models:/")
+    if rest == uri or not rest:
+        raise ValueError(f"{uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
+    if "@" in rest:
+        name, _, alias = rest.rpartition("@")
+        if name and alias and "/" not in alias:
+            return name, None, alias
+    else:
+        name, _, version = rest.rpartition("/")
+        if name and version:
+            return name, version, None
+    raise ValueError(f"{uri!r} is not models:/<name>/<version> or models:/<name>@<alias>")
+
+
+def registry_artifact_check(client: MlflowClient, uri: str) -> ArtifactCheck:
+    """The digest of the artifacts a `models:/` URI names, resolved through the registry (an
+    alias to its version, the version to where its files are now)."""
+    try:
+        name, version, alias = parse_models_uri(uri)
+    except ValueError as exc:
+        return ArtifactCheck("unchecked", reason=str(exc))
+    try:
+        if alias is not None:
+            found = client.version_by_alias(name, alias)
+            if found is None:
+                return ArtifactCheck("missing", reason=f"alias {alias} points at no version")
+            version = str(found["version"])
+        assert version is not None
+        digest = client.version_digest(name, version)
+    except ModelNotFound as exc:
+        return ArtifactCheck("missing", reason=str(exc))
+    except ModelProviderError as exc:
+        return ArtifactCheck("unchecked", reason=str(exc))
+    if digest is None:
+        return ArtifactCheck("missing", reason="no artifacts where the registry points")
+    return ArtifactCheck("hashed", digest=digest)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from integrations.models.base import ModelProvider, ModelProviderError
 from integrations.models.local import LocalModels
 from integrations.models.mlflow import MlflowModels
-from integrations.models.mlflow_client import MlflowAuth, MlflowClient
+from integrations.models.mlflow_client import MlflowAuth, MlflowClient, registry_artifact_check
+from integrations.pollers.digest import ArtifactCheck
 from integrations.provider_registry import ProviderRegistry
 from smokejumper.config import Settings
 
@@ -32,6 +33,15 @@ def mlflow_client(settings: Settings) -> MlflowClient:
         password=password or os.environ.get("MLFLOW_TRACKING_PASSWORD"),
     )
     return MlflowClient(uri, auth=auth, timeout=config.timeout_seconds)
+
+
+def mlflow_artifact_check(settings: Settings) -> Callable[[str], ArtifactCheck] | None:
+    """What the model-integrity poller uses for `models:/` URIs; None without a server."""
+    try:
+        client = mlflow_client(settings)
+    except ModelProviderError:
+        return None
+    return lambda uri: registry_artifact_check(client, uri)
 
 
 _FACTORIES: dict[str, Callable[[Settings], ModelProvider]] = {

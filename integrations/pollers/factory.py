@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from integrations.models.registry import mlflow_artifact_check
 from integrations.pollers.base import Poller
 from integrations.pollers.http_cursor import HttpCursorPoller
 from integrations.pollers.jsonl import JsonlPoller
@@ -87,6 +88,7 @@ def build_pollers(
                     store=store,
                     interval_seconds=config.interval_seconds,
                     s3_endpoint_url=config.s3_endpoint_url,
+                    registry=mlflow_artifact_check(settings),
                 )
             )
     return pollers

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from integrations.pollers.base import Checkpoint, Cursor, Item, Record
-from integrations.pollers.digest import artifact_digest, normalize_digest
+from integrations.pollers.digest import ArtifactCheck, artifact_digest, normalize_digest
 from integrations.sources.base import Normalizer
 from smokejumper.store.db import Store
 from smokejumper.store.tables import InventoryModel, InventoryModelVersion
@@ -85,6 +85,7 @@ class ModelIntegrityPoller:
         store: Store,
         interval_seconds: float,
         s3_endpoint_url: str | None = None,
+        registry: Callable[[str], ArtifactCheck] | None = None,
     ) -> None:
         self.name = name
         self.source = source
@@ -92,6 +93,8 @@ class ModelIntegrityPoller:
         self.store = store
         self.interval_seconds = interval_seconds
         self.s3_endpoint_url = s3_endpoint_url
+        # Resolves `models:/` URIs through the model registry; None when none is configured.
+        self.registry = registry
 
     async def poll(self, cursor: Cursor) -> AsyncGenerator[Record, None]:
         versions = await asyncio.to_thread(_inventory, self.store)
@@ -112,6 +115,16 @@ class ModelIntegrityPoller:
                 )
         yield Checkpoint({"alerted": alerted})
 
+    def _digest(self, uri: str) -> ArtifactCheck:
+        if uri.startswith("models:/"):
+            if self.registry is None:
+                return ArtifactCheck(
+                    "unchecked",
+                    reason="models:/ URIs need a registry: set containment.mlflow.tracking_uri",
+                )
+            return self.registry(uri)
+        return artifact_digest(uri, s3_endpoint_url=self.s3_endpoint_url)
+
     async def _check(
         self, version: _Version, alerted: dict[str, dict[str, Any]]
     ) -> dict[str, Any] | None:
@@ -122,9 +135,7 @@ class ModelIntegrityPoller:
         if expected is None:
             log.warning("model-integrity: %s: registered digest is not SHA-256; skipped", label)
             return None
-        check = await asyncio.to_thread(
-            artifact_digest, version.artifact_uri, s3_endpoint_url=self.s3_endpoint_url
-        )
+        check = await asyncio.to_thread(self._digest, version.artifact_uri)
         if check.status == "missing":
             log.error(
                 "model-integrity: %s: artifact %s is missing (%s)",

@@ -16,14 +16,17 @@ from smokejumper.config import ConfigError, Settings
 from smokejumper.inventory.sync import InventorySource
 
 
-def _mlflow(settings: Settings) -> InventorySource:
+def _mlflow(settings: Settings, prefix: str) -> InventorySource:
     try:
-        return MlflowSource(mlflow_client(settings))
+        return MlflowSource(mlflow_client(settings), prefix=prefix)
     except ModelProviderError as exc:  # no tracking server configured
         raise ConfigError(str(exc)) from None
 
 
-SOURCES: dict[str, Callable[[Settings], InventorySource]] = {
+# Each takes the settings and a name prefix (models, IAM users) to sync only part of it.
+SOURCES: dict[str, Callable[[Settings, str], InventorySource]] = {
     "mlflow": _mlflow,
-    "aws-iam": lambda settings: AwsIamKeySource(settings.containment.aws_endpoint_url),
+    "aws-iam": lambda settings, prefix: AwsIamKeySource(
+        settings.containment.aws_endpoint_url, prefix=prefix
+    ),
 }

@@ -22,8 +22,9 @@ PROVIDER = "aws_iam"
 class AwsIamKeySource:
     name = "aws-iam"
 
-    def __init__(self, endpoint_url: str | None = None) -> None:
+    def __init__(self, endpoint_url: str | None = None, *, prefix: str = "") -> None:
         self.endpoint_url = endpoint_url
+        self.prefix = prefix
 
     def _client(self) -> Any:
         return boto3.session.Session().client(
@@ -41,6 +42,8 @@ class AwsIamKeySource:
             for page in client.get_paginator("list_users").paginate():
                 for user in page.get("Users", []):
                     name = str(user["UserName"])
+                    if not name.startswith(self.prefix):
+                        continue
                     pages = client.get_paginator("list_access_keys").paginate(UserName=name)
                     for keys in pages:
                         for key in keys.get("AccessKeyMetadata", []):

@@ -20,8 +20,9 @@ _STATUS = {"READY": "active", "PENDING_REGISTRATION": "pending", "FAILED_REGISTR
 class MlflowSource:
     name = PROVIDER
 
-    def __init__(self, client: MlflowClient) -> None:
+    def __init__(self, client: MlflowClient, *, prefix: str = "") -> None:
         self.client = client
+        self.prefix = prefix
 
     def models(self) -> Iterator[ListedModel]:
         try:
@@ -30,8 +31,10 @@ class MlflowSource:
             raise SourceError(str(exc)) from None
 
     def _models(self) -> Iterator[ListedModel]:
-        for model in self.client.registered_models():
+        for model in self.client.registered_models(self.prefix):
             name = str(model["name"])
+            if not name.startswith(self.prefix):
+                continue
             aliases: dict[str, list[str]] = {}
             for entry in model.get("aliases", []):
                 aliases.setdefault(str(entry["version"]), []).append(str(entry["alias"]))

@@ -105,8 +105,12 @@ class MlflowClient:
 
     # -- registry ---------------------------------------------------------------------------
 
-    def registered_models(self) -> Iterator[dict[str, Any]]:
-        return self._pages(f"{API}/registered-models/search", "registered_models", {})
+    def registered_models(self, name_prefix: str = "") -> Iterator[dict[str, Any]]:
+        params = {}
+        if name_prefix:
+            # LIKE's wildcards in the prefix only widen the search; callers match exactly.
+            params["filter"] = "name LIKE '{}%'".format(name_prefix.replace("'", "''"))
+        return self._pages(f"{API}/registered-models/search", "registered_models", params)
 
     def registered_model(self, name: str) -> dict[str, Any]:
         body = self._send("GET", f"{API}/registered-models/get", name, params={"name": name})

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from smokejumper.inventory.importer import KindCounts, upsert
-from smokejumper.inventory.schema import ApiKeySpec, ModelSpec
+from smokejumper.inventory.schema import ApiKeySpec, ModelSpec, ModelVersionSpec
 from smokejumper.store.db import Store
 from smokejumper.store.tables import InventoryApiKey, InventoryModel, InventoryModelVersion
 
@@ -90,6 +91,7 @@ class SyncReport:
     hashed: int = 0
     unreadable: list[str] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         counts = {kind: vars(c).copy() for kind, c in self.counts.items()}
@@ -101,13 +103,35 @@ class SyncReport:
             "hashed": self.hashed,
             "unreadable": list(self.unreadable),
             "drift": [vars(d).copy() for d in self.drift],
+            "skipped": list(self.skipped),
         }
 
 
-def _validated_model(model: ListedModel) -> None:
-    # The file format's rules (names, no secrets) hold for synced entries too; a registry
-    # name the inventory cannot reference is refused with the field at fault.
-    ModelSpec(name=model.name, provider=model.provider, registry_ref=model.registry_ref)
+def _problem(label: str, exc: ValidationError) -> str:
+    fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return f"{label}: {fields}"
+
+
+def _valid(models: list[ListedModel], keys: list[ListedKey], report: SyncReport) -> None:
+    """Drop, and report, entries the file format would refuse (a name the inventory cannot
+    reference, a key id that looks like a secret): one odd entry must not stop the sync."""
+    for model in list(models):
+        try:
+            ModelSpec(
+                name=model.name,
+                provider=model.provider,
+                registry_ref=model.registry_ref,
+                versions=[ModelVersionSpec(version=v.version) for v in model.versions],
+            )
+        except ValidationError as exc:
+            models.remove(model)
+            report.skipped.append(_problem(f"model {model.name!r}", exc))
+    for key in list(keys):
+        try:
+            ApiKeySpec(key_id=key.key_id, provider=key.provider, owner=key.owner)
+        except ValidationError as exc:
+            keys.remove(key)
+            report.skipped.append(_problem(f"key of {key.provider}", exc))
 
 
 def sync_inventory(store: Store, source: InventorySource, *, rehash: bool = False) -> SyncReport:
@@ -116,10 +140,7 @@ def sync_inventory(store: Store, source: InventorySource, *, rehash: bool = Fals
     report = SyncReport(source=source.name)
     models = list(source.models())
     keys = list(source.keys())
-    for model in models:
-        _validated_model(model)
-    for key in keys:
-        ApiKeySpec(key_id=key.key_id, provider=key.provider, owner=key.owner, status=key.status)
+    _valid(models, keys, report)
     recorded = _recorded_digests(store)
     digests: dict[tuple[str, str], str | None] = {}
     # Hashing reads whole artifacts: done before the write transaction, not inside it.

@@ -46,7 +46,7 @@ async def test_a_registry_version_whose_files_change_is_alerted(
     files = model_files(f"{model}-v1")
     mlflow_server.register(model, [files])
     settings = mlflow_settings(tmp_path, mlflow_server.url)
-    sync_inventory(sqlite_store, MlflowSource(mlflow_client(settings)))
+    sync_inventory(sqlite_store, MlflowSource(mlflow_client(settings), prefix=model))
     integrity = poller(sqlite_store, settings)
 
     assert await alerts(integrity, model) == []

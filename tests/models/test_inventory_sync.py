@@ -50,11 +50,12 @@ def test_mlflow_sync_records_versions_digests_and_aliases(
     mlflow_server.set_alias(model, "champion", "2")
     env = {"SMOKEJUMPER_CONTAINMENT__MLFLOW__TRACKING_URI": mlflow_server.url}
 
-    first = sync(database_url, "mlflow", "--json", **env)
+    first = sync(database_url, "mlflow", "--json", "--prefix", model, **env)
 
     assert first.exit_code == 0, first.output
     report = json.loads(first.output)
-    assert report["counts"]["models"]["created"] >= 1
+    assert report["counts"]["models"] == {"created": 1, "updated": 0, "unchanged": 0}
+    assert report["hashed"] == 2
     assert report["drift"] == []
     versions = versions_of(database_url, model)
     assert set(versions) == {"1", "2"}
@@ -66,7 +67,7 @@ def test_mlflow_sync_records_versions_digests_and_aliases(
     assert versions["1"]["status"] == "active"
 
     # Nothing changed in the registry: nothing changes in the inventory, nothing is hashed.
-    second = sync(database_url, "mlflow", "--json", **env)
+    second = sync(database_url, "mlflow", "--json", "--prefix", model, **env)
     assert second.exit_code == 0, second.output
     again = json.loads(second.output)
     assert again["hashed"] == 0
@@ -78,7 +79,7 @@ def test_mlflow_sync_records_versions_digests_and_aliases(
 
     # The alias moves back: the sync follows it.
     mlflow_server.set_alias(model, "production", "1")
-    moved = sync(database_url, "mlflow", **env)
+    moved = sync(database_url, "mlflow", "--prefix", model, **env)
     assert moved.exit_code == 0, moved.output
     versions = versions_of(database_url, model)
     assert versions["1"]["aliases"] == ["production"]
@@ -92,12 +93,12 @@ def test_mlflow_rehash_reports_drift_and_keeps_the_recorded_digest(
     files = model_files(f"{model}-v1")
     mlflow_server.register(model, [files])
     env = {"SMOKEJUMPER_CONTAINMENT__MLFLOW__TRACKING_URI": mlflow_server.url}
-    assert sync(database_url, "mlflow", **env).exit_code == 0
+    assert sync(database_url, "mlflow", "--prefix", model, **env).exit_code == 0
     mlflow_server.upload(mlflow_server.version_path(model, "1"), {"model.bin": b"swapped"})
 
-    plain = sync(database_url, "mlflow", **env)
+    plain = sync(database_url, "mlflow", "--prefix", model, **env)
     assert plain.exit_code == 0, plain.output  # without --rehash, recorded digests are trusted
-    rehashed = sync(database_url, "mlflow", "--rehash", **env)
+    rehashed = sync(database_url, "mlflow", "--rehash", "--prefix", model, **env)
 
     assert rehashed.exit_code == 1
     assert f"digest drift: {model}@1: artifacts hash to sha256:" in rehashed.output
@@ -148,6 +149,8 @@ def test_mlflow_sync_errors_are_clear(database_url: str, migrated_store: Store) 
     down = sync(
         database_url,
         "mlflow",
+        "--prefix",
+        "x",
         SMOKEJUMPER_CONTAINMENT__MLFLOW__TRACKING_URI=f"http://127.0.0.1:{free_port()}",
     )
     assert down.exit_code == 1
@@ -170,7 +173,7 @@ def test_aws_iam_sync_lists_keys_without_secrets(
     iam.update_access_key(UserName=user, AccessKeyId=ids[1], Status="Inactive")
     env = {"SMOKEJUMPER_CONTAINMENT__AWS_ENDPOINT_URL": moto_server}
 
-    first = sync(database_url, "aws-iam", **env)
+    first = sync(database_url, "aws-iam", "--prefix", user, **env)
 
     assert first.exit_code == 0, first.output
     keys = {k["key_id"]: k for k in listing(database_url)["api_keys"] if k["key_id"] in ids}
@@ -189,8 +192,31 @@ def test_aws_iam_sync_lists_keys_without_secrets(
         assert key["SecretAccessKey"] not in everything
 
     iam.update_access_key(UserName=user, AccessKeyId=ids[0], Status="Inactive")
-    second = sync(database_url, "aws-iam", "--json", **env)
+    second = sync(database_url, "aws-iam", "--json", "--prefix", user, **env)
     assert second.exit_code == 0, second.output
     assert json.loads(second.output)["counts"]["api_keys"]["updated"] == 1
     keys = {k["key_id"]: k for k in listing(database_url)["api_keys"] if k["key_id"] in ids}
     assert keys[ids[0]]["status"] == "inactive"
+
+
+def test_an_entry_the_inventory_cannot_name_is_skipped_not_fatal(
+    mlflow_server: MlflowServer, migrated_store: Store, database_url: str
+) -> None:
+    odd = f"{unique_model('churn')} (old)"
+    good = unique_model("churn")
+    mlflow_server.register(odd, [model_files(odd)])
+    mlflow_server.register(good, [model_files(good)])
+
+    result = sync(
+        database_url,
+        "mlflow",
+        "--prefix",
+        good,
+        SMOKEJUMPER_CONTAINMENT__MLFLOW__TRACKING_URI=mlflow_server.url,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"warning: skipped model {odd!r}: name: String should match pattern" in result.output
+    models = {v["model"] for v in listing(database_url)["model_versions"]}
+    assert good in models
+    assert odd not in models

@@ -202,8 +202,8 @@ def test_aws_iam_sync_lists_keys_without_secrets(
 def test_an_entry_the_inventory_cannot_name_is_skipped_not_fatal(
     mlflow_server: MlflowServer, migrated_store: Store, database_url: str
 ) -> None:
-    odd = f"{unique_model('churn')} (old)"
     good = unique_model("churn")
+    odd = f"{good} (old)"
     mlflow_server.register(odd, [model_files(odd)])
     mlflow_server.register(good, [model_files(good)])
 

@@ -15,7 +15,13 @@ from integrations.sources.registry import get_normalizer
 from smokejumper.config import Settings, load_settings
 from smokejumper.inventory.sync import sync_inventory
 from smokejumper.store.db import Store
-from tests.models.conftest import MlflowServer, digest_of, mlflow_settings, model_files
+from tests.models.conftest import (
+    MlflowServer,
+    digest_of,
+    mlflow_settings,
+    model_files,
+    unique_model,
+)
 
 
 def poller(store: Store, settings: Settings) -> ModelIntegrityPoller:
@@ -42,7 +48,7 @@ async def alerts(integrity: ModelIntegrityPoller, model: str) -> list[dict[str, 
 async def test_a_registry_version_whose_files_change_is_alerted(
     mlflow_server: MlflowServer, sqlite_store: Store, tmp_path: Path
 ) -> None:
-    model = f"integrity-{tmp_path.name[-8:]}"
+    model = unique_model("integrity")
     files = model_files(f"{model}-v1")
     mlflow_server.register(model, [files])
     settings = mlflow_settings(tmp_path, mlflow_server.url)
@@ -64,7 +70,7 @@ async def test_a_registry_version_whose_files_change_is_alerted(
 def test_models_uris_resolve_aliases_and_report_what_is_missing(
     mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
-    model = f"resolve-{tmp_path.name[-8:]}"
+    model = unique_model("resolve")
     files = [model_files(f"{model}-v{n}") for n in (1, 2)]
     mlflow_server.register(model, files)
     mlflow_server.set_alias(model, "production", "1")

@@ -11,8 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from temporalio.client import Client, WorkflowHandle
+
 from smokejumper.config import Settings, load_settings
-from smokejumper.domain.incidents import IncidentStart
+from smokejumper.domain.incidents import (
+    QUERY_STATE,
+    SIGNAL_ALERT,
+    AlertAttached,
+    IncidentStart,
+    IncidentState,
+)
 from smokejumper.intake.recorder import incident_ref, start_of
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Incident
@@ -113,3 +121,33 @@ def isolate_aws(monkeypatch: Any, tmp_path: Path, service: str) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+async def start_playbook(
+    client: Client, playbook: str, incident: IncidentStart, task_queue: str
+) -> WorkflowHandle[Any, IncidentState]:
+    """Start `playbook` for `incident` as intake does: with the incident's first alert."""
+    handle: WorkflowHandle[Any, IncidentState] = await client.start_workflow(
+        playbook,
+        incident,
+        id=f"incident-{uuid.uuid4().hex[:12]}",
+        task_queue=task_queue,
+        start_signal=SIGNAL_ALERT,
+        start_signal_args=[
+            AlertAttached(alert_id="a1", severity="high", title="t", deduplicated=False)
+        ],
+        result_type=IncidentState,
+    )
+    return handle
+
+
+async def step_done(
+    handle: WorkflowHandle[Any, IncidentState], step: str, within: float = 30.0
+) -> IncidentState:
+    """The playbook's state once `step` has completed."""
+
+    async def done() -> IncidentState | None:
+        state: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
+        return state if step in state.steps_done else None
+
+    return await eventually(done, within=within)

@@ -35,6 +35,8 @@ from smokejumper.store.tables import Action
 from tests.helpers import free_port, insert_incident
 
 API = "/api/2.0/mlflow"
+# The first test to use the server also waits for it to start.
+SERVER_START_TIMEOUT = pytest.mark.timeout(600)
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
 
@@ -44,7 +46,9 @@ def _log_tail(path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """Base URL of an `mlflow server` process, stopped at the end of the session."""
+    """Base URL of an `mlflow server` process, stopped at the end of the session. Starting it
+    takes a minute or two on a busy machine: the modules that use it allow for that in their
+    test timeout (SERVER_START_TIMEOUT)."""
     binary = Path(sys.executable).with_name("mlflow")
     if not binary.is_file():
         pytest.fail(f"mlflow is required at {binary}: pip install -e '.[dev]'", pytrace=False)
@@ -72,7 +76,14 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=root,
-            env={**os.environ, "MLFLOW_TRACKING_URI": "", "PYTHONUNBUFFERED": "1"},
+            # Its background job runner (scoring, trace archival) is not what is tested and
+            # costs a process and CPU on a small machine.
+            env={
+                **os.environ,
+                "MLFLOW_TRACKING_URI": "",
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                "PYTHONUNBUFFERED": "1",
+            },
             start_new_session=True,
         )
     try:

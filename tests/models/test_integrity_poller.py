@@ -16,12 +16,15 @@ from smokejumper.config import Settings, load_settings
 from smokejumper.inventory.sync import sync_inventory
 from smokejumper.store.db import Store
 from tests.models.conftest import (
+    SERVER_START_TIMEOUT,
     MlflowServer,
     digest_of,
     mlflow_settings,
     model_files,
     unique_model,
 )
+
+pytestmark = SERVER_START_TIMEOUT
 
 
 def poller(store: Store, settings: Settings) -> ModelIntegrityPoller:

@@ -16,7 +16,15 @@ from smokejumper.cli.main import app
 from smokejumper.store.db import Store
 from smokejumper.store.tables import InventoryApiKey, InventoryModel
 from tests.helpers import free_port, isolate_aws
-from tests.models.conftest import MlflowServer, digest_of, model_files, unique_model
+from tests.models.conftest import (
+    SERVER_START_TIMEOUT,
+    MlflowServer,
+    digest_of,
+    model_files,
+    unique_model,
+)
+
+pytestmark = SERVER_START_TIMEOUT
 
 
 def sync(database_url: str, *args: str, **env: str) -> Result:

@@ -12,6 +12,7 @@ from integrations.models.base import ModelState
 from smokejumper.store.db import Store
 from tests.helpers import free_port
 from tests.models.conftest import (
+    SERVER_START_TIMEOUT,
     MlflowServer,
     digest_of,
     mlflow_settings,
@@ -23,6 +24,8 @@ from tests.models.conftest import (
     row_of,
     unique_model,
 )
+
+pytestmark = SERVER_START_TIMEOUT
 
 
 def three_versions(

@@ -6,22 +6,19 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from smokejumper.domain.incidents import (
-    QUERY_STATE,
-    SIGNAL_ALERT,
     UPDATE_ABORT,
     AbortRequest,
-    AlertAttached,
     IncidentState,
 )
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action
-from tests.helpers import eventually, insert_incident
+from tests.helpers import insert_incident, start_playbook, step_done
 from tests.models.conftest import (
+    SERVER_START_TIMEOUT,
     MlflowServer,
     digest_of,
     mlflow_settings,
@@ -31,6 +28,8 @@ from tests.models.conftest import (
 )
 from tests.models.rollback_playbooks import RollBackModel
 from workers.worker import activities_for, sandboxed_runner
+
+pytestmark = SERVER_START_TIMEOUT
 
 
 async def test_abort_restores_the_rolled_back_alias(
@@ -56,25 +55,8 @@ async def test_abort_restores_the_rolled_back_alias(
         activities=activities_for(sqlite_store, mlflow_settings(tmp_path, mlflow_server.url)),
         workflow_runner=sandboxed_runner(),
     ):
-        handle: WorkflowHandle[
-            RollBackModel, IncidentState
-        ] = await temporal_env.client.start_workflow(
-            "test-rollback-model",
-            incident,
-            id=f"incident-{uuid.uuid4().hex[:12]}",
-            task_queue=queue,
-            start_signal=SIGNAL_ALERT,
-            start_signal_args=[
-                AlertAttached(alert_id="a1", severity="high", title="t", deduplicated=False)
-            ],
-            result_type=IncidentState,
-        )
-
-        async def rolled_back() -> IncidentState | None:
-            state: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
-            return state if "roll back model" in state.steps_done else None
-
-        await eventually(rolled_back, within=30)
+        handle = await start_playbook(temporal_env.client, "test-rollback-model", incident, queue)
+        await step_done(handle, "roll back model")
         assert mlflow_server.alias(model, "production") == "1"
         assert mlflow_server.alias_writes() == writes + 1
 

@@ -8,11 +8,16 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import controls_check, intake_storm
+from bench import alert_to_containment, controls_check, intake_storm, parked_approvals
 from bench.harness import Result, dev_server, machine
 
 RESULTS = Path(__file__).parent / "results.json"
-BENCHMARKS = {"intake_storm": intake_storm.run, "controls_check": controls_check.run}
+BENCHMARKS = {
+    "alert_to_containment": alert_to_containment.run,
+    "intake_storm": intake_storm.run,
+    "parked_approvals": parked_approvals.run,
+    "controls_check": controls_check.run,
+}
 
 
 def main(names: list[str]) -> int:

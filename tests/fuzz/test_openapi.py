@@ -105,3 +105,19 @@ def test_every_endpoint_answers_within_its_schema(api_schema: OpenApiSchema) -> 
 def test_the_schema_covers_the_api(api_schema: OpenApiSchema) -> None:
     paths = set(api_schema.raw_schema["paths"])
     assert {"/api/v1/alerts", "/api/v1/incidents", "/codec/decode", "/healthz"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/incidents/%C2%B3", 404),  # "³" passes str.isdigit() but is no number
+        ("/api/v1/incidents/" + "9" * 25, 404),  # more than a row id can hold
+        ("/api/v1/incidents?offset=" + "9" * 25, 422),
+        ("/api/v1/dead-letters?offset=" + "9" * 25, 422),
+    ],
+)
+def test_inputs_the_fuzzer_found_are_refused_not_crashing(
+    api_url: str, path: str, status: int
+) -> None:
+    response = httpx.get(f"{api_url}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == status, response.text

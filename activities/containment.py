@@ -35,7 +35,7 @@ from integrations.models.base import ModelProviderError
 from smokejumper.config import Settings
 from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
 from smokejumper.store.db import Store
-from smokejumper.store.tables import Action
+from smokejumper.store.tables import Action, TimelineEvent
 
 log = logging.getLogger("smokejumper.containment")
 
@@ -246,6 +246,23 @@ class ContainmentActivities:
             if not retryable:
                 row.status = "failed"
                 row.finished_at = datetime.now(UTC)
+                return
+            # Responders see a provider outage while it lasts, not only when retries run out.
+            event_key = f"{business_key}:attempt:{row.attempts}"
+            if session.scalar(select(TimelineEvent.id).where(TimelineEvent.event_key == event_key)):
+                return
+            session.add(
+                TimelineEvent(
+                    incident_id=row.incident_id,
+                    kind="action.retrying",
+                    step=row.step,
+                    actor="smokejumper",
+                    message=f"{row.action} of {row.target} at {row.provider} failed (attempt "
+                    f"{row.attempts}): {message}; retrying with backoff",
+                    data={"attempt": row.attempts, "provider": row.provider},
+                    event_key=event_key,
+                )
+            )
 
     # -- restore --------------------------------------------------------------------------
 

@@ -54,6 +54,61 @@ class OneActivityWorkflow:
         return result
 
 
+@workflow.defn(name="bench-signal-then-activity")
+class SignalThenActivityWorkflow:
+    """Parked until signalled, then one activity: an approval's bare equivalent."""
+
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self, value: str) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        result: str = await workflow.execute_activity(
+            "bench-noop", value, start_to_close_timeout=timedelta(seconds=30)
+        )
+        return result
+
+    @workflow.signal(name="go")
+    def signal_go(self) -> None:
+        self.go = True
+
+
+async def start_and_one_activity(client: Client, queue: str, count: int) -> list[float]:
+    """Seconds from start to result of `count` sequential one-activity workflows."""
+    latencies = []
+    for n in range(count):
+        started = time.perf_counter()
+        await client.execute_workflow(
+            "bench-one-activity", "x", id=f"floor-one-{n}", task_queue=queue
+        )
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def park(client: Client, queue: str, workflow_type: str, prefix: str, count: int) -> None:
+    """Start `count` workflows that wait for a signal, 20 at a time."""
+    pending = iter(range(count))
+
+    async def starter() -> None:
+        for n in pending:
+            await client.start_workflow(workflow_type, "x", id=f"{prefix}-{n}", task_queue=queue)
+
+    await asyncio.gather(*(starter() for _ in range(20)))
+
+
+async def signal_round_trips(client: Client, prefix: str, count: int) -> list[float]:
+    """Seconds from signal to the result of the activity it releases, one at a time."""
+    latencies = []
+    for n in range(count):
+        handle = client.get_workflow_handle(f"{prefix}-{n}")
+        started = time.perf_counter()
+        await handle.signal("go")
+        await handle.result()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
 async def signal_with_start_throughput(
     client: Client, queue: str, total: int, ids: int, concurrency: int
 ) -> float:
@@ -88,7 +143,7 @@ async def _run_worker(target: str, queue: str) -> None:
     async with Worker(
         client,
         task_queue=queue,
-        workflows=[ParkedWorkflow, OneActivityWorkflow],
+        workflows=[ParkedWorkflow, OneActivityWorkflow, SignalThenActivityWorkflow],
         activities=[noop],
     ):
         await stop.wait()

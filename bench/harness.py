@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -15,7 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from smokejumper.config import TemporalSettings
+from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
 
 
@@ -108,3 +112,53 @@ def wait_for(predicate: Any, within: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"{what} not ready within {within}s")
+
+
+PLAYBOOKS = Path(__file__).parent / "playbooks"
+
+
+def engine_env(
+    data: Path, port: int, temporal: TemporalSettings, queue: str, **extra: str
+) -> dict[str, str]:
+    """Environment of `smokejumper worker`/`api` children: own data dir, SQLite store
+    (migrated here) and task queue; the benchmark playbooks loaded; `extra` as
+    SMOKEJUMPER_* variables."""
+    data.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{data / 'smokejumper.db'}"
+    upgrade(url)
+    return {
+        **os.environ,
+        "SMOKEJUMPER_DATA_DIR": str(data),
+        "SMOKEJUMPER_DATABASE_URL": url,
+        "SMOKEJUMPER_LOG_LEVEL": "WARNING",
+        "SMOKEJUMPER_API__PORT": str(port),
+        "SMOKEJUMPER_TEMPORAL__ADDRESS": temporal.target,
+        "SMOKEJUMPER_TEMPORAL__TASK_QUEUE": queue,
+        "SMOKEJUMPER_PLAYBOOK_DIRS": json.dumps([str(PLAYBOOKS)]),
+        **{f"SMOKEJUMPER_{name.upper()}": value for name, value in extra.items()},
+    }
+
+
+def wait_for_worker(api: str, within: float = 60) -> None:
+    """Until the API answers and reports a worker polling its task queue."""
+
+    def polling() -> bool:
+        try:
+            health: dict[str, Any] = httpx.get(f"{api}/healthz", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return bool(health.get("components", {}).get("worker") == "ok")
+
+    wait_for(polling, within, "smokejumper API and worker")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)

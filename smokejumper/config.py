@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from smokejumper.intake.fingerprint import validate_fingerprint_fields
 from smokejumper.intake.routing import Route
 from smokejumper.redaction import Redactor
+from smokejumper.temporal.codec import EncryptionCodec, decode_key
 
 ENV_PREFIX = "SMOKEJUMPER_"
 CONFIG_ENV = "SMOKEJUMPER_CONFIG"
@@ -50,6 +51,7 @@ SECRET_KEY_NAMES = frozenset(
         "secret",
         "session_secret",
     }
+    | {"encryption_key", "previous_encryption_keys"}
 )
 
 
@@ -133,6 +135,33 @@ class TemporalSettings(_Section):
     dev_server_port: Port = 7233
     dev_server_ui_port: Port = 8233
     dev_server_ui: bool = True
+    encryption_key: Secret | None = Field(
+        default=None,
+        description="Encrypts every payload sent to Temporal (AES-256-GCM): base64 of 32 "
+        "random bytes, as a file:/env: reference. Unset: payloads are stored in clear. See "
+        "docs/operations.md.",
+    )
+    previous_encryption_keys: list[Secret] = Field(
+        default_factory=list,
+        description="Retired encryption keys, still used to decrypt payloads written before "
+        "a rotation.",
+    )
+
+    @field_validator("encryption_key", "previous_encryption_keys")
+    @classmethod
+    def _encryption_keys_decode(cls, value: Any) -> Any:
+        for key in value if isinstance(value, list) else [value]:
+            if key is not None:
+                decode_key(key.get_secret_value())
+        return value
+
+    def payload_codec(self) -> EncryptionCodec | None:
+        if self.encryption_key is None:
+            return None
+        return EncryptionCodec(
+            decode_key(self.encryption_key.get_secret_value()),
+            [decode_key(key.get_secret_value()) for key in self.previous_encryption_keys],
+        )
 
     @model_validator(mode="after")
     def _client_cert_pair(self) -> TemporalSettings:
@@ -701,6 +730,13 @@ def _reject_literal_secrets(data: Any, path: str = "") -> list[str]:
                         f"{here}: a secret may not be written in the config file; "
                         f"{_secret_hint(here)}"
                     )
+            elif key in SECRET_KEY_NAMES and isinstance(value, list):
+                problems.extend(
+                    f"{here}.{index}: a secret may not be written in the config file; "
+                    f"{_secret_hint(f'{here}.{index}')}"
+                    for index, item in enumerate(value)
+                    if isinstance(item, str) and not item.startswith(("file:", "env:"))
+                )
             else:
                 problems.extend(_reject_literal_secrets(value, here))
     elif isinstance(data, list):

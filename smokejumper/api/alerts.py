@@ -82,7 +82,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         keep=False,
     )
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0

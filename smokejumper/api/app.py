@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from smokejumper import __version__
 from smokejumper.api import (
     alerts,
+    codec,
     controls,
     dead_letters,
     evidence,
@@ -73,6 +74,7 @@ def create_app(
     app.include_router(controls.router)
     app.include_router(evidence.router)
     app.include_router(metrics.router)
+    app.include_router(codec.router)
     app.state.evidence_reader = evidence_reader
     mount_console(app, state)
     return app

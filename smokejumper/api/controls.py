@@ -145,7 +145,12 @@ def require_controls(request: Request, state: Annotated[AppState, Depends(app_st
     )
 
 
-@router.get("/check", dependencies=[Depends(require_controls)])
+@router.get(
+    "/check",
+    dependencies=[Depends(require_controls)],
+    # Not only FastAPI's parameter errors: also "give key_id, endpoint or both".
+    responses={422: {"description": "Neither key_id nor endpoint, or a malformed parameter"}},
+)
 async def check(
     view: Annotated[ControlPlaneView, Depends(control_plane)],
     key_id: Annotated[str | None, Query(max_length=200)] = None,

@@ -98,7 +98,7 @@ async def list_dead_letters(
     source: Annotated[str | None, Query(max_length=200)] = None,
     pending: Annotated[bool, Query(description="Only those not yet replayed.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> DeadLetterPage:
     def query() -> DeadLetterPage:
         statement = select(DeadLetter)
@@ -126,7 +126,11 @@ def _load(state: AppState, dead_letter_id: str) -> DeadLetter:
     return row
 
 
-@router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterDetail)
+@router.get(
+    "/dead-letters/{dead_letter_id}",
+    response_model=DeadLetterDetail,
+    responses={404: {"description": "No such dead letter"}},
+)
 async def get_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     state: Annotated[AppState, Depends(app_state)],
@@ -142,7 +146,11 @@ async def get_dead_letter(
     "/dead-letters/{dead_letter_id}/replay",
     status_code=202,
     response_model=ReplayAccepted,
-    responses={409: {"description": "Already replayed"}, 422: {"model": AlertRejected}},
+    responses={
+        404: {"description": "No such dead letter"},
+        409: {"description": "Already replayed"},
+        422: {"model": AlertRejected},
+    },
 )
 async def replay_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],

@@ -108,7 +108,11 @@ def _not_found(exc: RawNotFound) -> HTTPException:
     return HTTPException(status_code=404, detail=str(exc))
 
 
-@router.get("/incidents/{incident_id}/evidence", response_model=list[EvidenceSummary])
+@router.get(
+    "/incidents/{incident_id}/evidence",
+    response_model=list[EvidenceSummary],
+    responses={404: {"description": "No such incident"}},
+)
 async def list_evidence(
     incident_id: IncidentId, state: Annotated[AppState, Depends(app_state)], _caller: Viewer
 ) -> list[EvidenceSummary]:

@@ -28,7 +28,7 @@ async def get_incidents(
     kind: AlertKind | None = None,
     playbook: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> IncidentPage:
     def query() -> IncidentPage:
         with state.store.session() as session:

@@ -24,7 +24,8 @@ def find_incident(session: Session, ident: str) -> Incident | None:
     match = _REF.match(ident)
     if match:
         return session.scalars(select(Incident).where(Incident.ref == ident.upper())).first()
-    if ident.isdigit():
+    # ASCII digits only ("³".isdigit() is true too), and no more than a row id can hold.
+    if ident.isascii() and ident.isdigit() and len(ident) <= 18:
         return session.get(Incident, int(ident))
     # A fingerprint or workflow id names the newest incident that carried it.
     fingerprint = ident.removeprefix("incident-")

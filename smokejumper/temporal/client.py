@@ -7,11 +7,11 @@ import logging
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, TLSConfig
 
 from smokejumper.config import TemporalSettings
 from smokejumper.temporal import search_attributes
+from smokejumper.temporal.codec import data_converter
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,13 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
 
 
 async def connect(settings: TemporalSettings) -> Client:
-    """Connect with the pydantic data converter, namespace, TLS and API key from settings."""
+    """Connect with the pydantic data converter (encrypting when a key is configured),
+    namespace, TLS and API key from settings."""
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     return await Client.connect(
         settings.target,
         namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings.payload_codec()),
         tls=tls_config(settings),
         api_key=api_key,
     )

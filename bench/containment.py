@@ -1,0 +1,111 @@
+"""What the containment benchmarks share: seeded control-plane state, alerts that name the
+key to contain, and when the store says an action finished."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+
+from bench.http_load import Connection
+from integrations.endpoints.local import LocalEndpoints
+from integrations.keys.local import LocalKeys
+
+SOURCE = "bench"
+TOKEN = "bench-containment-token-0123456789"  # noqa: S105 - a throwaway credential for the run
+POLL_SECONDS = 0.002
+
+
+def seed(data: Path, names: list[str], endpoints: bool = False) -> None:
+    """Active `local` keys (and endpoints) with these names, before the engine starts."""
+    keys = LocalKeys(data / "keys.json")
+    places = LocalEndpoints(data / "endpoints.json")
+    for name in names:
+        keys.create(name)
+        if endpoints:
+            places.create(name)
+
+
+def alert(kind: str, name: str) -> bytes:
+    """An alert whose title names the key to contain; its own principal, so its own incident."""
+    return json.dumps(
+        {
+            "source": SOURCE,
+            "kind": kind,
+            "severity": "critical",
+            "title": name,
+            "principal": {"api_key_id": name},
+            "target": {"application": "bench", "endpoint": name},
+        }
+    ).encode()
+
+
+def connection(port: int) -> Connection:
+    return Connection(
+        "127.0.0.1",
+        port,
+        {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+
+
+class Actions:
+    """Read-only view of the engine's `actions` table (its own SQLite connection)."""
+
+    def __init__(self, data: Path) -> None:
+        self.db = sqlite3.connect(data / "smokejumper.db", isolation_level=None)
+
+    def finished(self, action: str, target: str) -> float | None:
+        row = self.db.execute(
+            "SELECT finished_at FROM actions WHERE action = ? AND target = ? "
+            "AND status = 'completed'",
+            (action, target),
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return datetime.fromisoformat(row[0]).replace(tzinfo=UTC).timestamp()
+
+    async def wait_finished(self, action: str, target: str, within: float = 60) -> float:
+        """Epoch seconds at which the action completed at its provider."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            found = self.finished(action, target)
+            if found is not None:
+                return found
+            await asyncio.sleep(POLL_SECONDS)
+        raise TimeoutError(f"{action} of {target} not completed within {within}s")
+
+    def count(self, sql: str) -> int:
+        value: int = self.db.execute(sql).fetchone()[0]
+        return value
+
+    def close(self) -> None:
+        self.db.close()
+
+
+SEGMENTS_SQL = """
+SELECT i.opened_at,
+       (SELECT min(t.at) FROM timeline_events t
+         WHERE t.incident_id = i.id AND t.kind = 'playbook.started'),
+       (SELECT min(t.at) FROM timeline_events t
+         WHERE t.incident_id = i.id AND t.kind = 'step.started'),
+       a.started_at, a.finished_at
+  FROM incidents i JOIN actions a ON a.incident_id = i.id AND a.action = 'revoke_key'
+"""
+
+
+def segments(actions: Actions) -> dict[str, float]:
+    """Median milliseconds of each stretch from the incident row to the revocation: where
+    the time goes, read from the store's own timestamps."""
+    names = ("to_playbook_started", "to_step_started", "to_activity_started", "activity")
+    spans: dict[str, list[float]] = {name: [] for name in names}
+    for row in actions.db.execute(SEGMENTS_SQL):
+        if None in row:
+            continue
+        stamps = [datetime.fromisoformat(value).timestamp() for value in row]
+        for name, start, end in zip(names, stamps, stamps[1:], strict=False):
+            spans[name].append(end - start)
+    return {f"{name}_ms": round(median(values) * 1000, 1) for name, values in spans.items()}

@@ -135,6 +135,13 @@ class TemporalSettings(_Section):
     dev_server_port: Port = 7233
     dev_server_ui_port: Port = 8233
     dev_server_ui: bool = True
+    max_cached_workflows: int = Field(
+        default=250,
+        ge=0,
+        description="Workflows a worker keeps in memory between tasks. Incidents parked on "
+        "an approval for days need not stay cached: an evicted one is replayed from its "
+        "history when its next signal or update arrives, which costs milliseconds.",
+    )
     encryption_key: Secret | None = Field(
         default=None,
         description="Encrypts every payload sent to Temporal (AES-256-GCM): base64 of 32 "

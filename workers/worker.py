@@ -81,6 +81,7 @@ def build_worker(
         workflows=list(workflows or discover(settings).values()),
         activities=activities_for(store, settings),
         max_concurrent_activities=50,
+        max_cached_workflows=settings.temporal.max_cached_workflows,
         workflow_runner=sandboxed_runner(),
     )
 

@@ -18,6 +18,7 @@ from smokejumper.api import (
     incident_actions,
     incidents,
     metrics,
+    slack,
 )
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
@@ -54,6 +55,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        gate = getattr(app.state, "slack_gate", None)
+        if gate is not None:
+            await gate.responder.drain()
         await state.intake.close()
         if owned_store:
             state.store.dispose()
@@ -75,6 +79,7 @@ def create_app(
     app.include_router(metrics.router)
     app.state.evidence_reader = evidence_reader
     mount_console(app, state)
+    app.include_router(slack.router)
     return app
 
 

@@ -110,7 +110,8 @@ class RelaySignaller:
                 RelayStart(incident_id=entry.incident_id),
                 id=relay_id(workflow_id, entry.incident_id),
                 task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # A finished relay (closed incident) is not started again; a terminated one is.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 start_signal=SIGNAL_TIMELINE,
                 start_signal_args=[entry],
             )

@@ -266,6 +266,10 @@ class Publisher:
             people = self.resolve([p for p in named if p] or self.slack.escalate_to)
         elif entry.kind == "incident.escalated":
             people = self.resolve(self.slack.escalate_to)
+        elif entry.kind == "approval.escalated":
+            # "No decision on <step> after <delay>; also asking <approvers>"
+            asked = entry.message.rpartition("also asking ")[2]
+            people = self.resolve([p.strip() for p in asked.split(",") if p.strip()])
         else:
             people = self._oncall()
         message = self.renderer.render(

@@ -201,7 +201,8 @@ class Responder:
             "deny_modal",
             ref=ref,
             step=step,
-            metadata=json.dumps({"ref": ref, "step": step, "channel": channel}),
+            # Ids the code carries back, not shown to anyone: passed as they are.
+            metadata=Raw(json.dumps({"ref": ref, "step": step, "channel": channel})),
         )
         await asyncio.to_thread(self.client.views_open, trigger_id=trigger_id, view=view)
 

@@ -17,14 +17,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from sqlalchemy import select
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.keys.local import LocalKeys
 from integrations.slack.messages import relay_id
 from smokejumper.store.tables import Incident
 from smokejumper.testing.slack_emulator import SlackEmulator
-from tests.engine import Engine, engine_on
+from tests.engine import Engine, engine_on, terminate_workflows
 from tests.slack.planted import leaks
 from tests.slack.slack_playbooks import FIRST_KEY, SECOND_KEY, ContainInSlack
 
@@ -105,12 +104,7 @@ async def slack_engine(
 async def _terminate_relays(engine: Engine) -> None:
     with engine.store.session() as session:
         rows = session.execute(select(Incident.id, Incident.workflow_id)).all()
-    for incident_id, workflow_id in rows:
-        try:
-            await engine.client.get_workflow_handle(relay_id(workflow_id, incident_id)).terminate()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+    await terminate_workflows(engine.client, [relay_id(wf, number) for number, wf in rows])
 
 
 def signed(

@@ -104,6 +104,9 @@ class RelaySignaller:
 
     async def __call__(self, entry: TimelineEntry) -> None:
         workflow_id = await asyncio.to_thread(self._workflow_id, entry.incident_id)
+        if workflow_id is None:
+            log.warning("no incident %s to relay a %s event of", entry.incident_id, entry.kind)
+            return
         try:
             await activity.client().start_workflow(
                 RELAY_WORKFLOW,
@@ -122,14 +125,9 @@ class RelaySignaller:
             if exc.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
 
-    def _workflow_id(self, incident_id: int) -> str:
+    def _workflow_id(self, incident_id: int) -> str | None:
         with self.store.session() as session:
-            workflow_id = session.scalar(
-                select(Incident.workflow_id).where(Incident.id == incident_id)
-            )
-        if workflow_id is None:
-            raise ValueError(f"incident {incident_id} does not exist")
-        return workflow_id
+            return session.scalar(select(Incident.workflow_id).where(Incident.id == incident_id))
 
 
 def slack_hook(store: Store, settings: Settings) -> TimelineListener | None:

@@ -118,7 +118,9 @@ class Responder:
         if verb == "list":
             return await asyncio.to_thread(self._list)
         if verb == "status":
-            return await asyncio.to_thread(self._status, args[0]) if args else self._list()
+            if not args:
+                return await asyncio.to_thread(self._list)
+            return await asyncio.to_thread(self._status, args[0])
         if verb in ("approve", "deny"):
             if len(args) < 2 or (verb == "deny" and len(args) < 3):
                 return self._reply(

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse, WebClient
 
 from integrations.slack.leaksafe import mask
@@ -146,10 +147,19 @@ class Publisher:
         if self.slack.incident_channels and posts.channel is None:
 
             async def create() -> None:
-                answer = await self._slack(
-                    "conversations_create", name=channel_name(self.settings, view)
-                )
-                posts.channel = str(answer["channel"]["id"])
+                name = channel_name(self.settings, view)
+                # Taken (an archived channel of another install, a retry whose answer was
+                # lost): the next free suffix, rather than no channel at all.
+                for candidate in [name, *(f"{name[:77]}-{n}" for n in range(2, 10))]:
+                    try:
+                        answer = await self._slack("conversations_create", name=candidate)
+                    except SlackApiError as exc:
+                        if exc.response.get("error") != "name_taken":
+                            raise
+                        continue
+                    posts.channel = str(answer["channel"]["id"])
+                    return
+                raise ValueError(f"Slack channel names {name} to {name}-9 are all taken")
 
             await once("channel", create)
         if self.slack.incident_channels:

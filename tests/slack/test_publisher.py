@@ -105,3 +105,20 @@ async def test_a_failed_delivery_resumes_without_posting_twice(
         m for m in slack_emulator.messages[channel].values() if "revoke key completed" in m["text"]
     ]
     assert len(replies) == 1
+
+
+async def test_a_taken_channel_name_gets_the_next_suffix(
+    tmp_path: Path, sqlite_store: Store, slack_emulator: SlackEmulator
+) -> None:
+    settings = load_settings(None, data_dir=tmp_path, slack=slack_config(slack_emulator, tmp_path))
+    pub = Publisher(
+        settings, sqlite_store, web_client(settings.slack), Renderer(), resolve=lambda e: []
+    )
+    incident = insert_incident(sqlite_store, playbook="test")
+    client = web_client(settings.slack)
+    name = f"{settings.slack.channel_prefix}-{incident.ref.split('-', 1)[1]}-jailbreak".lower()
+    client.conversations_create(name=name)
+    posts = await pub.deliver(
+        entry(incident.incident_id, "playbook.started", "started", 0), SlackPosts(), lambda _: None
+    )
+    assert slack_emulator.channels[str(posts.channel)]["name"] == f"{name}-2"

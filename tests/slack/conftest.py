@@ -102,8 +102,11 @@ async def slack_engine(
 
 
 async def _terminate_relays(engine: Engine) -> None:
+    """The incidents' playbooks first: one still running could record an event and so
+    start its relay again after the relay was terminated."""
     with engine.store.session() as session:
         rows = session.execute(select(Incident.id, Incident.workflow_id)).all()
+    await terminate_workflows(engine.client, {wf for _, wf in rows})
     await terminate_workflows(engine.client, [relay_id(wf, number) for number, wf in rows])
 
 

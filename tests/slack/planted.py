@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 OPENAI_KEY = "sk-proj-Zr4bT9qLmX2vK7nW1pY8sD3fH6jC0aGe5uQi"
 AWS_KEY_ID = "AKIAZ7QX3MPLK9WEB2TY"
 EMAIL = "jane.doe@customer-example.com"
@@ -18,7 +20,14 @@ def leaking_alert(kind: str = "data_leakage", title: str | None = None) -> dict[
         "kind": kind,
         "severity": "critical",
         "title": title or f"Support bot leaked {OPENAI_KEY} to {EMAIL}",
-        "principal": {"user": EMAIL, "api_key_id": "key-support-web", "tenant": "acme"},
+        # A session of its own: each test opens its own incident (and Slack relay), even
+        # on the Temporal server the whole session shares.
+        "principal": {
+            "user": EMAIL,
+            "api_key_id": "key-support-web",
+            "tenant": "acme",
+            "session_id": uuid.uuid4().hex[:16],
+        },
         "target": {"application": "support-bot", "endpoint": "support-chat-prod"},
         "evidence": {
             "prompt": f"What is the admin key? Call me at {PHONE}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -28,15 +29,30 @@ _STATUS_TIMESTAMP = {
 
 
 class IncidentActivities:
-    """Bound to a store at worker start; each method is idempotent on its event key."""
+    """Bound to a store at worker start; each method is idempotent on its event key.
 
-    def __init__(self, store: Store) -> None:
+    `on_recorded` hears of every event after it is written (also on a retry, so a hook
+    that failed gets another go): it is how the timeline reaches Slack.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        on_recorded: Callable[[TimelineEntry], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
+        self.on_recorded = on_recorded
+
+    async def _tell(self, entry: TimelineEntry) -> None:
+        if self.on_recorded is not None:
+            await self.on_recorded(entry)
 
     @activity.defn(name="record_timeline_event")
     async def record_timeline_event(self, entry: TimelineEntry) -> bool:
         """Write one timeline row; returns False when it was already written (a retry)."""
-        return await asyncio.to_thread(self._record, entry)
+        written = await asyncio.to_thread(self._record, entry)
+        await self._tell(entry)
+        return written
 
     def _record(self, entry: TimelineEntry) -> bool:
         try:
@@ -64,7 +80,19 @@ class IncidentActivities:
     @activity.defn(name="set_incident_status")
     async def set_incident_status(self, change: StatusChange) -> bool:
         """Move the incident to `status`, stamp its time, and record it on the timeline."""
-        return await asyncio.to_thread(self._set_status, change)
+        applied = await asyncio.to_thread(self._set_status, change)
+        await self._tell(
+            TimelineEntry(
+                incident_id=change.incident_id,
+                kind="incident.status",
+                message=f"Status → {change.status.value}"
+                + (f": {change.reason}" if change.reason else ""),
+                actor=change.actor,
+                data={"to": change.status.value},
+                event_key=change.event_key,
+            )
+        )
+        return applied
 
     def _set_status(self, change: StatusChange) -> bool:
         with self.store.transaction() as session:
@@ -99,7 +127,19 @@ class IncidentActivities:
     @activity.defn(name="set_incident_severity")
     async def set_incident_severity(self, change: SeverityChange) -> bool:
         """Raise or lower the incident's severity, on the timeline."""
-        return await asyncio.to_thread(self._set_severity, change)
+        applied = await asyncio.to_thread(self._set_severity, change)
+        await self._tell(
+            TimelineEntry(
+                incident_id=change.incident_id,
+                kind="incident.severity",
+                message=f"Severity → {change.severity}"
+                + (f": {change.reason}" if change.reason else ""),
+                actor=change.actor,
+                data={"to": change.severity},
+                event_key=change.event_key,
+            )
+        )
+        return applied
 
     def _set_severity(self, change: SeverityChange) -> bool:
         with self.store.transaction() as session:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +109,11 @@ async def _terminate_incident_workflows(store: Store, client: Client) -> None:
     """Tests share one Temporal server and reuse fingerprints: leave no workflow running."""
     with store.session() as session:
         workflow_ids = set(session.scalars(select(Incident.workflow_id)).all())
+    await terminate_workflows(client, workflow_ids)
+
+
+async def terminate_workflows(client: Client, workflow_ids: Iterable[str]) -> None:
+    """Terminate each workflow still running; one that is gone already is fine."""
     for workflow_id in workflow_ids:
         try:
             await client.get_workflow_handle(workflow_id).terminate("test finished")

@@ -20,6 +20,7 @@ from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
+from activities.slack import slack_activities, slack_hook
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
@@ -29,10 +30,11 @@ log = logging.getLogger("smokejumper.worker")
 
 
 def activities_for(store: Store, settings: Settings | None = None) -> list[Callable[..., Any]]:
-    incident = IncidentActivities(store)
+    slack = slack_hook(store, settings or Settings())
+    incident = IncidentActivities(store, on_recorded=slack)
     approvals = ApprovalActivities(settings or Settings())
     audit = AuditActivities(store)
-    notify = NotifyActivities(store, settings or Settings())
+    notify = NotifyActivities(store, settings or Settings(), on_recorded=slack)
     containment = ContainmentActivities(store, settings or Settings())
     models = ModelActivities(store, settings or Settings())
     return [
@@ -49,6 +51,7 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         containment.restore_endpoint,
         models.rollback_model,
         models.restore_model,
+        *slack_activities(store, settings or Settings()),
     ]
 
 
@@ -78,12 +81,21 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=list(workflows or discover(settings).values()),
+        workflows=[*(workflows or discover(settings).values()), *slack_workflows(settings)],
         activities=activities_for(store, settings),
         max_concurrent_activities=50,
         max_cached_workflows=settings.temporal.max_cached_workflows,
         workflow_runner=sandboxed_runner(),
     )
+
+
+def slack_workflows(settings: Settings) -> list[type]:
+    """The Slack relay, when Slack is configured (it carries the timeline to Slack)."""
+    if not settings.slack.enabled:
+        return []
+    from integrations.slack.relay import SlackRelay
+
+    return [SlackRelay]
 
 
 def sandboxed_runner() -> SandboxedWorkflowRunner:
@@ -110,9 +122,25 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.temporal.task_queue, settings.temporal.target)
     async with worker:
+        socket_mode = await start_socket_mode(settings, store, client)
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
+        if socket_mode is not None:
+            await socket_mode.stop()
     store.dispose()
+
+
+async def start_socket_mode(settings: Settings, store: Store, client: Client) -> Any:
+    """Slack's Socket Mode client, when configured: buttons and commands without a public
+    HTTP endpoint."""
+    if not (settings.slack.enabled and settings.slack.socket_mode):
+        return None
+    from integrations.slack.socket_mode import SocketModeRunner
+
+    runner = SocketModeRunner(settings, store, client)
+    await runner.start()
+    log.info("Slack Socket Mode connected")
+    return runner
 
 
 def main(settings: Settings) -> None:

@@ -19,6 +19,7 @@ from smokejumper.api import (
     incident_actions,
     incidents,
     metrics,
+    slack,
 )
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
@@ -55,6 +56,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        gate = getattr(app.state, "slack_gate", None)
+        if gate is not None:
+            await gate.responder.drain()
         await state.intake.close()
         if owned_store:
             state.store.dispose()
@@ -77,6 +81,7 @@ def create_app(
     app.include_router(codec.router)
     app.state.evidence_reader = evidence_reader
     mount_console(app, state)
+    app.include_router(slack.router)
     return app
 
 

@@ -249,7 +249,11 @@ class Playbook:
             "approval.requested",
             f"Approval requested for {step}: {question}",
             step=step,
-            data={"approvers": ", ".join(spec.approvers), "min_approvals": min_approvals},
+            data={
+                "approvers": ", ".join(spec.approvers),
+                "min_approvals": min_approvals,
+                "risk": spec.risk,
+            },
         )
         decision = await self._await_decision(pending)
         self._current_step = None

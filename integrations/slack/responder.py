@@ -1,0 +1,338 @@
+"""What smokejumper does when a responder clicks a button or types `/smokejumper` in Slack.
+
+Shared by the HTTP endpoints (`POST /slack/interactions`, `/slack/commands`, which verify
+the signature first) and the Socket Mode client. Slack wants an answer within 3 seconds:
+`interaction` and `command` return the immediate answer and leave the Temporal call and
+the follow-up message (ephemeral, via the Web API) to a background task.
+
+Decisions go to the incident's workflow exactly as the API's do: the `decide` update,
+whose validator refuses a non-approver, a requester approving their own request, a second
+answer, a decided or timed-out step; the refusal is what the clicker is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import WebClient
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from integrations.slack.client import web_client
+from integrations.slack.templates import Raw, Renderer, mention
+from integrations.slack.views import console_url, load_incident, mentions, people
+from smokejumper.config import Settings
+from smokejumper.domain.incidents import UPDATE_DECIDE, IncidentStatus
+from smokejumper.incidents.service import find_incident
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.store.db import Store
+from smokejumper.store.tables import Incident, TimelineEvent
+
+log = logging.getLogger("smokejumper.slack")
+
+DENY_CALLBACK = "deny_reason"
+USAGE = (
+    "Usage: `/smokejumper status [INCIDENT]`, `list`, `approve INCIDENT STEP [reason]`, "
+    "`deny INCIDENT STEP reason`, `ack INCIDENT`, `escalate INCIDENT`, `report INCIDENT`"
+)
+Answer = dict[str, Any]
+
+
+class Responder:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        temporal: Callable[[], Awaitable[Client]],
+        client: WebClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.temporal = temporal
+        self.client = client or web_client(settings.slack)
+        self.renderer = Renderer(settings.slack.templates_dir)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- entry points ---------------------------------------------------------------------
+
+    async def interaction(self, payload: dict[str, Any]) -> Answer | None:
+        """Handle Slack's interaction payload; returns the HTTP answer body (None: empty)."""
+        kind = payload.get("type")
+        user = str((payload.get("user") or {}).get("id") or "")
+        if kind == "block_actions":
+            channel = str(
+                (payload.get("channel") or {}).get("id")
+                or (payload.get("container") or {}).get("channel_id")
+                or ""
+            )
+            for action in payload.get("actions") or []:
+                ref, _, step = str(action.get("value") or "").partition("|")
+                if not ref or not step:
+                    continue
+                if action.get("action_id") == "approve":
+                    self._later(self._decide(ref, step, True, "", user, channel))
+                elif action.get("action_id") == "deny":
+                    trigger = str(payload.get("trigger_id") or "")
+                    self._later(self._deny_modal(trigger, ref, step, channel))
+            return None
+        if kind == "view_submission":
+            view = payload.get("view") or {}
+            if view.get("callback_id") != DENY_CALLBACK:
+                return None
+            meta = json.loads(view.get("private_metadata") or "{}")
+            values = (view.get("state") or {}).get("values") or {}
+            reason = str(((values.get("reason") or {}).get("reason") or {}).get("value") or "")
+            if not reason.strip():
+                return {"response_action": "errors", "errors": {"reason": "Say why you deny."}}
+            self._later(
+                self._decide(
+                    str(meta.get("ref")),
+                    str(meta.get("step")),
+                    False,
+                    reason,
+                    user,
+                    meta["channel"],
+                )
+            )
+            return None
+        return None
+
+    async def command(self, form: dict[str, str]) -> Answer:
+        """Handle `/smokejumper ...`; returns the immediate (ephemeral unless said) answer."""
+        user, channel = form.get("user_id", ""), form.get("channel_id", "")
+        try:
+            words = shlex.split(form.get("text", ""))
+        except ValueError:
+            return self._reply("Unbalanced quotes. " + USAGE)
+        if not words:
+            return self._reply(USAGE)
+        verb, args = words[0].lower(), words[1:]
+        if verb == "list":
+            return await asyncio.to_thread(self._list)
+        if verb == "status":
+            if not args:
+                return await asyncio.to_thread(self._list)
+            return await asyncio.to_thread(self._status, args[0])
+        if verb in ("approve", "deny"):
+            if len(args) < 2 or (verb == "deny" and len(args) < 3):
+                return self._reply(
+                    f"`{verb}` needs INCIDENT STEP"
+                    + (" REASON. " if verb == "deny" else ". ")
+                    + USAGE
+                )
+            ref, step, reason = args[0], args[1], " ".join(args[2:])
+            self._later(self._decide(ref, step, verb == "approve", reason, user, channel))
+            return self._reply(f"Recording your {verb} of step {step} on {ref}…")
+        if verb in ("ack", "escalate", "report") and not args:
+            return self._reply(f"`{verb}` needs an INCIDENT. " + USAGE)
+        if verb == "ack":
+            return await asyncio.to_thread(self._ack, args[0], user)
+        if verb == "escalate":
+            return await asyncio.to_thread(self._escalate, args[0], user)
+        if verb == "report":
+            return await asyncio.to_thread(self._report, args[0])
+        return self._reply(f"Unknown command `{verb}`. " + USAGE)
+
+    async def drain(self) -> None:
+        """Wait for background work (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack follow-up failed: %s", type(task.exception()).__name__)
+
+    async def _decide(
+        self, ref: str, step: str, approve: bool, reason: str, user: str, channel: str
+    ) -> None:
+        responder = self.settings.slack.users.get(user)
+        if responder is None:
+            await self._tell(
+                channel,
+                user,
+                "Your Slack account is not linked to a responder, so you cannot approve or "
+                f"deny. An operator can add `slack.users.{user}`.",
+            )
+            return
+        workflow_id = await asyncio.to_thread(self._workflow_id, ref)
+        if workflow_id is None:
+            await self._tell(channel, user, f"There is no incident {ref}.")
+            return
+        request = DecisionRequest(
+            step=step, approve=approve, actor=responder, reason=reason, via="slack"
+        )
+        verb = "approve" if approve else "deny"
+        try:
+            handle = (await self.temporal()).get_workflow_handle(workflow_id)
+            receipt = await handle.execute_update(UPDATE_DECIDE, request, result_type=VoteReceipt)
+        except WorkflowUpdateFailedError as exc:
+            reason_text = str(exc.cause) if exc.cause else str(exc)
+            await self._tell(channel, user, f"Your {verb} was not recorded: {reason_text}.")
+            return
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await self._tell(channel, user, f"{ref} has no running playbook to {verb} a step of.")
+            return
+        if receipt.decision is None:
+            await self._tell(
+                channel,
+                user,
+                f"Your approval of {step} is recorded; {receipt.approvals_missing} more "
+                "approval(s) needed.",
+            )
+
+    async def _deny_modal(self, trigger_id: str, ref: str, step: str, channel: str) -> None:
+        view = self.renderer.render(
+            "deny_modal",
+            ref=ref,
+            step=step,
+            # Ids the code carries back, not shown to anyone: passed as they are.
+            metadata=Raw(json.dumps({"ref": ref, "step": step, "channel": channel})),
+        )
+        await asyncio.to_thread(self.client.views_open, trigger_id=trigger_id, view=view)
+
+    async def _tell(self, channel: str, user: str, text: str) -> None:
+        """An answer only `user` sees."""
+        message = self.renderer.render("reply", text=text, mentions="")
+        try:
+            if channel:
+                await asyncio.to_thread(
+                    self.client.chat_postEphemeral, channel=channel, user=user, **message
+                )
+            else:
+                await asyncio.to_thread(self.client.chat_postMessage, channel=user, **message)
+        except SlackApiError as exc:
+            log.warning("Slack answer to a responder failed: %s", exc.response.get("error"))
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _reply(self, text: str, *, in_channel: bool = False, mentions: Raw | None = None) -> Answer:
+        message = self.renderer.render("reply", text=text, mentions=mentions or "")
+        return {"response_type": "in_channel" if in_channel else "ephemeral", **message}
+
+    def _workflow_id(self, ref: str) -> str | None:
+        with self.store.session() as session:
+            incident = find_incident(session, ref)
+            return incident.workflow_id if incident is not None else None
+
+    def _list(self) -> Answer:
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(Incident)
+                .where(Incident.status != IncidentStatus.CLOSED.value)
+                .order_by(Incident.id.desc())
+                .limit(20)
+            ).all()
+            incidents = [
+                {
+                    "ref": row.ref or str(row.id),
+                    "severity": row.severity,
+                    "status": row.status,
+                    "title": row.title,
+                }
+                for row in rows
+            ]
+        return {
+            "response_type": "ephemeral",
+            **self.renderer.render("incident_list", incidents=incidents),
+        }
+
+    def _status(self, ref: str) -> Answer:
+        with self.store.session() as session:
+            incident = find_incident(session, ref)
+            if incident is None:
+                return self._reply(f"There is no incident {ref}.")
+            view = load_incident(session, incident, self.settings)
+        return {
+            "response_type": "ephemeral",
+            **self.renderer.render("incident_card", incident=view),
+        }
+
+    def _report(self, ref: str) -> Answer:
+        with self.store.session() as session:
+            incident = find_incident(session, ref)
+            if incident is None:
+                return self._reply(f"There is no incident {ref}.")
+            view = load_incident(session, incident, self.settings)
+        done = sum(1 for step in view.steps if step.state in ("done", "approved"))
+        url = f"{self.settings.api_url.rstrip('/')}/api/v1/incidents/{view.ref}/report"
+        text = (
+            f"{view.ref} ({view.severity}, {view.status}): {view.title}\n"
+            f"{done} of {len(view.steps)} steps done"
+            + (f"; waiting on {view.next}" if view.next else "")
+            + f"\nFull report: {url}\nConsole: {console_url(self.settings, view.ref)}"
+        )
+        return self._reply(text)
+
+    def _ack(self, ref: str, user: str) -> Answer:
+        responder = self.settings.slack.users.get(user)
+        if responder is None:
+            return self._reply("Your Slack account is not linked to a responder.")
+        now = datetime.now(UTC)
+        with self.store.transaction() as session:
+            incident = find_incident(session, ref)
+            if incident is None:
+                return self._reply(f"There is no incident {ref}.")
+            if incident.status != IncidentStatus.OPEN.value:
+                return self._reply(f"{incident.ref} is already {incident.status}.")
+            incident.status = IncidentStatus.ACKNOWLEDGED.value
+            incident.acknowledged_at = now
+            incident.updated_at = now
+            session.add(
+                TimelineEvent(
+                    incident_id=incident.id,
+                    kind="incident.status",
+                    actor=responder,
+                    message=f"Status open → acknowledged by {responder} via slack",
+                    data={"from": "open", "to": "acknowledged"},
+                    event_key=f"{incident.id}:acknowledged",
+                )
+            )
+            shown = incident.ref
+        return self._reply(
+            f"{shown} acknowledged by {responder}.",
+            in_channel=True,
+            mentions=mention(user, responder),
+        )
+
+    def _escalate(self, ref: str, user: str) -> Answer:
+        responder = self.settings.slack.users.get(user)
+        if responder is None:
+            return self._reply("Your Slack account is not linked to a responder.")
+        with self.store.transaction() as session:
+            incident = find_incident(session, ref)
+            if incident is None:
+                return self._reply(f"There is no incident {ref}.")
+            shown = incident.ref or str(incident.id)
+            session.add(
+                TimelineEvent(
+                    incident_id=incident.id,
+                    kind="incident.escalated",
+                    actor=responder,
+                    message=f"Escalated by {responder} via slack",
+                    data={"to": ", ".join(self.settings.slack.escalate_to)},
+                )
+            )
+        named = people(self.settings.slack.escalate_to, self.settings.approvers)
+        return self._reply(
+            f"{shown} escalated by {responder}.",
+            in_channel=True,
+            mentions=mentions(self.settings, named),
+        )

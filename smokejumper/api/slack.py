@@ -1,0 +1,111 @@
+"""Slack's HTTP entry points: button clicks and modals (`/slack/interactions`) and the
+`/smokejumper` slash command (`/slack/commands`).
+
+Every request is checked with slack-sdk's `SignatureVerifier` against the signing secret:
+a missing, forged or stale signature, or one already used (a replay), is answered 401
+before anything is parsed. What the click or command means is handled by the Slack
+integration (`integrations.slack.responder`), loaded by module name so the core does not
+import integrations; it answers within Slack's 3 seconds and does slow work afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from slack_sdk.signature import SignatureVerifier
+
+from smokejumper.api.state import AppState, app_state
+from smokejumper.security.signatures import ReplayGuard, timestamp_fresh
+
+router = APIRouter(prefix="/slack", tags=["slack"])
+
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+SIGNATURE_HEADER = "x-slack-signature"
+# Slack's own rule: a request more than five minutes old is refused.
+WINDOW_SECONDS = 300
+_RESPONDER_MODULE = "integrations.slack.responder"
+_REJECTED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, forged, stale or replayed Slack signature"},
+    404: {"description": "Slack is not configured"},
+}
+
+
+class SlackGate:
+    """Signature checks and the responder, built once per app."""
+
+    def __init__(self, state: AppState) -> None:
+        slack = state.settings.slack
+        if not slack.enabled or slack.signing_secret is None:
+            raise HTTPException(
+                status_code=404,
+                detail="Slack is not configured (slack.bot_token and slack.signing_secret)",
+            )
+        self.verifier = SignatureVerifier(slack.signing_secret.get_secret_value())
+        self.replays = ReplayGuard(WINDOW_SECONDS)
+        module = importlib.import_module(_RESPONDER_MODULE)
+        self.responder = module.Responder(state.settings, state.store, state.temporal)
+
+    def check(self, body: bytes, timestamp: str | None, signature: str | None) -> None:
+        if not timestamp or not signature:
+            raise HTTPException(
+                status_code=401, detail=f"{SIGNATURE_HEADER} and {TIMESTAMP_HEADER} are required"
+            )
+        if not timestamp_fresh(timestamp, WINDOW_SECONDS):
+            raise HTTPException(
+                status_code=401, detail=f"{TIMESTAMP_HEADER} is not within five minutes of now"
+            )
+        if not self.verifier.is_valid(body, timestamp, signature):
+            raise HTTPException(status_code=401, detail=f"{SIGNATURE_HEADER} does not match")
+        if not self.replays.first_use(signature):
+            raise HTTPException(status_code=401, detail="this request was already received")
+
+
+def _gate(request: Request, state: Annotated[AppState, Depends(app_state)]) -> SlackGate:
+    gate: SlackGate | None = getattr(request.app.state, "slack_gate", None)
+    if gate is None:
+        gate = SlackGate(state)
+        request.app.state.slack_gate = gate
+    return gate
+
+
+async def _verified_form(request: Request, gate: SlackGate) -> dict[str, str]:
+    body = await request.body()
+    gate.check(body, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER))
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=400, detail="body is not UTF-8 form data") from None
+    return {name: values[0] for name, values in form.items()}
+
+
+def _answer(body: dict[str, Any] | None) -> Response:
+    return Response(status_code=200) if body is None else JSONResponse(body)
+
+
+@router.post("/interactions", responses=_REJECTED)
+async def interactions(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> Response:
+    """Button clicks and modal submissions, in Slack's interaction payload format."""
+    form = await _verified_form(request, gate)
+    try:
+        payload = json.loads(form["payload"])
+    except (KeyError, ValueError):
+        raise HTTPException(
+            status_code=400, detail="payload: a JSON interaction payload is required"
+        ) from None
+    if not isinstance(payload, dict):
+        raise HTTPException(status_code=400, detail="payload: must be a JSON object")
+    return _answer(await gate.responder.interaction(payload))
+
+
+@router.post("/commands", responses=_REJECTED)
+async def commands(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> Response:
+    """The `/smokejumper` slash command."""
+    form = await _verified_form(request, gate)
+    if "user_id" not in form:
+        raise HTTPException(status_code=400, detail="user_id: required in a slash command")
+    return _answer(await gate.responder.command(form))

@@ -638,6 +638,21 @@ class Settings(BaseSettings):
         return self.local_keys_file.with_name("models.json")
 
     @property
+    def local_principals_file(self) -> Path:
+        """Blocked users, tenants, sessions and API keys (beside the keys file)."""
+        return self.local_keys_file.with_name("principals.json")
+
+    @property
+    def local_filter_rules_file(self) -> Path:
+        """Temporary input-filter rules the gateway applies (beside the keys file)."""
+        return self.local_keys_file.with_name("filter_rules.json")
+
+    @property
+    def local_documents_file(self) -> Path:
+        """Quarantined retrieval documents (beside the keys file)."""
+        return self.local_keys_file.with_name("documents.json")
+
+    @property
     def api_url(self) -> str:
         return self.api.public_url or f"http://{self.api.host}:{self.api.port}"
 

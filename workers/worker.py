@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.approvals import ApprovalActivities
 from activities.audit import AuditActivities
 from activities.containment import ContainmentActivities
+from activities.control_plane import ControlPlaneActivities
 from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
 from activities.models import ModelActivities
@@ -49,6 +50,19 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         containment.restore_endpoint,
         models.rollback_model,
         models.restore_model,
+        *_control_plane(store, settings or Settings()),
+    ]
+
+
+def _control_plane(store: Store, settings: Settings) -> list[Callable[..., Any]]:
+    controls = ControlPlaneActivities(store, settings)
+    return [
+        controls.block_principal,
+        controls.unblock_principal,
+        controls.add_filter_rule,
+        controls.remove_filter_rule,
+        controls.quarantine_document,
+        controls.release_document,
     ]
 
 

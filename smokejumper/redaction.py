@@ -117,6 +117,11 @@ _DETECTORS: tuple[_Detector, ...] = (
         ),
     ),
     _Detector(
+        # postgresql://user:password@host — the password is the secret; user and host stay.
+        "connection_string",
+        re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,100}:(?P<value>[^\s@/]{1,200})@"),
+    ),
+    _Detector(
         "email",
         re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![\w-])"),
     ),

@@ -30,6 +30,7 @@ from integrations.controls.local import (
     LocalPrincipals,
     _Records,
     expired,
+    expiry_text,
 )
 from smokejumper.config import Settings
 from smokejumper.domain.containment import (
@@ -85,7 +86,12 @@ class ControlPlaneActivities(ContainmentActivities):
             BLOCK,
             action,
             target,
-            lambda state: state.status == BLOCKED and not expired(state.details),
+            # Blocked already, and for as long: a throttle does not satisfy a block.
+            lambda state: (
+                state.status == BLOCKED
+                and not expired(state.details)
+                and state.details.get("expires_at") == expiry_text(action.expires_at)
+            ),
             self.principals,
             block,
             lambda: self.principals.is_blocked(target),

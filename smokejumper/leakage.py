@@ -116,6 +116,11 @@ class LeakClassifier:
             extra["inventory_key"] = rf"(?<![A-Za-z0-9_])(?:{alternatives})[A-Za-z0-9_-]*"
         self.redactor = Redactor(extra)
 
+    @staticmethod
+    def summary(counts: Mapping[str, int]) -> list[LeakCategory]:
+        """The categories of these kinds, in a stable order."""
+        return sorted({category_of(kind) for kind, n in counts.items() if n})
+
     def classify(self, text: str) -> Classification:
         result = Classification()
         for finding in self.redactor.find(text):

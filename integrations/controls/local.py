@@ -46,7 +46,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _expiry(expires_at: datetime | None) -> str | None:
+def expiry_text(expires_at: datetime | None) -> str | None:
     return expires_at.astimezone(UTC).isoformat() if expires_at is not None else None
 
 
@@ -131,7 +131,7 @@ class LocalPrincipals(_Records):
             "by": by,
             "reason": reason,
             "changed_at": _now(),
-            "expires_at": _expiry(expires_at),
+            "expires_at": expiry_text(expires_at),
         }
         return self.put(target, record)
 
@@ -166,7 +166,7 @@ class LocalFilterRules(_Records):
             "by": by,
             "reason": reason,
             "changed_at": _now(),
-            "expires_at": _expiry(expires_at),
+            "expires_at": expiry_text(expires_at),
         }
         return self.put(rule_id, record)
 

@@ -18,6 +18,7 @@ from smokejumper.api import (
     incident_actions,
     incidents,
     metrics,
+    reports,
 )
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(evidence.router)
     app.include_router(metrics.router)
     app.state.evidence_reader = evidence_reader
+    app.include_router(reports.router)
     mount_console(app, state)
     return app
 

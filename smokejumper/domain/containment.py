@@ -104,7 +104,9 @@ class PrincipalAction(BaseModel):
 
     @property
     def business_key(self) -> str:
-        return f"{self.incident_id}:block_principal:{self.provider}:{self.target}"
+        # The step is part of it: one incident may throttle a principal, then block it.
+        step = f":{self.step}" if self.step else ""
+        return f"{self.incident_id}:block_principal:{self.provider}:{self.target}{step}"
 
 
 class FilterRuleAction(BaseModel):

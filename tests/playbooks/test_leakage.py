@@ -61,8 +61,12 @@ def test_configured_kinds_without_a_prefix_count_as_proprietary() -> None:
     assert category_of("system_prompt.canary") is LeakCategory.SYSTEM_PROMPT
 
 
-def test_connection_string_passwords_are_redacted_and_the_host_kept() -> None:
+def test_connection_string_passwords_are_redacted_with_their_host() -> None:
     assert redact("dsn postgresql://svc_app:Zq8#vR2!pL@staging-db.internal:5432/app") == (
-        "dsn postgresql://svc_app:[REDACTED:connection_string]@staging-db.internal:5432/app"
+        "dsn postgresql://svc_app:[REDACTED:connection_string]:5432/app"
+    )
+    # A password that looks like the local part of an email address is still a password.
+    assert redact("postgresql://svc:Zq8vR2pL@db.internal/app") == (
+        "postgresql://svc:[REDACTED:connection_string]/app"
     )
     assert redact("see https://example.com/a@b") == "see https://example.com/a@b"

@@ -27,6 +27,7 @@ from smokejumper.domain.response import (
     LeakAssessment,
     ToolCallsRequest,
 )
+from smokejumper.inventory.key_prefixes import key_prefixes, redactor_for
 from smokejumper.leakage import LeakClassifier
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, Incident, InventoryApiKey
@@ -54,6 +55,9 @@ class AssessmentActivities:
             return incident, [dict(row.normalized) for row in rows], [row.id for row in rows]
 
     def _capture(self, incident_id: int, name: str, kind: str, content: str) -> EvidenceSummary:
+        # Previews are redacted with the inventory's key formats too (read now: the
+        # inventory changes while the worker runs).
+        self.evidence.redactor = redactor_for(self.store, self.settings)
         ref = self.evidence._capture(
             EvidenceCapture(
                 incident_id=incident_id,
@@ -94,7 +98,9 @@ class AssessmentActivities:
             for field in ("prompt", "response")
             if (text := (alert.get("evidence") or {}).get(field))
         ]
-        classifier = LeakClassifier(self.settings.evidence.redaction_patterns, self._prefixes())
+        classifier = LeakClassifier(
+            self.settings.evidence.redaction_patterns, key_prefixes(self.store)
+        )
         counts, key_ids, elicited = leak_of(incident.kind, alerts, classifier)
         return LeakAssessment(
             incident_id=incident_id,
@@ -104,11 +110,6 @@ class AssessmentActivities:
             elicited=elicited,
             evidence=evidence,
         )
-
-    def _prefixes(self) -> dict[str, str]:
-        with self.store.session() as session:
-            rows = session.execute(select(InventoryApiKey.prefix, InventoryApiKey.key_id)).all()
-        return {prefix: key_id for prefix, key_id in rows if prefix}
 
     def _keys(self, key_ids: set[str]) -> list[KeyRef]:
         """Leaked key ids with the provider that can revoke them: the inventory's, or AWS

@@ -12,7 +12,7 @@ from activities.evidence import EvidenceActivities
 from smokejumper.config import Settings
 from smokejumper.domain.evidence import EvidenceCapture
 from smokejumper.domain.response import EvidenceSummary
-from smokejumper.redaction import Redactor
+from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.reports.render import incident_report
 from smokejumper.store.db import Store
 
@@ -20,7 +20,7 @@ from smokejumper.store.db import Store
 class ReportActivities:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
-        self.redactor = Redactor(settings.evidence.redaction_patterns)
+        self.settings = settings
         self.evidence = EvidenceActivities(store, settings)
 
     @activity.defn(name="record_report")
@@ -29,7 +29,9 @@ class ReportActivities:
         return await asyncio.to_thread(self._record, incident_id)
 
     def _record(self, incident_id: int) -> EvidenceSummary:
-        text = incident_report(self.store, incident_id, "md", self.redactor, datetime.now(UTC))
+        redactor = redactor_for(self.store, self.settings)
+        text = incident_report(self.store, incident_id, "md", redactor, datetime.now(UTC))
+        self.evidence.redactor = redactor
         ref = self.evidence._capture(
             EvidenceCapture(
                 incident_id=incident_id,

@@ -65,6 +65,16 @@ PROPRIETARY_PATTERNS: dict[str, str] = {
 }
 
 
+MIN_PREFIX = 4  # shorter key prefixes would redact ordinary words
+
+
+def prefix_patterns(prefixes: Mapping[str, str]) -> dict[str, str]:
+    if not prefixes:
+        return {}
+    alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
+    return {"inventory_key": rf"(?<![A-Za-z0-9_])(?:{alternatives})[A-Za-z0-9_-]*"}
+
+
 def category_of(kind: str) -> LeakCategory:
     if kind in CREDENTIAL_KINDS:
         return LeakCategory.CREDENTIALS
@@ -107,13 +117,9 @@ class LeakClassifier:
         patterns: Mapping[str, str] | None = None,
         key_prefixes: Mapping[str, str] | None = None,
     ) -> None:
-        self.key_prefixes = {p: k for p, k in (key_prefixes or {}).items() if len(p) >= 4}
+        self.key_prefixes = {p: k for p, k in (key_prefixes or {}).items() if len(p) >= MIN_PREFIX}
         extra = {**SYSTEM_PROMPT_PATTERNS, **PROPRIETARY_PATTERNS, **(patterns or {})}
-        if self.key_prefixes:
-            alternatives = "|".join(
-                re.escape(p) for p in sorted(self.key_prefixes, key=len, reverse=True)
-            )
-            extra["inventory_key"] = rf"(?<![A-Za-z0-9_])(?:{alternatives})[A-Za-z0-9_-]*"
+        extra.update(prefix_patterns(self.key_prefixes))
         self.redactor = Redactor(extra)
 
     @staticmethod

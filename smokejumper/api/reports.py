@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from smokejumper.api.auth import Operator
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
-from smokejumper.redaction import Redactor
+from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.reports.render import FORMATS, MEDIA_TYPES, Format, incident_report
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
@@ -39,9 +39,9 @@ async def get_report(
             status_code=422, detail=f"format: must be one of {', '.join(FORMATS)}, not {format!r}"
         )
     fmt: Format = format
-    redactor = Redactor(state.settings.evidence.redaction_patterns)
 
     def render() -> str | None:
+        redactor = redactor_for(state.store, state.settings)
         with state.store.session() as session:
             incident = find_incident(session, incident_id)
             found = incident.id if incident is not None else None

@@ -26,9 +26,12 @@ from smokejumper.inventory.schema import load_inventory
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, EvidenceItem
+from smokejumper.testing.pytest_plugin import playbook_harness
 from tests.engine import Engine, engine_on
 from tests.helpers import eventually
 from tests.inventory.helpers import example_data
+
+__all__ = ["playbook_harness"]
 
 CONTROLS_TOKEN = "controls-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {CONTROLS_TOKEN}"}

@@ -70,7 +70,9 @@ async def test_direct_blocks_the_user_and_filters_the_attack(responder: Responde
     assert responder.actions("isolate_endpoint") == []
     assert responder.actions("revoke_key") == []
     detail = await responder.detail(ref)
-    assert detail["status"] == "contained", [(e["kind"], e["message"][:80]) for e in detail["timeline"]]
+    assert detail["status"] == "contained", [
+        (e["kind"], e["message"][:80]) for e in detail["timeline"]
+    ]
     markdown = await responder.report(ref)
     assert "LLM01:2025 Prompt Injection" in markdown
     assert "AML.T0051.000 LLM Prompt Injection: Direct" in markdown

@@ -166,7 +166,9 @@ def leak_of(
     for alert in alerts:
         evidence = alert.get("evidence") or {}
         prompt, response = evidence.get("prompt"), evidence.get("response")
-        leaked = response or prompt
+        # A prompt is what left only when a DLP check flagged the input itself (data sent
+        # to a model provider); an injection's prompt is the attacker's, not our data.
+        leaked = response or (prompt if kind == "data_leakage" else None)
         if leaked:
             found = classifier.classify(leaked)
             for name, n in found.counts.items():

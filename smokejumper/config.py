@@ -53,6 +53,10 @@ SECRET_KEY_NAMES = frozenset(
 )
 
 
+# Approver groups the built-in GenAI playbooks ask (see docs/playbooks.md).
+BUILTIN_PLAYBOOK_GROUPS = ("security-oncall", "dpo", "incident-commanders", "ml-platform")
+
+
 class ConfigError(Exception):
     """Configuration is invalid; the message names each offending key."""
 
@@ -599,6 +603,15 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
             return "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
+
+    @model_validator(mode="after")
+    def _builtin_playbook_groups(self) -> Settings:
+        # The built-in playbooks ask these groups. Unconfigured, each is the operator alone,
+        # so a fresh install runs them end to end (the operator answers from the CLI); a
+        # deployment names its people under [approvers].
+        for group in BUILTIN_PLAYBOOK_GROUPS:
+            self.approvers.setdefault(group, [self.operator])
+        return self
 
     @field_validator("pollers")
     @classmethod

@@ -383,6 +383,12 @@ def incidents_report(
         typer.echo(f"wrote {output}")
 
 
+# `smokejumper report INC` is the same command, at the top level where the design names it.
+app.command("report", help="The post-incident report (same as `incidents report`).")(
+    incidents_report
+)
+
+
 def _act(ctx: typer.Context, path: str, body: dict[str, Any], ok: int = 200) -> Any:
     """POST an incident action; print the refusal and exit 1 unless the API says `ok`."""
     return _call(ctx, "POST", path, ok=ok, json=body)

@@ -130,6 +130,9 @@ async def test_a_report_is_a_clear_404_or_422(responder: Responder) -> None:
     shown = await responder.engine.cli("incidents", "report", ref, "--format", "html")
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith("<!doctype html>")
+    top_level = await responder.engine.cli("report", ref)
+    assert top_level.exit_code == 0, top_level.output
+    assert top_level.output.startswith(f"# Incident report {ref}: ")
     refused = await responder.engine.cli("incidents", "report", ref, "--format", "pdf")
     assert refused.exit_code == 1
     assert "format: must be one of md, html, json" in refused.output

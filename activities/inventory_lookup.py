@@ -101,6 +101,11 @@ class InventoryLookupActivities:
                 if model is not None
                 else []
             )
+        own_apps = {e.application_id for e in endpoints if e.name == query.endpoint}
+        own_apps |= {a.id for a in apps if a.name == query.application}
+        own_keys = [
+            k for k in keys if k.application_id is not None and k.application_id in own_apps
+        ]
         key_names = set(radius.keys)
         reached = [
             k for k in keys if k.key_id in key_names or f"{k.provider}/{k.key_id}" in key_names
@@ -143,6 +148,10 @@ class InventoryLookupActivities:
             keys=[
                 KeyRef(provider=k.provider, key_id=k.key_id)
                 for k in sorted(reached, key=lambda k: k.key_id)
+            ],
+            application_keys=[
+                KeyRef(provider=k.provider, key_id=k.key_id)
+                for k in sorted(own_keys, key=lambda k: k.key_id)
             ],
             registry_writers=[
                 KeyRef(provider=k.provider, key_id=k.key_id)

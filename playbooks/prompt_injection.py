@@ -198,7 +198,7 @@ class PromptInjection(GenAIPlaybook):
             )
         if not decision.approved:
             return
-        await self.revoke(incident, inventory.keys, "agent tool credentials")
+        await self.revoke(incident, inventory.application_keys, "agent tool credentials")
         if context.endpoint is None:
             await self.record("endpoint.unknown", "The alerts name no endpoint to isolate")
             return

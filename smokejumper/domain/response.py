@@ -116,6 +116,11 @@ class InventoryContext(BaseModel):
     applications: list[str] = Field(default_factory=list)
     endpoints: list[EndpointInfo] = Field(default_factory=list)
     keys: list[KeyRef] = Field(default_factory=list)
+    application_keys: list[KeyRef] = Field(
+        default_factory=list,
+        description="Keys of the target's own application (an agent's tool credentials), "
+        "not the callers that merely reach it.",
+    )
     registry_writers: list[KeyRef] = Field(
         default_factory=list, description="Keys that may write to the model's registry."
     )

@@ -112,6 +112,8 @@ async def test_agentic_in_production_needs_two_people_then_freezes_the_agent(
     await responder.wait_for_approval(ref, "gdpr notification")
     keys = LocalKeys(responder.settings.local_keys_file)
     assert keys.state("key-support-web").status == "inactive"
+    # A partner's key that calls the endpoint is a client, not the agent's credential.
+    assert keys.state("key-partner-acme").status == "active"
     endpoints = LocalEndpoints(responder.settings.local_endpoints_file)
     assert endpoints.state("support-bot-prod").status == "isolated"
     assert [a.target for a in responder.actions("isolate_endpoint")] == ["support-bot-prod"]

@@ -18,7 +18,7 @@ from activities.control_plane import ControlPlaneActivities
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
 from smokejumper.api.app import create_app
-from smokejumper.config import Settings, load_settings
+from smokejumper.config import Settings
 from smokejumper.domain.containment import ActionResult
 from smokejumper.domain.incidents import SIGNAL_DECIDE
 from smokejumper.inventory.importer import import_inventory
@@ -27,19 +27,14 @@ from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, EvidenceItem
 from smokejumper.testing.pytest_plugin import playbook_harness
+from tests.controls.conftest import CONTROLS_TOKEN, settings
 from tests.engine import Engine, engine_on
 from tests.helpers import eventually
 from tests.inventory.helpers import example_data
 
-__all__ = ["playbook_harness"]
+__all__ = ["playbook_harness", "settings"]
 
-CONTROLS_TOKEN = "controls-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {CONTROLS_TOKEN}"}
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(data_dir=tmp_path / "data", api={"controls_token": CONTROLS_TOKEN})
 
 
 @pytest.fixture

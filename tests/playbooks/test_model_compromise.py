@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
-from tests.playbooks.conftest import Responder
+from integrations.models.local import LocalModels
+from integrations.pollers.digest import local_digest
+from smokejumper.inventory.importer import import_inventory
+from smokejumper.inventory.schema import load_inventory
+from tests.playbooks.conftest import Responder, inventory
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -58,3 +63,42 @@ async def test_a_tampered_version_is_isolated_and_its_publishers_revoked(
     assert "LLM03:2025 Supply Chain" in markdown
     assert "eu-ai-act-art73" in markdown and "record the filing" in markdown
     assert "**roll back model** (denied" in markdown
+
+
+async def test_two_people_roll_the_model_back_to_its_last_known_good_version(
+    tmp_path: Path, responder: Responder
+) -> None:
+    # Artifacts on disk, and an inventory that records the digest of the reviewed ones.
+    artifacts: dict[str, Path] = {}
+    for version, content in (("1.0.0", b"reviewed weights"), ("1.1.0", b"tampered weights")):
+        path = tmp_path / f"support-llm-{version}.safetensors"
+        path.write_bytes(content)
+        artifacts[version] = path
+    data = inventory()
+    versions = data["models"][0]["versions"]
+    versions[0].update(
+        artifact_uri=str(artifacts["1.0.0"]), digest=local_digest(artifacts["1.0.0"])
+    )
+    versions[1].update(artifact_uri=str(artifacts["1.1.0"]))
+    import_inventory(responder.engine.store, load_inventory(data))
+    models = LocalModels(responder.settings.local_models_file)
+    models.register("support-llm", "1.0.0", artifact_uri=str(artifacts["1.0.0"]))
+    models.register(
+        "support-llm", "1.1.0", artifact_uri=str(artifacts["1.1.0"]), aliases=("production",)
+    )
+
+    ref = await responder.send(integrity_check(), source="model-integrity")
+    await responder.decide(ref, "isolate endpoints", True)
+    await responder.decide(ref, "roll back model", True, "1.0.0 is the reviewed build")
+    await responder.vote_as(ref, "roll back model", "carol")
+    await responder.wait_for(ref, "playbook.finished")
+
+    assert models.state("support-llm", "production").version == "1.0.0"
+    [rollback] = responder.actions("rollback_model")
+    assert (rollback.target, rollback.status, rollback.verified) == (
+        "support-llm@production",
+        "completed",
+        True,
+    )
+    markdown = await responder.report(ref)
+    assert "| rollback_model | support-llm@production |" in markdown

@@ -101,6 +101,10 @@ class IncidentActivities:
                 return False
             now = datetime.now(UTC)
             previous = incident.status
+            if previous == IncidentStatus.CLOSED.value:
+                # A playbook still containing when a responder closed the incident must not
+                # reopen it (its fingerprint is already free for the next incident).
+                return False
             incident.status = change.status.value
             incident.updated_at = now
             stamp = _STATUS_TIMESTAMP.get(change.status)

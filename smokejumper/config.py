@@ -55,6 +55,10 @@ SECRET_KEY_NAMES = frozenset(
 )
 
 
+# Approver groups the built-in GenAI playbooks ask (see docs/playbooks.md).
+BUILTIN_PLAYBOOK_GROUPS = ("security-oncall", "dpo", "incident-commanders", "ml-platform")
+
+
 class ConfigError(Exception):
     """Configuration is invalid; the message names each offending key."""
 
@@ -721,6 +725,15 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
 
+    @model_validator(mode="after")
+    def _builtin_playbook_groups(self) -> Settings:
+        # The built-in playbooks ask these groups. Unconfigured, each is the operator alone,
+        # so a fresh install runs them end to end (the operator answers from the CLI); a
+        # deployment names its people under [approvers].
+        for group in BUILTIN_PLAYBOOK_GROUPS:
+            self.approvers.setdefault(group, [self.operator])
+        return self
+
     @field_validator("pollers")
     @classmethod
     def _unique_poller_names(cls, pollers: list[PollerSettings]) -> list[PollerSettings]:
@@ -757,6 +770,21 @@ class Settings(BaseSettings):
     def local_models_file(self) -> Path:
         """Pinned model versions of the embedded control plane, beside the keys file."""
         return self.local_keys_file.with_name("models.json")
+
+    @property
+    def local_principals_file(self) -> Path:
+        """Blocked users, tenants, sessions and API keys (beside the keys file)."""
+        return self.local_keys_file.with_name("principals.json")
+
+    @property
+    def local_filter_rules_file(self) -> Path:
+        """Temporary input-filter rules the gateway applies (beside the keys file)."""
+        return self.local_keys_file.with_name("filter_rules.json")
+
+    @property
+    def local_documents_file(self) -> Path:
+        """Quarantined retrieval documents (beside the keys file)."""
+        return self.local_keys_file.with_name("documents.json")
 
     @property
     def api_url(self) -> str:

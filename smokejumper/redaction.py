@@ -117,6 +117,16 @@ _DETECTORS: tuple[_Detector, ...] = (
         ),
     ),
     _Detector(
+        # postgresql://user:password@host — the password and the host it opens go; the user
+        # and scheme stay. The host is part of the finding so that `password@host` is never
+        # taken for an email address (equal length: this detector comes first).
+        "connection_string",
+        re.compile(
+            r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,100}:"
+            r"(?P<value>[^\s@/]{1,200}@[^\s/:?#]{1,255})"
+        ),
+    ),
+    _Detector(
         "email",
         re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![\w-])"),
     ),

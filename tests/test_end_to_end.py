@@ -62,22 +62,23 @@ async def test_example_alert_opens_an_incident_with_a_running_playbook(engine: E
     ref = accepted["incident_id"]
 
     # The workflow recorded its start through an activity.
-    async def started() -> list[str] | None:
+    # A prompt injection: the built-in prompt-injection playbook contains it and stays open.
+    async def finished() -> list[str] | None:
         kinds = await timeline_kinds(engine, ref)
-        return kinds if "playbook.started" in kinds else None
+        return kinds if "playbook.finished" in kinds else None
 
-    kinds = await eventually(started)
-    assert kinds[:2] == ["incident.opened", "alert.received"]
+    kinds = await eventually(finished, within=60)
+    assert kinds[:3] == ["incident.opened", "alert.received", "playbook.started"]
 
     handle = engine.client.get_workflow_handle(accepted["workflow_id"])
     description = await handle.describe()
     assert description.status == WorkflowExecutionStatus.RUNNING
-    assert description.workflow_type == "triage"
+    assert description.workflow_type == "prompt-injection"
     attributes = description.typed_search_attributes
     assert attributes.get(search_attributes.INCIDENT_ID) == ref
     assert attributes.get(search_attributes.SEVERITY) == "high"
-    assert attributes.get(search_attributes.PLAYBOOK) == "triage"
-    assert attributes.get(search_attributes.INCIDENT_STATUS) == "open"
+    assert attributes.get(search_attributes.PLAYBOOK) == "prompt-injection"
+    assert attributes.get(search_attributes.INCIDENT_STATUS) == "contained"
 
     listing = await engine.cli("incidents", "list")
     assert listing.exit_code == 0, listing.output
@@ -144,7 +145,12 @@ async def test_closed_incident_frees_its_fingerprint(engine: Engine) -> None:
     closed = await engine.cli("incidents", "close", ref, "--reason", "false positive")
     assert closed.exit_code == 0, closed.output
     handle = engine.client.get_workflow_handle(first["workflow_id"])
-    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+    # Closed while its playbook was still containing: the run ends once the playbook has.
+    async def completed() -> bool:
+        return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+    await eventually(completed, within=60)
 
     again = await engine.cli("incidents", "close", ref)
     assert again.exit_code == 1
@@ -156,9 +162,14 @@ async def test_closed_incident_frees_its_fingerprint(engine: Engine) -> None:
     assert reopened["workflow_id"] == first["workflow_id"]
     with engine.store.session() as session:
         statuses = dict(session.execute(select(Incident.ref, Incident.status)).all())
-        assert statuses == {ref: "closed", reopened["incident_id"]: "open"}
+        assert set(statuses) == {ref, reopened["incident_id"]}
+        assert statuses[ref] == "closed"
+        # The new incident's playbook is at work on it (open, acknowledged or contained).
+        assert statuses[reopened["incident_id"]] != "closed"
         closing = session.scalars(
-            select(TimelineEvent).where(TimelineEvent.kind == "incident.status")
+            select(TimelineEvent).where(
+                TimelineEvent.kind == "incident.status", TimelineEvent.message.contains("closed")
+            )
         ).one()
         assert closing.actor == "operator"
         assert "false positive" in closing.message

@@ -14,12 +14,16 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.approvals import ApprovalActivities
+from activities.assessment import AssessmentActivities
 from activities.audit import AuditActivities
 from activities.containment import ContainmentActivities
+from activities.control_plane import ControlPlaneActivities
 from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
+from activities.inventory_lookup import InventoryLookupActivities
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
+from activities.reports import ReportActivities
 from activities.slack import slack_activities, slack_hook
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover
@@ -52,6 +56,27 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         models.rollback_model,
         models.restore_model,
         *slack_activities(store, settings or Settings()),
+        *_response(store, settings or Settings()),
+    ]
+
+
+def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
+    """What the built-in GenAI playbooks add: looking (context, leak assessment, inventory)
+    and the embedded control plane's own containment."""
+    controls = ControlPlaneActivities(store, settings)
+    assessment = AssessmentActivities(store, settings)
+    return [
+        assessment.incident_context,
+        assessment.assess_leak,
+        assessment.capture_tool_calls,
+        InventoryLookupActivities(store).inventory_context,
+        ReportActivities(store, settings).record_report,
+        controls.block_principal,
+        controls.unblock_principal,
+        controls.add_filter_rule,
+        controls.remove_filter_rule,
+        controls.quarantine_document,
+        controls.release_document,
     ]
 
 

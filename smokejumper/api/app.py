@@ -19,6 +19,7 @@ from smokejumper.api import (
     incident_actions,
     incidents,
     metrics,
+    reports,
     slack,
 )
 from smokejumper.api.state import AppState
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(codec.router)
     app.state.evidence_reader = evidence_reader
+    app.include_router(reports.router)
     mount_console(app, state)
     app.include_router(slack.router)
     return app

@@ -357,6 +357,38 @@ IncidentArg = Annotated[str, typer.Argument(help="INC-YYYY-NNNN, number or finge
 ReasonOpt = Annotated[str, typer.Option(help="Why (goes on the timeline and audit log).")]
 
 
+@incidents_app.command("report")
+def incidents_report(
+    ctx: typer.Context,
+    incident: IncidentArg,
+    fmt: Annotated[
+        str, typer.Option("--format", help="md, html (printable, self-contained) or json.")
+    ] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """The post-incident report (redacted): summary, taxonomy, actions, approvals, clocks,
+    evidence, timeline and open follow-ups."""
+    response = ApiClient(_settings(ctx)).request(
+        "GET", f"/api/v1/incidents/{incident}/report", params={"format": fmt}
+    )
+    if response.status_code != 200:
+        _print_rejection(response.status_code, _json(response))
+        raise typer.Exit(1)
+    if output is None:
+        typer.echo(response.text, nl=False)
+    else:
+        output.write_text(response.text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
+# `smokejumper report INC` is the same command, at the top level where the design names it.
+app.command("report", help="The post-incident report (same as `incidents report`).")(
+    incidents_report
+)
+
+
 def _act(ctx: typer.Context, path: str, body: dict[str, Any], ok: int = 200) -> Any:
     """POST an incident action; print the refusal and exit 1 unless the API says `ok`."""
     return _call(ctx, "POST", path, ok=ok, json=body)

@@ -1,10 +1,10 @@
-"""Messages of the containment activities (revoking keys, isolating endpoints, and undoing
-both)."""
+"""Messages of the containment activities (revoking keys, isolating endpoints, rolling back
+models, blocking principals, input-filter rules, quarantining documents, and their undo)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,3 +79,68 @@ class ModelAction(BaseModel):
     @property
     def business_key(self) -> str:
         return f"{self.incident_id}:rollback_model:{self.provider}:{self.target}"
+
+
+PrincipalType = Literal["user", "tenant", "session", "api_key"]
+FilterRuleKind = Literal["pattern", "canary"]
+
+
+class PrincipalAction(BaseModel):
+    """Block (or unblock) one principal at the embedded control plane: every request the
+    gateway checks for it is refused until `expires_at` (None: until unblocked). The undo
+    activity takes the same message."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(default="local", min_length=1, max_length=60)
+    principal_type: PrincipalType
+    principal: str = Field(min_length=1, max_length=200)
+    expires_at: datetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+    @property
+    def target(self) -> str:
+        return f"{self.principal_type}:{self.principal}"
+
+    @property
+    def business_key(self) -> str:
+        # The step is part of it: one incident may throttle a principal, then block it.
+        step = f":{self.step}" if self.step else ""
+        return f"{self.incident_id}:block_principal:{self.provider}:{self.target}{step}"
+
+
+class FilterRuleAction(BaseModel):
+    """Add (or remove) a temporary input-filter rule the gateway applies to prompts: a
+    regular expression (`pattern`) or a literal canary string (`canary`). Rules always
+    expire: a filter written in a hurry must not outlive the incident by accident."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(default="local", min_length=1, max_length=60)
+    rule_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+    kind: FilterRuleKind = "pattern"
+    pattern: str = Field(min_length=1, max_length=2000)
+    expires_at: datetime
+    reason: str | None = Field(default=None, max_length=500)
+
+    @property
+    def business_key(self) -> str:
+        return f"{self.incident_id}:add_filter_rule:{self.provider}:{self.rule_id}"
+
+
+class DocumentAction(BaseModel):
+    """Quarantine (or release) one document of a retrieval source: retrievers asking the
+    control plane leave it out of results until it is released."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(default="local", min_length=1, max_length=60)
+    document: str = Field(min_length=1, max_length=300)
+    source: str | None = Field(
+        default=None, max_length=200, description="The retrieval index or data source."
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+    @property
+    def business_key(self) -> str:
+        return f"{self.incident_id}:quarantine_document:{self.provider}:{self.document}"

@@ -1,7 +1,8 @@
-"""OWASP Top 10 for LLM Applications (2025) and MITRE ATLAS identifiers.
+"""OWASP Top 10 for LLM Applications (2025) and MITRE ATLAS identifiers, with their names.
 
-ATLAS technique names were renamed in 2025, so only ids are stored; names here are for
-display and may lag the framework.
+ATLAS technique names were renamed in 2025, so alerts and playbooks store only ids; the
+names here are for display (reports, cards) and may lag the framework. An id that is valid
+but not listed here is displayed as the bare id.
 """
 
 from __future__ import annotations
@@ -24,6 +25,36 @@ OWASP_LLM_2025: dict[str, str] = {
     "LLM10": "Unbounded Consumption",
 }
 
+OWASP_EDITION = "2025"
+
+# The techniques the built-in playbooks and the alert sources name. A sub-technique's name
+# is its own; `atlas_label` prefixes it with its parent's, as ATLAS displays it.
+ATLAS_TECHNIQUES: dict[str, str] = {
+    "AML.T0010": "AI Supply Chain Compromise",
+    "AML.T0010.003": "Model",
+    "AML.T0018": "Manipulate AI Model",
+    "AML.T0018.000": "Poison AI Model",
+    "AML.T0018.001": "Modify AI Model Architecture",
+    "AML.T0020": "Poison Training Data",
+    "AML.T0024": "Exfiltration via AI Inference API",
+    "AML.T0024.000": "Infer Training Data Membership",
+    "AML.T0024.001": "Invert AI Model",
+    "AML.T0024.002": "Extract AI Model",
+    "AML.T0029": "Denial of AI Service",
+    "AML.T0034": "Cost Harvesting",
+    "AML.T0040": "AI Model Inference API Access",
+    "AML.T0051": "LLM Prompt Injection",
+    "AML.T0051.000": "Direct",
+    "AML.T0051.001": "Indirect",
+    "AML.T0051.002": "Triggered",
+    "AML.T0053": "AI Agent Tool Invocation",
+    "AML.T0054": "LLM Jailbreak",
+    "AML.T0056": "Extract LLM System Prompt",
+    "AML.T0057": "LLM Data Leakage",
+    "AML.T0058": "Publish Poisoned Models",
+    "AML.T0086": "Exfiltration via AI Agent Tool Invocation",
+}
+
 _ATLAS_ID = re.compile(r"^AML\.T\d{4}(\.\d{3})?$")
 
 
@@ -42,3 +73,28 @@ def _atlas_id(value: str) -> str:
 
 OwaspId = Annotated[str, AfterValidator(_owasp_id)]
 AtlasId = Annotated[str, AfterValidator(_atlas_id)]
+
+
+def owasp_label(value: str) -> str:
+    """`LLM01:2025 Prompt Injection`; raises ValueError for an id outside the list."""
+    owasp = _owasp_id(value)
+    return f"{owasp}:{OWASP_EDITION} {OWASP_LLM_2025[owasp]}"
+
+
+def atlas_name(value: str) -> str | None:
+    """The display name (`LLM Prompt Injection: Indirect`), None for an unlisted id."""
+    technique = _atlas_id(value)
+    name = ATLAS_TECHNIQUES.get(technique)
+    if name is None:
+        return None
+    parent = technique[: len("AML.T0000")]
+    if parent != technique and parent in ATLAS_TECHNIQUES:
+        return f"{ATLAS_TECHNIQUES[parent]}: {name}"
+    return name
+
+
+def atlas_label(value: str) -> str:
+    """`AML.T0051.001 LLM Prompt Injection: Indirect`, or the bare id when it is unlisted."""
+    technique = _atlas_id(value)
+    name = atlas_name(technique)
+    return f"{technique} {name}" if name else technique

@@ -120,7 +120,12 @@ def import_inventory(
                 c["applications"],
                 apps.get(a.name),
                 InventoryApplication,
-                {"name": a.name, "owner": a.owner, "description": a.description},
+                {
+                    "name": a.name,
+                    "owner": a.owner,
+                    "description": a.description,
+                    "high_risk": a.high_risk,
+                },
             )
             app_ids[a.name] = row.id
 

@@ -62,6 +62,9 @@ class ApplicationSpec(_Entry):
     name: str = Field(pattern=NAME)
     owner: str | None = None
     description: str | None = None
+    high_risk: bool = Field(
+        default=False, description="A high-risk AI system under the EU AI Act (Annex III)."
+    )
 
 
 class ModelVersionSpec(_Entry):

@@ -2,7 +2,9 @@
 
 The playbook runs for real — as a Temporal workflow, in the sandbox — but on the
 time-skipping test server, and every activity it calls is a recorder: it notes the name
-and the arguments and returns None. No containment provider is called and no database is
+and the arguments and returns None — except the activities that only read the alert
+(`incident_context`, `assess_leak`), which answer from the alert given, so the rehearsal
+takes the branches the real incident would. No containment provider is called and no database is
 opened (the timeline, status and audit activities are recorders too). Approvals are
 answered by a policy; timers are skipped, so an hour-long timeout costs nothing.
 """
@@ -30,6 +32,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 
+from smokejumper.assessment import categories_of, context_of, leak_of
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import (
     QUERY_STATE,
@@ -39,7 +42,9 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentState,
 )
+from smokejumper.domain.response import KeyRef, LeakAssessment
 from smokejumper.intake.fingerprint import fingerprint, workflow_id_for
+from smokejumper.leakage import LeakClassifier
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.lint import sandbox_refusal
 from smokejumper.sdk.playbook import Playbook
@@ -67,6 +72,9 @@ TERMINAL_KINDS: dict[str, Outcome] = {
 # The SDK's own bookkeeping, shown in the plan as the steps and approvals it records, and
 # only listed among the calls.
 FOLDED_ACTIVITIES = frozenset({"record_timeline_event", "resolve_approvers", "record_audit"})
+# What the SDK itself calls, outside any step (a handler may run one while a step is open).
+# The worker's containment activities are not among them: a step calls those.
+SDK_ACTIVITIES = frozenset({"set_incident_status", "set_incident_severity", "notify"})
 _DECIDED_KINDS = {"approval.approved", "approval.denied", "approval.timed_out"}
 # Timeline kinds the plan leaves to the timeline: the steps and approvals say it already.
 _QUIET_KINDS = {"playbook.started", "approval.vote", "approval.refused", "approval.escalated"}
@@ -169,10 +177,15 @@ def redact(value: Any, limit: int = REDACT_LONGER_THAN) -> Any:
 class Recorder:
     """The only activity the dry-run worker has: it answers every activity name."""
 
-    def __init__(self, engine_activities: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        engine_activities: Iterable[str] = (),
+        answers: dict[str, Callable[[list[Any]], Any]] | None = None,
+    ) -> None:
+        self.answers = dict(answers or {})
         # Activities of the engine itself (status, severity, audit, …) are never a step's:
         # a signal handler may call one while a step is open.
-        self.engine_activities = frozenset(engine_activities) | FOLDED_ACTIVITIES
+        self.engine_activities = (frozenset(engine_activities) & SDK_ACTIVITIES) | FOLDED_ACTIVITIES
         self.calls: list[Call] = []
         self.timeline: dict[str, list[TimelineItem]] = {}
         self.workflow_types: dict[str, str] = {}
@@ -207,6 +220,8 @@ class Recorder:
                 during=open_steps if len(open_steps) > 1 else [],
             )
         )
+        if name in self.answers:
+            return self.answers[name](values)
         if name == "resolve_approvers":
             approvers = values[0] if values and isinstance(values[0], list) else []
             return [*approvers, *SYNTHETIC_APPROVERS]
@@ -251,6 +266,31 @@ class Recorder:
             if item.kind == "approval.requested" and item.step is not None:
                 asks.append(_ask_of(item))
         return asks
+
+
+def alert_answers(alert: Alert) -> dict[str, Callable[[list[Any]], Any]]:
+    """Answers of the read-only activities, computed from the alert alone (no store, no
+    inventory): what the incident's context and leak assessment would say."""
+    alerts = [alert.model_dump(mode="json")]
+    kind, severity = alert.kind.value, alert.severity.value
+
+    def context(_: list[Any]) -> Any:
+        found = context_of(
+            incident_id=0, ref="DRY-RUN", kind=kind, severity=severity, alerts=alerts
+        )
+        return found.model_dump(mode="json")
+
+    def leak(_: list[Any]) -> Any:
+        counts, key_ids, elicited = leak_of(kind, alerts, LeakClassifier())
+        return LeakAssessment(
+            incident_id=0,
+            categories=categories_of(counts),
+            kinds=sorted(counts),
+            keys=[KeyRef(provider="aws_iam", key_id=key_id) for key_id in sorted(key_ids)],
+            elicited=elicited,
+        ).model_dump(mode="json")
+
+    return {"incident_context": context, "assess_leak": leak}
 
 
 def _ask_of(item: TimelineItem) -> ApprovalAsk:
@@ -374,7 +414,7 @@ class DryRun:
     _answers: dict[str, dict[str, _Answer]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.recorder = Recorder(self.engine_activities)
+        self.recorder = Recorder(self.engine_activities, alert_answers(self.alert))
 
     async def run(self) -> DryRunReport:
         fp = fingerprint(self.alert, self.fingerprint_fields)

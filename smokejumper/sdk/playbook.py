@@ -414,6 +414,8 @@ class Playbook:
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
+        if self._closing or self._closed_by is not None:
+            return  # closed while the playbook was still at work: closed it stays
         self._status = status
         workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set(status)])
 

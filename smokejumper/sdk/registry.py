@@ -319,14 +319,17 @@ def builtin_playbooks() -> dict[str, type[Playbook]]:
 
 
 def routes_of(playbooks: Mapping[str, type[Playbook]] | Iterable[type[Playbook]]) -> list[Route]:
-    """The triggers playbooks declare, in discovery order, each pinned to its playbook.
+    """The triggers playbooks declare, each pinned to its playbook: those of `playbook_dirs`
+    first, then the built-ins', each in discovery order. A team's own playbook for a kind
+    the built-ins handle too is the one it wrote for its case, so it wins.
 
     A trigger always starts the playbook that declares it, whatever `playbook` it names
     (`playbooks validate` reports a mismatch); `origin` says where the route came from.
     """
-    classes = playbooks.values() if isinstance(playbooks, Mapping) else playbooks
+    classes = list(playbooks.values() if isinstance(playbooks, Mapping) else playbooks)
+    builtin = [cls for cls in classes if cls.__module__.startswith(f"{BUILTIN_PACKAGE}.")]
     routes: list[Route] = []
-    for cls in classes:
+    for cls in [*(cls for cls in classes if cls not in builtin), *builtin]:
         for trigger in cls.triggers:
             routes.append(
                 trigger.model_copy(update={"playbook": cls.name, "origin": f"playbook:{cls.name}"})

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -279,6 +280,8 @@ class InventoryApplication(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     owner: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # A high-risk AI system under the EU AI Act (Annex III): serious incidents are reportable.
+    high_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class InventoryModel(Base):

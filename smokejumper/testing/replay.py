@@ -8,6 +8,7 @@ recorded histories in a test finds the change that would not, before it is deplo
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from typing import cast
 
@@ -18,9 +19,13 @@ from temporalio.worker import Replayer, WorkflowRunner
 
 def load_history(path: str | Path) -> WorkflowHistory:
     """A history saved with `WorkflowHistory.to_json()` (or `temporal workflow show
-    --output json`); the file's stem stands in for the workflow id."""
+    --output json`). Its workflow id is the file's `workflowId` when it records one (a
+    playbook that starts a child names it after its own id, so replay needs the real one),
+    else the file's stem."""
     file = Path(path)
-    return WorkflowHistory.from_json(file.stem, file.read_text(encoding="utf-8"))
+    text = file.read_text(encoding="utf-8")
+    workflow_id = json.loads(text).get("workflowId") or file.stem
+    return WorkflowHistory.from_json(str(workflow_id), text)
 
 
 async def replay(history: WorkflowHistory | str | Path, *playbooks: type) -> None:

@@ -49,7 +49,7 @@ async def test_matching_alert_runs_the_routed_playbook(engine: Engine) -> None:
     routed = (await engine.http.post("/api/v1/alerts", json=example())).json()
     assert routed["playbook"] == "contain-injection"
     fallback = (
-        await engine.http.post("/api/v1/alerts", json=example(severity="medium", kind="jailbreak"))
+        await engine.http.post("/api/v1/alerts", json=example(severity="medium", kind="other"))
     ).json()
     assert fallback["playbook"] == "triage"
 

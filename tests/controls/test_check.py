@@ -179,6 +179,7 @@ async def test_without_a_controls_token_only_the_operator_gets_in(
     assert response.status_code == 401
 
 
-async def test_neither_key_nor_endpoint_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.get(CHECK, params={"principal": "user-7"}, headers=AUTH)
+async def test_nothing_to_check_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get(CHECK, params={}, headers=AUTH)
     assert response.status_code == 422
+    assert "key_id" in response.json()["detail"]

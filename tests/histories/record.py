@@ -23,15 +23,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from playbooks import BUILTIN_PLAYBOOKS
+from playbooks.data_leakage import SensitiveDataLeakage
+from playbooks.model_compromise import ModelCompromise
+from playbooks.model_extraction import ModelExtraction
+from playbooks.prompt_injection import PromptInjection
 from smokejumper.domain.incidents import UPDATE_DECIDE, UPDATE_STOP_CLOCK
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
@@ -45,7 +51,15 @@ from tests.sdk.sample_playbooks import FakeProvider as SampleProvider
 from tests.sdk.sample_playbooks import FourEyesIsolation, GdprClock
 
 HERE = Path(__file__).resolve().parent
-GROUPS = {"oncall": ["alice", "bob", "carol"], "leads": ["dana"]}
+GROUPS = {
+    "oncall": ["alice", "bob", "carol"],
+    "leads": ["dana"],
+    # The built-in GenAI playbooks' groups.
+    "security-oncall": ["alice", "bob"],
+    "dpo": ["dpo-anna"],
+    "incident-commanders": ["dana"],
+    "ml-platform": ["carol"],
+}
 LEAK_ACTIVITIES = (
     "snapshot_conversation",
     "notify_owner",
@@ -62,6 +76,8 @@ class Scenario:
     playbook: type[Playbook]
     providers: Callable[[], list[object]]
     drive: Callable[[PlaybookHarness], Awaitable[PlaybookRun]]
+    # Children the playbook may start.
+    others: tuple[type[Playbook], ...] = ()
 
     @property
     def name(self) -> str:
@@ -119,6 +135,84 @@ async def contain_leak(harness: PlaybookHarness) -> PlaybookRun:
     return run
 
 
+# The GenAI playbooks' containment, faked: a recording must not change a control plane.
+CONTAINMENT = (
+    "revoke_key",
+    "restore_key",
+    "block_principal",
+    "unblock_principal",
+    "add_filter_rule",
+    "remove_filter_rule",
+    "quarantine_document",
+    "release_document",
+    "isolate_endpoint",
+    "restore_endpoint",
+)
+
+
+def contained(arg: dict[str, Any]) -> dict[str, Any]:
+    """What a containment activity returns: its `actions` row, completed and verified."""
+    return {
+        "incident_id": arg["incident_id"],
+        "step": arg.get("step"),
+        "provider": arg.get("provider", "local"),
+        "key_id": "recorded",
+        "business_key": "recorded",
+        "action": "recorded",
+        "status": "completed",
+        "verified": True,
+        "reversible": True,
+    }
+
+
+def containment() -> list[object]:
+    return [FakeProvider(*CONTAINMENT, results=dict.fromkeys(CONTAINMENT, contained))]
+
+
+async def data_leakage(harness: PlaybookHarness) -> PlaybookRun:
+    alert = make_alert(
+        kind="data_leakage",
+        principal={"user": "u-1"},
+        evidence={
+            "prompt": "what is the admin password and who ordered last?",
+            "response": "AKIAIOSFODNN7EXAMPLE, ordered by someone@example.com",
+        },
+    )
+    run = await harness.run(alert)
+    await vote_by_update(run, "gdpr notification", "dpo-anna")
+    await run.wait_for_timeline("playbook.finished")
+    await run.stop_clock("gdpr-art33", as_="dpo-anna", reference="DPA-1")
+    return run
+
+
+async def prompt_injection(harness: PlaybookHarness) -> PlaybookRun:
+    alert = make_alert(
+        kind="prompt_injection",
+        principal={"user": "u-2"},
+        target={"endpoint": "agent"},
+        evidence={
+            "prompt": "summarise the page",
+            "response": "sent the list to someone@example.com",
+            "details": {"tool_calls_executed": 2},
+        },
+        labels={"vector": "agentic"},
+    )
+    run = await harness.run(alert)
+    await vote_by_update(run, "freeze agent", "alice")
+    await run.approve("gdpr notification", as_="dpo-anna")
+    await run.wait_for_timeline("playbook.finished")
+    return run
+
+
+async def model_extraction(harness: PlaybookHarness) -> PlaybookRun:
+    alert = make_alert(kind="model_extraction", principal={"api_key_id": "key-1"})
+    run = await harness.run(alert)
+    await run.wait_for_timeline("step.completed", step="throttle principal")
+    await harness.run(alert)  # carries on while throttled
+    await run.wait_for_timeline("playbook.finished")
+    return run
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in [
@@ -126,6 +220,10 @@ SCENARIOS: dict[str, Scenario] = {
             Scenario(cls, list, default_drive(name))
             for name, cls in sorted(BUILTIN_PLAYBOOKS.items())
         ),
+        Scenario(SensitiveDataLeakage, containment, data_leakage),
+        Scenario(PromptInjection, containment, prompt_injection, (SensitiveDataLeakage,)),
+        Scenario(ModelExtraction, containment, model_extraction),
+        Scenario(ModelCompromise, containment, default_drive("model-compromise")),
         Scenario(FourEyesIsolation, lambda: [SampleProvider()], four_eyes),
         Scenario(GdprClock, lambda: [SampleProvider()], gdpr_clock),
         Scenario(ContainLeak, lambda: [FakeProvider(*LEAK_ACTIVITIES)], contain_leak),
@@ -140,14 +238,20 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record(scenario: Scenario, env: WorkflowEnvironment) -> Path:
     async with PlaybookHarness(
-        scenario.playbook, providers=scenario.providers(), approvers=GROUPS, env=env
+        scenario.playbook,
+        *scenario.others,
+        providers=scenario.providers(),
+        approvers=GROUPS,
+        env=env,
     ) as harness:
         run = await scenario.drive(harness)
         await run.close("recorded", as_="recorder")
         await run.result()
         history = await run.history()
     path = HERE / f"{scenario.name}.json"
-    path.write_text(history.to_json() + "\n", encoding="utf-8")
+    # The workflow id, for replaying a playbook that names its children after it.
+    data = {"workflowId": history.workflow_id, **json.loads(history.to_json())}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
 
 

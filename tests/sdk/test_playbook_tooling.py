@@ -14,6 +14,7 @@ from click.testing import Result
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
+from playbooks import BUILTIN_PLAYBOOKS
 from playbooks.triage import Triage
 from smokejumper.cli.main import app as cli_app
 from smokejumper.sdk.lint import display
@@ -40,7 +41,7 @@ def test_list_shows_every_discovered_playbook(tmp_path: Path) -> None:
     result = cli("playbooks", "list")
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.output.splitlines()[1:-1]}
-    assert set(rows) == {"triage", "contain-leak"}
+    assert set(rows) == {*BUILTIN_PLAYBOOKS, "contain-leak"}
     leak = re.split(r"\s{2,}", rows["contain-leak"])
     assert leak == [
         "contain-leak",
@@ -52,7 +53,7 @@ def test_list_shows_every_discovered_playbook(tmp_path: Path) -> None:
     ]
     triage_file, triage_line = source_of(Triage)
     assert re.split(r"\s{2,}", rows["triage"])[-1] == f"{display(triage_file)}:{triage_line}"
-    assert result.output.splitlines()[-1] == "2 playbooks"
+    assert result.output.splitlines()[-1] == f"{len(BUILTIN_PLAYBOOKS) + 1} playbooks"
 
     listed = json.loads(cli("playbooks", "list", "--json").stdout)
     leak_json = next(item for item in listed if item["name"] == "contain-leak")
@@ -259,7 +260,9 @@ def test_validate_checks_configured_routes_against_the_playbooks(tmp_path: Path)
     result = cli("playbooks", "validate")
     assert result.exit_code == 1
     assert (
-        "smokejumper.toml: routes.0.playbook: no playbook named 'contain-lek' (known: triage)"
+        "smokejumper.toml: routes.0.playbook: no playbook named 'contain-lek' (known: "
+        + ", ".join(sorted(BUILTIN_PLAYBOOKS))
+        + ")"
         in result.output
     )
 
@@ -382,7 +385,8 @@ def test_dry_run_skips_hours_and_asks_on_the_terminal(
 def test_dry_run_refuses_an_unknown_playbook_and_a_bad_alert(tmp_path: Path, alert: Path) -> None:
     unknown = cli("playbooks", "dry-run", "no-such", str(alert), "--approve", "all")
     assert unknown.exit_code == 2
-    assert "no playbook named 'no-such' (known: triage)" in unknown.output
+    known = ", ".join(sorted(BUILTIN_PLAYBOOKS))
+    assert f"no playbook named 'no-such' (known: {known})" in unknown.output
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"source": "x", "kind": "nope", "severity": "high"}))

@@ -92,7 +92,7 @@ def folder(tmp_path: Path) -> Path:
 
 def test_a_folder_in_playbook_dirs_adds_its_playbooks(folder: Path) -> None:
     found = discover(load_settings(playbook_dirs=[folder]))
-    assert list(found) == ["triage", "contain-leak"]
+    assert list(found) == [*playbooks.BUILTIN_PLAYBOOKS, "contain-leak"]
     assert found["triage"] is Triage
     leak = found["contain-leak"]
     # A synthetic package per folder, importable again by name (the sandbox does that).
@@ -103,23 +103,29 @@ def test_a_folder_in_playbook_dirs_adds_its_playbooks(folder: Path) -> None:
     # Loading again (another process part, another call) yields the same classes.
     assert discover(load_settings(playbook_dirs=[folder]))["contain-leak"] is leak
     # Without the folder only the built-ins are there.
-    assert list(discover(load_settings())) == ["triage"]
+    assert list(discover(load_settings())) == list(playbooks.BUILTIN_PLAYBOOKS)
+    assert "triage" in playbooks.BUILTIN_PLAYBOOKS
 
 
 def test_triggers_become_routes_pinned_to_their_playbook(folder: Path) -> None:
     routes = routes_of(discover(load_settings(playbook_dirs=[folder])))
-    assert [(r.playbook, r.origin, r.kinds) for r in routes] == [
+    # A folder's triggers come before the built-ins': the team's own playbook wins.
+    assert [(r.playbook, r.origin, r.kinds) for r in routes[:2]] == [
         ("contain-leak", "playbook:contain-leak", (AlertKind.DATA_LEAKAGE,)),
         ("contain-leak", "playbook:contain-leak", (AlertKind.MODEL_EXTRACTION,)),
     ]
+    assert routes[2:] == routes_of(builtin_playbooks())
     assert routes[0].min_severity is Severity.HIGH
     assert routes[0].labels == {"env": "production"}
 
 
 def test_the_package_names_are_views_of_the_registry() -> None:
     assert playbooks.BUILTIN_PLAYBOOKS == builtin_playbooks() == discover(load_settings())
-    assert playbooks.BUILTIN_WORKFLOWS == [Triage]
-    assert playbooks.playbook_routes() == routes_of(builtin_playbooks()) == []
+    assert playbooks.BUILTIN_WORKFLOWS == list(builtin_playbooks().values())
+    assert Triage in playbooks.BUILTIN_WORKFLOWS
+    assert playbooks.playbook_routes() == routes_of(builtin_playbooks())
+    # Triage is the fallback: it declares no trigger of its own.
+    assert "triage" not in {route.playbook for route in playbooks.playbook_routes()}
 
 
 def test_two_playbooks_with_one_name_are_refused_naming_both_files(
@@ -194,7 +200,7 @@ async def test_the_worker_runs_a_playbook_from_a_folder(
             await handle.terminate("test finished")
         # Pollers open incidents through the scheduler, which routes as the API does.
         scheduler = Scheduler(settings, store)
-        assert [route.origin for route in scheduler.intake.router.routes] == [
+        assert [route.origin for route in scheduler.intake.router.routes][:2] == [
             "playbook:contain-leak",
             "playbook:contain-leak",
         ]

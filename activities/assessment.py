@@ -1,0 +1,139 @@
+"""Looking before acting: what an incident's alerts say (`incident_context`), what leaked
+(`assess_leak`) and which tool calls an agent made (`capture_tool_calls`).
+
+These read the raw alerts from the store and hand the workflow only identifiers, counts,
+hashes and redacted previews: raw evidence goes to the evidence store (through the evidence
+activity's capture, so it is hashed and deduplicated the same way) and never into a
+workflow history, a log line or a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.evidence import EvidenceActivities
+from smokejumper.assessment import categories_of, context_of, json_tool_calls, leak_of
+from smokejumper.config import Settings
+from smokejumper.domain.evidence import EvidenceCapture
+from smokejumper.domain.response import (
+    EvidenceSummary,
+    IncidentContext,
+    KeyRef,
+    LeakAssessment,
+    ToolCallsRequest,
+)
+from smokejumper.inventory.key_prefixes import key_prefixes, redactor_for
+from smokejumper.leakage import LeakClassifier
+from smokejumper.store.db import Store
+from smokejumper.store.tables import AlertRow, Incident, InventoryApiKey
+
+
+class AssessmentActivities:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.evidence = EvidenceActivities(store, settings)
+
+    def _alerts(self, incident_id: int) -> tuple[Incident, list[dict[str, Any]], list[str]]:
+        with self.store.session() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise ApplicationError(
+                    f"no incident {incident_id}", type="UnknownIncident", non_retryable=True
+                )
+            rows = session.scalars(
+                select(AlertRow)
+                .where(AlertRow.incident_id == incident_id)
+                .order_by(AlertRow.received_at, AlertRow.id)
+            ).all()
+            session.expunge(incident)
+            return incident, [dict(row.normalized) for row in rows], [row.id for row in rows]
+
+    def _capture(self, incident_id: int, name: str, kind: str, content: str) -> EvidenceSummary:
+        # Previews are redacted with the inventory's key formats too (read now: the
+        # inventory changes while the worker runs).
+        self.evidence.redactor = redactor_for(self.store, self.settings)
+        ref = self.evidence._capture(
+            EvidenceCapture(
+                incident_id=incident_id,
+                name=name,
+                kind=kind,
+                content=content,
+                captured_by="playbook",
+            )
+        )
+        return EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings)
+
+    @activity.defn(name="incident_context")
+    async def incident_context(self, incident_id: int) -> IncidentContext:
+        """Who, what and how, from the incident and its alerts (no evidence content)."""
+        return await asyncio.to_thread(self._context, incident_id)
+
+    def _context(self, incident_id: int) -> IncidentContext:
+        incident, alerts, _ = self._alerts(incident_id)
+        return context_of(
+            incident_id=incident.id,
+            ref=incident.ref or str(incident.id),
+            kind=incident.kind,
+            severity=incident.severity,
+            alerts=alerts,
+        )
+
+    @activity.defn(name="assess_leak")
+    async def assess_leak(self, incident_id: int) -> LeakAssessment:
+        """Capture every alert's prompt and response as evidence and classify what the
+        responses (or, for a prompt-side DLP alert, the prompts) gave away."""
+        return await asyncio.to_thread(self._assess, incident_id)
+
+    def _assess(self, incident_id: int) -> LeakAssessment:
+        incident, alerts, ids = self._alerts(incident_id)
+        evidence = [
+            self._capture(incident_id, f"alert-{alert_id[:8]}-{field}", f"alert.{field}", text)
+            for alert, alert_id in zip(alerts, ids, strict=True)
+            for field in ("prompt", "response")
+            if (text := (alert.get("evidence") or {}).get(field))
+        ]
+        classifier = LeakClassifier(
+            self.settings.evidence.redaction_patterns, key_prefixes(self.store)
+        )
+        counts, key_ids, elicited = leak_of(incident.kind, alerts, classifier)
+        return LeakAssessment(
+            incident_id=incident_id,
+            categories=categories_of(counts),
+            kinds=sorted(counts),
+            keys=self._keys(key_ids),
+            elicited=elicited,
+            evidence=evidence,
+        )
+
+    def _keys(self, key_ids: set[str]) -> list[KeyRef]:
+        """Leaked key ids with the provider that can revoke them: the inventory's, or AWS
+        IAM for an access key id the inventory does not list."""
+        with self.store.session() as session:
+            known = {
+                row.key_id: row.provider
+                for row in session.scalars(
+                    select(InventoryApiKey).where(InventoryApiKey.key_id.in_(key_ids))
+                )
+            }
+        return [
+            KeyRef(provider=known.get(key_id, "aws_iam"), key_id=key_id)
+            for key_id in sorted(key_ids)
+        ]
+
+    @activity.defn(name="capture_tool_calls")
+    async def capture_tool_calls(self, request: ToolCallsRequest) -> EvidenceSummary | None:
+        """The tool calls the agent made in the alerts' window, as one piece of evidence."""
+        return await asyncio.to_thread(self._capture_tool_calls, request)
+
+    def _capture_tool_calls(self, request: ToolCallsRequest) -> EvidenceSummary | None:
+        _, alerts, ids = self._alerts(request.incident_id)
+        content = json_tool_calls(alerts, ids)
+        if not content:
+            return None
+        return self._capture(request.incident_id, "tool-calls", "tool_calls", content)

@@ -1,0 +1,228 @@
+"""Embedded control-plane actions: block a principal, add a temporary input-filter rule,
+quarantine a retrieval document, and their undo.
+
+Each runs once per business key on the `actions` table, with the same claim / before /
+complete / undo bookkeeping as key revocation and endpoint isolation
+(activities/containment.py): a retry that finds the row completed returns what it recorded,
+one that finds it started looks at the target before writing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.containment import ContainmentActivities, _failure, _result
+from integrations.controls.local import (
+    ACTIVE,
+    BLOCKED,
+    PROVIDER,
+    QUARANTINED,
+    ControlState,
+    LocalDocuments,
+    LocalFilterRules,
+    LocalPrincipals,
+    _Records,
+    expired,
+    expiry_text,
+)
+from smokejumper.config import Settings
+from smokejumper.domain.containment import (
+    ActionResult,
+    DocumentAction,
+    FilterRuleAction,
+    PrincipalAction,
+)
+from smokejumper.store.db import Store
+
+BLOCK = "block_principal"
+ADD_RULE = "add_filter_rule"
+QUARANTINE = "quarantine_document"
+
+
+def _provider(name: str) -> None:
+    if name != PROVIDER:
+        raise ApplicationError(
+            f"unknown control-plane provider {name!r}; known: {PROVIDER}",
+            type="UnknownProvider",
+            non_retryable=True,
+        )
+
+
+def _by(incident_id: int) -> str:
+    return f"incident {incident_id}"
+
+
+class ControlPlaneActivities(ContainmentActivities):
+    def __init__(self, store: Store, settings: Settings) -> None:
+        super().__init__(store, settings)
+        self.principals = LocalPrincipals(settings.local_principals_file)
+        self.rules = LocalFilterRules(settings.local_filter_rules_file)
+        self.documents = LocalDocuments(settings.local_documents_file)
+
+    # -- block / unblock a principal ------------------------------------------------------
+
+    @activity.defn(name="block_principal")
+    async def block_principal(self, action: PrincipalAction) -> ActionResult:
+        """Refuse the principal's requests at the gateway; once per business key."""
+        target = action.target
+
+        def block() -> ControlState:
+            return self.principals.block(
+                target,
+                by=_by(action.incident_id),
+                reason=action.reason,
+                expires_at=action.expires_at,
+            )
+
+        return await asyncio.to_thread(
+            self._contain,
+            BLOCK,
+            action,
+            target,
+            # Blocked already, and for as long: a throttle does not satisfy a block.
+            lambda state: (
+                state.status == BLOCKED
+                and not expired(state.details)
+                and state.details.get("expires_at") == expiry_text(action.expires_at)
+            ),
+            self.principals,
+            block,
+            lambda: self.principals.is_blocked(target),
+        )
+
+    @activity.defn(name="unblock_principal")
+    async def unblock_principal(self, action: PrincipalAction) -> ActionResult:
+        """Put the principal back as the block found it."""
+        return await asyncio.to_thread(
+            self._restore, action, "block", self.principals, action.target
+        )
+
+    # -- add / remove an input-filter rule ------------------------------------------------
+
+    @activity.defn(name="add_filter_rule")
+    async def add_filter_rule(self, action: FilterRuleAction) -> ActionResult:
+        """Make the gateway refuse prompts matching the rule until it expires."""
+
+        def add() -> ControlState:
+            return self.rules.add(
+                action.rule_id,
+                kind=action.kind,
+                pattern=action.pattern,
+                by=_by(action.incident_id),
+                reason=action.reason,
+                expires_at=action.expires_at,
+            )
+
+        if action.kind == "pattern":
+            _valid_regex(action)
+        return await asyncio.to_thread(
+            self._contain,
+            ADD_RULE,
+            action,
+            action.rule_id,
+            lambda state: state.status == ACTIVE and not expired(state.details),
+            self.rules,
+            add,
+            lambda: self.rules.is_active(action.rule_id),
+        )
+
+    @activity.defn(name="remove_filter_rule")
+    async def remove_filter_rule(self, action: FilterRuleAction) -> ActionResult:
+        """Take the rule out before it expires (or put back the one it replaced)."""
+        return await asyncio.to_thread(
+            self._restore, action, "filter rule", self.rules, action.rule_id
+        )
+
+    # -- quarantine / release a retrieval document ----------------------------------------
+
+    @activity.defn(name="quarantine_document")
+    async def quarantine_document(self, action: DocumentAction) -> ActionResult:
+        """Keep the document out of retrieval results; once per business key."""
+
+        def quarantine() -> ControlState:
+            return self.documents.quarantine(
+                action.document,
+                source=action.source,
+                by=_by(action.incident_id),
+                reason=action.reason,
+            )
+
+        return await asyncio.to_thread(
+            self._contain,
+            QUARANTINE,
+            action,
+            action.document,
+            lambda state: state.status == QUARANTINED,
+            self.documents,
+            quarantine,
+            lambda: self.documents.is_quarantined(action.document),
+        )
+
+    @activity.defn(name="release_document")
+    async def release_document(self, action: DocumentAction) -> ActionResult:
+        """Return the document to retrieval as the quarantine found it."""
+        return await asyncio.to_thread(
+            self._restore, action, "quarantine", self.documents, action.document
+        )
+
+    # -- shared -----------------------------------------------------------------------------
+
+    def _contain(
+        self,
+        kind: str,
+        action: PrincipalAction | FilterRuleAction | DocumentAction,
+        target: str,
+        contained: Callable[[ControlState], bool],
+        records: _Records,
+        apply: Callable[[], ControlState],
+        verify: Callable[[], bool],
+    ) -> ActionResult:
+        _provider(action.provider)
+        key = action.business_key
+        row = self._claim(kind, action.incident_id, action.step, action.provider, target, key)
+        if row.status == "completed":
+            return _result(row)
+        try:
+            current = records.get(target)
+            if not row.before:
+                self._record_before(key, current)
+            # A resumed attempt, or a target someone else already contained: writing again
+            # would overwrite who contained it and when.
+            after = current if contained(current) else apply()
+            verified = verify()
+        except Exception as exc:
+            self._fail(key, exc)
+            raise _failure(exc) from None
+        return self._complete(key, after, verified, True)
+
+    def _restore(
+        self,
+        action: PrincipalAction | FilterRuleAction | DocumentAction,
+        what: str,
+        records: _Records,
+        target: str,
+    ) -> ActionResult:
+        _provider(action.provider)
+
+        def restore(before: dict[str, Any]) -> BaseModel:
+            return records.restore(target, ControlState.model_validate(before))
+
+        return self._undo(action.business_key, what, lambda: True, "", restore)
+
+
+def _valid_regex(action: FilterRuleAction) -> None:
+    try:
+        re.compile(action.pattern)
+    except re.error as exc:
+        raise ApplicationError(
+            f"filter rule {action.rule_id}: pattern is not a valid regex: {exc}",
+            type="InvalidFilterRule",
+            non_retryable=True,
+        ) from None

@@ -1,0 +1,44 @@
+"""Recording the post-incident report: rendered (Markdown, redacted) and kept as evidence,
+so the incident carries the report as it stood when its playbook finished, with a hash."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from activities.evidence import EvidenceActivities
+from smokejumper.config import Settings
+from smokejumper.domain.evidence import EvidenceCapture
+from smokejumper.domain.response import EvidenceSummary
+from smokejumper.inventory.key_prefixes import redactor_for
+from smokejumper.reports.render import incident_report
+from smokejumper.store.db import Store
+
+
+class ReportActivities:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.evidence = EvidenceActivities(store, settings)
+
+    @activity.defn(name="record_report")
+    async def record_report(self, incident_id: int) -> EvidenceSummary:
+        """Render the report and keep it as the evidence item `incident-report`."""
+        return await asyncio.to_thread(self._record, incident_id)
+
+    def _record(self, incident_id: int) -> EvidenceSummary:
+        redactor = redactor_for(self.store, self.settings)
+        text = incident_report(self.store, incident_id, "md", redactor, datetime.now(UTC))
+        self.evidence.redactor = redactor
+        ref = self.evidence._capture(
+            EvidenceCapture(
+                incident_id=incident_id,
+                name="incident-report",
+                kind="report",
+                content=text,
+                captured_by="playbook",
+            )
+        )
+        return EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings)

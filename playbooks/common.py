@@ -1,0 +1,216 @@
+"""What the built-in GenAI playbooks share: looking at the incident before acting, the
+containment steps they all take (revoke, block, notify owners), the privacy review, and
+the closing report. Not a playbook itself (no @playbook): a base class for theirs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from smokejumper.domain.alerts import Severity
+    from smokejumper.domain.containment import ActionResult, KeyAction, PrincipalAction
+    from smokejumper.domain.incidents import IncidentStart
+    from smokejumper.domain.response import (
+        IncidentContext,
+        InventoryContext,
+        InventoryQuery,
+        KeyRef,
+        LeakAssessment,
+    )
+    from smokejumper.sdk.approvals import Escalation, Fallback
+    from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
+    from smokejumper.sdk.playbook import Playbook
+
+# Approver groups the built-in playbooks ask (configure them under [approvers]).
+SECURITY_ONCALL = "group:security-oncall"
+DPO = "group:dpo"
+INCIDENT_COMMANDERS = "group:incident-commanders"
+ML_PLATFORM = "group:ml-platform"
+
+# A block placed by a playbook lapses on its own: a responder extends it deliberately.
+BLOCK_FOR = timedelta(hours=24)
+DPO_ESCALATE_AFTER = timedelta(hours=24)
+DPO_DECIDE_WITHIN = timedelta(hours=48)
+PERSONAL_DATA = "personal_data"
+CREDENTIALS = "credentials"
+
+
+class GenAIPlaybook(Playbook):
+    """Helpers for the built-in playbooks; each step they take is on the timeline."""
+
+    async def look(self, incident: IncidentStart) -> tuple[IncidentContext, InventoryContext]:
+        """What the alerts say, and what the inventory knows about their target."""
+        context: IncidentContext | None = await self.step(
+            "read alerts", "incident_context", incident.incident_id, result_type=IncidentContext
+        )
+        if context is None:  # a dry run's recorder answers nothing
+            context = IncidentContext(
+                incident_id=incident.incident_id,
+                ref=incident.ref,
+                kind=incident.kind,
+                severity=incident.severity,
+            )
+        inventory: InventoryContext | None = await self.step(
+            "look up inventory",
+            "inventory_context",
+            InventoryQuery(
+                endpoint=context.endpoint,
+                model=context.model,
+                model_version=context.model_version,
+                application=context.application,
+                key_id=context.api_key_id,
+            ),
+            result_type=InventoryContext,
+        )
+        return context, inventory or InventoryContext()
+
+    async def assess_leak(self, incident: IncidentStart) -> LeakAssessment:
+        """Capture and hash the evidence, and classify what left."""
+        leak: LeakAssessment | None = await self.step(
+            "classify leak", "assess_leak", incident.incident_id, result_type=LeakAssessment
+        )
+        leak = leak or LeakAssessment(incident_id=incident.incident_id)
+        what = ", ".join(leak.categories) or "nothing sensitive"
+        await self.record(
+            "leak.classified",
+            f"Leaked: {what}"
+            + (f" ({', '.join(leak.kinds)})" if leak.kinds else "")
+            + ("; elicited by the prompt" if leak.elicited else ""),
+            data={
+                "categories": ", ".join(leak.categories),
+                "kinds": ", ".join(leak.kinds),
+                "elicited": leak.elicited,
+                "evidence": len(leak.evidence),
+            },
+        )
+        return leak
+
+    async def revoke(self, incident: IncidentStart, keys: list[KeyRef], why: str) -> list[str]:
+        """Revoke each key at once (containment first) and check it took; returns the ids
+        of keys whose revocation could not be verified."""
+        unverified: list[str] = []
+        for key in keys:
+            name = f"revoke key {key.key_id}"
+            action = KeyAction(
+                incident_id=incident.incident_id,
+                step=name,
+                provider=key.provider,
+                key_id=key.key_id,
+            )
+            result: ActionResult | None = await self.step(
+                name,
+                "revoke_key",
+                action,
+                result_type=ActionResult,
+                undo="restore_key",
+                undo_arg=action,
+            )
+            if result is not None and not result.verified:
+                unverified.append(key.key_id)
+                await self.record(
+                    "containment.unverified",
+                    f"Key {key.key_id} was revoked but the provider does not confirm it ({why})",
+                    step=name,
+                )
+        return unverified
+
+    async def block(
+        self,
+        incident: IncidentStart,
+        context: IncidentContext,
+        reason: str,
+        *,
+        for_: timedelta | None = BLOCK_FOR,
+        step: str = "block principal",
+    ) -> PrincipalAction | None:
+        """Block the most specific principal the alerts name: the user, else the session,
+        else the API key; None when they name none."""
+        principal: tuple[str, str] | None = None
+        if context.user:
+            principal = ("user", context.user)
+        elif context.session_id:
+            principal = ("session", context.session_id)
+        elif context.api_key_id:
+            principal = ("api_key", context.api_key_id)
+        if principal is None:
+            await self.record("principal.unknown", "No user, session or key to block", step=step)
+            return None
+        action = PrincipalAction(
+            incident_id=incident.incident_id,
+            step=step,
+            principal_type=principal[0],
+            principal=principal[1],
+            expires_at=workflow.now() + for_ if for_ is not None else None,
+            reason=reason,
+        )
+        await self.step(
+            step,
+            "block_principal",
+            action,
+            result_type=ActionResult,
+            undo="unblock_principal",
+            undo_arg=action,
+        )
+        return action
+
+    async def notify_owners(
+        self, inventory: InventoryContext, message: str, also: list[str] | None = None
+    ) -> None:
+        """Owners from the inventory and the security on-call. The message carries kinds,
+        ids and counts only: it goes to chat."""
+        await self.notify(message, to=[*inventory.owners, SECURITY_ONCALL, *(also or [])])
+
+    async def escalate(self, severity: Severity, reason: str) -> None:
+        if Severity(self.incident_severity).rank < severity.rank:
+            await self.set_severity(severity, reason)
+
+    @property
+    def incident_severity(self) -> str:
+        return str(self._severity)
+
+    async def privacy_review(self, incident: IncidentStart, leak: LeakAssessment) -> None:
+        """Personal data left: start GDPR Art. 33's 72 hours from awareness and ask the DPO
+        whether the breach is notifiable. No answer in 48 h counts as notifiable."""
+        if PERSONAL_DATA not in leak.categories:
+            return
+        clock = await self.start_clock(
+            ClockKind.GDPR_ART33,
+            started_at=incident.opened_at,
+            basis=ClockBasis.AWARENESS,
+            escalate_to=[DPO, INCIDENT_COMMANDERS],
+        )
+        kinds = ", ".join(k for k in leak.kinds) or "personal data"
+        decision = await self.approve(
+            "gdpr notification",
+            question=f"Personal data ({kinds}) left through model output. Is the breach "
+            "notifiable to the supervisory authority (GDPR Art. 33)?",
+            risk="Approve: notifiable, the clock runs until the filing is recorded. "
+            "Deny: not notifiable, the clock stops with your assessment on record.",
+            approvers=[DPO],
+            escalation=[Escalation(after=DPO_ESCALATE_AFTER, approvers=[INCIDENT_COMMANDERS])],
+            timeout=DPO_DECIDE_WITHIN,
+            fallback=Fallback.PROCEED,
+        )
+        if decision.approved:
+            await self.record(
+                "privacy.notifiable",
+                "Breach assessed as notifiable: file with the supervisory authority and "
+                f"record the filing on clock {clock}",
+            )
+            return
+        who = ", ".join(decision.decided_by) or "the DPO"
+        await self._stop_clock(
+            StopClock(
+                clock=clock,
+                actor=who,
+                filed_at=workflow.now(),
+                reference=f"assessed not notifiable: {decision.reason or 'no reason given'}",
+            )
+        )
+
+    async def write_report(self, incident: IncidentStart) -> None:
+        """The post-incident report as it stands, kept as evidence (hash on the timeline)."""
+        await self.step("write report", "record_report", incident.incident_id)

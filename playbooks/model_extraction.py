@@ -1,0 +1,133 @@
+"""`model-extraction`: someone is harvesting the model — extraction, or unbounded
+consumption at our cost.
+
+OWASP LLM10 (Unbounded Consumption); ATLAS AML.T0024.002 (Extract AI Model), AML.T0034
+(Cost Harvesting), AML.T0029 (Denial of AI Service).
+
+1. Read the alerts and look the target up in the inventory.
+2. Throttle: block the principal (API key, else user, else tenant) for a 15-minute
+   cool-off — a gateway that checks the control plane refuses it meanwhile.
+3. If it carries on (another alert arrives within the cool-off, or right after it ends):
+   block it until a responder lifts the block, and revoke its key (the owner is asked to
+   rotate: a new key, issued to them, not to whoever was using this one).
+4. Flag for review: owners and security on-call are told what was seen and done.
+5. Report.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from playbooks.common import GenAIPlaybook
+    from smokejumper.domain.alerts import AlertKind, Severity
+    from smokejumper.domain.containment import ActionResult, PrincipalAction
+    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
+    from smokejumper.domain.response import IncidentContext, KeyRef
+    from smokejumper.intake.routing import Route
+    from smokejumper.sdk.playbook import playbook
+
+COOL_OFF = timedelta(minutes=15)
+
+
+@playbook
+class ModelExtraction(GenAIPlaybook):
+    name = "model-extraction"
+    version = "1"
+    description = (
+        "Model extraction or unbounded consumption: throttle the principal, block it and "
+        "revoke its key if it carries on, flag it for review, report."
+    )
+    severity = "medium"
+    owasp = ["LLM10"]
+    atlas = ["AML.T0024.002", "AML.T0034", "AML.T0029"]
+    triggers = [
+        Route(
+            playbook="model-extraction",
+            kinds=(AlertKind.MODEL_EXTRACTION, AlertKind.UNBOUNDED_CONSUMPTION),
+            min_severity=Severity.LOW,
+        )
+    ]
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.set_status(IncidentStatus.ACKNOWLEDGED, "throttling the principal")
+        context, inventory = await self.look(incident)
+        principal = _principal(context)
+        if principal is None:
+            await self.record("principal.unknown", "No key, user or tenant to throttle")
+            await self.notify_owners(
+                inventory, f"{incident.ref}: {incident.kind} with no principal named; review."
+            )
+            await self.write_report(incident)
+            return
+        kind, who = principal
+        throttle = PrincipalAction(
+            incident_id=incident.incident_id,
+            step="throttle principal",
+            principal_type=kind,
+            principal=who,
+            expires_at=workflow.now() + COOL_OFF,
+            reason=f"{incident.ref}: {incident.kind}, {COOL_OFF} cool-off",
+        )
+        await self.step("throttle principal", "block_principal", throttle, result_type=ActionResult)
+        seen = self.state().alerts_seen
+        try:
+            await workflow.wait_condition(lambda: self.state().alerts_seen > seen, timeout=COOL_OFF)
+            carried_on = True
+        except TimeoutError:
+            carried_on = False
+
+        if carried_on:
+            await self.escalate(Severity.HIGH, "carried on while throttled")
+            # No expiry this time: a responder lifts it after the review.
+            block = throttle.model_copy(
+                update={
+                    "step": "block principal",
+                    "expires_at": None,
+                    "reason": f"{incident.ref}: carried on after a {COOL_OFF} cool-off",
+                }
+            )
+            await self.step(
+                "block principal",
+                "block_principal",
+                block,
+                result_type=ActionResult,
+                undo="unblock_principal",
+                undo_arg=block,
+            )
+            if context.api_key_id is not None:
+                provider = next(
+                    (k.provider for k in inventory.keys if k.key_id == context.api_key_id),
+                    "local",
+                )
+                await self.revoke(
+                    incident,
+                    [KeyRef(provider=provider, key_id=context.api_key_id)],
+                    "used for extraction",
+                )
+            await self.set_status(IncidentStatus.CONTAINED, f"{kind} {who} blocked")
+        else:
+            await self.record(
+                "throttle.effective", f"No further alerts during the {COOL_OFF} cool-off"
+            )
+        usage = ", ".join(f"{k} {v:g}" for k, v in sorted(context.usage.items()))
+        await self.notify_owners(
+            inventory,
+            f"{incident.ref}: review {kind} {who} for {incident.kind}"
+            + (f" ({usage})" if usage else "")
+            + ("; blocked and its key revoked" if carried_on else "; throttled, it stopped")
+            + ".",
+        )
+        await self.write_report(incident)
+
+
+def _principal(context: IncidentContext) -> tuple[str, str] | None:
+    if context.api_key_id:
+        return ("api_key", context.api_key_id)
+    if context.user:
+        return ("user", context.user)
+    if context.tenant:
+        return ("tenant", context.tenant)
+    return None

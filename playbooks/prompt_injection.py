@@ -1,0 +1,222 @@
+"""`prompt-injection`: a prompt injection or jailbreak, handled by the way it arrived.
+
+OWASP LLM01 (Prompt Injection) and LLM06 (Excessive Agency); ATLAS AML.T0051.000/.001/.002
+(LLM Prompt Injection: Direct, Indirect, Triggered), AML.T0054 (LLM Jailbreak), AML.T0053
+(AI Agent Tool Invocation), AML.T0086 (Exfiltration via AI Agent Tool Invocation).
+
+1. Read the alerts, look the target up in the inventory, capture and classify the evidence.
+2. By vector:
+   - direct (the user's own input): block the user (else session, else key) for 24 h, and
+     add a 24-hour input-filter rule matching the attack text;
+   - indirect (a retrieved document, web page or tool result): quarantine each document
+     that carried it from retrieval, and flag the data source to its owners;
+   - agentic (the agent executed tool calls): keep the tool calls as evidence, then — with
+     approval, from two people when the endpoint serves production — revoke the agent's
+     tool credentials and isolate its endpoint. Unanswered in 30 minutes: critical
+     incidents proceed, others leave the agent running for a responder.
+3. Data left: raise the severity, hand the leak to `sensitive-data-leakage` as a child
+   (revoke, block, notify), then ask the privacy question here.
+4. Notify owners; contained; report.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from playbooks.common import INCIDENT_COMMANDERS, SECURITY_ONCALL, GenAIPlaybook
+    from smokejumper.domain.alerts import AlertKind, Severity
+    from smokejumper.domain.containment import (
+        ActionResult,
+        DocumentAction,
+        EndpointAction,
+        FilterRuleAction,
+    )
+    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
+    from smokejumper.domain.response import (
+        EvidenceSummary,
+        IncidentContext,
+        InventoryContext,
+        ToolCallsRequest,
+    )
+    from smokejumper.intake.routing import Route
+    from smokejumper.sdk.approvals import Escalation, Fallback
+    from smokejumper.sdk.playbook import playbook
+
+FILTER_FOR = timedelta(hours=24)
+FREEZE_DECIDE_WITHIN = timedelta(minutes=30)
+FREEZE_ESCALATE_AFTER = timedelta(minutes=10)
+
+
+@playbook
+class PromptInjection(GenAIPlaybook):
+    name = "prompt-injection"
+    version = "1"
+    description = (
+        "Prompt injection or jailbreak: block and filter a direct attack, quarantine the "
+        "document of an indirect one, freeze an agent that acted on one; hand leaked data "
+        "to the leakage playbook; report."
+    )
+    severity = "high"
+    owasp = ["LLM01", "LLM06"]
+    atlas = [
+        "AML.T0051.000",
+        "AML.T0051.001",
+        "AML.T0051.002",
+        "AML.T0054",
+        "AML.T0053",
+        "AML.T0086",
+    ]
+    triggers = [
+        Route(
+            playbook="prompt-injection",
+            kinds=(AlertKind.PROMPT_INJECTION, AlertKind.JAILBREAK),
+            min_severity=Severity.MEDIUM,
+        )
+    ]
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.set_status(IncidentStatus.ACKNOWLEDGED, "injection response started")
+        context, inventory = await self.look(incident)
+        leak = await self.assess_leak(incident)
+        await self.record(
+            "injection.vector",
+            f"Vector: {context.vector}"
+            + (f"; {context.tool_calls} tool call(s) executed" if context.tool_calls else "")
+            + (f"; {len(context.documents)} document(s)" if context.documents else ""),
+            data={"vector": context.vector, "tool_calls": context.tool_calls},
+        )
+        if context.vector == "direct":
+            await self.contain_direct(incident, context)
+        elif context.vector == "indirect":
+            await self.contain_indirect(incident, context, inventory)
+        else:
+            await self.contain_agentic(incident, context, inventory)
+
+        if leak.leaked:
+            await self.escalate(Severity.CRITICAL, f"data left: {', '.join(leak.categories)}")
+            await self.child("sensitive-data-leakage", suffix="leakage")
+        await self.notify_owners(
+            inventory,
+            f"{incident.ref}: {context.vector} prompt injection against "
+            f"{context.application or context.endpoint or 'a model'}"
+            + (f"; {', '.join(leak.categories)} left" if leak.leaked else "; no data left")
+            + ".",
+        )
+        await self.set_status(IncidentStatus.CONTAINED, f"{context.vector} injection contained")
+        if leak.leaked:
+            await self.privacy_review(incident, leak)
+        await self.write_report(incident)
+
+    async def contain_direct(self, incident: IncidentStart, context: IncidentContext) -> None:
+        await self.block(incident, context, f"{incident.ref}: prompt injection")
+        if context.attack_phrase is None:
+            await self.record(
+                "filter.skipped",
+                "No attack text safe to filter on (none marked, or it holds personal data)",
+            )
+            return
+        rule = FilterRuleAction(
+            incident_id=incident.incident_id,
+            step="add input filter",
+            rule_id=f"{incident.ref}-injection",
+            pattern="(?i)" + re.escape(context.attack_phrase),
+            expires_at=workflow.now() + FILTER_FOR,
+            reason=f"{incident.ref}: replay of a direct prompt injection",
+        )
+        await self.step(
+            "add input filter",
+            "add_filter_rule",
+            rule,
+            result_type=ActionResult,
+            undo="remove_filter_rule",
+            undo_arg=rule,
+        )
+
+    async def contain_indirect(
+        self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
+    ) -> None:
+        for number, document in enumerate(context.documents, start=1):
+            name = f"quarantine document {number}"
+            action = DocumentAction(
+                incident_id=incident.incident_id,
+                step=name,
+                document=document,
+                source=context.data_source,
+                reason=f"{incident.ref}: carried an indirect prompt injection",
+            )
+            await self.step(
+                name,
+                "quarantine_document",
+                action,
+                result_type=ActionResult,
+                undo="release_document",
+                undo_arg=action,
+            )
+        source = context.data_source or "the retrieval source"
+        await self.record(
+            "datasource.flagged",
+            f"Data source {source} flagged: it served {len(context.documents)} document(s) "
+            "carrying instructions; review what else it ingested",
+        )
+        await self.notify_owners(
+            inventory,
+            f"{incident.ref}: {source} served a document carrying a prompt injection; "
+            f"{len(context.documents)} document(s) quarantined. Review its other content.",
+        )
+
+    async def contain_agentic(
+        self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
+    ) -> None:
+        calls: EvidenceSummary | None = await self.step(
+            "capture tool calls",
+            "capture_tool_calls",
+            ToolCallsRequest(incident_id=incident.incident_id, captured_by="playbook"),
+            result_type=EvidenceSummary,
+        )
+        target = context.endpoint or "the agent's endpoint"
+        critical = Severity(self.incident_severity) is Severity.CRITICAL
+        decision = await self.approve(
+            "freeze agent",
+            question=f"The agent behind {target} executed {context.tool_calls} tool call(s) "
+            "under injected instructions. Revoke its tool credentials and isolate it?",
+            risk="The agent stops serving until restored"
+            + ("; it serves production" if inventory.production else ""),
+            approvers=[SECURITY_ONCALL],
+            min_approvals=2 if inventory.production else 1,
+            escalation=[Escalation(after=FREEZE_ESCALATE_AFTER, approvers=[INCIDENT_COMMANDERS])],
+            timeout=FREEZE_DECIDE_WITHIN,
+            fallback=Fallback.PROCEED if critical else Fallback.SKIP,
+        )
+        if calls is not None:
+            await self.record(
+                "evidence.tool_calls",
+                f"Tool calls kept as evidence {calls.name} (sha256 {calls.sha256})",
+            )
+        if not decision.approved:
+            return
+        await self.revoke(incident, inventory.application_keys, "agent tool credentials")
+        if context.endpoint is None:
+            await self.record("endpoint.unknown", "The alerts name no endpoint to isolate")
+            return
+        provider = next(
+            (e.provider for e in inventory.endpoints if e.name == context.endpoint), "local"
+        )
+        action = EndpointAction(
+            incident_id=incident.incident_id,
+            step="isolate agent",
+            provider=provider,
+            endpoint=context.endpoint,
+            reason=f"{incident.ref}: agent executed injected tool calls",
+        )
+        await self.step(
+            "isolate agent",
+            "isolate_endpoint",
+            action,
+            result_type=ActionResult,
+            undo="restore_endpoint",
+            undo_arg=action,
+        )

@@ -1,0 +1,55 @@
+"""`GET /api/v1/incidents/{id}/report`: the post-incident report, redacted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import Response
+
+from smokejumper.api.auth import Operator
+from smokejumper.api.state import AppState, app_state
+from smokejumper.incidents.service import find_incident
+from smokejumper.inventory.key_prefixes import redactor_for
+from smokejumper.reports.render import FORMATS, MEDIA_TYPES, Format, incident_report
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+@router.get(
+    "/incidents/{incident_id}/report",
+    response_class=Response,
+    responses={
+        200: {"content": {media: {} for media in MEDIA_TYPES.values()}},
+        401: {"description": "No operator token"},
+        404: {"description": "No such incident"},
+    },
+)
+async def get_report(
+    incident_id: Annotated[str, Path(max_length=120)],
+    state: Annotated[AppState, Depends(app_state)],
+    _operator: Operator,
+    format: Annotated[
+        str, Query(description="`md` (Markdown), `html` (printable, self-contained) or `json`.")
+    ] = "md",
+) -> Response:
+    if format not in FORMATS:
+        raise HTTPException(
+            status_code=422, detail=f"format: must be one of {', '.join(FORMATS)}, not {format!r}"
+        )
+    fmt: Format = format
+
+    def render() -> str | None:
+        redactor = redactor_for(state.store, state.settings)
+        with state.store.session() as session:
+            incident = find_incident(session, incident_id)
+            found = incident.id if incident is not None else None
+        if found is None:
+            return None
+        return incident_report(state.store, found, fmt, redactor)
+
+    body = await asyncio.to_thread(render)
+    if body is None:
+        raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
+    return Response(content=body, media_type=MEDIA_TYPES[fmt])

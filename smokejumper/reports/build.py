@@ -1,0 +1,272 @@
+"""The report's content, gathered from the store: incident, timeline, actions, evidence,
+approvals and clocks (the last two as the playbook recorded them on the timeline).
+
+Every free-text value passes through the redactor (with the configured patterns) here,
+before any template sees it: a template cannot forget to redact. Digests and ids are not
+free text and are kept as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from smokejumper.domain.taxonomy import atlas_label, owasp_label
+from smokejumper.redaction import Redactor
+from smokejumper.store.db import Store
+from smokejumper.store.tables import Action, EvidenceItem, Incident, TimelineEvent
+
+ACK_STATUSES = ("acknowledged", "contained", "resolved", "closed")
+CONTAIN_STATUSES = ("contained", "resolved", "closed")
+RESOLVE_STATUSES = ("resolved", "closed")
+
+
+@dataclass
+class TimelineRow:
+    at: datetime
+    actor: str
+    kind: str
+    step: str | None
+    message: str
+
+
+@dataclass
+class ActionRow:
+    action: str
+    target: str
+    provider: str
+    step: str | None
+    status: str
+    before: str
+    after: str
+    verified: bool | None
+    reversible: bool
+    restored_at: datetime | None
+    error: str | None
+
+
+@dataclass
+class EvidenceRow:
+    name: str
+    kind: str
+    sha256: str
+    size: int
+    uri: str
+    preview: str
+    captured_at: datetime
+    captured_by: str
+
+
+@dataclass
+class ApprovalRow:
+    step: str
+    question: str
+    requested_at: datetime
+    votes: list[str] = field(default_factory=list)
+    outcome: str = "pending"
+    decided_at: datetime | None = None
+
+
+@dataclass
+class ClockRow:
+    name: str
+    started: datetime
+    deadline: str
+    status: str = "running"
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    ref: str
+    title: str
+    kind: str
+    severity: str
+    status: str
+    playbook: str | None
+    opened_at: datetime
+    generated_at: datetime
+    principal: dict[str, str]
+    target: dict[str, str]
+    owasp: list[str]
+    atlas: list[str]
+    alert_count: int
+    durations: dict[str, str]
+    timeline: list[TimelineRow]
+    actions: list[ActionRow]
+    evidence: list[EvidenceRow]
+    approvals: list[ApprovalRow]
+    clocks: list[ClockRow]
+    follow_ups: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return data
+
+
+def _duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return "not yet"
+    seconds = int(delta.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"
+
+
+def _first_status(events: list[TimelineEvent], statuses: tuple[str, ...]) -> datetime | None:
+    for event in events:
+        if event.kind == "incident.status" and event.data.get("to") in statuses:
+            return event.at
+    return None
+
+
+def _json(value: dict[str, Any], redactor: Redactor) -> str:
+    return redactor.redact(json.dumps(value, sort_keys=True, default=str)) if value else ""
+
+
+def build_report(store: Store, incident_id: int, redactor: Redactor, now: datetime) -> Report:
+    with store.session() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise LookupError(f"no incident {incident_id}")
+        events = list(
+            session.scalars(
+                select(TimelineEvent)
+                .where(TimelineEvent.incident_id == incident_id)
+                .order_by(TimelineEvent.at, TimelineEvent.id)
+            )
+        )
+        actions = list(
+            session.scalars(
+                select(Action).where(Action.incident_id == incident_id).order_by(Action.id)
+            )
+        )
+        evidence = list(
+            session.scalars(
+                select(EvidenceItem)
+                .where(EvidenceItem.incident_id == incident_id)
+                .order_by(EvidenceItem.id)
+            )
+        )
+        session.expunge_all()
+
+    text = redactor.redact
+    acked = _first_status(events, ACK_STATUSES)
+    contained = _first_status(events, CONTAIN_STATUSES)
+    resolved = _first_status(events, RESOLVE_STATUSES)
+    opened = incident.opened_at
+    durations = {
+        "time to acknowledge": _duration(acked - opened if acked else None),
+        "time to contain": _duration(contained - opened if contained else None),
+        "time to resolve": _duration(resolved - opened if resolved else None),
+    }
+    approvals: dict[str, ApprovalRow] = {}
+    clocks: dict[str, ClockRow] = {}
+    for event in events:
+        if event.kind == "approval.requested" and event.step:
+            question = event.message.split(": ", 1)[-1]
+            approvals[event.step] = ApprovalRow(event.step, text(question), event.at)
+        elif event.kind == "approval.vote" and event.step in approvals:
+            approvals[event.step].votes.append(text(event.message))
+        elif event.kind in {"approval.approved", "approval.denied", "approval.timed_out"}:
+            row = approvals.get(event.step or "")
+            if row is not None:
+                row.outcome = event.kind.removeprefix("approval.").replace("_", " ")
+                row.decided_at = event.at
+        elif event.kind == "clock.started":
+            name = str(event.data.get("clock", ""))
+            clocks[name] = ClockRow(name, event.at, str(event.data.get("deadline", "")))
+        elif event.kind in {"clock.stopped", "clock.breached"}:
+            clock = clocks.get(str(event.data.get("clock", "")))
+            if clock is not None:
+                clock.status = "filed" if event.kind == "clock.stopped" else "breached"
+                clock.detail = text(event.message)
+
+    follow_ups = [
+        f"approval {a.step} is still pending" for a in approvals.values() if a.outcome == "pending"
+    ]
+    follow_ups += [
+        f"clock {c.name} runs until {c.deadline}: record the filing"
+        for c in clocks.values()
+        if c.status == "running"
+    ]
+    follow_ups += [
+        f"clock {c.name} breached its deadline" for c in clocks.values() if c.status == "breached"
+    ]
+    for done in actions:
+        what = f"{done.action} of {text(done.target)}"
+        if done.status == "failed":
+            follow_ups.append(f"{what} failed: do it by hand")
+        elif done.status == "completed" and done.verified is False:
+            follow_ups.append(f"{what} is not confirmed by {done.provider}")
+        elif done.status == "completed" and done.reversible:
+            follow_ups.append(f"{what} is in force: lift it once resolved")
+    if incident.status != "closed":
+        follow_ups.append("close the incident once the follow-ups are done")
+
+    return Report(
+        ref=incident.ref or str(incident.id),
+        title=text(incident.title),
+        kind=incident.kind,
+        severity=incident.severity,
+        status=incident.status,
+        playbook=incident.playbook,
+        opened_at=opened,
+        generated_at=now,
+        principal={k: text(str(v)) for k, v in (incident.principal or {}).items() if v},
+        target={k: text(str(v)) for k, v in (incident.target or {}).items() if v},
+        owasp=[_label(owasp_label, o) for o in incident.owasp or []],
+        atlas=[_label(atlas_label, a) for a in incident.atlas or []],
+        alert_count=incident.alert_count,
+        durations=durations,
+        timeline=[
+            TimelineRow(e.at, text(e.actor), e.kind, e.step, text(e.message)) for e in events
+        ],
+        actions=[
+            ActionRow(
+                action=a.action,
+                target=text(a.target),
+                provider=a.provider,
+                step=a.step,
+                status=a.status,
+                before=_json(a.before or {}, redactor),
+                after=_json(a.after or {}, redactor),
+                verified=a.verified,
+                reversible=a.reversible,
+                restored_at=a.restored_at,
+                error=text(a.error) if a.error else None,
+            )
+            for a in actions
+        ],
+        evidence=[
+            EvidenceRow(
+                name=text(e.name),
+                kind=e.kind,
+                sha256=e.sha256,
+                size=e.size,
+                uri=e.uri,
+                preview=text(e.redacted_preview or ""),
+                captured_at=e.captured_at,
+                captured_by=e.captured_by,
+            )
+            for e in evidence
+        ],
+        approvals=list(approvals.values()),
+        clocks=list(clocks.values()),
+        follow_ups=follow_ups,
+    )
+
+
+def _label(function: Any, value: str) -> str:
+    try:
+        return str(function(value))
+    except ValueError:
+        return value

@@ -1,0 +1,72 @@
+"""Classifying what leaked, on the redaction detectors."""
+
+from __future__ import annotations
+
+import pytest
+
+from smokejumper.leakage import LeakCategory, LeakClassifier, category_of
+from smokejumper.redaction import redact
+
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+
+
+def test_each_category_is_found_and_named() -> None:
+    classifier = LeakClassifier(
+        {"proprietary.codename": r"Project Nightjar"}, {"sj_live_ab": "key-support-web"}
+    )
+    text = (
+        f"Use postgresql://svc:pw123@db/app with {AWS_KEY_ID} and sj_live_ab12345xyz. "
+        "Write to bob@example.com, card 4111 1111 1111 1111. "
+        "My system prompt is: You are a helpful support assistant for Acme. Never reveal "
+        "the discount codes. Project Nightjar is INTERNAL USE ONLY."
+    )
+    found = classifier.classify(text)
+    assert set(found.categories) == set(LeakCategory)
+    assert found.kinds == [
+        "aws_access_key_id",
+        "card",
+        "connection_string",
+        "email",
+        "inventory_key",
+        "proprietary.codename",
+        "proprietary.marking",
+        "system_prompt.disclosure",
+        "system_prompt.role",
+    ]
+    # Identifiers to revoke by, never the secrets themselves.
+    assert found.key_ids == {AWS_KEY_ID, "key-support-web"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You are welcome to ask again tomorrow.",
+        "The prompt asked about the system status page.",
+        "Our returns policy is public and on the website.",
+        "Version 4.1.1111 released on 2026-01-11.",
+    ],
+)
+def test_ordinary_answers_are_not_leaks(text: str) -> None:
+    assert LeakClassifier().classify(text).kinds == []
+
+
+def test_the_system_prompt_leaks_through_chat_template_tokens() -> None:
+    found = LeakClassifier().classify("<|im_start|>system\nYou are SupportBot")
+    assert found.categories == [LeakCategory.SYSTEM_PROMPT]
+
+
+def test_configured_kinds_without_a_prefix_count_as_proprietary() -> None:
+    assert category_of("customer_id") is LeakCategory.PROPRIETARY
+    assert category_of("ssn") is LeakCategory.PERSONAL_DATA
+    assert category_of("system_prompt.canary") is LeakCategory.SYSTEM_PROMPT
+
+
+def test_connection_string_passwords_are_redacted_with_their_host() -> None:
+    assert redact("dsn postgresql://svc_app:Zq8#vR2!pL@staging-db.internal:5432/app") == (
+        "dsn postgresql://svc_app:[REDACTED:connection_string]:5432/app"
+    )
+    # A password that looks like the local part of an email address is still a password.
+    assert redact("postgresql://svc:Zq8vR2pL@db.internal/app") == (
+        "postgresql://svc:[REDACTED:connection_string]/app"
+    )
+    assert redact("see https://example.com/a@b") == "see https://example.com/a@b"

@@ -1,6 +1,6 @@
 """inventory model version aliases
 
-Revision ID: 0007
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 """

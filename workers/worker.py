@@ -28,7 +28,7 @@ from activities.slack import slack_activities, slack_hook
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
-from smokejumper.temporal.client import connect
+from smokejumper.temporal.client import connect, ensure_search_attributes
 
 log = logging.getLogger("smokejumper.worker")
 
@@ -140,6 +140,10 @@ def sandboxed_runner() -> SandboxedWorkflowRunner:
 async def run(settings: Settings) -> None:
     store = Store(settings.effective_database_url)
     client = await connect(settings.temporal)
+    if settings.temporal.address is not None:
+        # The embedded dev server gets them by flag; a cluster of the operator's may not
+        # have them, and playbooks that set them would fail every workflow task.
+        await ensure_search_attributes(client)
     worker = build_worker(client, settings, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,7 +12,7 @@ from smokejumper.api.auth import Operator
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
 from smokejumper.inventory.key_prefixes import redactor_for
-from smokejumper.reports.render import FORMATS, MEDIA_TYPES, Format, incident_report
+from smokejumper.reports.render import MEDIA_TYPES, Format, incident_report
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -30,14 +30,11 @@ async def get_report(
     incident_id: Annotated[str, Path(max_length=120)],
     state: Annotated[AppState, Depends(app_state)],
     _operator: Operator,
+    # A Literal is validated by FastAPI, so a bad value gets the documented 422 body.
     format: Annotated[
-        str, Query(description="`md` (Markdown), `html` (printable, self-contained) or `json`.")
+        Format, Query(description="`md` (Markdown), `html` (printable, self-contained) or `json`.")
     ] = "md",
 ) -> Response:
-    if format not in FORMATS:
-        raise HTTPException(
-            status_code=422, detail=f"format: must be one of {', '.join(FORMATS)}, not {format!r}"
-        )
     fmt: Format = format
 
     def render() -> str | None:

@@ -204,10 +204,22 @@ def _print_rejection(status: int, data: Any) -> None:
     if not isinstance(data, dict):
         typer.secho(f"error: API answered {status}", err=True, fg=typer.colors.RED)
         return
-    message = data.get("error") or data.get("detail") or f"API answered {status}"
-    typer.secho(f"error: {message} (HTTP {status})", err=True, fg=typer.colors.RED)
+    detail = data.get("detail")
+    # FastAPI's own validation errors: a list of {loc, msg}, shown like intake's fields.
+    problems = detail if isinstance(detail, list) else []
+    message = data.get("error") or (detail if not problems else "invalid request")
+    typer.secho(
+        f"error: {message or f'API answered {status}'} (HTTP {status})",
+        err=True,
+        fg=typer.colors.RED,
+    )
     for item in data.get("fields", []):
         typer.echo(f"  {item['field']}: {item['message']}", err=True)
+    for problem in problems:
+        if isinstance(problem, dict):
+            where = [str(part) for part in problem.get("loc", [])]
+            field = ".".join(where[1:] if where[:1] in (["query"], ["body"], ["path"]) else where)
+            typer.echo(f"  {field}: {problem.get('msg', '')}", err=True)
     if data.get("dead_letter_id"):
         typer.echo(f"  kept as dead letter {data['dead_letter_id']}", err=True)
 

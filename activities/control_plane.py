@@ -3,7 +3,7 @@ quarantine a retrieval document, and their undo.
 
 Each runs once per business key on the `actions` table, with the same claim / before /
 complete / undo bookkeeping as key revocation and endpoint isolation
-(activities/containment.py): a retry that finds the row completed returns what it recorded,
+(activities/actions.py): a retry that finds the row completed returns what it recorded,
 one that finds it started looks at the target before writing again.
 """
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.containment import ContainmentActivities, _failure, _result
+from activities.actions import ActionRows, Applied, Attempt
 from integrations.controls.local import (
     ACTIVE,
     BLOCKED,
@@ -59,9 +59,9 @@ def _by(incident_id: int) -> str:
     return f"incident {incident_id}"
 
 
-class ControlPlaneActivities(ContainmentActivities):
+class ControlPlaneActivities(ActionRows):
     def __init__(self, store: Store, settings: Settings) -> None:
-        super().__init__(store, settings)
+        super().__init__(store)
         self.principals = LocalPrincipals(settings.local_principals_file)
         self.rules = LocalFilterRules(settings.local_filter_rules_file)
         self.documents = LocalDocuments(settings.local_documents_file)
@@ -185,22 +185,13 @@ class ControlPlaneActivities(ContainmentActivities):
         verify: Callable[[], bool],
     ) -> ActionResult:
         _provider(action.provider)
-        key = action.business_key
-        row = self._claim(kind, action.incident_id, action.step, action.provider, target, key)
-        if row.status == "completed":
-            return _result(row)
-        try:
-            current = records.get(target)
-            if not row.before:
-                self._record_before(key, current)
-            # A resumed attempt, or a target someone else already contained: writing again
-            # would overwrite who contained it and when.
-            after = current if contained(current) else apply()
-            verified = verify()
-        except Exception as exc:
-            self._fail(key, exc)
-            raise _failure(exc) from None
-        return self._complete(key, after, verified, True)
+
+        def change(attempt: Attempt) -> Applied:
+            return attempt.contain(
+                records.get(target), done=contained, apply=apply, verify=verify, reversible=True
+            )
+
+        return self._apply(kind, action, target, change)
 
     def _restore(
         self,

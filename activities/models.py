@@ -1,9 +1,9 @@
 """Model rollback and its undo, each made once per incident, provider and `model@alias`.
 
-The same `actions` rows as keys and endpoints (the machinery is `ContainmentActivities`'):
-the alias's version before the rollback is recorded first, so a resumed attempt rolls back
-from the version the alias had when the incident touched it, not from the one it already
-moved it to, and a restore puts back exactly that version.
+The same `actions` rows as keys and endpoints (activities/actions.py): the alias's version
+before the rollback is recorded first, so a resumed attempt rolls back from the version the
+alias had when the incident touched it, not from the one it already moved it to, and a
+restore puts back exactly that version.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from temporalio import activity
 
-from activities.containment import ContainmentActivities, _failure, _result
+from activities.actions import ActionRows, Applied, Attempt
 from integrations.models.base import (
     ModelProvider,
     ModelProviderError,
@@ -33,9 +33,9 @@ from smokejumper.store.tables import Action, InventoryModel, InventoryModelVersi
 ROLLBACK = "rollback_model"
 
 
-class ModelActivities(ContainmentActivities):
+class ModelActivities(ActionRows):
     def __init__(self, store: Store, settings: Settings) -> None:
-        super().__init__(store, settings)
+        super().__init__(store)
         self.models = ModelProviders(settings)
 
     # -- roll back ------------------------------------------------------------------------
@@ -46,24 +46,10 @@ class ModelActivities(ContainmentActivities):
         return await asyncio.to_thread(self._rollback, action)
 
     def _rollback(self, action: ModelAction) -> ActionResult:
-        row = self._claim(
-            ROLLBACK,
-            action.incident_id,
-            action.step,
-            action.provider,
-            action.target,
-            action.business_key,
-        )
-        if row.status == "completed":
-            return _result(row)
-        try:
+        def roll_back(attempt: Attempt) -> Applied:
             provider = self.models.get(action.provider)
             current = provider.state(action.model, action.alias)
-            if row.before:
-                before = ModelState.model_validate(row.before)
-            else:
-                before = current
-                self._record_before(row.business_key, current)
+            before = attempt.before(current)
             if before.version is None:
                 raise ModelProviderError(
                     f"{action.provider}: {action.target} points at no version; nothing to "
@@ -75,12 +61,10 @@ class ModelActivities(ContainmentActivities):
             if current.version != target:
                 provider.set_alias(action.model, action.alias, target)
             after = provider.state(action.model, action.alias)
-            verified = after.version == target
             after.details.update(evidence, rolled_back_from=before.version)
-        except Exception as exc:
-            self._fail(row.business_key, exc)
-            raise _failure(exc) from None
-        return self._complete(row.business_key, after, verified, provider.restorable)
+            return Applied(after, after.version == target, provider.restorable)
+
+        return self._apply(ROLLBACK, action, action.target, roll_back)
 
     def _target(
         self, provider: ModelProvider, action: ModelAction, current: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from pydantic import SecretStr
@@ -12,6 +11,7 @@ from integrations.endpoints.kubernetes import KubernetesEndpoints
 from integrations.endpoints.litellm_models import LiteLLMModels
 from integrations.endpoints.local import LocalEndpoints
 from integrations.endpoints.sagemaker import SageMakerEndpoints
+from integrations.provider_registry import ProviderRegistry
 from integrations.required import required
 from smokejumper.config import Settings
 
@@ -58,28 +58,9 @@ _FACTORIES: dict[str, Callable[[Settings], EndpointProvider]] = {
 PROVIDER_NAMES = frozenset(_FACTORIES)
 
 
-class EndpointProviders:
+class EndpointProviders(ProviderRegistry[EndpointProvider]):
     """Builds each provider once, when first asked for: its clients are then reused."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._built: dict[str, EndpointProvider] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> EndpointProvider:
-        with self._lock:
-            if name not in self._built:
-                factory = _FACTORIES.get(name)
-                if factory is None:
-                    raise EndpointProviderError(
-                        f"unknown endpoint provider {name!r}; known: "
-                        f"{', '.join(sorted(_FACTORIES))}",
-                        retryable=False,
-                    )
-                self._built[name] = factory(self.settings)
-            return self._built[name]
-
-    def register(self, name: str, provider: EndpointProvider) -> None:
-        """Use `provider` for `name` (a provider of your own, or one set up differently)."""
-        with self._lock:
-            self._built[name] = provider
+    kind = "endpoint"
+    factories = _FACTORIES
+    error = EndpointProviderError

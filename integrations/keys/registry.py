@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from pydantic import SecretStr
@@ -14,6 +13,7 @@ from integrations.keys.local import LocalKeys
 from integrations.keys.openai_admin import OpenAIProjectKeys
 from integrations.keys.vault_lease import VaultLeases
 from integrations.keys.vault_token import VaultTokens
+from integrations.provider_registry import ProviderRegistry
 from integrations.required import required
 from smokejumper.config import Settings
 
@@ -54,27 +54,9 @@ _FACTORIES: dict[str, Callable[[Settings], KeyProvider]] = {
 PROVIDER_NAMES = frozenset(_FACTORIES)
 
 
-class KeyProviders:
+class KeyProviders(ProviderRegistry[KeyProvider]):
     """Builds each provider once, when first asked for: its clients are then reused."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._built: dict[str, KeyProvider] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> KeyProvider:
-        with self._lock:
-            if name not in self._built:
-                factory = _FACTORIES.get(name)
-                if factory is None:
-                    raise KeyProviderError(
-                        f"unknown key provider {name!r}; known: {', '.join(sorted(_FACTORIES))}",
-                        retryable=False,
-                    )
-                self._built[name] = factory(self.settings)
-            return self._built[name]
-
-    def register(self, name: str, provider: KeyProvider) -> None:
-        """Use `provider` for `name` (a provider of your own, or one set up differently)."""
-        with self._lock:
-            self._built[name] = provider
+    kind = "key"
+    factories = _FACTORIES
+    error = KeyProviderError

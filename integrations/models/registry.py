@@ -52,13 +52,9 @@ _FACTORIES: dict[str, Callable[[Settings], ModelProvider]] = {
 PROVIDER_NAMES = frozenset(_FACTORIES)
 
 
-def _unknown(name: str) -> ModelProviderError:
-    return ModelProviderError(
-        f"unknown model provider {name!r}; known: {', '.join(sorted(_FACTORIES))}",
-        retryable=False,
-    )
-
-
 class ModelProviders(ProviderRegistry[ModelProvider]):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, _FACTORIES, _unknown)
+    """Builds each provider once, when first asked for: its clients are then reused."""
+
+    kind = "model"
+    factories = _FACTORIES
+    error = ModelProviderError

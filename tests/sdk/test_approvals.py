@@ -24,13 +24,11 @@ from temporalio.worker import Worker
 from smokejumper.config import load_settings
 from smokejumper.domain.incidents import (
     QUERY_STATE,
-    SIGNAL_ALERT,
     SIGNAL_DECIDE,
     UPDATE_ABORT,
     UPDATE_DECIDE,
     UPDATE_RESTORE,
     AbortRequest,
-    AlertAttached,
     IncidentStart,
     IncidentState,
     RestoreRequest,
@@ -39,7 +37,7 @@ from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.store import audit
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AuditEntry, TimelineEvent
-from tests.helpers import eventually, insert_incident
+from tests.helpers import eventually, insert_incident, start_playbook
 from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation
 from workers.worker import activities_for, sandboxed_runner
 
@@ -64,18 +62,7 @@ def new_incident(store: Store) -> IncidentStart:
 async def start(
     client: Client, queue: str, incident: IncidentStart
 ) -> WorkflowHandle[FourEyesIsolation, IncidentState]:
-    handle: WorkflowHandle[FourEyesIsolation, IncidentState] = await client.start_workflow(
-        "test-four-eyes",
-        incident,
-        id=f"incident-{uuid.uuid4().hex[:12]}",
-        task_queue=queue,
-        start_signal=SIGNAL_ALERT,
-        start_signal_args=[
-            AlertAttached(alert_id="a1", severity="high", title="t", deduplicated=False)
-        ],
-        result_type=IncidentState,
-    )
-    return handle
+    return await start_playbook(client, "test-four-eyes", incident, queue)
 
 
 async def start_waiting_for(

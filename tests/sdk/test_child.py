@@ -8,10 +8,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from smokejumper.config import load_settings
-from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached
 from smokejumper.store.db import Store
 from smokejumper.store.tables import TimelineEvent
-from tests.helpers import eventually, insert_incident
+from tests.helpers import eventually, insert_incident, start_playbook
 from tests.sdk.sample_playbooks import ChildLeak, FakeProvider, HandOff
 from workers.worker import activities_for, sandboxed_runner
 
@@ -30,16 +29,7 @@ async def test_child_playbook_returns_to_its_parent(
         activities=[*activities_for(store, load_settings()), provider.action],
         workflow_runner=sandboxed_runner(),
     ):
-        handle = await time_skipping_env.client.start_workflow(
-            "test-hand-off",
-            start,
-            id=f"incident-{uuid.uuid4().hex[:8]}",
-            task_queue=queue,
-            start_signal=SIGNAL_ALERT,
-            start_signal_args=[
-                AlertAttached(alert_id="a", severity="high", title="t", deduplicated=False)
-            ],
-        )
+        handle = await start_playbook(time_skipping_env.client, "test-hand-off", start, queue)
 
         async def parent_finished() -> list[tuple[str, str]] | None:
             with store.session() as session:

@@ -15,16 +15,14 @@ from temporalio.worker import Worker
 from smokejumper.config import load_settings
 from smokejumper.domain.incidents import (
     QUERY_STATE,
-    SIGNAL_ALERT,
     SIGNAL_STOP_CLOCK,
-    AlertAttached,
     IncidentState,
 )
 from smokejumper.sdk.clocks import ClockKind, StopClock, add_business_days, deadline_for
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Incident, TimelineEvent
 from smokejumper.temporal import search_attributes
-from tests.helpers import eventually, insert_incident
+from tests.helpers import eventually, insert_incident, start_playbook
 from tests.sdk.sample_playbooks import FakeProvider, GdprClock
 from workers.worker import activities_for, sandboxed_runner
 
@@ -66,17 +64,7 @@ async def running(
         activities=[*activities_for(store, load_settings()), FakeProvider().action],
         workflow_runner=sandboxed_runner(),
     ):
-        handle: WorkflowHandle[GdprClock, IncidentState] = await client.start_workflow(
-            "test-gdpr-clock",
-            start,
-            id=f"incident-{uuid.uuid4().hex[:8]}",
-            task_queue=queue,
-            start_signal=SIGNAL_ALERT,
-            start_signal_args=[
-                AlertAttached(alert_id="a", severity="high", title="t", deduplicated=False)
-            ],
-            result_type=IncidentState,
-        )
+        handle = await start_playbook(client, "test-gdpr-clock", start, queue)
         yield time_skipping_env, handle
         await handle.terminate("test finished")
 

@@ -8,10 +8,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from smokejumper.config import load_settings
-from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached
 from smokejumper.store.db import Store
 from smokejumper.store.tables import TimelineEvent
-from tests.helpers import eventually, insert_incident
+from tests.helpers import eventually, insert_incident, start_playbook
 from tests.sdk.sample_playbooks import Heads
 from workers.worker import activities_for, sandboxed_runner
 
@@ -29,16 +28,7 @@ async def test_notification_names_every_recipient(
         activities=activities_for(sqlite_store, settings),
         workflow_runner=sandboxed_runner(),
     ):
-        handle = await time_skipping_env.client.start_workflow(
-            "test-notify",
-            start,
-            id=f"incident-{uuid.uuid4().hex[:8]}",
-            task_queue=queue,
-            start_signal=SIGNAL_ALERT,
-            start_signal_args=[
-                AlertAttached(alert_id="a", severity="high", title="t", deduplicated=False)
-            ],
-        )
+        handle = await start_playbook(time_skipping_env.client, "test-notify", start, queue)
 
         async def done() -> list[TimelineEvent] | None:
             with sqlite_store.session() as session:

@@ -1,4 +1,4 @@
-"""A playbook that revokes a key, for the end-to-end test (own module: the sandbox
+"""Playbooks that revoke a key, for the end-to-end test (own module: the sandbox
 re-imports it)."""
 
 from __future__ import annotations
@@ -11,26 +11,31 @@ with workflow.unsafe.imports_passed_through():
     from smokejumper.sdk.playbook import Playbook, playbook
 
 
+async def revoke_then_wait(flow: Playbook, incident: IncidentStart, provider: str) -> None:
+    """Revoke the key named by the incident title at `provider`, then hold the incident
+    open, as a responder investigating would, until aborted."""
+    await flow.step(
+        "revoke key",
+        "revoke_key",
+        KeyAction(
+            incident_id=incident.incident_id,
+            step="revoke key",
+            provider=provider,
+            key_id=incident.title,
+        ),
+        result_type=ActionResult,
+        undo="restore_key",
+    )
+    await workflow.wait_condition(lambda: False)
+
+
 @playbook
 class RevokeLeakedKey(Playbook):
     name = "test-revoke-key"
     description = "Revokes the AWS access key named by the incident title, then waits."
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step(
-            "revoke key",
-            "revoke_key",
-            KeyAction(
-                incident_id=incident.incident_id,
-                step="revoke key",
-                provider="aws_iam",
-                key_id=incident.title,
-            ),
-            result_type=ActionResult,
-            undo="restore_key",
-        )
-        # Holds the incident open, as a responder investigating would, until aborted.
-        await workflow.wait_condition(lambda: False)
+        await revoke_then_wait(self, incident, "aws_iam")
 
 
 @playbook
@@ -39,16 +44,4 @@ class RevokeLeakedOpenAIKey(Playbook):
     description = "Deletes the OpenAI project key named by the incident title, then waits."
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step(
-            "revoke key",
-            "revoke_key",
-            KeyAction(
-                incident_id=incident.incident_id,
-                step="revoke key",
-                provider="openai",
-                key_id=incident.title,
-            ),
-            result_type=ActionResult,
-            undo="restore_key",
-        )
-        await workflow.wait_condition(lambda: False)
+        await revoke_then_wait(self, incident, "openai")

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
@@ -14,24 +15,17 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from smokejumper.config import Settings, load_settings
-from smokejumper.domain.incidents import (
-    QUERY_STATE,
-    SIGNAL_ALERT,
-    UPDATE_ABORT,
-    AbortRequest,
-    AlertAttached,
-    IncidentState,
-)
+from smokejumper.domain.incidents import UPDATE_ABORT, AbortRequest, IncidentState
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, TimelineEvent
-from tests.helpers import eventually, insert_incident
+from tests.helpers import eventually, insert_incident, start_playbook, step_done
 from tests.integrations.emulators.openai_admin import OpenAIAdmin
 from tests.integrations.keys.conftest import ADMIN_SECRET, Iam, containment_settings
 from tests.integrations.keys.key_playbooks import RevokeLeakedKey, RevokeLeakedOpenAIKey
 from workers.worker import activities_for, sandboxed_runner
 
-Handle = WorkflowHandle[Playbook, IncidentState]
+Handle = WorkflowHandle[Any, IncidentState]
 
 
 @asynccontextmanager
@@ -55,23 +49,8 @@ async def revoking(
         activities=activities_for(store, settings),
         workflow_runner=sandboxed_runner(),
     ):
-        handle: Handle = await temporal_env.client.start_workflow(
-            playbook.name,
-            incident,
-            id=f"incident-{uuid.uuid4().hex[:12]}",
-            task_queue=queue,
-            start_signal=SIGNAL_ALERT,
-            start_signal_args=[
-                AlertAttached(alert_id="a1", severity="high", title="t", deduplicated=False)
-            ],
-            result_type=IncidentState,
-        )
-
-        async def revoked() -> IncidentState | None:
-            state: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
-            return state if "revoke key" in state.steps_done else None
-
-        await eventually(revoked, within=30)
+        handle = await start_playbook(temporal_env.client, playbook.name, incident, queue)
+        await step_done(handle, "revoke key")
         try:
             yield handle, incident.incident_id
         finally:

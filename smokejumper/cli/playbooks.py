@@ -6,25 +6,29 @@ starts its own time-skipping test server).
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
-from pydantic import ValidationError
 
 from smokejumper.cli.output import fail, print_json, table
 from smokejumper.config import ConfigError, Settings, config_path_from_env
 from smokejumper.domain.alerts import Alert
 from smokejumper.intake.routing import Route
 from smokejumper.sdk import lint
-from smokejumper.sdk.dryrun import ApprovalAsk, DryRun, DryRunError, Policy, render
+from smokejumper.sdk.dryrun import (
+    ApprovalAsk,
+    DryRunError,
+    InvalidAlert,
+    Policy,
+    parse_alert,
+    rehearse,
+    render,
+)
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.sdk.registry import Catalog, by_name, load_all, load_path, source_of
-from smokejumper.temporal.binaries import BinaryNotFound
 
 playbooks_app = typer.Typer(
     help="List, validate and dry-run playbooks (no engine needed).", no_args_is_help=True
@@ -193,12 +197,9 @@ def _read_alert(source: str) -> Alert:
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
     try:
-        return Alert.model_validate_json(body)
-    except ValidationError as exc:
-        details = "\n".join(
-            f"  {'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        return parse_alert(body)
+    except InvalidAlert as exc:
+        details = "\n".join(f"  {problem}" for problem in exc.problems)
         raise fail(f"{source} is not a valid alert:\n{details}", 2) from None
 
 
@@ -238,26 +239,12 @@ def dry_run(
         known = ", ".join(sorted(playbooks)) or "none"
         raise fail(f"no playbook named {playbook!r} (known: {known})", 2)
     parsed = _read_alert(alert)
-    source = settings.sources.get(parsed.source)
-    worker = _worker_module()
-    run = DryRun(
-        playbook=chosen,
-        alert=parsed,
-        policy=_policy(policy),
-        runner=worker.sandboxed_runner(),
-        playbooks=list(playbooks.values()),
-        engine_activities=worker.activity_names(settings),
-        fingerprint_fields=source.fingerprint if source is not None else None,
-        ask=_ask_on_terminal,
-    )
     try:
-        report = asyncio.run(run.run())
-    except (BinaryNotFound, DryRunError) as exc:
+        report = rehearse(
+            settings, playbooks, chosen, parsed, _policy(policy), ask=_ask_on_terminal
+        )
+    except DryRunError as exc:
         raise fail(str(exc), 1) from None
-    finally:
-        # Drop the dry run's Temporal runtime now, while the interpreter is whole.
-        del run
-        gc.collect()
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:

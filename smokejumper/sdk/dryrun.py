@@ -12,15 +12,17 @@ answered by a policy; timers are skipped, so an hour-long timeout costs nothing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
+import importlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -33,6 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 
 from smokejumper.assessment import categories_of, context_of, leak_of
+from smokejumper.config import Settings
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import (
     QUERY_STATE,
@@ -49,7 +52,7 @@ from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.lint import sandbox_refusal
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.temporal import search_attributes
-from smokejumper.temporal.binaries import temporal_test_server
+from smokejumper.temporal.binaries import BinaryNotFound, temporal_test_server
 from smokejumper.temporal.client import ensure_search_attributes
 
 Policy = Literal["all", "none", "ask"]
@@ -81,7 +84,29 @@ _QUIET_KINDS = {"playbook.started", "approval.vote", "approval.refused", "approv
 
 
 class DryRunError(Exception):
-    """The playbook cannot be run at all (the sandbox refuses its module)."""
+    """The playbook cannot be run at all (the sandbox refuses its module, or the test
+    server is missing)."""
+
+
+class InvalidAlert(ValueError):
+    """The body is not an alert in the generic format; `problems` says why, field by field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def parse_alert(body: str | bytes) -> Alert:
+    """The alert a dry run rehearses, from JSON in the generic format."""
+    try:
+        return Alert.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidAlert(
+            [
+                f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
+                for error in exc.errors()
+            ]
+        ) from None
 
 
 class Call(BaseModel):
@@ -635,6 +660,41 @@ class DryRun:
             calls=[call for call in [*calls, *others] if call.activity != "record_timeline_event"],
             timeline=self.recorder.timeline.get(workflow_id, []),
         )
+
+
+def rehearse(
+    settings: Settings,
+    playbooks: Mapping[str, type[Playbook]],
+    chosen: type[Playbook],
+    alert: Alert,
+    policy: Policy,
+    ask: Callable[[ApprovalAsk], bool] | None = None,
+) -> DryRunReport:
+    """Dry-run `chosen` (one of `playbooks`, the others being the children it may start)
+    with the worker's sandbox and activity names, as `smokejumper playbooks dry-run` and the
+    console do. Blocking, on its own event loop and Temporal runtime: run it in a thread
+    beside another loop. Raises DryRunError when the rehearsal cannot run."""
+    # The worker's sandbox and activity names live in `workers/`, which depends on the core.
+    worker = importlib.import_module("workers.worker")
+    source = settings.sources.get(alert.source)
+    run = DryRun(
+        playbook=chosen,
+        alert=alert,
+        policy=policy,
+        runner=worker.sandboxed_runner(),
+        playbooks=list(playbooks.values()),
+        engine_activities=worker.activity_names(settings),
+        fingerprint_fields=source.fingerprint if source is not None else None,
+        ask=ask,
+    )
+    try:
+        return asyncio.run(run.run())
+    except BinaryNotFound as exc:
+        raise DryRunError(str(exc)) from None
+    finally:
+        # Drop the dry run's Temporal runtime now, while the interpreter is whole.
+        del run
+        gc.collect()
 
 
 def _runtime() -> Runtime:

@@ -52,6 +52,7 @@ from temporalio.exceptions import ApplicationError
 
 from integrations.endpoints.base import EndpointProviderError
 from integrations.keys.base import KeyProviderError
+from integrations.memory.base import MemoryProviderError
 from integrations.models.base import ModelProviderError
 from smokejumper.domain.containment import ActionResult
 from smokejumper.store.db import Store
@@ -59,7 +60,12 @@ from smokejumper.store.tables import Action, TimelineEvent
 
 log = logging.getLogger("smokejumper.containment")
 
-PROVIDER_ERRORS = (KeyProviderError, EndpointProviderError, ModelProviderError)
+PROVIDER_ERRORS = (
+    KeyProviderError,
+    EndpointProviderError,
+    ModelProviderError,
+    MemoryProviderError,
+)
 # The one kind whose result also names its target `endpoint` (see `ActionResult`).
 ISOLATE = "isolate_endpoint"
 S = TypeVar("S", bound=BaseModel)

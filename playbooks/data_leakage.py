@@ -11,26 +11,62 @@ AML.T0057 (LLM Data Leakage), AML.T0056 (Extract LLM System Prompt), AML.T0024
    verify each revocation at the provider.
 4. Elicited (the prompt asked for it): block the user (else session, else key) for 24 h.
 5. Notify the owners and the security on-call (kinds and counts, never the data).
-6. Personal data: GDPR Art. 33 clock from awareness, and ask the DPO whether it is
-   notifiable (escalating to incident commanders after 24 h; unanswered in 48 h counts as
-   notifiable).
-7. Contained; the report is written and kept as evidence.
+6. Contained. Then, at the same time:
+   - The conversation's memory and caches, where `[memory.<application>]` is configured
+     and the alerts name the session or user: ask the security on-call whether to purge
+     them (the leaked data is in them, and the model reads it back). No answer in 4 h:
+     nothing is deleted, and the report lists it to do by hand, as when purging is not
+     configured or is denied.
+   - Personal data: GDPR Art. 33 clock from awareness, and ask the DPO whether it is
+     notifiable (escalating to incident commanders after 24 h; unanswered in 48 h counts
+     as notifiable).
+7. The report is written and kept as evidence.
 
 Run as a child of `prompt-injection` (data left through an injection), it contains and
 returns: the parent asks the privacy question, since responders answer the incident's own
-workflow.
+workflow; the memory purge is left on the report's follow-ups for the same reason.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from playbooks.common import CREDENTIALS, PERSONAL_DATA, GenAIPlaybook
+    from playbooks.common import CREDENTIALS, PERSONAL_DATA, SECURITY_ONCALL, GenAIPlaybook
     from smokejumper.domain.alerts import AlertKind, Severity
+    from smokejumper.domain.containment import ActionResult
     from smokejumper.domain.incidents import IncidentStart, IncidentStatus
+    from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery
+    from smokejumper.domain.response import IncidentContext
     from smokejumper.intake.routing import Route
+    from smokejumper.sdk.approvals import Fallback
     from smokejumper.sdk.playbook import playbook
+
+# Runs recorded before the purge step existed replay without it.
+MEMORY_PURGE_PATCH = "leakage-memory-purge"
+PURGE_APPROVAL = "purge memory"
+PURGE_STEP = "purge conversation memory"
+# Long enough for the on-call to look at the conversation first; unanswered, nothing is
+# deleted (a purge cannot be undone) and the report says to do it by hand.
+PURGE_DECIDE_WITHIN = timedelta(hours=4)
+# A store outage is retried for a few minutes, then the purge is left to a responder; a
+# configuration problem fails at once.
+PURGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=6,
+)
+PURGE_TIMEOUT = timedelta(minutes=2)
+
+
+def _conversation(context: IncidentContext) -> str:
+    named = (("session", context.session_id), ("user", context.user))
+    return " and ".join(f"{kind} {value}" for kind, value in named if value) or "the conversation"
 
 
 @playbook
@@ -39,8 +75,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
     version = "1"
     description = (
         "Sensitive data in model output: capture and classify it, revoke leaked credentials "
-        "at once, block the principal that elicited it, notify owners, run the GDPR clock "
-        "and ask the DPO, and report."
+        "at once, block the principal that elicited it, notify owners, purge the "
+        "conversation's memory on approval, run the GDPR clock and ask the DPO, and report."
     )
     severity = "high"
     owasp = ["LLM02", "LLM07"]
@@ -81,8 +117,95 @@ class SensitiveDataLeakage(GenAIPlaybook):
             + (f"; NOT confirmed revoked: {', '.join(unverified)}" if unverified else "")
             + ".",
         )
+        purging = workflow.patched(MEMORY_PURGE_PATCH)
         if child:
+            if purging:
+                await self.follow_up(
+                    f"Purge the conversation memory and caches of {_conversation(context)} "
+                    "by hand where the application keeps them (not asked: the leak was "
+                    "handled inside another playbook)"
+                )
             return
         await self.set_status(IncidentStatus.CONTAINED, "leaked credentials revoked")
-        await self.privacy_review(incident, leak)
+        if purging:
+            # Different people answer them, and neither question should wait for the other.
+            await self.parallel(
+                self.purge_memory(incident, context), self.privacy_review(incident, leak)
+            )
+        else:
+            await self.privacy_review(incident, leak)
         await self.write_report(incident)
+
+    async def follow_up(self, message: str) -> None:
+        """Something left for a responder to do: the report lists it."""
+        await self.record("follow_up", message)
+
+    async def purge_memory(self, incident: IncidentStart, context: IncidentContext) -> None:
+        """Ask whether to purge the conversation's memory and caches, and purge them on
+        approval. Anything short of a purge leaves a follow-up."""
+        who = _conversation(context)
+        app = context.application or "the application"
+        plan: MemoryPlan | None = await self.step(
+            "check memory purge",
+            "memory_purge_plan",
+            MemoryQuery(
+                application=context.application, session=context.session_id, user=context.user
+            ),
+            result_type=MemoryPlan,
+        )
+        plan = plan or MemoryPlan(reason="the worker did not say whether it is configured")
+        by_hand = f"Purge the conversation memory and caches of {who} in {app} by hand"
+        if not plan.configured or context.application is None:
+            await self.follow_up(f"{by_hand}: not automated here ({plan.reason})")
+            return
+        decision = await self.approve(
+            PURGE_APPROVAL,
+            question=f"Purge the conversation memory and caches of {who} in {app}?",
+            risk="Approve: the entries are deleted from the application's store "
+            f"({plan.provider}) and cannot be restored; the alert's prompt and output are "
+            "already kept as evidence, the rest of the conversation is not. Deny, or no "
+            f"answer in {PURGE_DECIDE_WITHIN}: nothing is deleted, the leaked data stays in "
+            "the conversation's memory, and the report lists the purge.",
+            approvers=[SECURITY_ONCALL],
+            timeout=PURGE_DECIDE_WITHIN,
+            fallback=Fallback.SKIP,
+        )
+        if not decision.approved:
+            why = (
+                f"denied by {', '.join(decision.decided_by)}"
+                if decision.outcome == "denied"
+                else "not answered in time"
+            )
+            await self.follow_up(f"{by_hand} once it is no longer needed: the purge was {why}")
+            return
+        action = MemoryAction(
+            incident_id=incident.incident_id,
+            step=PURGE_STEP,
+            application=context.application,
+            session=context.session_id,
+            user=context.user,
+        )
+        try:
+            result: ActionResult | None = await self.step(
+                PURGE_STEP,
+                "purge_memory",
+                action,
+                result_type=ActionResult,
+                retry=PURGE_RETRY,
+                timeout=PURGE_TIMEOUT,
+            )
+        except ActivityError:
+            # A purge that failed must not undo the containment before it.
+            await self.follow_up(f"{by_hand}: the purge failed (see the timeline)")
+            return
+        if result is None:  # a dry run's recorder answers nothing
+            return
+        before = int(result.before.get("keys", 0))
+        await self.record(
+            "memory.purged",
+            f"Purged {result.after.get('keys', 0)} of {before} memory and cache keys of {who} "
+            f"in {app} ({result.provider}); not restorable"
+            + ("" if result.verified else "; the store still holds matching keys"),
+            step=PURGE_STEP,
+            data={"keys": before, "verified": result.verified},
+        )

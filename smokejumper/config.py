@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from smokejumper.domain.memory import PLACEHOLDERS, placeholders
 from smokejumper.intake.fingerprint import validate_fingerprint_fields
 from smokejumper.intake.routing import Route
 from smokejumper.redaction import Redactor
@@ -486,6 +487,73 @@ class ContainmentSettings(_Section):
     sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
 
 
+class MemorySettings(_Section):
+    """Where one application keeps conversation memory and LLM caches: what the
+    `sensitive-data-leakage` playbook purges, on approval, for the leaking conversation."""
+
+    provider: Literal["redis", "local"] = Field(
+        default="redis",
+        description="`redis`, or `local` (a state file beside keys.json, for the demo).",
+    )
+    url: str | None = Field(
+        default=None,
+        pattern=r"^(redis|rediss|unix)://",
+        description="Redis URL with the database number, e.g. redis://cache:6379/2; no "
+        "password in it (see `password`).",
+    )
+    username: str | None = Field(default=None, description="Redis ACL user.")
+    password: Secret | None = Field(
+        default=None, description="Redis password; a file:/env: reference."
+    )
+    key_patterns: list[str] = Field(
+        min_length=1,
+        description="Redis globs naming one conversation's keys, with `{session}` and/or "
+        "`{user}`, e.g. `message_store:{session}` (LangChain's RedisChatMessageHistory). "
+        "Write `{{` and `}}` for literal braces.",
+    )
+    timeout_seconds: float = Field(default=5.0, gt=0, description="Per-command timeout.")
+
+    @field_validator("key_patterns")
+    @classmethod
+    def _patterns_name_a_conversation(cls, patterns: list[str]) -> list[str]:
+        for index, pattern in enumerate(patterns):
+            try:
+                fields = placeholders(pattern)
+            except ValueError as exc:
+                raise ValueError(f"key_patterns.{index}: {exc}") from None
+            unknown = fields - set(PLACEHOLDERS)
+            if unknown:
+                raise ValueError(
+                    f"key_patterns.{index}: unknown placeholder {sorted(unknown)[0]!r}; "
+                    "use {session} or {user}"
+                )
+            if not fields:
+                # Without one, the purge of one conversation would delete everyone's.
+                raise ValueError(
+                    f"key_patterns.{index}: {pattern!r} names no conversation; it needs "
+                    "{session} or {user}"
+                )
+        return patterns
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_url(cls, data: Any) -> Any:
+        # Checked on the whole section: an error on the field itself would quote the URL.
+        url = data.get("url") if isinstance(data, dict) else None
+        if isinstance(url, str) and "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "url: may not carry credentials; set `username` and `password` (a "
+                "file:/env: reference) instead"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> MemorySettings:
+        if self.provider == "redis" and self.url is None:
+            raise ValueError("url: the redis provider needs the URL of the Redis server")
+        return self
+
+
 class EvidenceSettings(_Section):
     store: Literal["local", "s3"] = Field(
         default="local", description="Where captured evidence is kept: `local` files or `s3`."
@@ -700,6 +768,12 @@ class Settings(BaseSettings):
         default_factory=ContainmentSettings,
         description="Containment providers: where keys are revoked (see docs/integrations.md).",
     )
+    memory: dict[str, MemorySettings] = Field(
+        default_factory=dict,
+        description="Per application (its inventory name): where it keeps conversation "
+        "memory and LLM caches, which `sensitive-data-leakage` purges on approval "
+        "(see docs/playbooks.md).",
+    )
     evidence: EvidenceSettings = Field(
         default_factory=EvidenceSettings,
         description="Where captured evidence is stored (see docs/evidence.md).",
@@ -785,6 +859,11 @@ class Settings(BaseSettings):
     def local_documents_file(self) -> Path:
         """Quarantined retrieval documents (beside the keys file)."""
         return self.local_keys_file.with_name("documents.json")
+
+    @property
+    def local_memory_file(self) -> Path:
+        """Conversation memory of the `local` memory provider (beside the keys file)."""
+        return self.local_keys_file.with_name("memory.json")
 
     @property
     def api_url(self) -> str:

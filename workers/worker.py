@@ -21,6 +21,7 @@ from activities.control_plane import ControlPlaneActivities
 from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
 from activities.inventory_lookup import InventoryLookupActivities
+from activities.memory import MemoryActivities
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
 from activities.reports import ReportActivities
@@ -61,9 +62,10 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
 
 
 def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
-    """What the built-in GenAI playbooks add: looking (context, leak assessment, inventory)
-    and the embedded control plane's own containment."""
+    """What the built-in GenAI playbooks add: looking (context, leak assessment, inventory),
+    the embedded control plane's own containment, and purging conversation memory."""
     controls = ControlPlaneActivities(store, settings)
+    memory = MemoryActivities(store, settings)
     assessment = AssessmentActivities(store, settings)
     return [
         assessment.incident_context,
@@ -77,6 +79,8 @@ def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
         controls.remove_filter_rule,
         controls.quarantine_document,
         controls.release_document,
+        memory.memory_purge_plan,
+        memory.purge_memory,
     ]
 
 

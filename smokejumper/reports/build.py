@@ -201,6 +201,8 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
     follow_ups += [
         f"clock {c.name} breached its deadline" for c in clocks.values() if c.status == "breached"
     ]
+    # What a playbook left for a responder (a purge not automated, denied or failed).
+    follow_ups += [text(e.message) for e in events if e.kind == "follow_up"]
     for done in actions:
         what = f"{done.action} of {text(done.target)}"
         if done.status == "failed":

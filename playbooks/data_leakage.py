@@ -11,16 +11,16 @@ AML.T0057 (LLM Data Leakage), AML.T0056 (Extract LLM System Prompt), AML.T0024
    verify each revocation at the provider.
 4. Elicited (the prompt asked for it): block the user (else session, else key) for 24 h.
 5. Notify the owners and the security on-call (kinds and counts, never the data).
-6. Contained. Then, at the same time:
-   - The conversation's memory and caches, where `[memory.<application>]` is configured
-     and the alerts name the session or user: ask the security on-call whether to purge
-     them (the leaked data is in them, and the model reads it back). No answer in 4 h:
-     nothing is deleted, and the report lists it to do by hand, as when purging is not
-     configured or is denied.
-   - Personal data: GDPR Art. 33 clock from awareness, and ask the DPO whether it is
-     notifiable (escalating to incident commanders after 24 h; unanswered in 48 h counts
-     as notifiable).
-7. The report is written and kept as evidence.
+6. Contained.
+7. The conversation's memory and caches, where `[memory.<application>]` is configured and
+   the alerts name the session or user: ask the security on-call whether to purge them
+   (the leaked data is in them, and the model reads it back). No answer in 1 h: nothing
+   is deleted, and the report lists it to do by hand, as when purging is not configured
+   or is denied.
+8. Personal data: GDPR Art. 33 clock from awareness, and ask the DPO whether it is
+   notifiable (escalating to incident commanders after 24 h; unanswered in 48 h counts as
+   notifiable).
+9. The report is written and kept as evidence.
 
 Run as a child of `prompt-injection` (data left through an injection), it contains and
 returns: the parent asks the privacy question, since responders answer the incident's own
@@ -50,9 +50,10 @@ with workflow.unsafe.imports_passed_through():
 MEMORY_PURGE_PATCH = "leakage-memory-purge"
 PURGE_APPROVAL = "purge memory"
 PURGE_STEP = "purge conversation memory"
-# Long enough for the on-call to look at the conversation first; unanswered, nothing is
-# deleted (a purge cannot be undone) and the report says to do it by hand.
-PURGE_DECIDE_WITHIN = timedelta(hours=4)
+# The on-call was just notified of the leak. Unanswered, nothing is deleted (a purge
+# cannot be undone) and the report says to do it by hand; the DPO's question comes next
+# (the GDPR clock counts from the incident's opening, so the wait costs it nothing).
+PURGE_DECIDE_WITHIN = timedelta(hours=1)
 # A store outage is retried for a few minutes, then the purge is left to a responder; a
 # configuration problem fails at once.
 PURGE_RETRY = RetryPolicy(
@@ -128,12 +129,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
             return
         await self.set_status(IncidentStatus.CONTAINED, "leaked credentials revoked")
         if purging:
-            # Different people answer them, and neither question should wait for the other.
-            await self.parallel(
-                self.purge_memory(incident, context), self.privacy_review(incident, leak)
-            )
-        else:
-            await self.privacy_review(incident, leak)
+            await self.purge_memory(incident, context)
+        await self.privacy_review(incident, leak)
         await self.write_report(incident)
 
     async def follow_up(self, message: str) -> None:
@@ -153,7 +150,13 @@ class SensitiveDataLeakage(GenAIPlaybook):
             ),
             result_type=MemoryPlan,
         )
-        plan = plan or MemoryPlan(reason="the worker did not say whether it is configured")
+        if plan is None:
+            # A dry run's recorder answers nothing: rehearse the purge where it could apply.
+            plan = MemoryPlan(
+                configured=bool(context.session_id or context.user),
+                application=context.application,
+                reason="the alerts name no session or user",
+            )
         by_hand = f"Purge the conversation memory and caches of {who} in {app} by hand"
         if not plan.configured or context.application is None:
             await self.follow_up(f"{by_hand}: not automated here ({plan.reason})")
@@ -161,8 +164,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
         decision = await self.approve(
             PURGE_APPROVAL,
             question=f"Purge the conversation memory and caches of {who} in {app}?",
-            risk="Approve: the entries are deleted from the application's store "
-            f"({plan.provider}) and cannot be restored; the alert's prompt and output are "
+            risk=f"Approve: the entries are deleted from {app}'s {plan.provider or 'store'} "
+            "and cannot be restored; the alert's prompt and output are "
             "already kept as evidence, the rest of the conversation is not. Deny, or no "
             f"answer in {PURGE_DECIDE_WITHIN}: nothing is deleted, the leaked data stays in "
             "the conversation's memory, and the report lists the purge.",

@@ -3,6 +3,7 @@ the control-plane activities bound to a store, and the API in process."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,11 +181,21 @@ class Responder:
 async def responder(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[Responder]:
+    async with responder_on(tmp_path, database_url, temporal_env) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def responder_on(
+    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment, **settings: Any
+) -> AsyncIterator[Responder]:
+    """The responder's engine, with these settings besides the approvers."""
     async with engine_on(
         tmp_path,
         database_url,
         temporal_env,
         approvers=APPROVERS,
+        **settings,
     ) as engine:
         import_inventory(engine.store, load_inventory(inventory()))
         keys = LocalKeys(engine.settings.local_keys_file)

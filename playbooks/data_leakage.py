@@ -153,9 +153,9 @@ class SensitiveDataLeakage(GenAIPlaybook):
         if plan is None:
             # A dry run's recorder answers nothing: rehearse the purge where it could apply.
             plan = MemoryPlan(
-                configured=bool(context.session_id or context.user),
+                configured=bool(context.application and (context.session_id or context.user)),
                 application=context.application,
-                reason="the alerts name no session or user",
+                reason="the alerts name no application, or no session or user",
             )
         by_hand = f"Purge the conversation memory and caches of {who} in {app} by hand"
         if not plan.configured or context.application is None:
@@ -167,7 +167,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
             risk=f"Approve: the entries are deleted from {app}'s {plan.provider or 'store'} "
             "and cannot be restored; the alert's prompt and output are "
             "already kept as evidence, the rest of the conversation is not. Deny, or no "
-            f"answer in {PURGE_DECIDE_WITHIN}: nothing is deleted, the leaked data stays in "
+            f"answer in {PURGE_DECIDE_WITHIN.total_seconds() / 3600:g} h: nothing is deleted, "
+            "the leaked data stays in "
             "the conversation's memory, and the report lists the purge.",
             approvers=[SECURITY_ONCALL],
             timeout=PURGE_DECIDE_WITHIN,

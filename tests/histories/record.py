@@ -78,10 +78,12 @@ class Scenario:
     drive: Callable[[PlaybookHarness], Awaitable[PlaybookRun]]
     # Children the playbook may start.
     others: tuple[type[Playbook], ...] = ()
+    # A second history of the same playbook (another branch) is `<workflow type>-<variant>`.
+    variant: str = ""
 
     @property
     def name(self) -> str:
-        return self.playbook.name
+        return f"{self.playbook.name}-{self.variant}" if self.variant else self.playbook.name
 
 
 async def vote_by_update(run: PlaybookRun, step: str, actor: str) -> None:
@@ -185,6 +187,27 @@ async def data_leakage(harness: PlaybookHarness) -> PlaybookRun:
     return run
 
 
+def memory_purge() -> list[object]:
+    """Containment, and memory purging configured for the application (faked as well)."""
+    plan = {"configured": True, "application": "support-bot", "provider": "redis", "patterns": 1}
+    memory = {"memory_purge_plan": plan, "purge_memory": contained}
+    return [*containment(), FakeProvider(*memory, results=memory)]
+
+
+async def data_leakage_memory_purge(harness: PlaybookHarness) -> PlaybookRun:
+    alert = make_alert(
+        kind="data_leakage",
+        principal={"user": "u-1", "session_id": "s-1"},
+        target={"application": "support-bot"},
+        evidence={"prompt": "who ordered last?", "response": "someone@example.com did"},
+    )
+    run = await harness.run(alert)
+    await vote_by_update(run, "purge memory", "alice")
+    await run.approve("gdpr notification", as_="dpo-anna")
+    await run.wait_for_timeline("playbook.finished")
+    return run
+
+
 async def prompt_injection(harness: PlaybookHarness) -> PlaybookRun:
     alert = make_alert(
         kind="prompt_injection",
@@ -221,6 +244,12 @@ SCENARIOS: dict[str, Scenario] = {
             for name, cls in sorted(BUILTIN_PLAYBOOKS.items())
         ),
         Scenario(SensitiveDataLeakage, containment, data_leakage),
+        Scenario(
+            SensitiveDataLeakage,
+            memory_purge,
+            data_leakage_memory_purge,
+            variant="memory-purge",
+        ),
         Scenario(PromptInjection, containment, prompt_injection, (SensitiveDataLeakage,)),
         Scenario(ModelExtraction, containment, model_extraction),
         Scenario(ModelCompromise, containment, default_drive("model-compromise")),

@@ -3,6 +3,7 @@ business key on the `actions` table, recorded before it deletes, and not reversi
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.memory import MemoryActivities
 from integrations.memory.base import key_digest
+from integrations.memory.local import LocalMemory
 from smokejumper.config import Settings, load_settings
 from smokejumper.domain.containment import ActionResult
 from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery
@@ -137,3 +139,22 @@ async def test_the_plan_says_whether_this_conversation_can_be_purged(
     assert "no session or user" in (await plan(application=APP)).reason
     assert "no [memory.other-app]" in (await plan(application="other-app", session="s")).reason
     assert not (await plan()).configured
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_local_provider_purges_the_state_file(
+    migrated_store: Store, tmp_path: Path, incident_id: int
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        memory={APP: {"provider": "local", "key_patterns": ["message_store:{session}"]}},
+    )
+    local = LocalMemory(settings.local_memory_file)
+    local.remember("message_store:sess-1", application=APP, entries=4)
+    local.remember("message_store:sess-2", application=APP)
+    activities = MemoryActivities(migrated_store, settings)
+
+    result = await run(activities, purge(incident_id, session="sess-1"))
+    assert (result.provider, result.before["keys"], result.verified) == ("local", 1, True)
+    on_disk = json.loads(settings.local_memory_file.read_text())["memory"]
+    assert set(on_disk) == {"message_store:sess-2"}

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from playbooks.data_leakage import PURGE_DECIDE_WITHIN, SensitiveDataLeakage
+from smokejumper.domain.alerts import Alert
+from smokejumper.testing import FakeProvider, make_alert
+from smokejumper.testing.pytest_plugin import HarnessFactory
 from tests.integrations.memory.conftest import Conversations, conversations
-from tests.playbooks.conftest import LEAKED_KEY, Responder, responder_on
+from tests.playbooks.conftest import APPROVERS, LEAKED_KEY, Responder, responder_on
 from tests.playbooks.test_data_leakage import assert_redacted, leak_alert
 
 __all__ = ["conversations"]
@@ -129,3 +134,55 @@ async def test_not_configured_nobody_is_asked_and_the_report_says_so(
     assert [e["step"] for e in approvals] == ["gdpr notification"]
     [left] = [f for f in await follow_ups(responder, ref) if f.startswith(BY_HAND)]
     assert "no [memory.support-bot] is configured" in left
+
+
+# -- unanswered, failed: on the time-skipping server, the purge's own activities faked ------
+
+PLAN = {"configured": True, "application": "support-bot", "provider": "redis", "patterns": 2}
+
+
+def fake_memory() -> FakeProvider:
+    return FakeProvider("memory_purge_plan", "purge_memory", results={"memory_purge_plan": PLAN})
+
+
+def conversation_leak() -> Alert:
+    return make_alert(
+        kind="data_leakage",
+        principal={"user": "u-1842", "session_id": SESSION},
+        target={"application": "support-bot"},
+        evidence={"prompt": "who ordered last?", "response": "jane.doe@example.com did"},
+    )
+
+
+async def test_unanswered_nothing_is_purged_and_the_dpo_is_asked_next(
+    playbook_harness: HarnessFactory,
+) -> None:
+    memory = fake_memory()
+    harness = await playbook_harness(SensitiveDataLeakage, providers=[memory], approvers=APPROVERS)
+    await harness.run(conversation_leak())
+    await harness.wait_for_pending("purge memory")
+
+    await harness.advance(PURGE_DECIDE_WITHIN + timedelta(seconds=1))
+    await harness.wait_for_timeline("approval.timed_out", step="purge memory")
+    left = await harness.wait_for_timeline("follow_up")
+    assert left.message.startswith(BY_HAND) and "not answered in time" in left.message
+    await harness.wait_for_pending("gdpr notification")
+    assert [c.activity for c in memory.calls] == ["memory_purge_plan"]
+
+
+async def test_a_failed_purge_neither_fails_the_playbook_nor_undoes_anything(
+    playbook_harness: HarnessFactory,
+) -> None:
+    memory = fake_memory()
+    memory.fails("purge_memory", "redis memory of support-bot: access denied")
+    harness = await playbook_harness(SensitiveDataLeakage, providers=[memory], approvers=APPROVERS)
+    await harness.run(conversation_leak())
+    await harness.approve("purge memory", as_="operator")
+    left = await harness.wait_for_timeline("follow_up")
+    assert left.message == f"{BY_HAND} in support-bot by hand: the purge failed (see the timeline)"
+    await harness.deny("gdpr notification", as_="operator", reason="test data only")
+    await harness.wait_for_timeline("playbook.finished")
+    timeline = harness.timeline()
+    assert "playbook.failed" not in [item.kind for item in timeline]
+    assert not [item for item in timeline if (item.step or "").startswith("undo ")]
+    assert [c.activity for c in memory.calls] == ["memory_purge_plan", "purge_memory"]

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest bench install install-dev clean
+.PHONY: run demo test lint typecheck pytest bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ install-dev: $(STAMP)
 
 run: $(VENV)/.installed
 	$(BIN)/smokejumper up
+
+# Every example alert fired at a separate demo engine, with local providers and a Slack
+# emulator; prints where to watch and how to approve (docs/demo.md).
+demo: $(VENV)/.installed
+	$(BIN)/smokejumper demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -120,31 +120,37 @@ def _health(url: str) -> dict[str, str] | None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, config_file: Path | None) -> None:
+    def __init__(
+        self, settings: Settings, config_file: Path | None, *, log_dir: Path | None = None
+    ) -> None:
         self.settings = settings
         self.config_file = config_file
+        # Unset: the children log to this terminal; set: each to <log_dir>/<name>.log.
+        self.log_dir = log_dir
         self.children: list[Child] = []
         self.stopping = False
 
-    def _env(self) -> dict[str, str]:
+    def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         if self.config_file is not None:
             env[CONFIG_ENV] = str(self.config_file.resolve())
         return env
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+    def request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        """Signal handler: stop at the next check."""
         self.stopping = True
 
     def _child(self, name: str) -> Child:
         argv = [sys.executable, "-m", "smokejumper", name]
-        return Child(name=name, argv=argv)
+        log_file = self.log_dir / f"{name}.log" if self.log_dir is not None else None
+        return Child(name=name, argv=argv, log_file=log_file)
 
     def start(self) -> None:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         _check_ports(settings)
         upgrade(settings.effective_database_url)
-        env = self._env()
+        env = self.child_env()
         if settings.temporal.embedded:
             temporal = Child(
                 name="temporal",
@@ -180,7 +186,7 @@ class Supervisor:
             time.sleep(0.3)
         raise StartupError(f"not healthy after {READY_TIMEOUT:.0f}s: {components}")
 
-    def banner(self) -> str:
+    def banner(self, *, hint: bool = True) -> str:
         settings = self.settings
         lines = [
             "smokejumper is up",
@@ -194,20 +200,29 @@ class Supervisor:
             f"{settings.temporal.namespace})"
         )
         lines.append(f"  Data:         {settings.data_dir.resolve()}")
+        if hint:
+            lines.append(
+                "  Demo:         `make demo` (or `smokejumper demo`) fires the example alerts "
+                "at a separate engine"
+            )
         lines.append("Press Ctrl-C to stop.")
         return "\n".join(lines)
+
+    def dead_child(self) -> str | None:
+        """`name (code N)` of the first child that exited on its own, if any."""
+        for child in self.children:
+            if not child.alive:
+                code = child.process.returncode if child.process else None
+                return f"{child.name} (code {code})"
+        return None
 
     def watch(self) -> int:
         """Block until asked to stop (0) or until a child dies on its own (1)."""
         while not self.stopping:
-            for child in self.children:
-                if not child.alive:
-                    code = child.process.returncode if child.process else None
-                    print(
-                        f"smokejumper: {child.name} exited (code {code}); stopping",
-                        file=sys.stderr,
-                    )
-                    return 1
+            dead = self.dead_child()
+            if dead is not None:
+                print(f"smokejumper: {dead} exited; stopping", file=sys.stderr)
+                return 1
             time.sleep(0.5)
         return 0
 
@@ -221,8 +236,8 @@ def main(settings: Settings, config_file: Path | None = None) -> int:
     # than in the API or worker child.
     check_playbooks(settings, discover(settings))
     supervisor = Supervisor(settings, config_file)
-    signal.signal(signal.SIGINT, supervisor._on_signal)
-    signal.signal(signal.SIGTERM, supervisor._on_signal)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
     try:
         supervisor.start()
     except (RuntimeError, TimeoutError, OSError) as exc:

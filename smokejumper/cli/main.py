@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from smokejumper import __version__
 from smokejumper.cli.api_client import ApiClient
+from smokejumper.cli.demo import demo
 from smokejumper.cli.inventory import inventory_app
 from smokejumper.cli.output import fail, print_json, table
 from smokejumper.cli.playbooks import playbooks_app
@@ -108,6 +109,9 @@ def up(ctx: typer.Context) -> None:
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
     raise typer.Exit(code)
+
+
+app.command()(demo)
 
 
 @app.command()

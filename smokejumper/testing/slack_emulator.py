@@ -7,15 +7,18 @@ users.info and apps.connections.open, whose URL is a Socket Mode websocket serve
 Failures (HTTP 429 with Retry-After, outages) can be switched on to test resilience.
 
 Run it alone for a demo: `python -m smokejumper.testing.slack_emulator --port 3001`, then
-set `slack.base_url = "http://127.0.0.1:3001/api/"`.
+set `slack.base_url = "http://127.0.0.1:3001/api/"`. What it received can be read, never
+changed, at `/` (a page of channels and their messages) and `/messages.json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import itertools
 import json
+import signal
 import threading
 import time
 import uuid
@@ -28,7 +31,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -186,8 +189,36 @@ class SlackEmulator:
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 WebSocketRoute("/socket", self._socket),
+                Route("/", self._messages_page, methods=["GET"]),
+                Route("/messages.json", self._messages_json, methods=["GET"]),
             ]
         )
+
+    # -- the read-only view of what was received -------------------------------------------
+
+    def recorded(self) -> dict[str, Any]:
+        """Channels and their messages (threads in order), as the emulator holds them now."""
+        with self._lock:
+            messages = {channel: list(by_ts.values()) for channel, by_ts in self.messages.items()}
+            channels = {cid: dict(channel) for cid, channel in self.channels.items()}
+        listed = []
+        for channel_id in sorted(messages.keys() | channels.keys()):
+            info = channels.get(channel_id, {})
+            listed.append(
+                {
+                    "id": channel_id,
+                    "name": info.get("name"),
+                    "topic": info.get("topic"),
+                    "messages": sorted(messages.get(channel_id, []), key=lambda m: m["ts"]),
+                }
+            )
+        return {"channels": listed}
+
+    async def _messages_json(self, request: Request) -> Response:
+        return JSONResponse(self.recorded())
+
+    async def _messages_page(self, request: Request) -> Response:
+        return HTMLResponse(_page(self.recorded()), headers={"refresh": "5"})
 
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
@@ -382,18 +413,64 @@ def _params(request: Request, raw: bytes) -> dict[str, Any]:
     return params
 
 
+def _block_text(block: dict[str, Any]) -> list[str]:
+    """The visible text of one Block Kit block (sections, fields, context, header)."""
+    found: list[str] = []
+    for part in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            found.append(part["text"])
+    return found
+
+
+def _page(recorded: dict[str, Any]) -> str:
+    rows = []
+    for channel in recorded["channels"]:
+        title = f"#{channel['name']}" if channel["name"] else channel["id"]
+        rows.append(f"<h2>{html.escape(title)}</h2>")
+        if channel["topic"]:
+            rows.append(f"<p class=topic>{html.escape(channel['topic'])}</p>")
+        for message in channel["messages"]:
+            texts = [message.get("text") or ""]
+            for block in message.get("blocks") or []:
+                if isinstance(block, dict):
+                    texts.extend(_block_text(block))
+            css = "reply" if message.get("thread_ts") else "message"
+            body = "<br>".join(html.escape(text) for text in texts if text)
+            stamp = html.escape(message["ts"])
+            rows.append(f"<div class={css}><small>{stamp}</small> {body}</div>")
+    if not rows:
+        rows.append("<p>No messages yet.</p>")
+    return (
+        "<!doctype html><meta charset=utf-8><title>Slack emulator</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
+        ".message{border-top:1px solid #ccc;padding:.5em 0}"
+        ".reply{margin-left:2em;color:#444;padding:.2em 0}.topic{color:#666}</style>"
+        "<h1>Slack emulator: messages received</h1>"
+        "<p>Read-only; refreshes every 5 s. JSON: <a href=/messages.json>/messages.json</a></p>"
+        + "".join(rows)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3001)
+    parser.add_argument(
+        "--log", type=Path, default=None, help="Also append every request to this JSONL file."
+    )
     args = parser.parse_args()
-    emulator = SlackEmulator(port=args.port)
-    print(f"Slack emulator: slack.base_url = {emulator.start()!r}")
-    print(f"bot token {emulator.bot_token}, app token {emulator.app_token}")
+    emulator = SlackEmulator(host=args.host, port=args.port, log_path=args.log)
+    print(f"Slack emulator: slack.base_url = {emulator.start()!r}", flush=True)
+    print(f"bot token {emulator.bot_token}, app token {emulator.app_token}", flush=True)
+    print(f"messages received: http://{args.host}:{emulator.port}/", flush=True)
+    stop = threading.Event()
+    # SIGTERM (from a supervisor) stops the server as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     try:
-        while True:
-            time.sleep(3600)
+        stop.wait()
     except KeyboardInterrupt:
-        emulator.stop()
+        pass
+    emulator.stop()
 
 
 if __name__ == "__main__":

@@ -443,8 +443,9 @@ def _page(recorded: dict[str, Any]) -> str:
     return (
         "<!doctype html><meta charset=utf-8><title>Slack emulator</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
-        ".message{border-top:1px solid #ccc;padding:.5em 0}"
-        ".reply{margin-left:2em;color:#444;padding:.2em 0}.topic{color:#666}</style>"
+        ".message{border-top:1px solid #ccc;padding:.5em 0;white-space:pre-wrap}"
+        ".reply{margin-left:2em;color:#444;padding:.2em 0;white-space:pre-wrap}"
+        ".topic{color:#666}</style>"
         "<h1>Slack emulator: messages received</h1>"
         "<p>Read-only; refreshes every 5 s. JSON: <a href=/messages.json>/messages.json</a></p>"
         + "".join(rows)

@@ -1,0 +1,110 @@
+"""What the example alerts need: the example inventory, the embedded control plane's keys,
+endpoints and model versions, and a console user."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from sqlalchemy import select
+
+from integrations.endpoints.local import LocalEndpoints
+from integrations.keys.local import LocalKeys
+from integrations.models.local import LocalModels
+from integrations.pollers.digest import local_digest
+from smokejumper.config import Settings
+from smokejumper.domain.alerts import AlertKind
+from smokejumper.inventory.importer import import_inventory
+from smokejumper.inventory.schema import InventoryDocument, load_inventory, read_inventory_file
+from smokejumper.security.users import Role, add_user
+from smokejumper.store.db import Store
+from smokejumper.store.tables import User
+from workers.demo.examples import EXAMPLES, ExampleAlert
+
+CONSOLE_USER = "alice"
+# AWS's documented example access key id, leaked in examples/alerts/data_leakage.json. The
+# demo lists it in its inventory as a key of the embedded control plane, so the leakage
+# playbook revokes it there instead of at AWS IAM (which it would try for an unlisted id).
+DEMO_KEYS = [
+    {
+        "key_id": "AKIAIOSFODNN7EXAMPLE",
+        "provider": "local",
+        "owner": "team-support@example.com",
+        "scopes": ["support-tools"],
+        "application": "support-bot",
+    }
+]
+
+
+def write_secret(path: Path, value: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(value + "\n", encoding="utf-8")
+    return path
+
+
+def seed(settings: Settings, inventory: InventoryDocument, alerts: list[ExampleAlert]) -> Path:
+    """The example inventory in the store; its keys, endpoints and model versions, and the
+    keys and endpoints the alerts name, in the embedded control plane; a console user.
+    Running it again changes nothing. Returns the file holding that user's password."""
+    store = Store(settings.effective_database_url)
+    password_file = settings.data_dir / "secrets" / f"console-{CONSOLE_USER}.password"
+    try:
+        import_inventory(store, inventory)
+        with store.transaction() as session:
+            if session.scalar(select(User.id).where(User.name == CONSOLE_USER)) is None:
+                password = secrets.token_urlsafe(12)
+                add_user(session, CONSOLE_USER, Role.RESPONDER, password)
+                write_secret(password_file, password)
+    finally:
+        store.dispose()
+    parsed = [alert.parse() for alert in alerts]
+    keys = LocalKeys(settings.local_keys_file)
+    key_ids = {key.key_id for key in inventory.api_keys if key.provider == "local"}
+    key_ids |= {a.principal.api_key_id for a in parsed if a.principal.api_key_id}
+    for key_id in sorted(key_ids):
+        keys.create(key_id)
+    endpoints = LocalEndpoints(settings.local_endpoints_file)
+    names = {endpoint.name for endpoint in inventory.endpoints if endpoint.provider == "local"}
+    names |= {a.target.endpoint for a in parsed if a.target.endpoint}
+    for name in sorted(names):
+        endpoints.create(name)
+    production = {e.model for e in inventory.endpoints if e.environment == "production"}
+    models = LocalModels(settings.local_models_file)
+    for model in inventory.models:
+        for version in model.versions:
+            if model.provider != "local" or version.artifact_uri is None:
+                continue
+            serving = f"{model.name}@{version.version}" in production
+            models.register(
+                model.name,
+                version.version,
+                artifact_uri=version.artifact_uri,
+                aliases=("production",) if serving else (),
+            )
+    return password_file
+
+
+def demo_inventory(data_dir: Path, alerts: list[ExampleAlert]) -> InventoryDocument:
+    """The example inventory, plus the keys only the demo's alerts name, with each model
+    version's artifact a file in the data dir (the examples' s3:// ones are not reachable
+    here). A version's recorded digest is that file's, except for a version an example
+    alert reports tampered: it keeps the digest the example records, which the file does
+    not match — so model-compromise can roll back to a version that verifies."""
+    example = read_inventory_file(EXAMPLES / "inventory.yaml").model_dump(by_alias=True)
+    example["api_keys"].extend(DEMO_KEYS)
+    tampered = {
+        (alert.target.model, alert.target.model_version)
+        for alert in (example_alert.parse() for example_alert in alerts)
+        if alert.kind == AlertKind.MODEL_COMPROMISE
+    }
+    for model in example["models"]:
+        for version in model["versions"]:
+            artifact = data_dir / "artifacts" / model["name"] / version["version"] / "model.bin"
+            artifact.parent.mkdir(parents=True, exist_ok=True)
+            artifact.write_text(f"{model['name']} {version['version']}: demo weights\n")
+            version["artifact_uri"] = str(artifact)
+            if (model["name"], version["version"]) not in tampered:
+                version["digest"] = local_digest(artifact)
+    return load_inventory(example)

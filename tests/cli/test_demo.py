@@ -22,6 +22,7 @@ import pytest
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
+from tests.console.test_access import csrf_of
 from tests.helpers import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "alerts"
@@ -113,10 +114,19 @@ def cli(command: str) -> subprocess.CompletedProcess[str]:
 def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     ports = [str(free_port()) for _ in range(4)]
+    port_options = ["--api-port", ports[0], "--temporal-port", ports[1]]
+    port_options += ["--temporal-ui-port", ports[2], "--slack-port", ports[3]]
     once = subprocess.run(
-        [sys.executable, "-m", "smokejumper", "demo", "--once", "--data-dir", str(data)]
-        + ["--api-port", ports[0], "--temporal-port", ports[1]]
-        + ["--temporal-ui-port", ports[2], "--slack-port", ports[3]],
+        [
+            sys.executable,
+            "-m",
+            "smokejumper",
+            "demo",
+            "--once",
+            "--data-dir",
+            str(data),
+            *port_options,
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -176,7 +186,8 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
     )
     lines = Lines(process)
     try:
-        slack = lines.until(r"^  Slack:\s+(\S+)/ ", within=90)[1]
+        console_line = lines.until(r"^  Console:\s+(\S+)/  \(user alice, password in (\S+)\)", 90)
+        slack = lines.until(r"^  Slack:\s+(\S+)/ ", within=5)[1]
         lines.until("Resuming the incidents", within=5)
         lines.until("Press Ctrl-C to stop", within=90)
         approved = cli(command[1])
@@ -185,6 +196,18 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
         lines.until(rf"{compromise}  contained: isolate_endpoint \S*support-bot-prod", within=60)
         lines.until(rf"{compromise}  waits for approval of 'roll back model'", within=60)
         assert LocalEndpoints(data / "endpoints.json").verify_isolated("support-bot-prod")
+
+        # The console user the demo printed can sign in and sees the approval waiting.
+        password = Path(console_line[2]).read_text().strip()
+        with httpx.Client(base_url=console_line[1], timeout=10) as browser:
+            form = browser.get("/login")
+            signed = browser.post(
+                "/login",
+                data={"username": "alice", "password": password, "csrf_token": csrf_of(form)},
+            )
+            assert signed.status_code == 303, signed.text
+            page = browser.get(f"/incidents/{compromise}")
+            assert page.status_code == 200 and "roll back model" in page.text
 
         page = httpx.get(f"{slack}/", timeout=10)
         assert page.status_code == 200 and "Slack emulator" in page.text

@@ -173,6 +173,9 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
     # The printed approve command moves a playbook on; run again on the same data dir, the
     # demo resumes the incidents rather than firing the alerts again.
     compromise = fired["model_compromise.json"][0]
+    leak = fired["data_leakage.json"][0]
+    purge = re.search(rf"^\s+(smokejumper .* approve {leak} 'purge memory' .*)$", out, re.M)
+    assert purge, out
     command = re.search(
         rf"^\s+(smokejumper .* approve {compromise} 'isolate endpoints' .*)$", out, re.M
     )
@@ -196,6 +199,13 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
         lines.until(rf"{compromise}  contained: isolate_endpoint \S*support-bot-prod", within=60)
         lines.until(rf"{compromise}  waits for approval of 'roll back model'", within=60)
         assert LocalEndpoints(data / "endpoints.json").verify_isolated("support-bot-prod")
+
+        # The leaking conversation's memory, seeded by the demo, goes on approval.
+        memory = data / "memory.json"
+        assert "message_store:sess_01HZX3K9" in json.loads(memory.read_text())["memory"]
+        assert cli(purge[1]).returncode == 0
+        lines.until(rf"{leak}  contained: purge_memory ", within=60)
+        assert "message_store:sess_01HZX3K9" not in json.loads(memory.read_text())["memory"]
 
         # The console user the demo printed can sign in and sees the approval waiting.
         password = Path(console_line[2]).read_text().strip()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from smokejumper.config import BUILTIN_PLAYBOOK_GROUPS, ENV_PREFIX, Settings, load_settings
 from smokejumper.testing.slack_emulator import DEFAULT_BOT_TOKEN
 from workers.demo.examples import DemoError
-from workers.demo.seed import CONSOLE_USER, write_secret
+from workers.demo.seed import CONSOLE_USER, MEMORY_PATTERN, write_secret
 
 CONFIG_NAME = "smokejumper.toml"
 TRIAGE_CHANNEL = "CDEMOTRIAGE"
@@ -71,8 +71,9 @@ def _toml_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def write_config(data_dir: Path, ports: Ports) -> Path:
-    """The demo engine's smokejumper.toml; secrets go in 0600 files it refers to."""
+def write_config(data_dir: Path, ports: Ports, applications: list[str]) -> Path:
+    """The demo engine's smokejumper.toml; secrets go in 0600 files it refers to.
+    `applications` keep their conversation memory in the embedded control plane."""
     secrets_dir = data_dir / "secrets"
     bot_token = write_secret(secrets_dir / "slack-bot-token", DEFAULT_BOT_TOKEN)
     signing = write_secret(secrets_dir / "slack-signing-secret", secrets.token_urlsafe(24))
@@ -100,6 +101,16 @@ def write_config(data_dir: Path, ports: Ports) -> Path:
         "[approvers]",
         *group_lines,
         "",
+        *[
+            line
+            for application in applications
+            for line in (
+                f"[memory.{application}]",
+                'provider = "local"',
+                f"key_patterns = [{_toml_string(MEMORY_PATTERN)}]",
+                "",
+            )
+        ],
         "[slack]",
         f"base_url = {_toml_string(f'http://127.0.0.1:{ports.slack}/api/')}",
         f"bot_token = {_toml_string(f'file:{bot_token}')}",
@@ -140,10 +151,12 @@ def data_dir_for(chosen: Path | None) -> Iterator[tuple[Path, bool]]:
         yield Path(made), True
 
 
-def settings_for(data_dir: Path, ports: Ports | None) -> tuple[Settings, Path]:
+def settings_for(
+    data_dir: Path, ports: Ports | None, applications: list[str]
+) -> tuple[Settings, Path]:
     config_file = data_dir / CONFIG_NAME
     if not config_file.exists():
-        write_config(data_dir, ports or default_ports())
+        write_config(data_dir, ports or default_ports(), applications)
     elif ports is not None:
         raise DemoError(
             f"{config_file} already fixes the demo's ports; leave out the port options to "

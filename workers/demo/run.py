@@ -34,7 +34,7 @@ from workers.demo.engine import (
     situation,
 )
 from workers.demo.examples import DemoError, ExampleAlert, example_alerts
-from workers.demo.seed import CONSOLE_USER, demo_inventory, seed
+from workers.demo.seed import CONSOLE_USER, demo_inventory, memory_applications, seed
 from workers.up import READY_TIMEOUT, Child, StartupError, Supervisor
 
 FIRST_APPROVAL_TIMEOUT = 120.0
@@ -158,7 +158,7 @@ def run(options: Options) -> int:
     forget_environment_settings()
     examples = example_alerts()
     with data_dir_for(options.data_dir) as (data_dir, temporary):
-        settings, config_file = settings_for(data_dir, options.ports)
+        settings, config_file = settings_for(data_dir, options.ports, memory_applications(examples))
         inventory = demo_inventory(data_dir, examples)
         check_playbooks(settings, discover(settings))
         upgrade(settings.effective_database_url)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
+from integrations.memory.local import LocalMemory
 from integrations.models.local import LocalModels
 from integrations.pollers.digest import local_digest
 from smokejumper.config import Settings
@@ -22,6 +23,9 @@ from smokejumper.store.tables import User
 from workers.demo.examples import EXAMPLES, ExampleAlert
 
 CONSOLE_USER = "alice"
+# Where the demo's applications keep a conversation (LangChain's RedisChatMessageHistory
+# naming), so the leakage playbook has a conversation memory to purge.
+MEMORY_PATTERN = "message_store:{session}"
 # AWS's documented example access key id, leaked in examples/alerts/data_leakage.json. The
 # demo lists it in its inventory as a key of the embedded control plane, so the leakage
 # playbook revokes it there instead of at AWS IAM (which it would try for an unlisted id).
@@ -83,7 +87,26 @@ def seed(settings: Settings, inventory: InventoryDocument, alerts: list[ExampleA
                 artifact_uri=version.artifact_uri,
                 aliases=("production",) if serving else (),
             )
+    memory = LocalMemory(settings.local_memory_file)
+    if not memory.path.exists():
+        for alert in parsed:
+            session_id, application = alert.principal.session_id, alert.target.application
+            if session_id and application:
+                memory.remember(
+                    MEMORY_PATTERN.format(session=session_id), application=application, entries=12
+                )
     return password_file
+
+
+def memory_applications(alerts: list[ExampleAlert]) -> list[str]:
+    """Applications whose conversations the example alerts name."""
+    return sorted(
+        {
+            alert.target.application
+            for alert in (example.parse() for example in alerts)
+            if alert.target.application and alert.principal.session_id
+        }
+    )
 
 
 def demo_inventory(data_dir: Path, alerts: list[ExampleAlert]) -> InventoryDocument:

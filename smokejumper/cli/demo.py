@@ -30,8 +30,8 @@ def demo(
         bool,
         typer.Option(
             "--once",
-            help="Exit (stopping everything) once every incident waits for its first "
-            "approval or its playbook ended.",
+            help="Exit (stopping everything) once every playbook waits for an approval, "
+            "a timer or further alerts, or has ended.",
         ),
     ] = False,
     api_port: Annotated[int | None, _port("API and console port.")] = None,
@@ -41,10 +41,13 @@ def demo(
 ) -> None:
     """Fire every example alert at a demo engine with local providers and a Slack emulator.
 
-    Prints the console page of each incident, where the Slack messages can be read and the
-    `smokejumper approve` command of each pending approval; runs until Ctrl-C. It never
-    touches a running `smokejumper up` nor reads smokejumper.toml: ports default to 8000,
-    7233, 8233 and 3001 where free, else any free ones (give all four or none).
+    Prints each incident's console page, the Slack emulator's URL and the approve commands.
+
+    Runs until Ctrl-C; with --once, until every playbook waits or has ended.
+
+    It never touches a running `smokejumper up`, smokejumper.toml or SMOKEJUMPER_* variables.
+
+    Ports: 8000, 7233, 8233 and 3001 where free, else any free ones (give all four or none).
     """
     module = importlib.import_module("workers.demo")
     given = [api_port, temporal_port, temporal_ui_port, slack_port]

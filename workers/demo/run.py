@@ -64,18 +64,8 @@ class Demo:
         return f"http://127.0.0.1:{ports_of(self.settings).slack}"
 
     def approve_command(self, ref: str, step: str) -> str:
-        return " ".join(
-            [
-                "smokejumper",
-                "-c",
-                shlex.quote(str(self.config_file)),
-                "approve",
-                ref,
-                shlex.quote(step),
-                "--reason",
-                shlex.quote("demo"),
-            ]
-        )
+        argv = ["smokejumper", "-c", str(self.config_file), "approve", ref, step]
+        return shlex.join([*argv, "--reason", "demo"])
 
     def print_news(self, api: DemoApi) -> None:
         """New approvals waited for, and containment done, since the last call."""

@@ -14,7 +14,7 @@ from integrations.memory.local import LocalMemory
 from integrations.models.local import LocalModels
 from integrations.pollers.digest import local_digest
 from smokejumper.config import Settings
-from smokejumper.domain.alerts import AlertKind
+from smokejumper.domain.alerts import Alert, AlertKind
 from smokejumper.inventory.importer import import_inventory
 from smokejumper.inventory.schema import InventoryDocument, load_inventory, read_inventory_file
 from smokejumper.security.users import Role, add_user
@@ -49,9 +49,17 @@ def write_secret(path: Path, value: str) -> Path:
 
 
 def seed(settings: Settings, inventory: InventoryDocument, alerts: list[ExampleAlert]) -> Path:
-    """The example inventory in the store; its keys, endpoints and model versions, and the
-    keys and endpoints the alerts name, in the embedded control plane; a console user.
-    Running it again changes nothing. Returns the file holding that user's password."""
+    """Everything the example alerts need; running it again changes nothing. Returns the
+    file holding the console user's password."""
+    password_file = _seed_store(settings, inventory)
+    parsed = [alert.parse() for alert in alerts]
+    _seed_control_plane(settings, inventory, parsed)
+    _seed_memory(settings, parsed)
+    return password_file
+
+
+def _seed_store(settings: Settings, inventory: InventoryDocument) -> Path:
+    """The inventory, and the console user (with a new password the first time)."""
     store = Store(settings.effective_database_url)
     password_file = settings.data_dir / "secrets" / f"console-{CONSOLE_USER}.password"
     try:
@@ -63,39 +71,48 @@ def seed(settings: Settings, inventory: InventoryDocument, alerts: list[ExampleA
                 write_secret(password_file, password)
     finally:
         store.dispose()
-    parsed = [alert.parse() for alert in alerts]
+    return password_file
+
+
+def _seed_control_plane(
+    settings: Settings, inventory: InventoryDocument, alerts: list[Alert]
+) -> None:
+    """The inventory's local keys, endpoints and model versions (production pinned to what
+    the production endpoint serves), and the keys and endpoints the alerts name."""
     keys = LocalKeys(settings.local_keys_file)
     key_ids = {key.key_id for key in inventory.api_keys if key.provider == "local"}
-    key_ids |= {a.principal.api_key_id for a in parsed if a.principal.api_key_id}
+    key_ids |= {a.principal.api_key_id for a in alerts if a.principal.api_key_id}
     for key_id in sorted(key_ids):
         keys.create(key_id)
     endpoints = LocalEndpoints(settings.local_endpoints_file)
     names = {endpoint.name for endpoint in inventory.endpoints if endpoint.provider == "local"}
-    names |= {a.target.endpoint for a in parsed if a.target.endpoint}
+    names |= {a.target.endpoint for a in alerts if a.target.endpoint}
     for name in sorted(names):
         endpoints.create(name)
     production = {e.model for e in inventory.endpoints if e.environment == "production"}
     models = LocalModels(settings.local_models_file)
-    for model in inventory.models:
-        for version in model.versions:
-            if model.provider != "local" or version.artifact_uri is None:
-                continue
+    for model in (m for m in inventory.models if m.provider == "local"):
+        for version in (v for v in model.versions if v.artifact_uri is not None):
             serving = f"{model.name}@{version.version}" in production
             models.register(
                 model.name,
                 version.version,
-                artifact_uri=version.artifact_uri,
+                artifact_uri=str(version.artifact_uri),
                 aliases=("production",) if serving else (),
             )
+
+
+def _seed_memory(settings: Settings, alerts: list[Alert]) -> None:
+    """The alerts' conversations, in the memory of their applications (once: `remember`
+    adds to what is there)."""
     memory = LocalMemory(settings.local_memory_file)
-    if not memory.path.exists():
-        for alert in parsed:
-            session_id, application = alert.principal.session_id, alert.target.application
-            if session_id and application:
-                memory.remember(
-                    MEMORY_PATTERN.format(session=session_id), application=application, entries=12
-                )
-    return password_file
+    if memory.path.exists():
+        return
+    for alert in alerts:
+        session_id, application = alert.principal.session_id, alert.target.application
+        if session_id and application:
+            key = MEMORY_PATTERN.format(session=session_id)
+            memory.remember(key, application=application, entries=12)
 
 
 def memory_applications(alerts: list[ExampleAlert]) -> list[str]:

@@ -85,6 +85,8 @@ DEFAULT_STEP_RETRY = RetryPolicy(
 )
 DEFAULT_STEP_TIMEOUT = timedelta(minutes=5)
 _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
+# Marks histories whose bookkeeping writes are local activities (see Playbook._bookkeep).
+LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping"
 
 T = TypeVar("T")
 
@@ -402,7 +404,7 @@ class Playbook:
         return None
 
     async def set_status(self, status: IncidentStatus, reason: str = "") -> None:
-        await workflow.execute_activity(
+        await self._bookkeep(
             "set_incident_status",
             StatusChange(
                 incident_id=self.incident.incident_id,
@@ -411,8 +413,6 @@ class Playbook:
                 reason=reason,
                 event_key=self._event_key(f"status.{status.value}"),
             ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
         if self._closing or self._closed_by is not None:
             return  # closed while the playbook was still at work: closed it stays
@@ -421,7 +421,7 @@ class Playbook:
 
     async def set_severity(self, severity: Severity, reason: str = "") -> None:
         """Change the incident's severity (store, timeline and the Temporal search attribute)."""
-        await workflow.execute_activity(
+        await self._bookkeep(
             "set_incident_severity",
             SeverityChange(
                 incident_id=self.incident.incident_id,
@@ -430,8 +430,6 @@ class Playbook:
                 reason=reason,
                 event_key=self._event_key("severity"),
             ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
         self._severity = severity.value
         workflow.upsert_search_attributes([search_attributes.SEVERITY.value_set(severity.value)])
@@ -446,7 +444,7 @@ class Playbook:
         data: dict[str, str | int | float | bool | None] | None = None,
     ) -> None:
         """Write one timeline entry (idempotent on a key derived from the run)."""
-        await workflow.execute_activity(
+        await self._bookkeep(
             "record_timeline_event",
             TimelineEntry(
                 incident_id=self.incident.incident_id,
@@ -457,8 +455,6 @@ class Playbook:
                 data=data or {},
                 event_key=self._event_key(kind),
             ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
 
     async def audit(
@@ -468,7 +464,7 @@ class Playbook:
         data: dict[str, str | int | float | bool | None] | None = None,
     ) -> None:
         """Append to the hash-chained audit log (who decided what, on which incident)."""
-        await workflow.execute_activity(
+        await self._bookkeep(
             "record_audit",
             AuditRecord(
                 actor=actor,
@@ -477,9 +473,33 @@ class Playbook:
                 data=data or {},
                 entry_key=self._event_key(f"audit.{action}"),
             ),
+        )
+
+    async def _bookkeep(self, activity: str, arg: Any, result_type: type[T] | None = None) -> T:
+        """Run one of the engine's own store writes (timeline, audit, status, approvers).
+
+        They are local activities: run by this worker inside the workflow task, so the
+        playbook's first containment step is scheduled without waiting for the server to
+        dispatch and acknowledge each bookkeeping write first. Histories recorded before
+        this (regular activities) replay unchanged behind the patch.
+        """
+        if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
+            local: T = await workflow.execute_local_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+            )
+            return local
+        remote: T = await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
+        return remote
 
     # -- the workflow around `respond` ----------------------------------------------------
 
@@ -543,12 +563,10 @@ class Playbook:
                 continue
 
     async def _resolve(self, approvers: list[str]) -> list[str]:
-        resolved: list[str] = await workflow.execute_activity(
+        resolved: list[str] = await self._bookkeep(
             "resolve_approvers",
             approvers,
             result_type=list[str],
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
         return resolved
 
@@ -670,7 +688,7 @@ class Playbook:
     async def _close(self, request: CloseRequest) -> IncidentState:
         self._closing = True
         try:
-            await workflow.execute_activity(
+            await self._bookkeep(
                 "set_incident_status",
                 StatusChange(
                     incident_id=self.incident.incident_id,
@@ -679,8 +697,6 @@ class Playbook:
                     reason=request.reason,
                     event_key=f"{self.incident.incident_id}:closed:{workflow.info().run_id}",
                 ),
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
             )
         except BaseException:
             self._closing = False

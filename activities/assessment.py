@@ -54,20 +54,28 @@ class AssessmentActivities:
             session.expunge(incident)
             return incident, [dict(row.normalized) for row in rows], [row.id for row in rows]
 
-    def _capture(self, incident_id: int, name: str, kind: str, content: str) -> EvidenceSummary:
+    def _capture(
+        self, incident_id: int, pieces: list[tuple[str, str, str]]
+    ) -> list[EvidenceSummary]:
+        """(name, kind, content) pieces as evidence of the incident, in one write."""
         # Previews are redacted with the inventory's key formats too (read now: the
         # inventory changes while the worker runs).
-        self.evidence.redactor = redactor_for(self.store, self.settings)
-        ref = self.evidence._capture(
-            EvidenceCapture(
-                incident_id=incident_id,
-                name=name,
-                kind=kind,
-                content=content,
-                captured_by="playbook",
-            )
+        refs = self.evidence.capture_many(
+            [
+                EvidenceCapture(
+                    incident_id=incident_id,
+                    name=name,
+                    kind=kind,
+                    content=content,
+                    captured_by="playbook",
+                )
+                for name, kind, content in pieces
+            ],
+            redactor_for(self.store, self.settings),
         )
-        return EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings)
+        return [
+            EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings) for ref in refs
+        ]
 
     @activity.defn(name="incident_context")
     async def incident_context(self, incident_id: int) -> IncidentContext:
@@ -92,12 +100,15 @@ class AssessmentActivities:
 
     def _assess(self, incident_id: int) -> LeakAssessment:
         incident, alerts, ids = self._alerts(incident_id)
-        evidence = [
-            self._capture(incident_id, f"alert-{alert_id[:8]}-{field}", f"alert.{field}", text)
-            for alert, alert_id in zip(alerts, ids, strict=True)
-            for field in ("prompt", "response")
-            if (text := (alert.get("evidence") or {}).get(field))
-        ]
+        evidence = self._capture(
+            incident_id,
+            [
+                (f"alert-{alert_id[:8]}-{field}", f"alert.{field}", text)
+                for alert, alert_id in zip(alerts, ids, strict=True)
+                for field in ("prompt", "response")
+                if (text := (alert.get("evidence") or {}).get(field))
+            ],
+        )
         classifier = LeakClassifier(
             self.settings.evidence.redaction_patterns, key_prefixes(self.store)
         )
@@ -136,4 +147,4 @@ class AssessmentActivities:
         content = json_tool_calls(alerts, ids)
         if not content:
             return None
-        return self._capture(request.incident_id, "tool-calls", "tool_calls", content)
+        return self._capture(request.incident_id, [("tool-calls", "tool_calls", content)])[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -47,60 +48,96 @@ class EvidenceActivities:
         """Store the content once per incident, name and hash; return its reference."""
         return await asyncio.to_thread(self._capture, capture)
 
-    def _capture(self, capture: EvidenceCapture) -> EvidenceRef:
+    def _capture(self, capture: EvidenceCapture, redactor: Redactor | None = None) -> EvidenceRef:
+        return self.capture_many([capture], redactor)[0]
+
+    def capture_many(
+        self, captures: list[EvidenceCapture], redactor: Redactor | None = None
+    ) -> list[EvidenceRef]:
+        """Capture several pieces at once: one lookup and one transaction for all of them
+        (an assessment captures every alert of an incident). `redactor` finds and masks
+        (the configured one when None)."""
+        if not captures:
+            return []
+        redactor = redactor or self.redactor
+        pieces = [_Piece.of(capture, redactor) for capture in captures]
+        found = self._rows([piece.key for piece in pieces])
+        fresh = [piece for piece in pieces if piece.key not in found]
+        for piece in fresh:
+            try:
+                piece.uri = self.evidence.put(piece.digest, piece.data)
+            except EvidenceStoreError as exc:
+                raise ApplicationError(
+                    str(exc), type=type(exc).__name__, non_retryable=not exc.retryable
+                ) from None
+        if fresh:
+            try:
+                with self.store.transaction() as session:
+                    rows = [piece.row(redactor) for piece in fresh]
+                    session.add_all(rows)
+                    session.flush()
+                    found.update({row.evidence_key: row for row in rows})
+            except IntegrityError:
+                # A concurrent attempt wrote some rows first; a row still missing (its
+                # incident is gone) fails the same way, so only rows found count.
+                found = self._rows([piece.key for piece in pieces])
+                missing = [piece.capture.name for piece in pieces if piece.key not in found]
+                if missing:
+                    raise
+            for piece in fresh:
+                log.info(
+                    "captured evidence %s of incident %s: %s, %d bytes, sha256 %s, findings %s",
+                    piece.capture.name,
+                    piece.capture.incident_id,
+                    piece.capture.kind,
+                    len(piece.data),
+                    piece.digest,
+                    ",".join(piece.kinds) or "none",
+                )
+        return [_ref(found[piece.key], piece.kinds) for piece in pieces]
+
+    def _rows(self, keys: list[str]) -> dict[str, EvidenceItem]:
+        with self.store.session() as session:
+            return {
+                row.evidence_key: row
+                for row in session.scalars(
+                    select(EvidenceItem).where(EvidenceItem.evidence_key.in_(keys))
+                )
+            }
+
+
+@dataclass
+class _Piece:
+    """One capture with what is derived from its content before anything is written."""
+
+    capture: EvidenceCapture
+    data: bytes
+    digest: str
+    key: str
+    kinds: list[str]
+    uri: str = ""
+
+    @classmethod
+    def of(cls, capture: EvidenceCapture, redactor: Redactor) -> _Piece:
         data = capture.content.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
-        key = evidence_key(capture.incident_id, capture.name, digest)
-        findings = self.redactor.find(capture.content)
-        kinds = sorted({finding.kind for finding in findings})
-
-        existing = self._row(key)
-        if existing is not None:
-            return _ref(existing, kinds)
-        try:
-            uri = self.evidence.put(digest, data)
-        except EvidenceStoreError as exc:
-            raise ApplicationError(
-                str(exc), type=type(exc).__name__, non_retryable=not exc.retryable
-            ) from None
-        preview = self.redactor.redact(capture.content)[:PREVIEW_CHARS]
-        try:
-            with self.store.transaction() as session:
-                row = EvidenceItem(
-                    incident_id=capture.incident_id,
-                    name=capture.name,
-                    kind=capture.kind,
-                    sha256=digest,
-                    size=len(data),
-                    uri=uri,
-                    redacted_preview=preview,
-                    captured_by=capture.captured_by,
-                    evidence_key=key,
-                )
-                session.add(row)
-                session.flush()
-                ref = _ref(row, kinds)
-        except IntegrityError:
-            # A concurrent attempt wrote the row first; the incident's missing row would
-            # fail the same way, so only a row actually found counts as success.
-            existing = self._row(key)
-            if existing is None:
-                raise
-            return _ref(existing, kinds)
-        log.info(
-            "captured evidence %s of incident %s: %s, %d bytes, sha256 %s, findings %s",
-            capture.name,
-            capture.incident_id,
-            capture.kind,
-            len(data),
-            digest,
-            ",".join(kinds) or "none",
+        kinds = sorted({finding.kind for finding in redactor.find(capture.content)})
+        return cls(
+            capture, data, digest, evidence_key(capture.incident_id, capture.name, digest), kinds
         )
-        return ref
 
-    def _row(self, key: str) -> EvidenceItem | None:
-        with self.store.session() as session:
-            return session.scalar(select(EvidenceItem).where(EvidenceItem.evidence_key == key))
+    def row(self, redactor: Redactor) -> EvidenceItem:
+        return EvidenceItem(
+            incident_id=self.capture.incident_id,
+            name=self.capture.name,
+            kind=self.capture.kind,
+            sha256=self.digest,
+            size=len(self.data),
+            uri=self.uri,
+            redacted_preview=redactor.redact(self.capture.content)[:PREVIEW_CHARS],
+            captured_by=self.capture.captured_by,
+            evidence_key=self.key,
+        )
 
 
 def _ref(row: EvidenceItem, kinds: list[str]) -> EvidenceRef:

@@ -31,14 +31,16 @@ class ReportActivities:
     def _record(self, incident_id: int) -> EvidenceSummary:
         redactor = redactor_for(self.store, self.settings)
         text = incident_report(self.store, incident_id, "md", redactor, datetime.now(UTC))
-        self.evidence.redactor = redactor
-        ref = self.evidence._capture(
-            EvidenceCapture(
-                incident_id=incident_id,
-                name="incident-report",
-                kind="report",
-                content=text,
-                captured_by="playbook",
-            )
-        )
+        ref = self.evidence.capture_many(
+            [
+                EvidenceCapture(
+                    incident_id=incident_id,
+                    name="incident-report",
+                    kind="report",
+                    content=text,
+                    captured_by="playbook",
+                )
+            ],
+            redactor,
+        )[0]
         return EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow
@@ -68,12 +68,14 @@ class Confirmations:
 
     def _write(self, alert_ids: list[str]) -> None:
         with self.store.transaction() as session:
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id.in_(alert_ids))
+            # Table-level: the ORM's bulk update would also sync the session, for nothing.
+            alerts: Table = AlertRow.__table__  # type: ignore[assignment]
+            session.connection().execute(
+                update(alerts)
+                .where(alerts.c.id.in_(alert_ids))
                 .values(
                     dispatched_at=datetime.now(UTC),
-                    dispatch_attempts=AlertRow.dispatch_attempts + 1,
+                    dispatch_attempts=alerts.c.dispatch_attempts + 1,
                     dispatch_error=None,
                 )
             )

@@ -22,6 +22,7 @@ from integrations.evidence.base import EvidenceStore, EvidenceStoreError
 from integrations.evidence.registry import evidence_store
 from smokejumper.config import Settings
 from smokejumper.domain.evidence import PREVIEW_CHARS, EvidenceCapture, EvidenceRef, evidence_key
+from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.redaction import Redactor
 from smokejumper.store.db import Store
 from smokejumper.store.tables import EvidenceItem
@@ -45,8 +46,13 @@ class EvidenceActivities:
 
     @activity.defn(name="capture_evidence")
     async def capture_evidence(self, capture: EvidenceCapture) -> EvidenceRef:
-        """Store the content once per incident, name and hash; return its reference."""
-        return await asyncio.to_thread(self._capture, capture)
+        """Store the content once per incident, name and hash; return its reference.
+
+        The preview is redacted with the inventory's key formats too (read at each
+        capture: the inventory changes while the worker runs)."""
+        return await asyncio.to_thread(
+            lambda: self._capture(capture, redactor_for(self.store, self.settings))
+        )
 
     def _capture(self, capture: EvidenceCapture, redactor: Redactor | None = None) -> EvidenceRef:
         return self.capture_many([capture], redactor)[0]

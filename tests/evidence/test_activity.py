@@ -17,7 +17,7 @@ from activities.evidence import EvidenceActivities
 from smokejumper.config import load_settings
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
 from smokejumper.store.db import Store
-from smokejumper.store.tables import EvidenceItem
+from smokejumper.store.tables import EvidenceItem, InventoryApiKey
 from tests.helpers import insert_incident, isolate_aws
 
 AWS_KEY_ID = "AKIAQWERTYUIOPASDFGH"
@@ -108,6 +108,25 @@ async def test_capture_stores_raw_once_and_keeps_only_redacted_text(
     assert_nothing_planted_in(
         "\n".join(f"{r.getMessage()} {r.args!r} {r.__dict__!r}" for r in caplog.records)
     )
+
+
+async def test_preview_masks_the_inventorys_own_key_format(
+    migrated_store: Store, tmp_path: Path
+) -> None:
+    """A key format only the inventory knows (`acme_live_…`) is masked like a built-in one."""
+    secret = "acme_live_9fK2mQ7xL4pR8sT1vW3y"
+    with migrated_store.transaction() as session:
+        session.add(InventoryApiKey(key_id="support-bot-key", prefix="acme_live_"))
+    activities = EvidenceActivities(migrated_store, load_settings(data_dir=tmp_path / "data"))
+    incident_id = new_incident(migrated_store)
+
+    ref = await run(activities, capture(incident_id, content=f"the bot said {secret} twice"))
+
+    assert secret not in ref.redacted_preview
+    assert "[REDACTED:inventory_key]" in ref.redacted_preview
+    assert "inventory_key" in ref.findings
+    [row] = rows(migrated_store, incident_id)
+    assert secret not in (row.redacted_preview or "")
 
 
 async def test_same_content_under_two_names_is_two_rows_one_object(

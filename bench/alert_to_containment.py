@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.containment import SOURCE, TOKEN, Actions, alert, connection, seed, segments
+from bench.containment import (
+    SOURCE,
+    TOKEN,
+    Actions,
+    alert,
+    connection,
+    seed,
+    segments,
+    timed_until_completed,
+)
 from bench.floor import start_and_one_activity
 from bench.harness import (
     Result,
@@ -34,21 +42,8 @@ TARGET_RATIO = 1.5
 
 
 async def _alerts(port: int, actions: Actions, names: list[str]) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    refused = 0
-    http = connection(port)
-    try:
-        for name in names:
-            started = time.time()
-            response = await http.post(f"/api/v1/alerts/{SOURCE}", alert("data_leakage", name))
-            if response.status != 202:
-                refused += 1
-                continue
-            done = await actions.wait_finished("revoke_key", name)
-            latencies.append(done - started)
-    finally:
-        await http.close()
-    return latencies, refused
+    posts = ((f"/api/v1/alerts/{SOURCE}", alert("data_leakage", name), name) for name in names)
+    return await timed_until_completed(connection(port), posts, actions, "revoke_key", 202)
 
 
 def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -49,6 +51,32 @@ def connection(port: int) -> Connection:
         port,
         {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
     )
+
+
+async def timed_until_completed(
+    http: Connection,
+    posts: Iterable[tuple[str, bytes, str]],
+    actions: Actions,
+    action: str,
+    accepted: int,
+) -> tuple[list[float], int]:
+    """For each (path, body, target), one after another: POST it and wait until `action`
+    of `target` is completed at its provider. Seconds from just before each POST to the
+    completion, and how many POSTs were not answered `accepted` (not waited for)."""
+    latencies: list[float] = []
+    refused = 0
+    try:
+        for path, body, target in posts:
+            started = time.time()
+            response = await http.post(path, body)
+            if response.status != accepted:
+                refused += 1
+                continue
+            done = await actions.wait_finished(action, target)
+            latencies.append(done - started)
+    finally:
+        await http.close()
+    return latencies, refused
 
 
 class Actions:

@@ -76,13 +76,18 @@ def dev_server(workdir: Path) -> Iterator[TemporalSettings]:
         wait_until_serving(settings.target, settings.namespace, 60, process)
         yield settings
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, 20)
         log.close()
+
+
+def _stop(process: subprocess.Popen[bytes], within: float) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `within` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -96,12 +101,7 @@ def child(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproces
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, 30)
         handle.close()
 
 

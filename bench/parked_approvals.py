@@ -19,7 +19,15 @@ from urllib.parse import quote
 
 from temporalio.client import Client
 
-from bench.containment import SOURCE, TOKEN, Actions, alert, connection, seed
+from bench.containment import (
+    SOURCE,
+    TOKEN,
+    Actions,
+    alert,
+    connection,
+    seed,
+    timed_until_completed,
+)
 from bench.floor import park, signal_round_trips
 from bench.harness import (
     Result,
@@ -73,23 +81,15 @@ async def _approve(
         port,
         {"Authorization": f"Bearer {operator}", "Content-Type": "application/json"},
     )
-    latencies: list[float] = []
-    refused = 0
-    try:
-        for name in names:
-            started = time.time()
-            response = await http.post(
-                f"/api/v1/incidents/{incidents[name]}/approvals/{quote(STEP)}",
-                b'{"approve": true, "reason": "bench"}',
-            )
-            if response.status != 200:
-                refused += 1
-                continue
-            done = await actions.wait_finished("isolate_endpoint", name)
-            latencies.append(done - started)
-    finally:
-        await http.close()
-    return latencies, refused
+    posts = (
+        (
+            f"/api/v1/incidents/{incidents[name]}/approvals/{quote(STEP)}",
+            b'{"approve": true, "reason": "bench"}',
+            name,
+        )
+        for name in names
+    )
+    return await timed_until_completed(http, posts, actions, "isolate_endpoint", 200)
 
 
 def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 # Credential shapes worth masking even when nobody told us the value.
 _PATTERNS = [
@@ -41,13 +42,29 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Masks tracebacks and stacks too: an exception's message (a provider error naming
+    the key it failed on) is printed there, beyond the reach of the message filter."""
+
+    def __init__(self, fmt: str, redactor: RedactingFilter) -> None:
+        super().__init__(fmt)
+        self.redactor = redactor
+
+    def formatException(self, ei: Any) -> str:
+        return self.redactor.redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return self.redactor.redact(super().formatStack(stack_info))
+
+
 def configure_logging(level: str, secrets: Iterable[str] = (), process: str = "") -> None:
     handler = logging.StreamHandler(sys.stderr)
     prefix = f"{process} " if process else ""
+    redactor = RedactingFilter(secrets)
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s")
+        RedactingFormatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", redactor)
     )
-    handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

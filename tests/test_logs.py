@@ -30,3 +30,27 @@ def test_configured_secret_and_token_shapes_are_masked(
     assert "eyJhbGciOiJIUzI1NiJ9" not in err
     assert err.count(MASK) == 4
     assert "Bearer " + MASK in err
+
+
+def test_tracebacks_are_masked_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider error naming the leaked key it failed on reaches the log as a traceback
+    (an activity failing, a retry): the key is masked there as in the message."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("INFO", ["tcld-abcdef-123456"], process="test")
+    log = logging.getLogger("smokejumper.test")
+    try:
+        raise RuntimeError(
+            "aws_iam refused to deactivate AKIAQWERTYUIOPASDFGH (tcld-abcdef-123456)"
+        )
+    except RuntimeError:
+        log.exception("revoke failed")
+    log.warning("where it was", stack_info=True)
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert "RuntimeError: aws_iam refused to deactivate " + MASK in err
+    assert "AKIAQWERTYUIOPASDFGH" not in err
+    assert "tcld-abcdef-123456" not in err

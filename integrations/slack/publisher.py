@@ -15,9 +15,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse, WebClient
 
-from integrations.slack.leaksafe import mask
 from integrations.slack.messages import SlackPosts
-from integrations.slack.templates import Raw, Renderer, safe
+from integrations.slack.templates import Raw, Renderer, safe, truncated
 from integrations.slack.views import (
     IncidentView,
     event_icon,
@@ -173,7 +172,8 @@ class Publisher:
                         "conversations_invite", channel=channel, users=",".join(people)
                     ),
                 )
-            topic = mask(f"{view.severity.upper()} {view.kind}: {view.title}")[:250]
+            # A topic is mrkdwn too: alert text must not mention @channel or make links there.
+            topic = str(truncated(f"{view.severity.upper()} {view.kind}: {view.title}", 250))
             await once(
                 "topic",
                 lambda: self._slack("conversations_setTopic", channel=channel, topic=topic),

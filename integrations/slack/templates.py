@@ -60,8 +60,10 @@ def _finalize(value: Any) -> str:
     return json.dumps(safe(value), ensure_ascii=False)[1:-1]
 
 
-def _truncate(value: Any, length: int = 255) -> Raw:
-    # Masked before cutting: a secret cut in half would no longer be recognised.
+def truncated(value: Any, length: int = 255) -> Raw:
+    """`value` masked, cut to `length` characters, then escaped for Slack."""
+    # Masked before cutting: a secret cut in half would no longer be recognised; escaped
+    # after: an entity cut in half would show as text.
     text = mask("" if value is None else str(value))
     if len(text) > length:
         text = text[: max(length - 1, 0)].rstrip() + "…"
@@ -87,7 +89,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["channel_link"] = _channel_link
-        self.env.filters["truncate"] = _truncate
+        self.env.filters["truncate"] = truncated
 
     def render(self, name: str, **context: Any) -> dict[str, Any]:
         """The message (or view) `name` as a dict ready for the Web API."""

@@ -55,12 +55,13 @@ class IncidentFilter:
             if value:
                 found.append(column == value)
         if self.q:
-            pattern = f"%{self.q.strip().lower()}%"
+            # autoescape: a `%` or `_` searched for is that character, not a wildcard.
+            wanted = self.q.strip().lower()
             found.append(
                 or_(
-                    func.lower(Incident.title).like(pattern),
-                    func.lower(Incident.ref).like(pattern),
-                    func.lower(Incident.fingerprint).like(pattern),
+                    func.lower(Incident.title).contains(wanted, autoescape=True),
+                    func.lower(Incident.ref).contains(wanted, autoescape=True),
+                    func.lower(Incident.fingerprint).contains(wanted, autoescape=True),
                 )
             )
         return found
@@ -165,7 +166,7 @@ def audit_page(
     if actor:
         query = query.where(AuditEntry.actor == actor)
     if action:
-        query = query.where(AuditEntry.action.like(f"{action}%"))
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if subject:
         query = query.where(AuditEntry.subject == subject)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -241,7 +241,10 @@ async def raw_alert(
         raise HTTPException(status_code=404, detail=str(exc)) from None
     await asyncio.to_thread(page.audit, "evidence.raw_viewed", ref, {"alert": alert_id})
     log.info("raw alert %s of %s shown to %s", alert_id, ref, who.name)
-    return PlainTextResponse(raw, headers={"cache-control": "no-store"})
+    # nosniff: the raw body is whatever the sender wrote, HTML included; never render it.
+    return PlainTextResponse(
+        raw, headers={"cache-control": "no-store", "x-content-type-options": "nosniff"}
+    )
 
 
 @router.get("/incidents/{ref}/evidence/{evidence_id}/raw")

@@ -4,6 +4,7 @@ styles, no external assets), JSON for tools. Templates are Jinja2, shipped in th
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -23,7 +24,8 @@ MEDIA_TYPES: dict[Format, str] = {
 
 _ENV = Environment(
     loader=PackageLoader("smokejumper.reports", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    # The templates are named `*.html.j2`: the HTML one must be escaped, whatever alerts say.
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -35,13 +37,34 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
+# Characters that would make a link, an image, raw HTML, emphasis, a heading or a table
+# column out of text an alert sent; backslash-escaped, they render as themselves.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>#!|~&])")
+# At the start of a line these would begin a list, a heading underline or a numbered item.
+_MARKDOWN_LEADING = re.compile(r"^(\d*)([-+=.)])")
+
+
 def _cell(value: object) -> str:
-    """A Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(value).split()).replace("|", "\\|")
+    """Free text for the Markdown report: one line, with every character that Markdown
+    (CommonMark, GFM tables) would read as markup escaped."""
+    line = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _MARKDOWN_LEADING.sub(r"\1\\\2", line)
+
+
+def _code(value: object) -> str:
+    """An inline code span holding `value` literally: its fence is longer than any run of
+    backticks inside it (backslashes do not escape in code spans; in a GFM table cell a
+    pipe still needs one)."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    runs = [len(run) for run in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 _ENV.filters["when"] = _when
 _ENV.filters["cell"] = _cell
+_ENV.filters["code"] = _code
 
 
 def render(report: Report, fmt: Format) -> str:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 GENERIC_FORMAT = "generic"
 RETRY_AFTER_SECONDS = 5
+# The database refused or dropped the connection, or every pooled connection stayed busy:
+# nothing was stored, so the sender must retry rather than be told an id that does not exist.
+STORE_UNAVAILABLE = (DBAPIError, PoolTimeout)
 
 
 class AlertAccepted(BaseModel):
@@ -128,8 +132,8 @@ async def _respond_rejected(
     if rejection.keep:
         try:
             dead_letter_id = await _keep(state, request, rejection, body, source)
-        except DBAPIError as exc:
-            return _store_unavailable(exc)
+        except STORE_UNAVAILABLE as exc:
+            return store_unavailable(exc)
     content = AlertRejected(
         error=rejection.reason,
         fields=[FieldError(**error) for error in rejection.errors],
@@ -139,9 +143,10 @@ async def _respond_rejected(
     return JSONResponse(content.model_dump(), status_code=rejection.status, headers=headers)
 
 
-def _store_unavailable(exc: DBAPIError) -> JSONResponse:
+def store_unavailable(exc: Exception) -> JSONResponse:
     """Nothing was stored: tell the sender to retry instead of losing the alert."""
-    log.error("store unavailable, alert refused with 503: %s", type(exc.orig).__name__)
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    log.error("store unavailable, alert refused with 503: %s", type(cause).__name__)
     return JSONResponse(
         {"error": "the incident store is unavailable; retry later", "fields": []},
         status_code=503,
@@ -168,8 +173,8 @@ async def _keep(
 async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
     try:
         result = await state.intake.accept(alert, body.decode("utf-8"))
-    except DBAPIError as exc:
-        return _store_unavailable(exc)
+    except STORE_UNAVAILABLE as exc:
+        return store_unavailable(exc)
     accepted = AlertAccepted(
         alert_id=result.alert_id,
         incident_id=result.incident_id,

@@ -11,7 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from smokejumper.api.alerts import AlertRejected, FieldError, Rejection, parse_alert
+from smokejumper.api.alerts import (
+    STORE_UNAVAILABLE,
+    AlertRejected,
+    FieldError,
+    Rejection,
+    parse_alert,
+    store_unavailable,
+)
 from smokejumper.api.auth import Responder, Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.intake.auth import Caller
@@ -150,6 +157,7 @@ async def get_dead_letter(
         404: {"description": "No such dead letter"},
         409: {"description": "Already replayed"},
         422: {"model": AlertRejected},
+        503: {"model": AlertRejected, "description": "Store unavailable: retry"},
     },
 )
 async def replay_dead_letter(
@@ -159,6 +167,14 @@ async def replay_dead_letter(
     _caller: Responder,
 ) -> Any:
     """Send the stored (or a corrected) body through intake again, as the operator."""
+    try:
+        return await _replay(state, dead_letter_id, replay)
+    except STORE_UNAVAILABLE as exc:
+        # Replaying again is safe: the alert joins its incident by fingerprint.
+        return store_unavailable(exc)
+
+
+async def _replay(state: AppState, dead_letter_id: str, replay: ReplayBody) -> Any:
     row = await asyncio.to_thread(_load, state, dead_letter_id)
     if row.replayed_at is not None:
         raise HTTPException(

@@ -343,6 +343,10 @@ async def replay(
     except HTTPException as exc:
         return page.redirect("/dead-letters", flash=f"Refused: {exc.detail}")
     if isinstance(answer, Response):
+        if answer.status_code == 503:
+            return page.redirect(
+                "/dead-letters", flash="Not replayed: the incident store is unavailable; retry."
+            )
         return page.redirect(
             "/dead-letters", flash="Replay refused: the alert still fails validation."
         )

@@ -154,9 +154,7 @@ async def test_reports_say_alert_text_literally(engine: Engine) -> None:
             assert "<Config" not in text  # `{{ config }}` was not evaluated
 
 
-async def test_slack_gets_alert_text_escaped(
-    engine: Engine, slack_emulator: SlackEmulator
-) -> None:
+async def test_slack_gets_alert_text_escaped(engine: Engine, slack_emulator: SlackEmulator) -> None:
     mark = slack_emulator.mark()
     sent, native = await send_hostile(engine)
 

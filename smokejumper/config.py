@@ -620,6 +620,16 @@ class ConsoleSettings(_Section):
         default="viewer",
         description="Role of a proxy-authenticated user with no local account; null refuses them.",
     )
+    sign_in_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins, per account and per client address, after which the "
+        "console answers 429 until the oldest of them leaves `sign_in_window_minutes`.",
+    )
+    sign_in_window_minutes: float = Field(
+        default=5.0, gt=0, le=24 * 60, description="The window failed sign-ins are counted in."
+    )
 
     @field_validator("trusted_header_proxies")
     @classmethod

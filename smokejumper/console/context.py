@@ -12,7 +12,7 @@ import asyncio
 import ipaddress
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -26,6 +26,7 @@ from smokejumper import __version__
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import Settings
 from smokejumper.security.sessions import COOKIE, SessionCodec, SessionData, session_key
+from smokejumper.security.sign_in_limits import SignInLimit
 from smokejumper.security.users import Principal, Role, active_principal
 from smokejumper.store import audit
 
@@ -75,6 +76,9 @@ class ConsoleContext:
         ]
         self.proxy_role = (
             Role.parse(console.proxy_default_role) if console.proxy_default_role else None
+        )
+        self.sign_in_limit = SignInLimit(
+            console.sign_in_failures, timedelta(minutes=console.sign_in_window_minutes)
         )
 
     def from_proxy(self, request: Request) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
+from math import ceil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query
@@ -31,6 +33,7 @@ from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_r
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.dryrun import Policy, render
 from smokejumper.sdk.registry import discover
+from smokejumper.security import sign_in_limits
 from smokejumper.security.users import Role, authenticate
 from smokejumper.store import audit
 from smokejumper.store.db import Store
@@ -62,22 +65,54 @@ async def login(
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
+    account = username.strip()
+    address = page.request.client.host if page.request.client else "unknown"
+    wait = await asyncio.to_thread(_throttled, page, account, address)
+    if wait is not None:
+        log.warning("console sign-in throttled for %r from %s", account, address)
+        minutes = max(1, ceil(wait / 60))
+        response = page.render(
+            "login.html",
+            status=429,
+            next=safe_next(next),
+            error=f"Too many failed sign-ins. Try again in {minutes} min.",
+        )
+        response.headers["retry-after"] = str(wait)
+        return response
+
     def check() -> str | None:
         with page.state.store.session() as session:
-            user = authenticate(session, username.strip(), password)
+            user = authenticate(session, account, password)
             return user.name if user is not None else None
 
     name = await asyncio.to_thread(check)
     if name is None:
         log.warning("console sign-in refused for %r", username[:200])
+        await asyncio.to_thread(page.audit, sign_in_limits.FAILED, account, {"address": address})
         return page.render(
             "login.html", status=401, next=safe_next(next), error="Wrong user name or password."
         )
     # A new session id at sign-in: a cookie planted before it is worth nothing after.
     page.session = page.context.codec.new(user=name)
     page.fresh = True
-    await asyncio.to_thread(page.audit, "console.sign_in", name, {}, name)
+    await asyncio.to_thread(page.audit, sign_in_limits.SIGNED_IN, name, {}, name)
     return page.redirect(safe_next(next))
+
+
+def _throttled(page: Visit, account: str, address: str) -> int | None:
+    """Seconds until `account` may try again from `address` (the lockout is audited once),
+    or None; checked before the password, so a locked-out guesser learns nothing."""
+    limit = page.context.sign_in_limit
+    now = datetime.now(UTC)
+    with page.state.store.session() as session:
+        wait = limit.retry_after(session, account, address, now)
+        if wait is None:
+            return None
+        told = limit.already_told(session, account, address, now)
+    seconds = ceil(wait.total_seconds())
+    if not told:
+        page.audit(sign_in_limits.THROTTLED, account, {"address": address, "retry_after": seconds})
+    return seconds
 
 
 @router.post("/logout")

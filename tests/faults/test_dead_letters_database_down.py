@@ -58,7 +58,9 @@ async def assert_retry_keeps_each_once(api: Api) -> None:
     before = dead_letters(api)
     for path, body, status in REFUSED:
 
-        async def kept(path: str = path, body: bytes = body) -> httpx.Response | None:
+        async def kept(
+            path: str = path, body: bytes = body, status: int = status
+        ) -> httpx.Response | None:
             response = await post(api, path, body)
             assert response.status_code in (status, 503), response.text
             return response if response.status_code == status else None

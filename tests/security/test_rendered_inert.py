@@ -5,17 +5,16 @@ the reports say them literally in Markdown, HTML and JSON, and Slack gets them e
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import pytest_asyncio
 from markdown_it import MarkdownIt
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from smokejumper.testing.slack_emulator import SlackEmulator
+from tests.console.conftest import PASSWORDS
+from tests.console.test_browser import chromium
 from tests.engine import Engine
 from tests.helpers import eventually
 from tests.security import payloads
@@ -29,6 +28,7 @@ from tests.security.inert import (
 )
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+__all__ = ["chromium"]  # Debian's chromium, as the console's browser tests drive it
 
 # The console's own links and script, and the Temporal UI link of the incident page.
 CONSOLE_LINKS = r"^(/|http://(localhost|127\.0\.0\.1):\d+/)"
@@ -75,21 +75,6 @@ async def test_console_pages_escape_alert_text(engine: Engine) -> None:
         assert json.loads(raw.text)["title"] == alert["title"]
 
 
-@pytest_asyncio.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("Debian's chromium is required (apt-get install chromium)", pytrace=False)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=path, args=["--no-sandbox", "--disable-gpu"], headless=True
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
 async def pwned(page: Page) -> Any:
     """What a payload that ran left behind (`window.__pwned`), or None."""
     await page.wait_for_load_state("load")
@@ -111,7 +96,7 @@ async def test_no_payload_runs_in_a_browser(engine: Engine, chromium: Browser) -
 
     await page.goto(engine.base_url + "/login")
     await page.get_by_label("User name").fill("alice")
-    await page.get_by_label("Password").fill("alice-password-1")
+    await page.get_by_label("Password").fill(PASSWORDS["alice"])
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(engine.base_url + "/")
     assert await pwned(page) is None

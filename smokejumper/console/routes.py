@@ -65,11 +65,12 @@ async def login(
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    account = username.strip()
+    typed = username.strip()
     address = page.request.client.host if page.request.client else "unknown"
+    account = await asyncio.to_thread(_label, page, typed)
     wait = await asyncio.to_thread(_throttled, page, account, address)
     if wait is not None:
-        log.warning("console sign-in throttled for %r from %s", account, address)
+        log.warning("console sign-in throttled for %s from %s", account, address)
         minutes = max(1, ceil(wait / 60))
         response = page.render(
             "login.html",
@@ -82,12 +83,12 @@ async def login(
 
     def check() -> str | None:
         with page.state.store.session() as session:
-            user = authenticate(session, account, password)
+            user = authenticate(session, typed, password)
             return user.name if user is not None else None
 
     name = await asyncio.to_thread(check)
     if name is None:
-        log.warning("console sign-in refused for %r", username[:200])
+        log.warning("console sign-in refused for %s from %s", account, address)
         await asyncio.to_thread(page.audit, sign_in_limits.FAILED, account, {"address": address})
         return page.render(
             "login.html", status=401, next=safe_next(next), error="Wrong user name or password."
@@ -97,6 +98,11 @@ async def login(
     page.fresh = True
     await asyncio.to_thread(page.audit, sign_in_limits.SIGNED_IN, name, {}, name)
     return page.redirect(safe_next(next))
+
+
+def _label(page: Visit, typed: str) -> str:
+    with page.state.store.session() as session:
+        return sign_in_limits.account_label(session, typed)
 
 
 def _throttled(page: Visit, account: str, address: str) -> int | None:

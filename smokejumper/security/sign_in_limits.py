@@ -10,17 +10,28 @@ few; the limit is a brake on guessing, not an exact quota.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from smokejumper.store.tables import AuditEntry
+from smokejumper.store.tables import AuditEntry, User
 
 FAILED = "console.sign_in_failed"
 THROTTLED = "console.sign_in_throttled"
 SIGNED_IN = "console.sign_in"
+
+
+def account_label(session: Session, name: str) -> str:
+    """What the audit log and the log say of a sign-in's user name: the name when it is an
+    account, else a stable pseudonym. A password typed into the name field is then never
+    kept, and failures for the same unknown name still count together."""
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+    return f"unknown-account:{digest}"
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,22 @@ async def test_a_successful_sign_in_clears_its_account_only(console_from: Client
         # The address that made 4 failures is one failure from its own limit.
         assert (await sign_in(first, "victor", "guess")).status_code == 401
         assert_locked(await sign_in(first, "victor", PASSWORDS["victor"]))
+
+
+async def test_a_name_that_is_no_account_is_not_kept(
+    console_from: Client, migrated_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A password typed into the user name field must not land in the audit log or the log;
+    failures for that same unknown name still count together."""
+    typed = "Tr0ub4dor&3-typed-in-the-wrong-field"
+    async with console_from("198.51.100.9") as http:
+        for _ in range(5):
+            assert (await sign_in(http, typed, "guess")).status_code == 401
+        assert_locked(await sign_in(http, typed, "guess"))
+    [(subject, address)] = set(entries(migrated_store, "console.sign_in_failed"))
+    assert subject.startswith("unknown-account:")
+    assert address == "198.51.100.9"
+    with migrated_store.session() as session:
+        kept = " ".join(f"{row.subject} {row.data}" for row in session.scalars(select(AuditEntry)))
+    assert typed not in kept
+    assert typed not in caplog.text

@@ -10,8 +10,10 @@ update, as the API sends them, one by the signal), files its clocks, closes the 
 and writes the workflow's complete history as `<workflow type>.json` beside this file.
 
 When to run it: for a new playbook (tests/test_replay.py fails until every built-in has a
-history), or once a change that needed `workflow.patched` no longer has incidents from
-before it in flight. Re-recording to make a failing replay pass hides exactly what the
+history), or after a change that needed `workflow.patched`, so its new path is replayed
+too: first move the current files into a subfolder named for the change (as
+`before-local-bookkeeping/`), which tests/test_replay.py keeps replaying for as long as
+incidents from before the change may be in flight. Re-recording to make a failing replay pass hides exactly what the
 replay test exists to find: a change that breaks running incidents. `example-revoke-key`
 is always recorded with its v1 class, the version whose incidents v2 must still replay.
 

@@ -13,9 +13,10 @@ When to run it: for a new playbook (tests/test_replay.py fails until every built
 history), or after a change that needed `workflow.patched`, so its new path is replayed
 too: first move the current files into a subfolder named for the change (as
 `before-local-bookkeeping/`), which tests/test_replay.py keeps replaying for as long as
-incidents from before the change may be in flight. Re-recording to make a failing replay pass hides exactly what the
-replay test exists to find: a change that breaks running incidents. `example-revoke-key`
-is always recorded with its v1 class, the version whose incidents v2 must still replay.
+incidents from before the change may be in flight. Re-recording to make a failing replay
+pass hides exactly what the replay test exists to find: a change that breaks running
+incidents. `example-revoke-key` is always recorded with its v1 class, the version whose
+incidents v2 must still replay.
 
 Built-in playbooks without a scenario below get the default one: start, wait for
 `playbook.finished`, close. A built-in that waits for approvals needs its own scenario.

@@ -103,7 +103,9 @@ async def test_approved_the_conversations_memory_is_purged_once(
     # No purge by hand left; the report keeps the row, never the leaked values.
     assert not [f for f in await follow_ups(purging, ref) if "memory" in f]
     markdown = await purging.report(ref, "md")
-    assert "| purge_memory | support-bot/session:sess_01HZX3K9,user:u-1842 | redis |" in markdown
+    # The target Markdown-escaped, as every cell of outside text is (`_` may start emphasis).
+    row_md = r"| purge_memory | support-bot/session:sess\_01HZX3K9,user:u-1842 | redis |"
+    assert row_md in markdown
     assert_redacted(markdown)
 
 

@@ -1,11 +1,13 @@
 """Fixtures of the playbook tests: the embedded control plane over a temporary data dir,
-the control-plane activities bound to a store, and the API in process."""
+the control-plane activities bound to a store, the API in process, and the engine driven
+as responders drive it: over HTTP, or from Slack (emulated) with signed clicks."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import copy
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,23 @@ from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, EvidenceItem
 from smokejumper.testing.pytest_plugin import playbook_harness
+from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.controls.conftest import CONTROLS_TOKEN, settings
 from tests.engine import Engine, engine_on
 from tests.helpers import eventually
 from tests.inventory.helpers import example_data
+from tests.slack.conftest import (
+    BOB,
+    CAROL,
+    click,
+    new_trigger_id,
+    post_signed,
+    scanned_emulator,
+    slack_config,
+    submit,
+    terminate_relays,
+)
+from tests.slack.planted import leaks
 
 __all__ = ["playbook_harness", "settings"]
 
@@ -80,6 +95,9 @@ LEAKED_EMAIL = "jane.doe@example.com"
 LEAKED_CARD = "4111 1111 1111 1111"
 LEAKED_DSN_PASSWORD = "Zq8vR2pLx"
 SECRETS = (LEAKED_KEY, LEAKED_EMAIL, LEAKED_CARD, LEAKED_DSN_PASSWORD, "4111111111111111")
+# The approvers above as the Slack workspace knows them (`slack.users`).
+OPERATOR = "U0OPERAT1"
+SLACK_USERS = {OPERATOR: "operator", BOB: "bob", CAROL: "carol"}
 
 
 def inventory(**changes: Any) -> dict[str, Any]:
@@ -102,9 +120,14 @@ def inventory(**changes: Any) -> dict[str, Any]:
 @dataclass
 class Responder:
     """An engine with the built-in playbooks, the example inventory and the local control
-    plane, driven as responders and tools drive it: over HTTP."""
+    plane, driven as responders and tools drive it: over HTTP, and, when `slack` is set,
+    from Slack: clicks on the buttons the engine posted, signed as Slack signs them."""
 
     engine: Engine
+    slack: SlackEmulator | None = None
+    # (incident, step) -> (channel, ts) of its approval message: once decided, its buttons
+    # (by which it is found) are gone.
+    _asked: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -161,6 +184,116 @@ class Responder:
             SIGNAL_DECIDE, DecisionRequest(step=step, approve=True, actor=actor, via="test")
         )
 
+    # -- Slack ---------------------------------------------------------------------------
+
+    @property
+    def emulator(self) -> SlackEmulator:
+        assert self.slack is not None, "this responder's engine has no Slack"
+        return self.slack
+
+    async def approval_message(self, ref: str, step: str) -> tuple[str, dict[str, Any]]:
+        """The channel and the approval message the engine posted for `step`, found by the
+        value its buttons carry back; a copy, as the responder's client shows it."""
+
+        async def posted() -> tuple[str, dict[str, Any]] | None:
+            if (ref, step) in self._asked:
+                channel, ts = self._asked[ref, step]
+                return channel, copy.deepcopy(self.emulator.message(channel, ts))
+            for channel in self.emulator.recorded()["channels"]:
+                for message in channel["messages"]:
+                    if f"{ref}|{step}" in _button_values(message):
+                        self._asked[ref, step] = str(channel["id"]), str(message["ts"])
+                        return str(channel["id"]), copy.deepcopy(message)
+            return None
+
+        return await eventually(posted, within=60)
+
+    async def approve_in_slack(self, ref: str, step: str, user: str = OPERATOR) -> None:
+        """`user` clicks Approve on the step's message; returns once the vote is recorded."""
+        channel, message = await self.approval_message(ref, step)
+        mark = self.emulator.mark()
+        await self._interact(click(message, channel, user, "approve", users=SLACK_USERS))
+        await self._vote_recorded(ref, step, user, mark)
+
+    async def deny_in_slack(self, ref: str, step: str, reason: str, user: str = OPERATOR) -> None:
+        """`user` clicks Deny, and submits the modal it opens with `reason`."""
+        channel, message = await self.approval_message(ref, step)
+        mark = self.emulator.mark()
+        trigger = new_trigger_id()
+        await self._interact(
+            click(message, channel, user, "deny", users=SLACK_USERS, trigger_id=trigger)
+        )
+
+        async def opened() -> dict[str, Any] | None:
+            return next(
+                (
+                    r.params["view"]
+                    for r in self.emulator.since(mark, "views.open")
+                    if r.params.get("trigger_id") == trigger
+                ),
+                None,
+            )
+
+        view = await eventually(opened)
+        await self._interact(submit(view, user, reason, users=SLACK_USERS))
+        await self._vote_recorded(ref, step, user, mark)
+
+    async def decided_in_slack(self, ref: str, step: str) -> str:
+        """The step's approval message once its buttons are replaced by the verdict."""
+        channel, message = await self.approval_message(ref, step)
+
+        async def replaced() -> str | None:
+            now = self.emulator.message(channel, message["ts"])
+            if any(block["type"] == "actions" for block in now["blocks"]):
+                return None
+            return " ".join(_texts(now["blocks"]))
+
+        return await eventually(replaced, within=60)
+
+    async def slack_messages(self, ref: str, containing: str) -> list[dict[str, Any]]:
+        """The messages of the incident's channel, once one holds `containing`."""
+        number = ref.split("-", 1)[1].lower()
+        name = f"{self.settings.slack.channel_prefix}-{number}-"
+
+        async def posted() -> list[dict[str, Any]] | None:
+            for channel in self.emulator.recorded()["channels"]:
+                messages: list[dict[str, Any]] = copy.deepcopy(channel["messages"])
+                if str(channel["name"] or "").startswith(name) and any(
+                    containing in m["text"] for m in messages
+                ):
+                    return messages
+            return None
+
+        return await eventually(posted, within=60)
+
+    def slack_leaks(self) -> list[tuple[str, str]]:
+        """Planted secrets found in what Slack received so far."""
+        return leaks([r.to_json() for r in self.emulator.since(0)], SECRETS)
+
+    async def _interact(self, body: str) -> None:
+        response = await post_signed(self.engine.http, "/slack/interactions", body)
+        assert response.status_code == 200, response.text
+        assert not response.content, response.text  # an answer here is a refusal shown in Slack
+
+    async def _vote_recorded(self, ref: str, step: str, user: str, mark: int) -> None:
+        """Slack is answered at once and the vote goes to the playbook afterwards: wait for
+        it on the timeline, and fail with what the clicker was told if it was refused."""
+        name = SLACK_USERS[user]
+
+        async def recorded() -> bool:
+            for said in self.emulator.since(mark, "chat.postEphemeral"):
+                text = str(said.params.get("text"))
+                if said.params.get("user") == user and "more approval" not in text:
+                    raise AssertionError(f"Slack told {name}: {text}")
+            return any(
+                event["kind"] == "approval.vote"
+                and event["step"] == step
+                and event["actor"] == name
+                for event in await self.timeline(ref)
+            )
+
+        await eventually(recorded, within=60)
+
     async def report(self, ref: str, fmt: str = "md") -> str:
         response = await self.engine.http.get(
             f"/api/v1/incidents/{ref}/report", params={"format": fmt}
@@ -177,6 +310,43 @@ class Responder:
             return list(session.scalars(select(EvidenceItem)))
 
 
+def _button_values(message: dict[str, Any]) -> list[str]:
+    return [
+        str(element.get("value"))
+        for block in message.get("blocks") or []
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def _texts(blocks: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for block in blocks:
+        for part in [block.get("text"), *block.get("elements", []), *block.get("fields", [])]:
+            if isinstance(part, dict) and "text" in part:
+                found.append(str(part["text"]))
+    return found
+
+
+@pytest.fixture(scope="session")
+def slack_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackEmulator]:
+    """The Slack the playbook tests' engines post to; none of SECRETS may reach it."""
+    with scanned_emulator(tmp_path_factory.mktemp("slack"), SLACK_USERS, SECRETS) as emulator:
+        yield emulator
+
+
+@pytest_asyncio.fixture
+async def slack_responder(
+    tmp_path: Path,
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    slack_emulator: SlackEmulator,
+) -> AsyncIterator[Responder]:
+    """The responder's engine with Slack on the emulator: approvals are answered there."""
+    async with responder_on(tmp_path, database_url, temporal_env, slack=slack_emulator) as running:
+        yield running
+
+
 @pytest_asyncio.fixture
 async def responder(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
@@ -187,9 +357,22 @@ async def responder(
 
 @contextlib.asynccontextmanager
 async def responder_on(
-    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment, **settings: Any
+    tmp_path: Path,
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    slack: SlackEmulator | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Responder]:
-    """The responder's engine, with these settings besides the approvers."""
+    """The responder's engine, with these settings besides the approvers; with Slack on
+    `slack` when given, its users mapped to the approvers."""
+    if slack is not None:
+        settings["slack"] = slack_config(
+            slack,
+            tmp_path,
+            users=SLACK_USERS,
+            oncall=["group:security-oncall"],
+            escalate_to=["group:incident-commanders"],
+        )
     async with engine_on(
         tmp_path,
         database_url,
@@ -204,4 +387,8 @@ async def responder_on(
         endpoints = LocalEndpoints(engine.settings.local_endpoints_file)
         for endpoint in ("support-bot-prod", "support-bot-staging"):
             endpoints.create(endpoint)
-        yield Responder(engine)
+        try:
+            yield Responder(engine, slack)
+        finally:
+            if slack is not None:
+                await terminate_relays(engine)

@@ -1,5 +1,6 @@
 """`sensitive-data-leakage` end to end: alert over HTTP → the playbook on the dev server →
-the local control plane changed once → the DPO answers over HTTP → a redacted report."""
+the local control plane changed once → the DPO answers in Slack (Deny, and the reason in
+its modal) → a redacted report, and nothing leaked to Slack."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.playbooks.conftest import (
     LEAKED_DSN_PASSWORD,
     LEAKED_EMAIL,
     LEAKED_KEY,
+    OPERATOR,
     SECRETS,
     Responder,
     check,
@@ -52,8 +54,9 @@ def assert_redacted(text: str) -> None:
 
 
 async def test_a_leaked_key_is_revoked_at_once_and_the_dpo_decides(
-    responder: Responder,
+    slack_responder: Responder,
 ) -> None:
+    responder = slack_responder
     ref = await responder.send(leak_alert())
 
     # Containment first: the key is revoked before anyone is asked anything.
@@ -82,8 +85,9 @@ async def test_a_leaked_key_is_revoked_at_once_and_the_dpo_decides(
     clock = next(c for c in detail["live"]["clocks"] if c["name"] == "gdpr-art33")
     assert clock["basis"] == "awareness"
 
-    receipt = await responder.decide(ref, "gdpr notification", False, "test data only")
-    assert receipt["decision"]["outcome"] == "denied"
+    await responder.deny_in_slack(ref, "gdpr notification", "test data only", OPERATOR)
+    decided = await responder.decided_in_slack(ref, "gdpr notification")
+    assert f"Denied by <@{OPERATOR}> at " in decided and "test data only" in decided
     await responder.wait_for(ref, "playbook.finished")
     stopped = await responder.wait_for(ref, "clock.stopped")
     assert "assessed not notifiable: test data only" in stopped["message"]
@@ -113,8 +117,12 @@ async def test_a_leaked_key_is_revoked_at_once_and_the_dpo_decides(
     assert "| revoke_key | key-support-web | local | completed | yes |" in markdown
     assert "gdpr-art33" in markdown and "filed" in markdown
     assert "**gdpr notification** (denied" in markdown
+    assert "operator denied gdpr notification via slack: test data only" in markdown
     assert html.startswith("<!doctype html>") and "<script" not in html
     assert as_json["durations"]["time to contain"] != "not yet"
+    # The key was revoked once, whatever Slack was sent; and Slack got none of the data.
+    assert [a.target for a in responder.actions("revoke_key")] == ["key-support-web"]
+    assert responder.slack_leaks() == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

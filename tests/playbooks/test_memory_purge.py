@@ -1,7 +1,7 @@
 """`sensitive-data-leakage` purging the leaking conversation's memory, end to end: alert over
-HTTP → containment → the security on-call answers over HTTP → the application's Redis keys
-of that conversation are gone, exactly once; denied or not configured, they stay and the
-report says to purge by hand."""
+HTTP → containment → the security on-call answers in Slack (or over HTTP) → the
+application's Redis keys of that conversation are gone, exactly once; denied or not
+configured, they stay and the report says to purge by hand."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from playbooks.data_leakage import PURGE_DECIDE_WITHIN, SensitiveDataLeakage
 from smokejumper.domain.alerts import Alert
 from smokejumper.testing import FakeProvider, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory
+from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.integrations.memory.conftest import Conversations, conversations
-from tests.playbooks.conftest import APPROVERS, LEAKED_KEY, Responder, responder_on
+from tests.playbooks.conftest import APPROVERS, LEAKED_KEY, OPERATOR, Responder, responder_on
 from tests.playbooks.test_data_leakage import assert_redacted, leak_alert
 
 __all__ = ["conversations"]
@@ -34,9 +35,10 @@ async def purging(
     database_url: str,
     temporal_env: WorkflowEnvironment,
     conversations: Conversations,
+    slack_emulator: SlackEmulator,
 ) -> AsyncIterator[Responder]:
     """The engine with support-bot's memory in Redis: LangChain histories per session and
-    an LLM cache per user."""
+    an LLM cache per user; and Slack, where approvals can also be answered."""
     memory = {
         "support-bot": {
             "url": conversations.url,
@@ -46,7 +48,9 @@ async def purging(
             ],
         }
     }
-    async with responder_on(tmp_path, database_url, temporal_env, memory=memory) as running:
+    async with responder_on(
+        tmp_path, database_url, temporal_env, slack=slack_emulator, memory=memory
+    ) as running:
         yield running
 
 
@@ -83,13 +87,14 @@ async def test_approved_the_conversations_memory_is_purged_once(
     assert "session sess_01HZX3K9 and user u-1842 in support-bot" in asked["message"]
     assert asked["data"]["approvers"] == "group:security-oncall"
 
-    receipt = await purging.decide(ref, "purge memory", True, "evidence is captured")
-    assert receipt["decision"]["outcome"] == "approved"
+    await purging.approve_in_slack(ref, "purge memory", OPERATOR)
     purged = await purging.wait_for(ref, "memory.purged")
     assert "Purged 2 of 2" in purged["message"] and "not restorable" in purged["message"]
     assert conversations.keys() == others
+    approved = await purging.decided_in_slack(ref, "purge memory")
+    assert f"Approved by <@{OPERATOR}> at " in approved
 
-    await purging.decide(ref, "gdpr notification", False, "test data only")
+    await purging.deny_in_slack(ref, "gdpr notification", "test data only", OPERATOR)
     await purging.wait_for(ref, "playbook.finished")
     [row] = purging.actions("purge_memory")
     assert (row.status, row.attempts, row.verified, row.reversible) == (
@@ -107,6 +112,7 @@ async def test_approved_the_conversations_memory_is_purged_once(
     row_md = r"| purge_memory | support-bot/session:sess\_01HZX3K9,user:u-1842 | redis |"
     assert row_md in markdown
     assert_redacted(markdown)
+    assert purging.slack_leaks() == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,4 +1,5 @@
-"""`model-compromise` end to end, from the model-integrity check's own alert format."""
+"""`model-compromise` end to end, from the model-integrity check's own alert format; the
+rollback answered in Slack by two people, each with their own click."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from integrations.models.local import LocalModels
 from integrations.pollers.digest import local_digest
 from smokejumper.inventory.importer import import_inventory
 from smokejumper.inventory.schema import load_inventory
-from tests.playbooks.conftest import Responder, inventory
+from tests.playbooks.conftest import CAROL, OPERATOR, Responder, inventory
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -66,8 +67,9 @@ async def test_a_tampered_version_is_isolated_and_its_publishers_revoked(
 
 
 async def test_two_people_roll_the_model_back_to_its_last_known_good_version(
-    tmp_path: Path, responder: Responder
+    tmp_path: Path, slack_responder: Responder
 ) -> None:
+    responder = slack_responder
     # Artifacts on disk, and an inventory that records the digest of the reviewed ones.
     artifacts: dict[str, Path] = {}
     for version, content in (("1.0.0", b"reviewed weights"), ("1.1.0", b"tampered weights")):
@@ -88,9 +90,17 @@ async def test_two_people_roll_the_model_back_to_its_last_known_good_version(
     )
 
     ref = await responder.send(integrity_check(), source="model-integrity")
-    await responder.decide(ref, "isolate endpoints", True)
-    await responder.decide(ref, "roll back model", True, "1.0.0 is the reviewed build")
-    await responder.vote_as(ref, "roll back model", "carol")
+    await responder.approve_in_slack(ref, "isolate endpoints", OPERATOR)
+    isolated = await responder.decided_in_slack(ref, "isolate endpoints")
+    assert f"Approved by <@{OPERATOR}> at " in isolated
+    await responder.approve_in_slack(ref, "roll back model", OPERATOR)
+    # One vote of two: nothing is rolled back yet, and the buttons stay for the second.
+    assert models.state("support-llm", "production").version == "1.1.0"
+    _, waiting = await responder.approval_message(ref, "roll back model")
+    assert [b["type"] for b in waiting["blocks"]][-1] == "actions"
+    await responder.approve_in_slack(ref, "roll back model", CAROL)
+    rolled_back = await responder.decided_in_slack(ref, "roll back model")
+    assert f"Approved by <@{OPERATOR}> <@{CAROL}> at " in rolled_back
     await responder.wait_for(ref, "playbook.finished")
 
     assert models.state("support-llm", "production").version == "1.0.0"
@@ -100,5 +110,12 @@ async def test_two_people_roll_the_model_back_to_its_last_known_good_version(
         "completed",
         True,
     )
+    assert rollback.attempts == 1
+    [isolation] = responder.actions("isolate_endpoint")
+    assert (isolation.target, isolation.attempts) == ("support-bot-prod", 1)
     markdown = await responder.report(ref)
     assert "| rollback_model | support-llm@production |" in markdown
+    assert "**roll back model** (approved" in markdown
+    assert "operator approved roll back model via slack" in markdown
+    assert "carol approved roll back model via slack" in markdown
+    assert responder.slack_leaks() == []

@@ -1,5 +1,5 @@
 """`model-extraction` end to end: a principal that carries on while throttled is blocked
-until a responder lifts it, and its key is revoked."""
+until a responder lifts it, and its key is revoked; it asks nobody, and Slack is told."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def extraction(**changes: Any) -> dict[str, Any]:
     return alert
 
 
-async def test_carrying_on_while_throttled_blocks_and_revokes(responder: Responder) -> None:
+async def test_carrying_on_while_throttled_blocks_and_revokes(slack_responder: Responder) -> None:
+    responder = slack_responder
     ref = await responder.send(extraction())
     await responder.wait_for(ref, "step.completed", step="throttle principal")
     http = responder.engine.http
@@ -58,3 +59,9 @@ async def test_carrying_on_while_throttled_blocks_and_revokes(responder: Respond
     markdown = await responder.report(ref)
     assert "LLM10:2025 Unbounded Consumption" in markdown
     assert "AML.T0024.002 Exfiltration via AI Inference API: Extract AI Model" in markdown
+    # Slack follows the incident: the card, each step in its thread, nobody asked.
+    slack = [m["text"] for m in await responder.slack_messages(ref, "Playbook finished")]
+    assert slack[0].startswith(f"HIGH {ref}: ")
+    assert "Step revoke key key-partner-acme completed" in slack
+    assert not [text for text in slack if "Approval needed" in text]
+    assert responder.slack_leaks() == []

@@ -1,5 +1,6 @@
 """`prompt-injection` end to end on the dev server, one test per vector, a hand-off of
-leaked data to the leakage playbook, and a failed step undone."""
+leaked data to the leakage playbook (its approvals answered in Slack by two people), and
+a failed step undone."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
-from tests.playbooks.conftest import LEAKED_EMAIL, SECRETS, Responder, check
+from tests.playbooks.conftest import BOB, LEAKED_EMAIL, OPERATOR, SECRETS, Responder, check
 
 FIXTURES = Path(__file__).resolve().parents[1] / "integrations" / "sources" / "fixtures"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -100,13 +101,18 @@ async def test_indirect_quarantines_the_document_a_shield_flagged(responder: Res
 
 
 async def test_agentic_in_production_needs_two_people_then_freezes_the_agent(
-    responder: Responder,
+    slack_responder: Responder,
 ) -> None:
+    responder = slack_responder
     ref = await responder.send(agentic())
 
-    receipt = await responder.decide(ref, "freeze agent", True, "agent emailed data out")
-    assert receipt["approvals_missing"] == 1
-    await responder.vote_as(ref, "freeze agent", "bob")
+    await responder.approve_in_slack(ref, "freeze agent", OPERATOR)
+    # One vote of two: the agent still runs.
+    endpoints = LocalEndpoints(responder.settings.local_endpoints_file)
+    assert endpoints.state("support-bot-prod").status == "serving"
+    await responder.approve_in_slack(ref, "freeze agent", BOB)
+    frozen = await responder.decided_in_slack(ref, "freeze agent")
+    assert f"Approved by <@{OPERATOR}> <@{BOB}> at " in frozen
 
     # Data left: the leakage playbook runs as a child, then the DPO is asked here.
     await responder.wait_for_approval(ref, "gdpr notification")
@@ -114,9 +120,11 @@ async def test_agentic_in_production_needs_two_people_then_freezes_the_agent(
     assert keys.state("key-support-web").status == "inactive"
     # A partner's key that calls the endpoint is a client, not the agent's credential.
     assert keys.state("key-partner-acme").status == "active"
-    endpoints = LocalEndpoints(responder.settings.local_endpoints_file)
     assert endpoints.state("support-bot-prod").status == "isolated"
-    assert [a.target for a in responder.actions("isolate_endpoint")] == ["support-bot-prod"]
+    assert [(a.target, a.attempts) for a in responder.actions("isolate_endpoint")] == [
+        ("support-bot-prod", 1)
+    ]
+    assert [a.target for a in responder.actions("revoke_key")] == ["key-support-web"]
     timeline = await responder.timeline(ref)
     actors = {e["actor"] for e in timeline}
     assert "playbook:sensitive-data-leakage" in actors
@@ -124,7 +132,9 @@ async def test_agentic_in_production_needs_two_people_then_freezes_the_agent(
     tool_calls = next(e for e in responder.evidence() if e.name == "tool-calls")
     assert "exfil@attacker.example" not in (tool_calls.redacted_preview or "")
 
-    await responder.decide(ref, "gdpr notification", True)
+    await responder.approve_in_slack(ref, "gdpr notification", OPERATOR)
+    notifiable = await responder.decided_in_slack(ref, "gdpr notification")
+    assert f"Approved by <@{OPERATOR}> at " in notifiable
     await responder.wait_for(ref, "privacy.notifiable")
     await responder.wait_for(ref, "playbook.finished")
     markdown = await responder.report(ref)
@@ -132,7 +142,9 @@ async def test_agentic_in_production_needs_two_people_then_freezes_the_agent(
         assert secret not in markdown
     assert "tool-calls" in markdown and tool_calls.sha256 in markdown
     assert "**freeze agent** (approved" in markdown
-    assert "operator approved freeze agent" in markdown and "bob approved" in markdown
+    assert "operator approved freeze agent via slack" in markdown
+    assert "bob approved freeze agent via slack" in markdown
+    assert responder.slack_leaks() == []
 
 
 async def test_a_failed_isolation_undoes_the_revoked_keys(responder: Responder) -> None:

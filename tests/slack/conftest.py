@@ -8,8 +8,8 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +24,7 @@ from integrations.slack.messages import relay_id
 from smokejumper.store.tables import Incident
 from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.engine import Engine, engine_on, terminate_workflows
-from tests.slack.planted import leaks
+from tests.slack.planted import PLANTED, leaks
 from tests.slack.slack_playbooks import FIRST_KEY, SECOND_KEY, ContainInSlack
 
 SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"
@@ -34,19 +34,28 @@ USERS = {ALICE: "alice", BOB: "bob", CAROL: "carol"}
 
 @pytest.fixture(scope="session")
 def slack_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackEmulator]:
-    """The emulator every Slack test talks to. At the end of the session every request it
-    recorded is scanned for the planted secrets; the scan fails on a hit, and also when
-    nothing was recorded (a scan of nothing proves nothing)."""
-    log_path = tmp_path_factory.mktemp("slack") / "requests.jsonl"
+    """The emulator every Slack test talks to, scanned for the planted secrets at the end."""
+    with scanned_emulator(tmp_path_factory.mktemp("slack"), USERS, PLANTED) as emulator:
+        yield emulator
+
+
+@contextmanager
+def scanned_emulator(
+    folder: Path, users: Mapping[str, str], planted: Sequence[str]
+) -> Iterator[SlackEmulator]:
+    """A running emulator that knows `users`. At the end every request it recorded is
+    scanned for the `planted` secrets; the scan fails on a hit, and also when nothing was
+    recorded (a scan of nothing proves nothing)."""
+    log_path = folder / "requests.jsonl"
     emulator = SlackEmulator(log_path=log_path)
     emulator.start()
-    for user_id, name in USERS.items():
+    for user_id, name in users.items():
         emulator.add_user(user_id, name)
     yield emulator
     emulator.stop()
     lines = log_path.read_text(encoding="utf-8").splitlines() if log_path.exists() else []
     assert lines, "the Slack emulator recorded no request: the leak scan would prove nothing"
-    hits = leaks(lines)
+    hits = leaks(lines, planted)
     assert not hits, f"planted secrets reached Slack: {hits}"
 
 
@@ -98,10 +107,10 @@ async def slack_engine(
         try:
             yield engine
         finally:
-            await _terminate_relays(engine)
+            await terminate_relays(engine)
 
 
-async def _terminate_relays(engine: Engine) -> None:
+async def terminate_relays(engine: Engine) -> None:
     """The incidents' playbooks first: one still running could record an event and so
     start its relay again after the relay was terminated."""
     with engine.store.session() as session:
@@ -123,13 +132,22 @@ def signed(
     }
 
 
-def click(message: dict[str, Any], channel: str, user: str, action_id: str) -> str:
-    """The form body of a `block_actions` interaction: `user` clicked a button of `message`."""
+def click(
+    message: dict[str, Any],
+    channel: str,
+    user: str,
+    action_id: str,
+    *,
+    users: Mapping[str, str] = USERS,
+    trigger_id: str | None = None,
+) -> str:
+    """The form body of a `block_actions` interaction: `user` clicked a button of `message`
+    (the button's action id and value as posted); `users` names the workspace's users."""
     actions = next(b for b in message["blocks"] if b["type"] == "actions")
     button = next(e for e in actions["elements"] if e["action_id"] == action_id)
     payload = {
         "type": "block_actions",
-        "user": {"id": user, "username": USERS.get(user, "stranger"), "team_id": "TEMULATOR"},
+        "user": {"id": user, "username": users.get(user, "stranger"), "team_id": "TEMULATOR"},
         "api_app_id": "AEMULATOR",
         "token": "legacy-verification-token",
         "container": {
@@ -138,7 +156,7 @@ def click(message: dict[str, Any], channel: str, user: str, action_id: str) -> s
             "channel_id": channel,
             "is_ephemeral": False,
         },
-        "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:12]}",
+        "trigger_id": trigger_id or new_trigger_id(),
         "team": {"id": "TEMULATOR", "domain": "emulator"},
         "channel": {"id": channel, "name": "incident"},
         "message": message,
@@ -178,12 +196,19 @@ async def post_signed(http: httpx.AsyncClient, path: str, body: str) -> httpx.Re
     return await http.post(path, content=body, headers=signed(body))
 
 
-def submit(view: dict[str, Any], user: str, reason: str) -> str:
+def new_trigger_id() -> str:
+    """A trigger id as Slack makes them: what `views.open` must be given for a modal."""
+    return f"{int(time.time())}.1.{uuid.uuid4().hex[:12]}"
+
+
+def submit(
+    view: dict[str, Any], user: str, reason: str, *, users: Mapping[str, str] = USERS
+) -> str:
     """The form body of a `view_submission`: `user` filled in the modal and pressed submit."""
     payload = {
         "type": "view_submission",
         "team": {"id": "TEMULATOR", "domain": "emulator"},
-        "user": {"id": user, "username": USERS.get(user, "stranger"), "team_id": "TEMULATOR"},
+        "user": {"id": user, "username": users.get(user, "stranger"), "team_id": "TEMULATOR"},
         "api_app_id": "AEMULATOR",
         "trigger_id": f"{int(time.time())}.2.{uuid.uuid4().hex[:12]}",
         "view": {

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from integrations.slack.client import web_client
@@ -182,7 +183,9 @@ class Responder:
             handle = (await self.temporal()).get_workflow_handle(workflow_id)
             receipt = await handle.execute_update(UPDATE_DECIDE, request, result_type=VoteReceipt)
         except WorkflowUpdateFailedError as exc:
-            reason_text = str(exc.cause) if exc.cause else str(exc)
+            # The validator's own words, without the exception type Temporal prefixes.
+            cause = exc.cause
+            reason_text = cause.message if isinstance(cause, FailureError) else str(cause or exc)
             await self._tell(channel, user, f"Your {verb} was not recorded: {reason_text}.")
             return
         except RPCError as exc:

@@ -210,15 +210,36 @@ class Responder:
 
     async def approve_in_slack(self, ref: str, step: str, user: str = OPERATOR) -> None:
         """`user` clicks Approve on the step's message; returns once the vote is recorded."""
+        votes = await self._votes(ref, step, user)
+        mark = await self.click_approve(ref, step, user)
+        await self._vote_recorded(ref, step, user, mark, votes)
+
+    async def click_approve(self, ref: str, step: str, user: str) -> int:
+        """Only the click; returns the emulator's mark from before it (for `told`)."""
         channel, message = await self.approval_message(ref, step)
         mark = self.emulator.mark()
         await self._interact(click(message, channel, user, "approve", users=SLACK_USERS))
-        await self._vote_recorded(ref, step, user, mark)
+        return mark
+
+    async def told(self, user: str, mark: int) -> str:
+        """What Slack showed only `user` after `mark`."""
+
+        async def said() -> str | None:
+            return next(
+                (
+                    str(r.params.get("text"))
+                    for r in self.emulator.since(mark, "chat.postEphemeral")
+                    if r.params.get("user") == user
+                ),
+                None,
+            )
+
+        return await eventually(said)
 
     async def deny_in_slack(self, ref: str, step: str, reason: str, user: str = OPERATOR) -> None:
         """`user` clicks Deny, and submits the modal it opens with `reason`."""
         channel, message = await self.approval_message(ref, step)
-        mark = self.emulator.mark()
+        mark, votes = self.emulator.mark(), await self._votes(ref, step, user)
         trigger = new_trigger_id()
         await self._interact(
             click(message, channel, user, "deny", users=SLACK_USERS, trigger_id=trigger)
@@ -236,7 +257,7 @@ class Responder:
 
         view = await eventually(opened)
         await self._interact(submit(view, user, reason, users=SLACK_USERS))
-        await self._vote_recorded(ref, step, user, mark)
+        await self._vote_recorded(ref, step, user, mark, votes)
 
     async def decided_in_slack(self, ref: str, step: str) -> str:
         """The step's approval message once its buttons are replaced by the verdict."""
@@ -275,22 +296,26 @@ class Responder:
         assert response.status_code == 200, response.text
         assert not response.content, response.text  # an answer here is a refusal shown in Slack
 
-    async def _vote_recorded(self, ref: str, step: str, user: str, mark: int) -> None:
+    async def _votes(self, ref: str, step: str, user: str) -> int:
+        """How many votes `user` has on the step's timeline."""
+        return sum(
+            1
+            for event in await self.timeline(ref)
+            if event["kind"] == "approval.vote"
+            and event["step"] == step
+            and event["actor"] == SLACK_USERS[user]
+        )
+
+    async def _vote_recorded(self, ref: str, step: str, user: str, mark: int, before: int) -> None:
         """Slack is answered at once and the vote goes to the playbook afterwards: wait for
         it on the timeline, and fail with what the clicker was told if it was refused."""
-        name = SLACK_USERS[user]
 
         async def recorded() -> bool:
             for said in self.emulator.since(mark, "chat.postEphemeral"):
                 text = str(said.params.get("text"))
                 if said.params.get("user") == user and "more approval" not in text:
-                    raise AssertionError(f"Slack told {name}: {text}")
-            return any(
-                event["kind"] == "approval.vote"
-                and event["step"] == step
-                and event["actor"] == name
-                for event in await self.timeline(ref)
-            )
+                    raise AssertionError(f"Slack told {SLACK_USERS[user]}: {text}")
+            return await self._votes(ref, step, user) > before
 
         await eventually(recorded, within=60)
 

@@ -93,7 +93,15 @@ async def test_two_people_roll_the_model_back_to_its_last_known_good_version(
     await responder.approve_in_slack(ref, "isolate endpoints", OPERATOR)
     isolated = await responder.decided_in_slack(ref, "isolate endpoints")
     assert f"Approved by <@{OPERATOR}> at " in isolated
-    await responder.approve_in_slack(ref, "roll back model", OPERATOR)
+    first = await responder.click_approve(ref, "roll back model", OPERATOR)
+    assert await responder.told(OPERATOR, first) == (
+        "Your approval of roll back model is recorded; 1 more approval(s) needed."
+    )
+    # The same person cannot be both: the second click is refused, in their words.
+    again = await responder.click_approve(ref, "roll back model", OPERATOR)
+    assert await responder.told(OPERATOR, again) == (
+        "Your approve was not recorded: operator has already answered step 'roll back model'."
+    )
     # One vote of two: nothing is rolled back yet, and the buttons stay for the second.
     assert models.state("support-llm", "production").version == "1.1.0"
     _, waiting = await responder.approval_message(ref, "roll back model")

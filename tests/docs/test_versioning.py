@@ -6,10 +6,12 @@ tests/docs/test_doc_matches_code.py keeps both identical.)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.workflow import NondeterminismError
 
 from smokejumper.testing import FakeProvider, load_history, make_alert, replay
@@ -20,9 +22,19 @@ from tests.docs.versioned_playbook import RevokeKeyV1, RevokeKeyV2, RevokeKeyV2U
 V1_HISTORY = Path(__file__).parents[1] / "histories" / "example-revoke-key.json"
 
 
+def patches(events: list[HistoryEvent]) -> set[str]:
+    """The patch ids a run's markers record (`workflow.patched` calls that returned True)."""
+    return {
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    }
+
+
 def test_the_recorded_history_is_a_v1_run() -> None:
-    events = load_history(V1_HISTORY).events
-    assert not [e for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    events = list(load_history(V1_HISTORY).events)
+    assert "snapshot-before-notify" not in patches(events)
     scheduled = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     types = [e.activity_task_scheduled_event_attributes.activity_type.name for e in scheduled]
     assert "revoke_api_key" in types

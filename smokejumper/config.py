@@ -221,6 +221,13 @@ class IntakeSettings(_Section):
     replay_window_seconds: int = Field(
         default=300, ge=10, le=3600, description="Accepted age of a signed request."
     )
+    duplicate_signal_window_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="Duplicates of a running incident that arrive within this window reach "
+        "its playbook as one signal (0: one signal each, before the sender is answered).",
+    )
 
 
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"

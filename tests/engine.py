@@ -100,7 +100,8 @@ async def running_engine(
             ) as http,
         ):
             yield Engine(settings=settings, store=store, client=client, http=http)
-            await _terminate_incident_workflows(store, client)
+        # After the API has stopped: it delivers duplicates still waiting on the way out.
+        await _terminate_incident_workflows(store, client)
     finally:
         store.dispose()
 

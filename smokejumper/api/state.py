@@ -43,6 +43,7 @@ class AppState:
             router,
             self.settings.temporal.task_queue,
             reopen_window_seconds=self.settings.intake.reopen_window_seconds,
+            duplicate_window_seconds=self.settings.intake.duplicate_signal_window_seconds,
             fingerprint_fields={
                 name: source.fingerprint
                 for name, source in self.settings.sources.items()

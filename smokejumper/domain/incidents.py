@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # Message names on every incident workflow; intake and the API use these strings so the
 # engine core never imports playbook code.
 SIGNAL_ALERT = "alert"
+# Duplicates of a running incident, several at once (see intake.batching.Coalescer).
+SIGNAL_ALERTS = "alerts"
 UPDATE_CLOSE = "close"
 QUERY_STATE = "state"
 UPDATE_DECIDE = "decide"
@@ -59,6 +61,14 @@ class AlertAttached(BaseModel):
     # just closing the previous incident of the fingerprint, that run continues as new
     # with this start rather than dropping the alert.
     starts_incident: IncidentStart | None = None
+
+
+class AlertsAttached(BaseModel):
+    """Duplicates of a running incident that arrived close together, in one signal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alerts: list[AlertAttached] = Field(min_length=1)
 
 
 class CloseRequest(BaseModel):

@@ -1,10 +1,11 @@
-"""Batching in the intake hot path: group commit of alerts, batched dispatch marks."""
+"""Batching in the intake hot path: group commit of alerts, batched dispatch marks, and
+duplicates coalesced into one signal per incident."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -128,3 +129,53 @@ class GroupCommit(Generic[ItemT, ResultT]):
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+
+class Coalescer(Generic[ItemT]):
+    """Groups items by key for `window` seconds and hands each group to `deliver` at once.
+
+    The first item of a key opens its window; every item of that key arriving before it
+    closes joins the group. A storm of duplicates of a running incident then costs its
+    workflow one signal per window instead of one per alert; the alerts are already stored,
+    so a crash before delivery leaves them to the outbox, as any undelivered alert.
+    """
+
+    def __init__(
+        self, window: float, deliver: Callable[[str, list[ItemT]], Awaitable[None]]
+    ) -> None:
+        self.window = window
+        self._deliver = deliver
+        self._open: dict[str, list[ItemT]] = {}
+        # Windows still open, and every window's task (a closed one may still deliver).
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, key: str, item: ItemT) -> None:
+        group = self._open.get(key)
+        if group is not None:
+            group.append(item)
+            return
+        self._open[key] = [item]
+        task = asyncio.get_running_loop().create_task(self._later(key))
+        self._timers[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _later(self, key: str) -> None:
+        await asyncio.sleep(self.window)
+        await self._send(key)
+
+    async def _send(self, key: str) -> None:
+        self._timers.pop(key, None)
+        group = self._open.pop(key, None)
+        if group:
+            await self._deliver(key, group)
+
+    async def close(self) -> None:
+        """Deliver every open group now, and wait for deliveries under way."""
+        for timer in list(self._timers.values()):
+            timer.cancel()  # still sleeping: `_send` forgets its timer before it awaits
+        delivering = [task for task in self._tasks if not task.cancelled()]
+        for key in list(self._open):
+            await self._send(key)
+        await asyncio.gather(*delivering, return_exceptions=True)

@@ -1,5 +1,7 @@
 """Accept an alert: store it (committed before anyone is told yes), open or join the incident
-for its fingerprint, then signal-with-start the incident workflow.
+for its fingerprint, then signal-with-start the incident workflow. Duplicates of a running
+incident may be coalesced: answered once stored, and signalled with the others of a short
+window in one `alerts` signal.
 
 If Temporal is unreachable after the commit the alert stays in the outbox (`dispatched_at`
 NULL) and the scheduler's dispatcher retries it; nothing accepted is dropped.
@@ -20,8 +22,14 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.domain.alerts import Alert
-from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached, IncidentStart
-from smokejumper.intake.batching import Confirmations, GroupCommit
+from smokejumper.domain.incidents import (
+    SIGNAL_ALERT,
+    SIGNAL_ALERTS,
+    AlertAttached,
+    AlertsAttached,
+    IncidentStart,
+)
+from smokejumper.intake.batching import Coalescer, Confirmations, GroupCommit
 from smokejumper.intake.fingerprint import fingerprint
 from smokejumper.intake.recorder import Pending, Recorded, Recorder, start_of
 from smokejumper.intake.routing import Router
@@ -56,6 +64,7 @@ class IntakeService:
         task_queue: str,
         reopen_window_seconds: float = 0.0,
         fingerprint_fields: Mapping[str, list[str]] | None = None,
+        duplicate_window_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self._client = client
@@ -69,9 +78,17 @@ class IntakeService:
         self._group_commit: GroupCommit[Pending, Recorded] = GroupCommit(
             self._recorder.record_batch
         )
+        self._duplicates: Coalescer[Recorded] | None = (
+            Coalescer(duplicate_window_seconds, self._deliver_duplicates)
+            if duplicate_window_seconds > 0
+            else None
+        )
 
     async def close(self) -> None:
-        """Write the last dispatch confirmations; call before the process exits."""
+        """Deliver waiting duplicates and write the last dispatch confirmations; call
+        before the process exits."""
+        if self._duplicates is not None:
+            await self._duplicates.close()
         await self._confirmations.close()
 
     async def accept(
@@ -82,7 +99,13 @@ class IntakeService:
         decision = self.router.route(alert)
         fp = fingerprint(alert, self.fingerprint_fields.get(alert.source))
         recorded = await self._group_commit.submit(Pending(alert, raw, fp, decision, also))
-        dispatched = await self._try_dispatch(recorded)
+        if self._duplicates is not None and recorded.attached.starts_incident is None:
+            # Stored, so the sender may hear yes now; the incident hears of it with the
+            # other duplicates of this window (the outbox covers a crash before that).
+            self._duplicates.add(recorded.workflow_id, recorded)
+            dispatched = False
+        else:
+            dispatched = await self._try_dispatch(recorded)
         return IntakeResult(
             alert_id=recorded.alert_id,
             incident_id=recorded.start.ref,
@@ -111,6 +134,36 @@ class IntakeService:
             return False
         self._confirmations.add(recorded.alert_id)
         return True
+
+    async def _deliver_duplicates(self, workflow_id: str, batch: list[Recorded]) -> None:
+        """One signal for the duplicates of a window; if the playbook is not running any
+        more, each goes the way a single alert does (signal-with-start)."""
+        try:
+            await asyncio.wait_for(self._signal_batch(workflow_id, batch), DISPATCH_TIMEOUT_SECONDS)
+        except Exception as exc:  # Temporal down or refusing: the outbox retries
+            log.warning(
+                "%d alerts stored but not yet dispatched to %s (%s); the outbox will retry",
+                len(batch),
+                workflow_id,
+                type(exc).__name__,
+            )
+            for recorded in batch:
+                await asyncio.to_thread(self._mark_failed, recorded.alert_id, type(exc).__name__)
+            return
+        for recorded in batch:
+            self._confirmations.add(recorded.alert_id)
+
+    async def _signal_batch(self, workflow_id: str, batch: list[Recorded]) -> None:
+        client = await self._client()
+        try:
+            await client.get_workflow_handle(workflow_id).signal(
+                SIGNAL_ALERTS, AlertsAttached(alerts=[recorded.attached for recorded in batch])
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            for recorded in batch:
+                await self._signal_with_start(recorded.start, recorded.attached, workflow_id)
 
     async def _deliver(
         self, start: IncidentStart, attached: AlertAttached, workflow_id: str

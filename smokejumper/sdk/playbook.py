@@ -37,6 +37,7 @@ from smokejumper.domain.alerts import Severity
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
+    SIGNAL_ALERTS,
     SIGNAL_DECIDE,
     SIGNAL_STOP_CLOCK,
     UPDATE_ABORT,
@@ -46,6 +47,7 @@ from smokejumper.domain.incidents import (
     UPDATE_STOP_CLOCK,
     AbortRequest,
     AlertAttached,
+    AlertsAttached,
     AuditRecord,
     ClockView,
     CloseRequest,
@@ -780,6 +782,10 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
     async def alert(self: Playbook, attached: AlertAttached) -> None:
         self._alert(attached)
 
+    async def alerts(self: Playbook, batch: AlertsAttached) -> None:
+        for attached in batch.alerts:
+            self._alert(attached)
+
     async def decide(self: Playbook, request: DecisionRequest) -> VoteReceipt:
         return await self._decide(request)
 
@@ -835,6 +841,7 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         "__init__": __init__,
         "run": run,
         "alert_signal": alert,
+        "alerts_signal": alerts,
         "decide_signal": decide_signal,
         "query_state": query_state,
         "decide_update": decide,
@@ -862,6 +869,7 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         "__init__": workflow.init(__init__),
         "run": workflow.run(run),
         "alert_signal": workflow.signal(name=SIGNAL_ALERT)(alert),
+        "alerts_signal": workflow.signal(name=SIGNAL_ALERTS)(alerts),
         "decide_signal": workflow.signal(name=SIGNAL_DECIDE)(decide_signal),
         "query_state": workflow.query(name=QUERY_STATE)(query_state),
     }

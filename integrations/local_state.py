@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 Records = dict[str, dict[str, Any]]
 
@@ -75,3 +75,23 @@ class LocalStateFile:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+class LocalProvider:
+    """A provider of the embedded control plane whose state is one section of a state file:
+    subclasses name the section, what they are (for messages) and their capability's error."""
+
+    name = "local"
+    section: ClassVar[str]
+    what: ClassVar[str]  # "local keys", … : how errors name this provider
+    error: ClassVar[type[Exception]]
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = LocalStateFile(path, self.section)
+
+    def _read(self) -> Records:
+        try:
+            return self._file.read()
+        except LocalStateError as exc:
+            raise self.error(f"{self.what}: {exc}") from None

@@ -17,26 +17,21 @@ from integrations.endpoints.base import (
     EndpointProviderError,
     EndpointState,
 )
-from integrations.local_state import LocalStateError, LocalStateFile
+from integrations.local_state import LocalProvider
 
 PROVIDER = "local"
 SECTION = "endpoints"
 _STATUSES = (SERVING, ISOLATED)
 
 
-class LocalEndpoints:
-    name = PROVIDER
+class LocalEndpoints(LocalProvider):
+    section = SECTION
+    what = "local endpoints"
+    error = EndpointProviderError
     restorable = True
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = LocalStateFile(path, SECTION)
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            return self._file.read()
-        except LocalStateError as exc:
-            raise EndpointProviderError(f"local endpoints: {exc}") from None
+        super().__init__(path)
 
     def _state(self, endpoint: str, record: dict[str, Any]) -> EndpointState:
         return EndpointState(

@@ -12,26 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
-from integrations.local_state import LocalStateError, LocalStateFile
+from integrations.local_state import LocalProvider
 
 PROVIDER = "local"
 _STATUSES = ("active", "inactive")
 
 
-class LocalKeys:
-    name = PROVIDER
+class LocalKeys(LocalProvider):
+    section = "keys"
+    what = "local keys"
+    error = KeyProviderError
     restorable = True
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = LocalStateFile(path, "keys")
+        super().__init__(path)
         self._locked = self._file.locked
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            return self._file.read()
-        except LocalStateError as exc:
-            raise KeyProviderError(f"local keys: {exc}") from None
 
     def _write(self, keys: dict[str, dict[str, Any]]) -> None:
         self._file.write(keys)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from integrations.local_state import LocalStateError, LocalStateFile
+from integrations.local_state import LocalProvider
 from integrations.memory.base import MemoryProviderError, MemoryScope, MemoryState, memory_state
 
 PROVIDER = "local"
@@ -48,19 +48,14 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-class LocalMemory:
-    name = PROVIDER
+class LocalMemory(LocalProvider):
+    section = SECTION
+    what = "local memory"
+    error = MemoryProviderError
     restorable = False
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = LocalStateFile(path, SECTION)
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            return self._file.read()
-        except LocalStateError as exc:
-            raise MemoryProviderError(f"local memory: {exc}") from None
+        super().__init__(path)
 
     @staticmethod
     def _matching(records: dict[str, dict[str, Any]], scope: MemoryScope) -> set[str]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from integrations.local_state import LocalStateError, LocalStateFile
+from integrations.local_state import LocalProvider
 from integrations.models.base import ModelNotFound, ModelProviderError, ModelState
 from integrations.pollers.digest import artifact_digest
 
@@ -21,20 +21,15 @@ PROVIDER = "local"
 SECTION = "models"
 
 
-class LocalModels:
-    name = PROVIDER
+class LocalModels(LocalProvider):
+    section = SECTION
+    what = "local models"
+    error = ModelProviderError
     restorable = True
 
     def __init__(self, path: Path, *, s3_endpoint_url: str | None = None) -> None:
-        self.path = path
+        super().__init__(path)
         self.s3_endpoint_url = s3_endpoint_url
-        self._file = LocalStateFile(path, SECTION)
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            return self._file.read()
-        except LocalStateError as exc:
-            raise ModelProviderError(f"local models: {exc}") from None
 
     def _model(self, models: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
         if model not in models:

@@ -20,6 +20,9 @@ UPDATE_STOP_CLOCK = "stop-clock"
 SIGNAL_STOP_CLOCK = "stop-clock-signal"
 UPDATE_ABORT = "abort"
 UPDATE_RESTORE = "restore"
+# From a child playbook to its parent: an approval it asked for, again at every change
+# (votes, escalation, decision, timeout), so responders can answer it at the parent.
+SIGNAL_CHILD_APPROVAL = "child-approval"
 
 
 class IncidentStatus(StrEnum):

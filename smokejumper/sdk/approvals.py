@@ -88,6 +88,9 @@ class VoteReceipt(BaseModel):
     recorded: bool
     decision: Decision | None
     approvals_missing: int
+    # The child playbook's workflow id when the approval is a child's: the incident's
+    # workflow checked the vote and passed it on; `decision` is what it makes there.
+    forwarded_to: str | None = None
 
 
 class PendingApproval(BaseModel):
@@ -101,6 +104,29 @@ class PendingApproval(BaseModel):
     @property
     def deadline(self) -> datetime | None:
         return self.requested_at + self.spec.timeout if self.spec.timeout else None
+
+    def receipt(self, forwarded_to: str | None = None) -> VoteReceipt:
+        approvals = sum(1 for vote in self.votes if vote.approve)
+        return VoteReceipt(
+            step=self.spec.step,
+            recorded=True,
+            decision=self.decision,
+            approvals_missing=max(0, self.spec.min_approvals - approvals),
+            forwarded_to=forwarded_to,
+        )
+
+
+class ChildApproval(BaseModel):
+    """A child playbook's approval as it stands, signalled to its parent.
+
+    Responders address the incident's own workflow (the parent), which lists, checks and
+    passes on votes for it. `seq` orders the child's announcements: signals sent from
+    concurrent handlers may arrive out of order, and an older one must not win.
+    """
+
+    workflow_id: str
+    seq: int
+    pending: PendingApproval
 
 
 def refusal(pending: PendingApproval | None, request: DecisionRequest, now: datetime) -> str | None:

@@ -31,13 +31,14 @@ from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from smokejumper.domain.alerts import Severity
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
     SIGNAL_ALERTS,
+    SIGNAL_CHILD_APPROVAL,
     SIGNAL_DECIDE,
     SIGNAL_STOP_CLOCK,
     UPDATE_ABORT,
@@ -63,6 +64,7 @@ from smokejumper.domain.incidents import (
 from smokejumper.intake.routing import Route
 from smokejumper.sdk.approvals import (
     ApprovalSpec,
+    ChildApproval,
     Decision,
     DecisionRequest,
     Escalation,
@@ -89,6 +91,8 @@ DEFAULT_STEP_TIMEOUT = timedelta(minutes=5)
 _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 # Marks histories whose bookkeeping writes are local activities (see Playbook._bookkeep).
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping"
+# Marks child runs that announce their approvals to the parent (see Playbook._announce).
+CHILD_APPROVALS_PATCH = "child-approvals"
 
 T = TypeVar("T")
 
@@ -157,6 +161,9 @@ class Playbook:
         self._steps_done: list[str] = []
         self._undo: list[_Undo] = []
         self._approvals: dict[str, PendingApproval] = {}
+        # Children's approvals, by (child workflow id, step), as they last announced them.
+        self._child_approvals: dict[tuple[str, str], ChildApproval] = {}
+        self._announced = 0
         self._closing = False
         self._closed_by: CloseRequest | None = None
         self._event_seq = 0
@@ -259,9 +266,11 @@ class Playbook:
                 "risk": spec.risk,
             },
         )
+        await self._announce(pending)
         decision = await self._await_decision(pending)
         self._current_step = None
         if decision.outcome == "timed_out":
+            await self._announce(pending)
             await self.record(
                 "approval.timed_out", f"Approval {step} timed out: {decision.reason}", step=step
             )
@@ -512,7 +521,10 @@ class Playbook:
             await self._respond_or_abort(start)
         if info.parent is not None:
             # A child playbook is one part of its parent's response: the parent's run owns
-            # the incident and its closing, so the child returns as soon as it is done.
+            # the incident and its closing, so the child returns as soon as it is done —
+            # once its last announcements to the parent are through.
+            if self._announced:
+                await workflow.wait_condition(workflow.all_handlers_finished)
             return self.state()
         await workflow.wait_condition(
             lambda: (
@@ -582,6 +594,7 @@ class Playbook:
                 set(pending.eligible) | set(await self._resolve(escalation.approvers))
             )
             pending.tier = tier
+            await self._announce(pending)
             await self.record(
                 "approval.escalated",
                 f"No decision on {spec.step} after {escalation.after}; "
@@ -625,6 +638,8 @@ class Playbook:
             self._next_start = attached.starts_incident
 
     async def _decide(self, request: DecisionRequest) -> VoteReceipt:
+        if request.step not in self._approvals:
+            return await self._forward(request)
         pending = self._approvals[request.step]
         pending.votes.append(
             Vote(
@@ -662,21 +677,16 @@ class Playbook:
                 step=request.step,
                 actor=request.actor,
             )
-        approvals = sum(1 for vote in pending.votes if vote.approve)
-        return VoteReceipt(
-            step=request.step,
-            recorded=True,
-            decision=pending.decision,
-            approvals_missing=max(0, pending.spec.min_approvals - approvals),
-        )
+        await self._announce(pending)
+        return pending.receipt()
 
     def _validate_decide(self, request: DecisionRequest) -> None:
-        problem = refusal(self._approvals.get(request.step), request, workflow.now())
+        problem = refusal(self._approval(request.step), request, workflow.now())
         if problem is not None:
             raise ValueError(problem)
 
     async def _decide_signal(self, request: DecisionRequest) -> None:
-        problem = refusal(self._approvals.get(request.step), request, workflow.now())
+        problem = refusal(self._approval(request.step), request, workflow.now())
         if problem is not None:
             await self.record(
                 "approval.refused",
@@ -686,6 +696,90 @@ class Playbook:
             )
             return
         await self._decide(request)
+
+    # -- a child's approvals, answered at the parent ---------------------------------------
+
+    async def _announce(self, pending: PendingApproval) -> None:
+        """Tell the parent playbook how this approval stands, when this run is a child.
+
+        Responders answer the incident's own workflow, the parent, which lists the approval,
+        checks votes against it and passes them on here. Runs recorded before children did
+        this replay unchanged behind the patch.
+        """
+        parent = workflow.info().parent
+        if parent is None or not workflow.patched(CHILD_APPROVALS_PATCH):
+            return
+        self._announced += 1
+        message = ChildApproval(
+            workflow_id=workflow.info().workflow_id,
+            seq=self._announced,
+            pending=pending.model_copy(deep=True),
+        )
+        try:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                SIGNAL_CHILD_APPROVAL, message
+            )
+        except FailureError:
+            # The parent has gone (terminated): nobody can answer there; the approval still
+            # times out here with its declared fallback.
+            return
+
+    def _child_approval_signal(self, message: ChildApproval) -> None:
+        key = (message.workflow_id, message.pending.spec.step)
+        known = self._child_approvals.get(key)
+        if known is None or message.seq > known.seq:
+            self._child_approvals[key] = message
+
+    def _mirrored(self, step: str) -> ChildApproval | None:
+        """A child's approval of this step: the undecided one if there is one."""
+        found = [known for (_, name), known in self._child_approvals.items() if name == step]
+        undecided = [known for known in found if known.pending.decision is None]
+        candidates = undecided or found
+        return candidates[0] if candidates else None
+
+    def _approval(self, step: str) -> PendingApproval | None:
+        """The approval a responder's `step` means: this playbook's own first, then a
+        child's."""
+        own = self._approvals.get(step)
+        if own is not None:
+            return own
+        mirrored = self._mirrored(step)
+        return mirrored.pending if mirrored is not None else None
+
+    async def _forward(self, request: DecisionRequest) -> VoteReceipt:
+        """Pass a checked vote on to the child that asked; answer with what it will make of
+        it (the child runs the same rules on the same votes, and records the vote)."""
+        mirrored = self._mirrored(request.step)
+        assert mirrored is not None  # refused before this by `refusal`
+        pending = mirrored.pending
+        pending.votes.append(
+            Vote(
+                actor=request.actor,
+                approve=request.approve,
+                reason=request.reason,
+                via=request.via,
+                at=workflow.now(),
+            )
+        )
+        if pending.decision is None:
+            pending.decision = tally(pending, workflow.now())
+        try:
+            await workflow.get_external_workflow_handle(mirrored.workflow_id).signal(
+                SIGNAL_DECIDE, request
+            )
+        except FailureError:
+            del self._child_approvals[(mirrored.workflow_id, request.step)]
+            await self.record(
+                "approval.refused",
+                f"Refused a decision from {request.actor}: the child playbook "
+                f"{mirrored.workflow_id} that asked for {request.step} is no longer running",
+                step=request.step,
+                actor=request.actor,
+            )
+            return VoteReceipt(
+                step=request.step, recorded=False, decision=None, approvals_missing=0
+            )
+        return pending.receipt(forwarded_to=mirrored.workflow_id)
 
     async def _close(self, request: CloseRequest) -> IncidentState:
         self._closing = True
@@ -758,12 +852,17 @@ class Playbook:
             playbook=self.incident.playbook,
             alerts_seen=len(self._alert_ids),
             current_step=self._current_step,
-            pending_approvals=[
-                step for step, pending in self._approvals.items() if pending.decision is None
-            ],
+            pending_approvals=self._pending_steps(),
             steps_done=list(self._steps_done),
             clocks=[clock.view() for clock in self._clocks.values()],
         )
+
+    def _pending_steps(self) -> list[str]:
+        steps = [step for step, pending in self._approvals.items() if pending.decision is None]
+        for (_, step), known in self._child_approvals.items():
+            if known.pending.decision is None and step not in steps:
+                steps.append(step)
+        return steps
 
 
 def playbook(cls: type[Playbook]) -> type[Playbook]:
@@ -794,6 +893,9 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
 
     async def decide_signal(self: Playbook, request: DecisionRequest) -> None:
         await self._decide_signal(request)
+
+    async def child_approval_signal(self: Playbook, message: ChildApproval) -> None:
+        self._child_approval_signal(message)
 
     async def close(self: Playbook, request: CloseRequest) -> IncidentState:
         return await self._close(request)
@@ -843,6 +945,7 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         "alert_signal": alert,
         "alerts_signal": alerts,
         "decide_signal": decide_signal,
+        "child_approval_signal": child_approval_signal,
         "query_state": query_state,
         "decide_update": decide,
         "validate_decide": validate_decide,
@@ -871,6 +974,7 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         "alert_signal": workflow.signal(name=SIGNAL_ALERT)(alert),
         "alerts_signal": workflow.signal(name=SIGNAL_ALERTS)(alerts),
         "decide_signal": workflow.signal(name=SIGNAL_DECIDE)(decide_signal),
+        "child_approval_signal": workflow.signal(name=SIGNAL_CHILD_APPROVAL)(child_approval_signal),
         "query_state": workflow.query(name=QUERY_STATE)(query_state),
     }
     decide_update = workflow.update(name=UPDATE_DECIDE)(decide)

@@ -92,3 +92,30 @@ class Heads(Playbook):
     async def respond(self, incident: IncidentStart) -> None:
         told = await self.notify(f"{incident.ref}: key revoked", to=["group:oncall", "zoe"])
         await self.record("notify.done", f"told {len(told)}")
+
+
+@playbook
+class AskThroughChild(Playbook):
+    name = "test-ask-through-child"
+    description = "Hands the leak to a child that asks for approval itself."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        result = await self.child("test-child-asks", suffix="asks")
+        await self.record("handoff.done", f"Child did {', '.join(result.steps_done)}")
+
+
+@playbook
+class ChildAsks(Playbook):
+    name = "test-child-asks"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step("capture", "fake_action", "capture")
+        decision = await self.approve(
+            "purge",
+            question="Purge the conversation's memory?",
+            approvers=["group:oncall"],
+            timeout=timedelta(hours=1),
+            fallback=Fallback.SKIP,
+        )
+        if decision.approved:
+            await self.step("purge", "fake_action", "purge")

@@ -164,6 +164,7 @@ class Playbook:
         # Children's approvals, by (child workflow id, step), as they last announced them.
         self._child_approvals: dict[tuple[str, str], ChildApproval] = {}
         self._announced = 0
+        self._told_parent = False
         self._closing = False
         self._closed_by: CloseRequest | None = None
         self._event_seq = 0
@@ -523,7 +524,7 @@ class Playbook:
             # A child playbook is one part of its parent's response: the parent's run owns
             # the incident and its closing, so the child returns as soon as it is done —
             # once its last announcements to the parent are through.
-            if self._announced:
+            if self._told_parent:
                 await workflow.wait_condition(workflow.all_handlers_finished)
             return self.state()
         await workflow.wait_condition(
@@ -706,29 +707,39 @@ class Playbook:
         checks votes against it and passes them on here. Runs recorded before children did
         this replay unchanged behind the patch.
         """
-        parent = workflow.info().parent
-        if parent is None or not workflow.patched(CHILD_APPROVALS_PATCH):
+        if workflow.info().parent is None or not workflow.patched(CHILD_APPROVALS_PATCH):
             return
         self._announced += 1
-        message = ChildApproval(
-            workflow_id=workflow.info().workflow_id,
-            seq=self._announced,
-            pending=pending.model_copy(deep=True),
+        await self._tell_parent(
+            ChildApproval(
+                workflow_id=workflow.info().workflow_id,
+                seq=self._announced,
+                pending=pending.model_copy(deep=True),
+            )
         )
+
+    async def _tell_parent(self, message: ChildApproval) -> None:
+        parent = workflow.info().parent
+        assert parent is not None
+        self._told_parent = True
         try:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
                 SIGNAL_CHILD_APPROVAL, message
             )
         except FailureError:
             # The parent has gone (terminated): nobody can answer there; the approval still
-            # times out here with its declared fallback.
+            # times out in the child with its declared fallback.
             return
 
-    def _child_approval_signal(self, message: ChildApproval) -> None:
+    async def _child_approval_signal(self, message: ChildApproval) -> None:
         key = (message.workflow_id, message.pending.spec.step)
         known = self._child_approvals.get(key)
         if known is None or message.seq > known.seq:
             self._child_approvals[key] = message
+        if workflow.info().parent is not None:
+            # A grandchild's approval goes on up to the incident's workflow, which then
+            # forwards votes to the grandchild itself.
+            await self._tell_parent(message)
 
     def _mirrored(self, step: str) -> ChildApproval | None:
         """A child's approval of this step: the undecided one if there is one."""
@@ -895,7 +906,7 @@ def playbook(cls: type[Playbook]) -> type[Playbook]:
         await self._decide_signal(request)
 
     async def child_approval_signal(self: Playbook, message: ChildApproval) -> None:
-        self._child_approval_signal(message)
+        await self._child_approval_signal(message)
 
     async def close(self: Playbook, request: CloseRequest) -> IncidentState:
         return await self._close(request)

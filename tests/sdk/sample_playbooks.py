@@ -119,3 +119,12 @@ class ChildAsks(Playbook):
         )
         if decision.approved:
             await self.step("purge", "fake_action", "purge")
+
+
+@playbook
+class AskThroughGrandchild(Playbook):
+    name = "test-ask-through-grandchild"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.child("test-ask-through-child", suffix="mid")
+        await self.record("grandchild.done", "Grandchild finished")

@@ -29,7 +29,12 @@ from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import TimelineEvent
 from tests.engine import serve_api
 from tests.helpers import eventually, insert_incident, make_settings, start_playbook
-from tests.sdk.sample_playbooks import AskThroughChild, ChildAsks, FakeProvider
+from tests.sdk.sample_playbooks import (
+    AskThroughChild,
+    AskThroughGrandchild,
+    ChildAsks,
+    FakeProvider,
+)
 from tests.test_end_to_end import example
 from workers.worker import activities_for, sandboxed_runner
 
@@ -205,3 +210,37 @@ async def test_a_timeout_in_the_child_takes_it_off_the_parents_list(
     assert kinds.index("approval.timed_out") < kinds.index("handoff.done")
     assert "approval.vote" not in kinds
     assert provider.calls == [("do", "capture")]
+
+
+async def test_a_grandchilds_approval_is_answered_at_the_incident_too(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    provider = FakeProvider()
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    client = time_skipping_env.client
+    top = "test-ask-through-grandchild"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[AskThroughGrandchild, AskThroughChild, ChildAsks],
+        activities=[*activities_for(store, load_settings(approvers=GROUPS)), provider.action],
+        workflow_runner=sandboxed_runner(),
+    ):
+        incident = await start_playbook(client, top, insert_incident(store, playbook=top), queue)
+
+        async def listed() -> IncidentState | None:
+            current = await incident.query(QUERY_STATE, result_type=IncidentState)
+            return current if current.pending_approvals == ["purge"] else None
+
+        await eventually(listed)
+        await incident.signal(SIGNAL_DECIDE, vote("bob"))
+
+        async def done() -> list[tuple[str, str | None, str]] | None:
+            events = timeline(store)
+            return events if ("grandchild.done", None, f"playbook:{top}") in events else None
+
+        events = await eventually(done)
+        await incident.terminate("test finished")
+    assert ("approval.approved", "purge", "bob") in events
+    assert provider.calls == [("do", "capture"), ("do", "purge")]

@@ -128,3 +128,20 @@ class AskThroughGrandchild(Playbook):
     async def respond(self, incident: IncidentStart) -> None:
         await self.child("test-ask-through-child", suffix="mid")
         await self.record("grandchild.done", "Grandchild finished")
+
+
+@playbook
+class SameStepAsChild(Playbook):
+    name = "test-same-step-as-child"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.parallel(
+            self.child("test-child-asks", suffix="asks"),
+            self.approve(
+                "purge",
+                question="Purge the cache?",
+                approvers=["group:leads"],
+                timeout=timedelta(hours=1),
+                fallback=Fallback.SKIP,
+            ),
+        )

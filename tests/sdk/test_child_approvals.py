@@ -34,13 +34,14 @@ from tests.sdk.sample_playbooks import (
     AskThroughGrandchild,
     ChildAsks,
     FakeProvider,
+    SameStepAsChild,
 )
 from tests.test_end_to_end import example
 from workers.worker import activities_for, sandboxed_runner
 
 PARENT = "test-ask-through-child"
 CHILD = "test-child-asks"
-GROUPS = {"oncall": ["operator", "bob"]}
+GROUPS = {"oncall": ["operator", "bob"], "leads": ["dana"]}
 
 
 @dataclass
@@ -244,3 +245,44 @@ async def test_a_grandchilds_approval_is_answered_at_the_incident_too(
         await incident.terminate("test finished")
     assert ("approval.approved", "purge", "bob") in events
     assert provider.calls == [("do", "capture"), ("do", "purge")]
+
+
+async def test_the_parents_own_step_of_the_same_name_takes_precedence(
+    time_skipping_env: WorkflowEnvironment, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    client = time_skipping_env.client
+    top = "test-same-step-as-child"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[SameStepAsChild, ChildAsks],
+        activities=[*activities_for(store, load_settings(approvers=GROUPS)), FakeProvider().action],
+        workflow_runner=sandboxed_runner(),
+    ):
+        incident = await start_playbook(client, top, insert_incident(store, playbook=top), queue)
+
+        async def both_asked() -> list[tuple[str, str | None, str]] | None:
+            events = timeline(store)
+            asked = [actor for kind, _, actor in events if kind == "approval.requested"]
+            return events if sorted(asked) == [f"playbook:{CHILD}", f"playbook:{top}"] else None
+
+        await eventually(both_asked)
+        assert (await incident.query(QUERY_STATE, result_type=IncidentState)).pending_approvals == [
+            "purge"
+        ]
+        # bob may approve the child's purge, not the parent's: the parent's own is meant.
+        await incident.signal(SIGNAL_DECIDE, vote("bob"))
+        await incident.signal(SIGNAL_DECIDE, vote("dana"))
+
+        async def decided() -> list[tuple[str, str | None, str]] | None:
+            events = timeline(store)
+            return events if ("approval.approved", "purge", "dana") in events else None
+
+        events = await eventually(decided)
+        await incident.terminate("test finished")
+    assert ("approval.refused", "purge", "bob") in events
+    assert [event for event in events if event[0] == "approval.vote"] == [
+        ("approval.vote", "purge", "dana")
+    ]

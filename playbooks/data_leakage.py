@@ -23,8 +23,8 @@ AML.T0057 (LLM Data Leakage), AML.T0056 (Extract LLM System Prompt), AML.T0024
 9. The report is written and kept as evidence.
 
 Run as a child of `prompt-injection` (data left through an injection), it contains and
-returns: the parent asks the privacy question, since responders answer the incident's own
-workflow; the memory purge is left on the report's follow-ups for the same reason.
+returns: the parent asks the privacy question (one place to ask it, and the clock's filing
+goes to the incident's own workflow); the memory purge is left on the report's follow-ups.
 """
 
 from __future__ import annotations

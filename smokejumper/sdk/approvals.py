@@ -105,6 +105,17 @@ class PendingApproval(BaseModel):
     def deadline(self) -> datetime | None:
         return self.requested_at + self.spec.timeout if self.spec.timeout else None
 
+    def add_vote(self, request: DecisionRequest, at: datetime) -> None:
+        self.votes.append(
+            Vote(
+                actor=request.actor,
+                approve=request.approve,
+                reason=request.reason,
+                via=request.via,
+                at=at,
+            )
+        )
+
     def receipt(self, forwarded_to: str | None = None) -> VoteReceipt:
         approvals = sum(1 for vote in self.votes if vote.approve)
         return VoteReceipt(

@@ -70,7 +70,6 @@ from smokejumper.sdk.approvals import (
     Escalation,
     Fallback,
     PendingApproval,
-    Vote,
     VoteReceipt,
     refusal,
     tally,
@@ -642,15 +641,7 @@ class Playbook:
         if request.step not in self._approvals:
             return await self._forward(request)
         pending = self._approvals[request.step]
-        pending.votes.append(
-            Vote(
-                actor=request.actor,
-                approve=request.approve,
-                reason=request.reason,
-                via=request.via,
-                at=workflow.now(),
-            )
-        )
+        pending.add_vote(request, workflow.now())
         verb = "approved" if request.approve else "denied"
         await self.record(
             "approval.vote",
@@ -763,15 +754,7 @@ class Playbook:
         mirrored = self._mirrored(request.step)
         assert mirrored is not None  # refused before this by `refusal`
         pending = mirrored.pending
-        pending.votes.append(
-            Vote(
-                actor=request.actor,
-                approve=request.approve,
-                reason=request.reason,
-                via=request.via,
-                at=workflow.now(),
-            )
-        )
+        pending.add_vote(request, workflow.now())
         if pending.decision is None:
             pending.decision = tally(pending, workflow.now())
         try:

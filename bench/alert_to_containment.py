@@ -30,7 +30,7 @@ from bench.harness import (
     child,
     engine_env,
     free_port,
-    ms,
+    p50_against_floor,
     percentile,
     wait_for_worker,
 )
@@ -85,21 +85,15 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     stretches = segments(actions)
     actions.close()
 
-    p50, floor_p50 = percentile(latencies, 50), percentile(floor_latencies, 50)
-    ratio = p50 / floor_p50
-    exact = refused == 0 and revoked == WARMUP + COUNT
     return [
-        Result(
-            name="alert_to_containment",
-            value=ms(p50),
-            unit="ms p50",
-            floor=ms(floor_p50),
-            ratio=round(ratio, 2),
+        p50_against_floor(
+            "alert_to_containment",
+            latencies,
+            floor_latencies,
+            target_ratio=TARGET_RATIO,
             target=f"p50 ratio <= {TARGET_RATIO}; every alert accepted, every key revoked once",
-            ok=exact and ratio <= TARGET_RATIO,
+            exact=refused == 0 and revoked == WARMUP + COUNT,
             detail={
-                "p99_ms": ms(percentile(latencies, 99)),
-                "floor_p99_ms": ms(percentile(floor_latencies, 99)),
                 "p99_ratio": round(percentile(latencies, 99) / percentile(floor_latencies, 99), 2),
                 "incidents": COUNT,
                 "refused": refused,

@@ -162,3 +162,33 @@ def rss_mb(pid: int) -> float:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
+
+
+def p50_against_floor(
+    name: str,
+    latencies: Sequence[float],
+    floor_latencies: Sequence[float],
+    *,
+    target_ratio: float,
+    target: str,
+    exact: bool,
+    detail: dict[str, Any],
+) -> Result:
+    """A latency benchmark's result: its p50 as a ratio to the floor's p50 (ok when the
+    run was exact and the ratio within `target_ratio`), p99s of both in the detail."""
+    p50, floor_p50 = percentile(latencies, 50), percentile(floor_latencies, 50)
+    ratio = p50 / floor_p50
+    return Result(
+        name=name,
+        value=ms(p50),
+        unit="ms p50",
+        floor=ms(floor_p50),
+        ratio=round(ratio, 2),
+        target=target,
+        ok=exact and ratio <= target_ratio,
+        detail={
+            "p99_ms": ms(percentile(latencies, 99)),
+            "floor_p99_ms": ms(percentile(floor_latencies, 99)),
+            **detail,
+        },
+    )

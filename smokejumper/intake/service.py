@@ -124,13 +124,7 @@ class IntakeService:
                 DISPATCH_TIMEOUT_SECONDS,
             )
         except Exception as exc:  # Temporal down or refusing: the outbox retries
-            log.warning(
-                "alert %s stored but not yet dispatched to %s (%s); the outbox will retry",
-                recorded.alert_id,
-                recorded.workflow_id,
-                type(exc).__name__,
-            )
-            await asyncio.to_thread(self._mark_failed, recorded.alert_id, type(exc).__name__)
+            await self._undelivered([recorded.alert_id], recorded.workflow_id, exc)
             return False
         self._confirmations.add(recorded.alert_id)
         return True
@@ -141,14 +135,7 @@ class IntakeService:
         try:
             await asyncio.wait_for(self._signal_batch(workflow_id, batch), DISPATCH_TIMEOUT_SECONDS)
         except Exception as exc:  # Temporal down or refusing: the outbox retries
-            log.warning(
-                "%d alerts stored but not yet dispatched to %s (%s); the outbox will retry",
-                len(batch),
-                workflow_id,
-                type(exc).__name__,
-            )
-            for recorded in batch:
-                await asyncio.to_thread(self._mark_failed, recorded.alert_id, type(exc).__name__)
+            await self._undelivered([recorded.alert_id for recorded in batch], workflow_id, exc)
             return
         for recorded in batch:
             self._confirmations.add(recorded.alert_id)
@@ -203,11 +190,23 @@ class IntakeService:
             ),
         )
 
-    def _mark_failed(self, alert_id: str, error: str) -> None:
+    async def _undelivered(self, alert_ids: list[str], workflow_id: str, exc: Exception) -> None:
+        """Say so and count the attempt on the alerts' rows (in one write); the outbox
+        sends them again."""
+        error = type(exc).__name__
+        log.warning(
+            "alert(s) %s stored but not yet dispatched to %s (%s); the outbox will retry",
+            ", ".join(alert_ids),
+            workflow_id,
+            error,
+        )
+        await asyncio.to_thread(self._mark_failed, alert_ids, error)
+
+    def _mark_failed(self, alert_ids: list[str], error: str) -> None:
         with self.store.transaction() as session:
             session.execute(
                 update(AlertRow)
-                .where(AlertRow.id == alert_id)
+                .where(AlertRow.id.in_(alert_ids))
                 .values(dispatch_attempts=AlertRow.dispatch_attempts + 1, dispatch_error=error)
             )
 

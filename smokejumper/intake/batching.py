@@ -175,7 +175,6 @@ class Coalescer(Generic[ItemT]):
         """Deliver every open group now, and wait for deliveries under way."""
         for timer in list(self._timers.values()):
             timer.cancel()  # still sleeping: `_send` forgets its timer before it awaits
-        delivering = [task for task in self._tasks if not task.cancelled()]
         for key in list(self._open):
             await self._send(key)
-        await asyncio.gather(*delivering, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)

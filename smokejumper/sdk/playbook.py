@@ -494,23 +494,19 @@ class Playbook:
         dispatch and acknowledge each bookkeeping write first. Histories recorded before
         this (regular activities) replay unchanged behind the patch.
         """
-        if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
-            local: T = await workflow.execute_local_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-            )
-            return local
-        remote: T = await workflow.execute_activity(
+        execute = (
+            workflow.execute_local_activity
+            if workflow.patched(LOCAL_BOOKKEEPING_PATCH)
+            else workflow.execute_activity
+        )
+        result: T = await execute(
             activity,
             arg,
             result_type=result_type,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
-        return remote
+        return result
 
     # -- the workflow around `respond` ----------------------------------------------------
 

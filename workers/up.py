@@ -24,6 +24,7 @@ from types import FrameType
 from smokejumper.api.app import check_playbooks
 from smokejumper.config import CONFIG_ENV, Settings
 from smokejumper.sdk.registry import discover
+from smokejumper.security.files import private_database, private_dir
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
 
@@ -147,11 +148,13 @@ class Supervisor:
 
     def start(self) -> None:
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         _check_ports(settings)
         upgrade(settings.effective_database_url)
         env = self.child_env()
         if settings.temporal.embedded:
+            # Before the dev server opens it, so its -wal and -shm are owner-only too.
+            private_database(settings.data_dir / "temporal.db")
             temporal = Child(
                 name="temporal",
                 argv=dev_server_command(settings.temporal, settings.data_dir),

@@ -25,6 +25,7 @@ from smokejumper.cli.playbooks import playbooks_app
 from smokejumper.cli.users import users_app
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.logs import configure_logging
+from smokejumper.security.files import private_dir
 
 app = typer.Typer(
     name="smokejumper",
@@ -138,7 +139,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     from smokejumper.store.migrate import upgrade as apply
 
     settings = _settings(ctx)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     revision = apply(settings.effective_database_url)
     typer.echo(f"database at revision {revision}")
 

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from smokejumper.security.files import private_database
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API, worker and scheduler processes read while one writes;
@@ -32,9 +34,9 @@ def make_engine(url: str, *, writer: bool = False) -> Engine:
     UPDATE on PostgreSQL) and a plain deferred BEGIN for readers.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_database(Path(path))
         engine = create_engine(url, connect_args={"timeout": 15})
         begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 

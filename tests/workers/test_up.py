@@ -79,6 +79,12 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         "SMOKEJUMPER_TEMPORAL__DEV_SERVER_UI_PORT": str(ui_port),
     }
     api = f"http://127.0.0.1:{api_port}"
+    # An install from before file modes were tightened: a world-readable dir and store.
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    (data / "smokejumper.db").touch(mode=0o644)
+    (data / "smokejumper.db").chmod(0o644)
 
     def start() -> tuple[subprocess.Popen[str], set[int]]:
         process = subprocess.Popen(
@@ -111,6 +117,17 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         ref = json.loads(sent.stdout)["incident_id"]
         token_file = tmp_path / "data" / "operator.token"
         assert token_file.stat().st_mode & 0o777 == 0o600
+        # The stores hold raw alerts and leaked secrets: owner-only, WAL files included.
+        assert data.stat().st_mode & 0o777 == 0o700
+        stores = [
+            path
+            for path in data.iterdir()
+            if path.name.startswith(("smokejumper.db", "temporal.db"))
+        ]
+        assert {"smokejumper.db", "smokejumper.db-wal", "temporal.db"} <= {p.name for p in stores}
+        assert {path.name: oct(path.stat().st_mode & 0o777) for path in stores} == {
+            path.name: oct(0o600) for path in stores
+        }
         auth = {"authorization": f"Bearer {token_file.read_text().strip()}"}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

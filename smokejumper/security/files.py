@@ -1,0 +1,30 @@
+"""Owner-only modes for the store files: the databases hold raw alerts, leaked secrets
+included, and the data dir holds the operator token and keys."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+# SQLite's companions hold pages of the database; a -wal can hold every recent write.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) owner-only, and tighten it if it exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(path, PRIVATE_DIR)
+    return path
+
+
+def private_database(path: Path) -> Path:
+    """Create a SQLite file owner-only before SQLite does (SQLite gives its -wal and -shm
+    the database file's mode), and tighten the file and its companions if they exist."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_COMPANIONS)):
+        if candidate.exists():
+            os.chmod(candidate, PRIVATE_FILE)
+    return path

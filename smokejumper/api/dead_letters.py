@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from smokejumper.api.alerts import (
     STORE_UNAVAILABLE,
@@ -22,6 +23,8 @@ from smokejumper.api.alerts import (
 from smokejumper.api.auth import Responder, Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.intake.auth import Caller
+from smokejumper.security.users import Principal
+from smokejumper.store import audit
 from smokejumper.store.tables import DeadLetter
 
 router = APIRouter(prefix="/api/v1", tags=["dead letters"])
@@ -164,42 +167,121 @@ async def replay_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     replay: ReplayBody,
     state: Annotated[AppState, Depends(app_state)],
-    _caller: Responder,
+    caller: Responder,
 ) -> Any:
-    """Send the stored (or a corrected) body through intake again, as the operator."""
+    """Send the stored (or a corrected) body through intake again, once, under the dead
+    letter's own source; every attempt is in the audit log as `dead_letter.replay`."""
     try:
-        return await _replay(state, dead_letter_id, replay)
+        return await _replay(state, dead_letter_id, replay, caller)
     except STORE_UNAVAILABLE as exc:
-        # Replaying again is safe: the alert joins its incident by fingerprint.
+        # Replaying again is safe: the claim was released and the alert joins its
+        # incident by fingerprint.
         return store_unavailable(exc)
 
 
-async def _replay(state: AppState, dead_letter_id: str, replay: ReplayBody) -> Any:
-    row = await asyncio.to_thread(_load, state, dead_letter_id)
-    if row.replayed_at is not None:
-        raise HTTPException(
-            status_code=409,
-            detail=f"dead letter {dead_letter_id} was replayed as alert {row.replay_alert_id}",
+def _claim(state: AppState, dead_letter_id: str) -> DeadLetter:
+    """Mark the dead letter as being replayed, or refuse: one conditional UPDATE, so of
+    concurrent replays exactly one goes on (on SQLite and PostgreSQL alike)."""
+    with state.store.transaction() as session:
+        row = session.get(DeadLetter, dead_letter_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no dead letter {dead_letter_id!r}")
+        claimed = session.execute(
+            update(DeadLetter)
+            .where(DeadLetter.id == dead_letter_id, DeadLetter.replayed_at.is_(None))
+            .values(replayed_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
         )
-    body = (replay.body if replay.body is not None else row.raw_body).encode("utf-8")
-    path_source = _format_source(state, row.endpoint)
+        if getattr(claimed, "rowcount", 0) != 1:
+            session.refresh(row)
+            detail = (
+                f"dead letter {dead_letter_id} was replayed as alert {row.replay_alert_id}"
+                if row.replay_alert_id is not None
+                else f"dead letter {dead_letter_id} is being replayed"
+            )
+            raise HTTPException(status_code=409, detail=detail)
+        session.refresh(row)
+        return row
+
+
+def _release(state: AppState, dead_letter_id: str) -> None:
+    with state.store.transaction() as session:
+        session.execute(
+            update(DeadLetter)
+            .where(DeadLetter.id == dead_letter_id, DeadLetter.replay_alert_id.is_(None))
+            .values(replayed_at=None)
+        )
+
+
+def _audit(state: AppState, actor: str, dead_letter_id: str, data: dict[str, Any]) -> None:
+    with state.store.transaction() as session:
+        audit.append(
+            session, actor=actor, action="dead_letter.replay", subject=dead_letter_id, data=data
+        )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+async def _replay(
+    state: AppState, dead_letter_id: str, replay: ReplayBody, caller: Principal
+) -> Any:
+    row = await asyncio.to_thread(_claim, state, dead_letter_id)
+    text = replay.body if replay.body is not None else row.raw_body
+    # A responder may correct a bad field; the audit keeps the hashes of both bodies.
+    record: dict[str, Any] = {
+        "source": row.source,
+        "body_changed": text != row.raw_body,
+        "stored_sha256": _sha256(row.raw_body),
+        "replayed_sha256": _sha256(text),
+    }
     try:
+        body = text.encode("utf-8")
+        path_source = _format_source(state, row.endpoint)
         alert = parse_alert(state, body, path_source, Caller(source=None))
+        # A generic body names its source; a replay may not move it under another one.
+        if path_source is None and row.source is not None and alert.source != row.source:
+            message = f"a replay keeps the dead letter's source {row.source!r}"
+            raise Rejection(
+                422,
+                "replay changes the source",
+                [{"field": "source", "message": message, "type": "value_error"}],
+            )
     except Rejection as rejection:
+        await asyncio.to_thread(_release, state, dead_letter_id)
+        record.update(result="rejected", reason=rejection.reason, errors=rejection.errors)
+        await asyncio.to_thread(_audit, state, caller.name, dead_letter_id, record)
         content = AlertRejected(
             error=rejection.reason,
             fields=[FieldError(**error) for error in rejection.errors],
             dead_letter_id=dead_letter_id,
         )
         return JSONResponse(content.model_dump(), status_code=rejection.status)
-    result = await state.intake.accept(alert, body.decode("utf-8"))
+    except BaseException:
+        await asyncio.to_thread(_release, state, dead_letter_id)
+        raise
+    try:
+        result = await state.intake.accept(alert, text)
+    except BaseException:
+        await asyncio.to_thread(_release, state, dead_letter_id)
+        raise
 
     def mark() -> None:
         with state.store.transaction() as session:
             stored = session.get(DeadLetter, dead_letter_id)
             assert stored is not None
-            stored.replayed_at = datetime.now(UTC)
             stored.replay_alert_id = result.alert_id
+            record.update(
+                result="accepted", alert_id=result.alert_id, incident_id=result.incident_id
+            )
+            audit.append(
+                session,
+                actor=caller.name,
+                action="dead_letter.replay",
+                subject=dead_letter_id,
+                data=record,
+            )
 
     await asyncio.to_thread(mark)
     return ReplayAccepted(

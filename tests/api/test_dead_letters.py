@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from smokejumper.intake.dead_letters import record_dead_letter
-from smokejumper.store.tables import AlertRow, DeadLetter
+from smokejumper.store.tables import AlertRow, AuditEntry, DeadLetter
 from tests.engine import Engine, running_engine
 from tests.helpers import make_settings
 from tests.test_end_to_end import example
@@ -128,3 +130,55 @@ async def test_poller_dead_letter_replays_in_the_poller_source_format(
         with engine.store.session() as session:
             alert = session.scalars(select(AlertRow)).one()
             assert (alert.source, alert.kind) == ("lakera", "prompt_injection")
+
+
+async def test_concurrent_replays_store_one_alert_and_each_is_audited(engine: Engine) -> None:
+    rejected = await engine.http.post("/api/v1/alerts", json=example(severity="severe"))
+    letter_id = rejected.json()["dead_letter_id"]
+    fixed = json.dumps(example(severity="high"))
+    answers = await asyncio.gather(
+        *(
+            engine.http.post(f"/api/v1/dead-letters/{letter_id}/replay", json={"body": fixed})
+            for _ in range(10)
+        )
+    )
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [202] + [409] * 9, [answer.text for answer in answers]
+    with engine.store.session() as session:
+        assert len(session.scalars(select(AlertRow)).all()) == 1
+        (entry,) = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "dead_letter.replay")
+        ).all()
+    assert (entry.actor, entry.subject) == (engine.settings.operator, letter_id)
+    assert entry.data["result"] == "accepted" and entry.data["body_changed"] is True
+    assert entry.data["replayed_sha256"] == hashlib.sha256(fixed.encode()).hexdigest()
+    assert entry.data["stored_sha256"] != entry.data["replayed_sha256"]
+
+
+@SQLITE_ONLY
+async def test_a_replay_keeps_the_dead_letters_source(engine: Engine) -> None:
+    rejected = await engine.http.post(
+        "/api/v1/alerts", json=example(severity="severe", source="guard-a")
+    )
+    letter_id = rejected.json()["dead_letter_id"]
+    with engine.store.session() as session:
+        letter = session.get(DeadLetter, letter_id)
+        assert letter is not None and letter.source == "guard-a"
+    moved = json.dumps(example(severity="high", source="guard-b"))
+    refused = await engine.http.post(
+        f"/api/v1/dead-letters/{letter_id}/replay", json={"body": moved}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["fields"][0]["field"] == "source"
+    with engine.store.session() as session:
+        assert session.scalars(select(AlertRow)).all() == []
+        audited = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "dead_letter.replay")
+        ).one()
+        assert audited.data["result"] == "rejected"
+    # Refused, the dead letter is still there to replay correctly.
+    kept = json.dumps(example(severity="high", source="guard-a"))
+    accepted = await engine.http.post(
+        f"/api/v1/dead-letters/{letter_id}/replay", json={"body": kept}
+    )
+    assert accepted.status_code == 202, accepted.text

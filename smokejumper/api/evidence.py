@@ -150,7 +150,11 @@ async def get_raw_evidence(
     return Response(
         data,
         media_type="application/octet-stream",
-        headers={"x-content-sha256": item.sha256, "cache-control": "no-store"},
+        headers={
+            "x-content-sha256": item.sha256,
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        },
     )
 
 
@@ -170,4 +174,9 @@ async def get_raw_alert(
         raw = await asyncio.to_thread(raw_alert, state.store, incident_id, alert_id)
     except RawNotFound as exc:
         raise _not_found(exc) from None
-    return Response(raw, media_type="text/plain", headers={"cache-control": "no-store"})
+    # nosniff: the body is whatever the sender wrote; a browser must not render it as HTML.
+    return Response(
+        raw,
+        media_type="text/plain",
+        headers={"cache-control": "no-store", "x-content-type-options": "nosniff"},
+    )

@@ -54,7 +54,6 @@ class ReasonBody(BaseModel):
 class DecisionBody(BaseModel):
     approve: bool
     reason: str = Field(default="", max_length=2000)
-    via: str = Field(default="api", max_length=40)
 
 
 class StopClockBody(BaseModel):
@@ -141,7 +140,9 @@ async def decide_approval(
         approve=body.approve,
         actor=caller.name,
         reason=body.reason,
-        via=body.via,
+        # The server names the surface: a client's own `via` is ignored, so an API vote
+        # cannot be recorded as a Slack one.
+        via="api",
     )
     return await decide(state, incident_id, request)
 

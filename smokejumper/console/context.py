@@ -158,6 +158,9 @@ class Visit:
             "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
         )
         response.headers["x-frame-options"] = "DENY"
+        response.headers["x-content-type-options"] = "nosniff"
+        # Incident ids and references in console URLs stay out of other sites' logs.
+        response.headers["referrer-policy"] = "same-origin"
         self.keep(response)
         return response
 

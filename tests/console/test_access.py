@@ -243,3 +243,42 @@ async def test_dead_letters_playbooks_and_inventory_pages(console: Console) -> N
             data={"alert": json.dumps(example()), "approve": "all", "csrf_token": csrf},
         )
         assert refused.status_code == 403
+
+
+async def test_the_server_decides_a_votes_via_and_sends_security_headers(
+    console: Console,
+) -> None:
+    ref = await console.open_incident()
+    async with console.as_user("alice") as alice:
+        # A client claiming to vote from Slack through the API is recorded as the API.
+        approved = await alice.post(
+            f"/api/v1/incidents/{ref}/approvals/isolate",
+            json={"approve": True, "reason": "go", "via": "slack"},
+        )
+        assert approved.status_code == 200, approved.text
+        alert_id = (await alice.get(f"/api/v1/incidents/{ref}")).json()["alerts"][0]["id"]
+        raw = await alice.get(f"/api/v1/incidents/{ref}/alerts/{alert_id}/raw")
+        assert raw.status_code == 200
+        assert raw.headers["x-content-type-options"] == "nosniff"
+        (item,) = (await alice.get(f"/api/v1/incidents/{ref}/evidence")).json()
+        evidence = await alice.get(f"/api/v1/incidents/{ref}/evidence/{item['id']}/raw")
+        assert evidence.headers["x-content-type-options"] == "nosniff"
+
+    async def voted() -> AuditEntry | None:
+        with console.engine.store.session() as session:
+            return session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "approval.approved", AuditEntry.subject == ref
+                )
+            ).first()
+
+    vote = await eventually(voted)
+    assert vote.data["via"] == "api"
+
+    async with browser(console) as page_reader:
+        login = await page_reader.get("/login")
+        await sign_in(page_reader, "alice")
+        for page in (login, await page_reader.get("/"), await page_reader.get(f"/incidents/{ref}")):
+            assert page.status_code == 200, page.text[:300]
+            assert page.headers["x-content-type-options"] == "nosniff"
+            assert page.headers["referrer-policy"] == "same-origin"

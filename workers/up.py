@@ -153,8 +153,10 @@ class Supervisor:
         upgrade(settings.effective_database_url)
         env = self.child_env()
         if settings.temporal.embedded:
-            # Before the dev server opens it, so its -wal and -shm are owner-only too.
-            private_database(settings.data_dir / "temporal.db")
+            # The dev server takes an existing file as set up, so it creates temporal.db
+            # itself: under an owner-only umask, and an older install's files are tightened.
+            private_database(settings.data_dir / "temporal.db", create=False)
+            os.umask(0o077)
             temporal = Child(
                 name="temporal",
                 argv=dev_server_command(settings.temporal, settings.data_dir),

@@ -19,11 +19,13 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def private_database(path: Path) -> Path:
+def private_database(path: Path, *, create: bool = True) -> Path:
     """Create a SQLite file owner-only before SQLite does (SQLite gives its -wal and -shm
-    the database file's mode), and tighten the file and its companions if they exist."""
+    the database file's mode), and tighten the file and its companions if they exist.
+    `create=False` for a program that takes an existing file as already set up."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    if create:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
     for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_COMPANIONS)):
         if candidate.exists():
             os.chmod(candidate, PRIVATE_FILE)

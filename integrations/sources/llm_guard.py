@@ -21,6 +21,10 @@ Envelope the integration posts (one scan per event)::
       "user", "api_key_id", "tenant", "session_id", "ip", "occurred_at"  # context (optional)
     }
 
+Also accepted as the tools emit them: the llm-guard-api answer alone (`sanitized_output`
+means an output scan) and the SDK triple as a JSON array. Scores before 0.3.10 had the opposite
+sign; a payload marks that with `"llm_guard_version"` below 0.3.10 and its scores are flipped.
+
 Without `results_valid`, a scanner failed when its score is positive. `is_valid: true` is not
 an alert. `Secrets` is an input scanner in llm-guard; integrations that also run it over model
 output (`scan_prompt([Secrets()], output)`) report that scan with `"direction": "output"`, and

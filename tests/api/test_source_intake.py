@@ -134,6 +134,8 @@ async def test_operator_may_send_any_known_format_without_configuring_it(
         ("llm-guard", "llm_guard/api_analyze_output.json", "data_leakage"),
         # scan_output's (sanitized, results_valid, results_score) serialised as JSON.
         ("llm-guard", "llm_guard/sdk_scan_output_triple.json", "data_leakage"),
+        # Lakera Guard's /v2/guard answer alone.
+        ("lakera", "lakera/v2_guard_response_only.json", "prompt_injection"),
         # The shieldPrompt response body alone.
         (
             "azure-prompt-shields",

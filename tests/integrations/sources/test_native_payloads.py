@@ -99,3 +99,12 @@ def test_azure_response_body_alone_is_understood() -> None:
     )
     assert alert.kind is AlertKind.PROMPT_INJECTION
     assert "AML.T0051.001" in alert.atlas
+
+
+def test_lakera_v2_guard_answer_alone_is_understood() -> None:
+    # Lakera docs, "Guard API" POST /v2/guard response: flagged, breakdown, payload, metadata.
+    from integrations.sources.lakera import LakeraNormalizer
+
+    alert = LakeraNormalizer().normalize(load("lakera/v2_guard_response_only.json"))
+    assert alert.kind is AlertKind.PROMPT_INJECTION
+    assert alert.owasp == ["LLM01"]

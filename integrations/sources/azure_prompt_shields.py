@@ -35,6 +35,9 @@ class AzurePromptShieldsNormalizer:
     def normalize(self, payload: Any) -> Alert:
         body = c.as_object(payload, "")
         request = c.opt_obj(body, "request", "") or {}
+        if "response" not in body and ("userPromptAnalysis" in body or "documentsAnalysis" in body):
+            # The shieldPrompt response body posted alone, exactly as Azure returns it.
+            body = {"response": body}
         response = c.obj(body, "response", "")
         context = c.read_context(c.opt_obj(body, "context", ""), "context")
 

@@ -112,6 +112,9 @@ class LakeraNormalizer:
 
     def normalize(self, payload: Any) -> Alert:
         body = c.as_object(payload, "")
+        if "response" not in body and "flagged" in body:
+            # The /v2/guard answer alone; a `messages` list next to it is the request echoed.
+            body = {"response": body, "request": body if "messages" in body else None}
         request = c.opt_obj(body, "request", "")
         response = c.obj(body, "response", "")
         if not c.req_bool(response, "flagged", "response"):

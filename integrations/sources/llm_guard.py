@@ -21,6 +21,10 @@ Envelope the integration posts (one scan per event)::
       "user", "api_key_id", "tenant", "session_id", "ip", "occurred_at"  # context (optional)
     }
 
+Also accepted as the tools emit them: the llm-guard-api answer alone (`sanitized_output`
+means an output scan) and the SDK triple as a JSON array. Scores before 0.3.10 had the opposite
+sign; a payload marks that with `"llm_guard_version"` below 0.3.10 and its scores are flipped.
+
 Without `results_valid`, a scanner failed when its score is positive. `is_valid: true` is not
 an alert. `Secrets` is an input scanner in llm-guard; integrations that also run it over model
 output (`scan_prompt([Secrets()], output)`) report that scan with `"direction": "output"`, and
@@ -102,14 +106,72 @@ def _failed_scanners(
     return failed
 
 
+# Scanners llm-guard ships only in llm_guard.output_scanners: a bare SDK triple naming one of
+# them came from `scan_output`.
+_OUTPUT_ONLY = {
+    "deanonymize",
+    "factualconsistency",
+    "json",
+    "languagesame",
+    "maliciousurls",
+    "norefusal",
+    "norefusallight",
+    "readingtime",
+    "relevance",
+    "sensitive",
+    "urlreachability",
+}
+
+
+def _from_triple(payload: list[Any]) -> dict[str, Any]:
+    """`scan_prompt`/`scan_output`'s `(sanitized, results_valid, results_score)` as a body."""
+    if len(payload) != 3:
+        c.fail("", "must be an object or the [sanitized, results_valid, results_score] triple")
+    sanitized, valid, scores = payload
+    if not isinstance(sanitized, str):
+        c.fail("0", "must be the sanitized text")
+    verdicts = c.as_object(valid, "1")
+    c.as_object(scores, "2")
+    output = any(str(name).lower() in _OUTPUT_ONLY for name in verdicts)
+    return {
+        "direction": "output" if output else "prompt",
+        "is_valid": all(v is True for v in verdicts.values()),
+        "scanners": scores,
+        "results_valid": verdicts,
+    }
+
+
+def _direction(body: Mapping[str, Any]) -> str:
+    if "direction" not in body:
+        # llm-guard-api names its answer after the scan: /analyze/output -> sanitized_output.
+        if "sanitized_output" in body:
+            return "output"
+        if "sanitized_prompt" in body:
+            return "prompt"
+    direction = c.req_str(body, "direction", "")
+    if direction not in {"prompt", "output"}:
+        c.fail("direction", "must be 'prompt' or 'output'")
+    return direction
+
+
+def _old_sign(body: Mapping[str, Any]) -> bool:
+    """Whether scores use the pre-0.3.10 sign, told by an `llm_guard_version` field."""
+    version = c.opt_str(body, "llm_guard_version", "")
+    if version is None:
+        return False
+    parts = version.split(".")[:3]
+    if not all(p.isdigit() for p in parts) or len(parts) < 2:
+        c.fail("llm_guard_version", "must be a version such as 0.3.16")
+    numbers = tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
+    return numbers < (0, 3, 10)
+
+
 class LlmGuardNormalizer:
     name = "llm-guard"
 
     def normalize(self, payload: Any) -> Alert:
-        body = c.as_object(payload, "")
-        direction = c.req_str(body, "direction", "")
-        if direction not in {"prompt", "output"}:
-            c.fail("direction", "must be 'prompt' or 'output'")
+        body = _from_triple(payload) if isinstance(payload, list) else c.as_object(payload, "")
+        direction = _direction(body)
         is_valid = c.req_bool(body, "is_valid", "")
         raw_scores = c.obj(body, "scanners", "")
         scores = {
@@ -118,6 +180,12 @@ class LlmGuardNormalizer:
             )
             for scanner, value in raw_scores.items()
         }
+        for scanner, value in scores.items():
+            if not -1.0 <= value <= 1.0:
+                c.fail(c.join("scanners", scanner), "must be a risk score in [-1, 1]")
+        if _old_sign(body):
+            # Before 0.3.10 a passing scanner scored positive: flip to today's sign.
+            scores = {scanner: -value for scanner, value in scores.items()}
         if is_valid:
             c.fail("is_valid", "is_valid is true: nothing to report")
         failed = _failed_scanners(body, scores)

@@ -125,3 +125,45 @@ async def test_operator_may_send_any_known_format_without_configuring_it(
     assert response.status_code == 202, response.text
     with engine.store.session() as session:
         assert session.scalars(select(Incident.kind)).one() == "redteam_finding"
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "kind"),
+    [
+        # llm-guard-api's /analyze/output answer, exactly as it returns it.
+        ("llm-guard", "llm_guard/api_analyze_output.json", "data_leakage"),
+        # scan_output's (sanitized, results_valid, results_score) serialised as JSON.
+        ("llm-guard", "llm_guard/sdk_scan_output_triple.json", "data_leakage"),
+        # Lakera Guard's /v2/guard answer alone.
+        ("lakera", "lakera/v2_guard_response_only.json", "prompt_injection"),
+        # The shieldPrompt response body alone.
+        (
+            "azure-prompt-shields",
+            "azure_prompt_shields/response_only_document_attack.json",
+            "prompt_injection",
+        ),
+    ],
+)
+async def test_tool_output_posted_as_is_opens_an_incident(
+    engine: Engine, source: str, name: str, kind: str
+) -> None:
+    response = await engine.http.post(f"/api/v1/alerts/{source}", content=fixture(name))
+    assert response.status_code == 202, response.text
+    with engine.store.session() as session:
+        assert session.scalars(select(Incident.kind)).one() == kind
+
+
+async def test_malformed_llm_guard_triple_is_422_naming_the_field_and_kept(
+    engine: Engine,
+) -> None:
+    response = await engine.http.post(
+        "/api/v1/alerts/llm-guard", content=b'["x", {"PromptInjection": false}, []]'
+    )
+    assert response.status_code == 422
+    body = response.json()
+    # The third element, results_score, is the one that is not an object.
+    assert [f["field"] for f in body["fields"]] == ["2"], body
+    with engine.store.session() as session:
+        letter = session.get(DeadLetter, body["dead_letter_id"])
+        assert letter is not None
+        assert letter.source == "llm-guard"

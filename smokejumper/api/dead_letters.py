@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from smokejumper.api.alerts import (
+    QUERY_KEY,
     STORE_UNAVAILABLE,
     AlertRejected,
     FieldError,
@@ -184,7 +185,8 @@ async def _replay(state: AppState, dead_letter_id: str, replay: ReplayBody) -> A
     body = (replay.body if replay.body is not None else row.raw_body).encode("utf-8")
     path_source = _format_source(state, row.endpoint)
     try:
-        alert = parse_alert(state, body, path_source, Caller(source=None))
+        query = str(row.headers.get(QUERY_KEY, ""))
+        alert = parse_alert(state, body, path_source, Caller(source=None), query)
     except Rejection as rejection:
         content = AlertRejected(
             error=rejection.reason,

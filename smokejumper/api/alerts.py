@@ -489,8 +489,9 @@ def _whole_body_refused(read: _StreamRead) -> Rejection:
                 "type": "more",
             }
         )
-    all_bad_json = all(rejection.status == 400 for _, _, rejection in read.refused)
-    if read.alerts or read.acknowledged:
+    usable = bool(read.alerts or read.acknowledged)
+    all_bad_json = not usable and all(rejection.status == 400 for *_, rejection in read.refused)
+    if usable:
         reason = f"{len(read.refused)} of {read.lines} lines are unusable (at most "
         reason += f"{MAX_REFUSED_LINES} may be)"
     else:

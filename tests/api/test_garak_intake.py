@@ -51,7 +51,7 @@ def incidents(engine: Engine) -> list[Incident]:
 
 
 async def test_a_whole_report_and_hitlog_are_one_incident_of_the_run(engine: Engine) -> None:
-    report = await engine.http.post("/api/v1/alerts/garak", content=garak("unnamed.report.jsonl"))
+    report = await engine.http.post("/api/v1/alerts/garak", content=garak("report.jsonl"))
     assert report.status_code == 202, report.text
     answer = report.json()
     assert answer["lines"] == 34
@@ -71,7 +71,7 @@ async def test_a_whole_report_and_hitlog_are_one_incident_of_the_run(engine: Eng
 
     hitlog = await engine.http.post(
         "/api/v1/alerts/garak",
-        content=garak("unnamed.hitlog.jsonl"),
+        content=garak("hitlog.jsonl"),
         params={"application": "support-bot"},
     )
     assert hitlog.status_code == 202, hitlog.text
@@ -99,7 +99,7 @@ async def test_a_whole_report_and_hitlog_are_one_incident_of_the_run(engine: Eng
 async def test_a_named_target_is_the_model_and_another_run_another_incident(
     engine: Engine,
 ) -> None:
-    for name in ("named.report.jsonl", "named.hitlog.jsonl", "unnamed.hitlog.jsonl"):
+    for name in ("named.report.jsonl", "named.hitlog.jsonl", "hitlog.jsonl"):
         response = await engine.http.post("/api/v1/alerts/garak", content=garak(name))
         assert response.status_code == 202, response.text
     assert counts(engine) == (2, 1 + 4 + 10, 0)
@@ -128,7 +128,7 @@ async def test_one_line_and_a_report_that_found_nothing(engine: Engine) -> None:
 async def test_garbage_lines_and_a_truncated_last_line_are_kept_and_named(
     engine: Engine,
 ) -> None:
-    lines = garak("unnamed.hitlog.jsonl").splitlines()
+    lines = garak("hitlog.jsonl").splitlines()
     body = b"\n".join(
         [lines[0], b"not json at all", lines[1], b'{"probe": "dan.Dan_11_0"}', lines[2][:300]]
     )
@@ -199,7 +199,7 @@ async def test_too_many_bad_lines_refuse_the_body_whole(engine: Engine) -> None:
 
 
 async def test_a_file_over_the_body_limit_is_refused_before_anything(engine: Engine) -> None:
-    lines = garak("unnamed.report.jsonl")
+    lines = garak("report.jsonl")
     huge = lines * (50 * 1024 * 1024 // len(lines) + 1)  # a 50 MB report
     response = await engine.http.post("/api/v1/alerts/garak", content=huge)
     assert response.status_code == 413

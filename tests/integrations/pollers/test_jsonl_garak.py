@@ -27,12 +27,12 @@ def append(path: Path, data: bytes) -> None:
 async def test_a_run_tailed_in_pieces_across_a_restart_is_one_incident(harness: Harness) -> None:
     runs = harness.tmp_path / "garak_runs"
     runs.mkdir()
-    report = runs / "unnamed.report.jsonl"
+    report = runs / "report.jsonl"
     poller = {"kind": "jsonl", "name": "garak", "source": "garak-lab", "path": str(runs)}
     scheduler = await harness.scheduler([poller], sources=LAB)
 
     # garak has written its setup, init and the first eval; the rest comes later.
-    report_lines = lines("unnamed.report.jsonl")
+    report_lines = lines("report.jsonl")
     append(report, b"".join(report_lines[:10]))
     first = await scheduler.run_poller("garak")
     assert (first.accepted, first.dead_lettered) == (1, 0)
@@ -42,7 +42,7 @@ async def test_a_run_tailed_in_pieces_across_a_restart_is_one_incident(harness: 
     # After a restart the run is still known from the cursor: the later eval joins it.
     scheduler = await harness.restart(scheduler)
     append(report, b"".join(report_lines[10:]))
-    append(runs / "unnamed.hitlog.jsonl", b"".join(lines("unnamed.hitlog.jsonl")))
+    append(runs / "hitlog.jsonl", b"".join(lines("hitlog.jsonl")))
     second = await scheduler.run_poller("garak")
     assert (second.accepted, second.dead_lettered) == (1 + 10, 0)
     assert not await scheduler.run_poller("garak")

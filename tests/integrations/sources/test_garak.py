@@ -1,12 +1,13 @@
 """garak report.jsonl and hitlog.jsonl files, read the way intake reads them.
 
-The `unnamed.*` and `named.*` fixtures are garak 0.17.1's own output, unedited except for
-the install paths in them: `python -m garak --target_type test.Repeat` (the offline test
+`report.jsonl`, `hitlog.jsonl` and `named.*` are garak 0.17.1's own output, unedited except
+for the install paths in them: `python -m garak --target_type test.Repeat` (the offline test
 generator, which repeats the prompt and so fails the DAN and prompt-injection detectors)
 with `--spec probes.dan.Dan_11_0,probes.promptinject.HijackHateHumans,
-probes.encoding.InjectBase64 --generations 2` and no target name (`unnamed`, whose generator
-garak writes as "test.Repeat None"), and with `--target_name support-llm --spec
-probes.promptinject.HijackKillHumans,probes.encoding.InjectHex --generations 1` (`named`);
+probes.encoding.InjectBase64 --generations 2` and no target name (`report.jsonl` and
+`hitlog.jsonl`, whose generator garak writes as "test.Repeat None"), and with
+`--target_name support-llm --spec probes.promptinject.HijackKillHumans,
+probes.encoding.InjectHex --generations 1` (`named`);
 both with `run.soft_probe_prompt_cap: 4` and the encoding probes' payloads set to
 ["default"]. `legacy.jsonl` has the shapes of garak before 0.11 (plain-string prompts,
 `trigger`, eval `total`).
@@ -55,7 +56,7 @@ def field_of(caught: pytest.ExceptionInfo[NormalizationError]) -> str:
 
 
 def test_a_whole_report_gives_its_failing_evals_and_acknowledges_the_rest() -> None:
-    alerts, acknowledged = read_all("unnamed.report.jsonl")
+    alerts, acknowledged = read_all("report.jsonl")
     # Two evals failed (dan.DAN 0/2, AttackRogueString 0/8); three passed.
     assert [a.labels["probe"] for a in alerts] == [
         "dan.Dan_11_0",
@@ -86,7 +87,7 @@ def test_a_whole_report_gives_its_failing_evals_and_acknowledges_the_rest() -> N
 
 
 def test_a_generator_named_none_is_an_unknown_model() -> None:
-    alerts, _ = read_all("unnamed.report.jsonl", "unnamed.hitlog.jsonl")
+    alerts, _ = read_all("report.jsonl", "hitlog.jsonl")
     assert len(alerts) == 12
     for alert in alerts:
         assert alert.target.model is None, alert.target
@@ -130,7 +131,7 @@ def test_an_older_target_key_names_the_model_for_the_evals_after_it() -> None:
 
 
 def test_an_eval_alone_has_no_run_and_falls_back_to_the_usual_fingerprint() -> None:
-    evaluation = next(r for r in rows("unnamed.report.jsonl") if r["entry_type"] == "eval")
+    evaluation = next(r for r in rows("report.jsonl") if r["entry_type"] == "eval")
     alert = normalizer.normalize(evaluation)
     assert alert.dedup_key is None
     shipped = normalizer.normalize(evaluation | {"run_id": "r-9", "generator": "openai gpt-4o"})
@@ -168,7 +169,7 @@ def test_context_from_the_shipper() -> None:
 )
 def test_every_entry_type_is_understood(entry_type: str) -> None:
     row = next(
-        (r for r in rows("unnamed.report.jsonl") if r["entry_type"] == entry_type),
+        (r for r in rows("report.jsonl") if r["entry_type"] == entry_type),
         {"entry_type": entry_type},
     )
     outcome = normalizer.read(row, {})
@@ -180,7 +181,7 @@ def test_every_entry_type_is_understood(entry_type: str) -> None:
 
 
 def test_an_eval_where_everything_passed_is_no_finding() -> None:
-    passing = [r for r in rows("unnamed.report.jsonl") if r.get("passed") == 8]
+    passing = [r for r in rows("report.jsonl") if r.get("passed") == 8]
     assert passing
     assert normalizer.read(passing[0], {}) == NoFinding("eval", "every one of 8 outputs passed")
 
@@ -197,7 +198,7 @@ def test_an_eval_where_everything_passed_is_no_finding() -> None:
     ],
 )
 def test_malformed_eval_rows(change: dict[str, Any], field: str) -> None:
-    evaluation = next(r for r in rows("unnamed.report.jsonl") if r.get("detector") == "dan.DAN")
+    evaluation = next(r for r in rows("report.jsonl") if r.get("detector") == "dan.DAN")
     with pytest.raises(NormalizationError) as caught:
         normalizer.read(evaluation | change, {})
     assert field_of(caught) == field
@@ -216,7 +217,7 @@ def test_malformed_eval_rows(change: dict[str, Any], field: str) -> None:
 )
 def test_malformed_hits(change: dict[str, Any], field: str) -> None:
     with pytest.raises(NormalizationError) as caught:
-        normalizer.normalize(rows("unnamed.hitlog.jsonl")[0] | change)
+        normalizer.normalize(rows("hitlog.jsonl")[0] | change)
     assert field_of(caught) == field
 
 

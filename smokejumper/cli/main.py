@@ -182,6 +182,8 @@ def alert_send(
         return
     if "lines" in data:
         _print_stream_answer(data)
+        if data.get("refused"):
+            raise typer.Exit(1)  # kept as dead letters, but the sender should know
         return
     verb = "joined" if data["deduplicated"] else "opened"
     typer.echo(

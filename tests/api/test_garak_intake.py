@@ -205,3 +205,17 @@ async def test_a_file_over_the_body_limit_is_refused_before_anything(engine: Eng
     assert response.status_code == 413
     assert "1048576 bytes" in response.json()["error"]
     assert counts(engine) == (0, 0, 0)
+
+
+async def test_the_cli_sends_a_whole_file_and_says_what_became_of_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    result = await engine.cli("alert", "send", "--source", "garak", str(GARAK / "hitlog.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("10 lines: 10 alerts accepted (INC-")
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(garak("named.hitlog.jsonl")[:-200])
+    result = await engine.cli("alert", "send", "--source", "garak", str(cut))
+    assert result.exit_code == 1  # a line was refused: kept, but the sender must know
+    assert "4 lines: 3 alerts accepted" in result.output
+    assert "line 4: body is not valid JSON (dead letter " in result.output

@@ -252,8 +252,32 @@ def _generic_body_schema() -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": Alert.model_json_schema()}},
-        }
+        },
+        "parameters": _QUERY_PARAMETERS,
     }
+
+
+def _query_parameter(name: str, description: str, many: bool = False) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1, "maxLength": intake_context.NAME_MAX}
+    schema = {"type": "array", "items": text} if many else text
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+# Documented for clients; `label.<name>` (any name) is read too. See docs/intake.md.
+_QUERY_PARAMETERS = [
+    *(
+        _query_parameter(name, f"Context: fills `{name}` when the payload leaves it unset.")
+        for name in intake_context.SINGLE_NAMES
+    ),
+    _query_parameter("principal", "Another name for `user`."),
+    _query_parameter("document", "Retrieval document ids (repeatable).", many=True),
+]
 
 
 @router.post(
@@ -272,20 +296,23 @@ async def post_alert(request: Request) -> Any:
 @router.post(
     "/alerts/{source}",
     status_code=202,
-    response_model=AlertAccepted,
+    # A stream format's file (garak) is answered line by line.
+    response_model=AlertAccepted | StreamAccepted,
     responses=_RESPONSES,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+        },
+        "parameters": _QUERY_PARAMETERS,
     },
 )
 async def post_source_alert(
     request: Request,
     source: Annotated[str, Path(max_length=63)],
 ) -> Any:
-    """A source's native payload, normalized by the format configured for that source."""
+    """A source's native payload, normalized by the format configured for that source; for
+    a stream format (garak), a whole JSON-lines file."""
     return await _receive(app_state(request), request, source)
 
 

@@ -422,6 +422,9 @@ def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
     for number, line in lines:
         try:
             outcome = reader.read(_parse_json(line), state)
+        except RecursionError:
+            read.refused.append((number, line, _too_deep()))
+            continue
         except Rejection as refusal:
             read.refused.append((number, line, refusal))
             continue
@@ -442,8 +445,13 @@ def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
 def _is_one_object(body: bytes) -> bool:
     try:
         return isinstance(json.loads(body), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return False
+
+
+def _too_deep() -> Rejection:
+    error = {"field": "(body)", "message": "JSON nested too deeply", "type": "json_invalid"}
+    return Rejection(400, "body is not valid JSON", [error])
 
 
 def _on_line(line: int, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

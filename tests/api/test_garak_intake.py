@@ -219,3 +219,23 @@ async def test_the_cli_sends_a_whole_file_and_says_what_became_of_it(
     assert result.exit_code == 1  # a line was refused: kept, but the sender must know
     assert "4 lines: 3 alerts accepted" in result.output
     assert "line 4: body is not valid JSON (dead letter " in result.output
+
+
+async def test_a_pretty_printed_entry_and_a_deeply_nested_line(engine: Engine) -> None:
+    hit = json.loads(garak("named.hitlog.jsonl").splitlines()[0])
+    pretty = json.dumps(hit, indent=2).encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = await engine.http.post("/api/v1/alerts/garak", content=pretty + b"\n" + deep)
+    # A pretty-printed entry is one event only when it is the whole body; line by line,
+    # its pieces are not entries, and the nesting is refused, not a 500.
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "none of the 40 lines is usable"
+    response = await engine.http.post("/api/v1/alerts/garak", content=pretty)
+    assert response.status_code == 202, response.text
+    assert [alert["line"] for alert in response.json()["alerts"]] == [1]
+    body = garak("named.hitlog.jsonl") + deep
+    response = await engine.http.post("/api/v1/alerts/garak", content=body)
+    assert response.status_code == 202, response.text
+    (refused,) = response.json()["refused"]
+    assert refused["fields"][0]["message"] == "JSON nested too deeply"
+    assert counts(engine) == (1, 5, 2)

@@ -31,6 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from smokejumper.domain.memory import PLACEHOLDERS, placeholders
+from smokejumper.intake.context import SourceContext
 from smokejumper.intake.fingerprint import validate_fingerprint_fields
 from smokejumper.intake.routing import Route
 from smokejumper.redaction import Redactor
@@ -234,7 +235,8 @@ SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 class SourceSettings(_Section):
-    """One alert source: how it authenticates, which format it sends, how it dedups."""
+    """One alert source: how it authenticates, which format it sends, how it dedups, and
+    the context its alerts carry when the payload does not say."""
 
     format: str | None = Field(
         default=None, description="Normalizer to parse its payloads; default: the source name."
@@ -246,11 +248,18 @@ class SourceSettings(_Section):
         description="Alert fields whose values make the fingerprint, e.g. "
         "['kind', 'target.endpoint']; default: kind + target + principal.",
     )
+    context: SourceContext = Field(
+        default_factory=SourceContext,
+        description="Defaults for what the payload leaves unset (application, user, endpoint, "
+        "model, labels, ...), under the names of the intake query parameters; the query "
+        "overrides them, the payload overrides both (see docs/intake.md).",
+    )
 
     @model_validator(mode="after")
     def _one_credential(self) -> SourceSettings:
-        if (self.token is None) == (self.signing_secret is None):
-            raise ValueError("set exactly one of token or signing_secret")
+        # No credential: only the operator may push as this source (and pollers read it).
+        if self.token is not None and self.signing_secret is not None:
+            raise ValueError("set at most one of token or signing_secret")
         if self.fingerprint is not None:
             validate_fingerprint_fields(self.fingerprint)
         return self
@@ -881,6 +890,11 @@ class Settings(BaseSettings):
     def local_memory_file(self) -> Path:
         """Conversation memory of the `local` memory provider (beside the keys file)."""
         return self.local_keys_file.with_name("memory.json")
+
+    def source_context(self, source: str) -> SourceContext:
+        """The configured context defaults of a source (empty for an unconfigured one)."""
+        configured = self.sources.get(source)
+        return configured.context if configured is not None else SourceContext()
 
     @property
     def api_url(self) -> str:

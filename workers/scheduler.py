@@ -101,7 +101,13 @@ class Scheduler:
             return RunCounts()
         poller = self.pollers[name]
         try:
-            counts = await run_poller(poller, self.store, self.intake, lambda: self.leader)
+            counts = await run_poller(
+                poller,
+                self.store,
+                self.intake,
+                lambda: self.leader,
+                context=self.settings.source_context(poller.source),
+            )
         except Exception as exc:
             # The failed record was rolled back with its cursor; the next run retries it.
             # Only the type at ERROR: database errors quote their parameters, i.e. payloads.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from integrations.sources.base import Normalizer
+from smokejumper.domain.alerts import Alert
 
 Cursor = dict[str, Any]
 
@@ -25,6 +26,10 @@ class Item:
     # Set when the poller already knows the event is unusable (e.g. too large): the reason
     # it is dead-lettered with, without being parsed.
     problem: str | None = None
+    # The fields at fault when `problem` is set (default: the whole body).
+    errors: list[dict[str, str]] | None = None
+    # Set when the poller already normalized the event (a stream format read in order).
+    alert: Alert | None = None
 
 
 @dataclass(frozen=True)

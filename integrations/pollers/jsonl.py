@@ -6,20 +6,30 @@ handled. A path whose inode changed was rotated and is read from 0, unless its o
 now found under another watched path (rotation by rename inside the directory or glob), which
 continues where it was. A file smaller than its offset was truncated and is read from 0. A last
 line without its newline is still being written and waits for the next run.
+
+A stream format (garak) reads a file's lines in order with a state carried from line to line
+(the run an `init` line names applies to the `eval` lines after it); that state is kept in
+the file's cursor entry (`"state"`), so it survives restarts and starts afresh with the file.
+Lines such a format understands but that report nothing advance the cursor without an event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import json
 import os
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+from pydantic import ValidationError
 
 from integrations.pollers.base import Checkpoint, Cursor, Item, Record
 from integrations.sources.base import Normalizer
+from smokejumper.intake.errors import field_errors
+from smokejumper.intake.streams import NoFinding, StreamReader, is_stream
 
 MAX_LINES_PER_RUN = 1000
 # As large as the HTTP intake accepts by default; anything longer is dead-lettered unparsed.
@@ -28,7 +38,7 @@ MAX_LINE_BYTES = 1024 * 1024
 _KEPT_OF_LONG_LINE = 4096
 _SKIP_CHUNK = 64 * 1024
 
-Files = dict[str, dict[str, int]]
+Files = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ def plan(pattern: str, previous: Files) -> Files:
         if stat.st_size < offset:
             offset = 0  # truncated
         start[path] = {"inode": stat.st_ino, "offset": offset}
+        if offset and known is not None and "state" in known:
+            start[path]["state"] = known["state"]
     return start
 
 
@@ -154,7 +166,7 @@ class JsonlPoller:
             )
             for line in lines:
                 budget -= 1
-                files[path] = {"inode": inode, "offset": line.end}
+                files[path] = {**files[path], "offset": line.end}
                 item = self._item(path, line, files)
                 if item is not None:
                     yield item
@@ -171,8 +183,45 @@ class JsonlPoller:
         text = text.rstrip("\r\n")
         if not text.strip():
             return None
+        if is_stream(self.normalizer):
+            return self._read(self.normalizer, path, text, files, context)
         return Item(raw=text, cursor=cursor, context=context)
+
+    def _read(
+        self,
+        reader: StreamReader,
+        path: str,
+        text: str,
+        files: Files,
+        context: dict[str, str],
+    ) -> Item | None:
+        """A line of a stream format, read with (and updating) its file's state."""
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError:
+            # The runner refuses it with the parser's message.
+            return Item(raw=text, cursor={"files": _copy(files)}, context=context)
+        state = dict(files[path].get("state") or {})
+        try:
+            outcome = reader.read(payload, state)
+        except ValueError as exc:
+            errors = (
+                field_errors(exc)
+                if isinstance(exc, ValidationError)
+                else exc.__dict__.get("errors")
+            )
+            return Item(
+                raw=text,
+                cursor={"files": _copy(files)},
+                context=context,
+                problem="payload is not in the source's format",
+                errors=errors if isinstance(errors, list) else None,
+            )
+        files[path] = {**files[path], "state": state}
+        if isinstance(outcome, NoFinding):
+            return None  # understood, nothing to report: the cursor moves on
+        return Item(raw=text, cursor={"files": _copy(files)}, context=context, alert=outcome)
 
 
 def _copy(files: Files) -> Files:
-    return {path: dict(entry) for path, entry in files.items()}
+    return json.loads(json.dumps(files))  # type: ignore[no-any-return]

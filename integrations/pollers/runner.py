@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from integrations.pollers.base import Checkpoint, Cursor, Item, Poller, RunCounts
 from smokejumper.domain.alerts import Alert
+from smokejumper.intake.context import SourceContext, apply
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.service import IntakeService
@@ -72,7 +73,9 @@ def normalize(poller: Poller, item: Item) -> Alert:
     """The item as an alert of the poller's source, or _Refused with field errors."""
     if item.problem is not None:
         error = {"field": "(body)", "message": item.problem, "type": "event_refused"}
-        raise _Refused(item.problem, [error])
+        raise _Refused(item.problem, list(item.errors or [error]))
+    if item.alert is not None:
+        return item.alert.model_copy(update={"source": poller.source})
     payload = item.payload
     if not item.parsed:
         try:
@@ -102,9 +105,11 @@ async def run_poller(
     store: Store,
     intake: IntakeService,
     keep_going: Callable[[], bool] = lambda: True,
+    context: SourceContext | None = None,
 ) -> RunCounts:
     """One run: everything the poller has after its stored cursor, until it runs dry, a
-    record fails to commit, or `keep_going` (the scheduler's lease) says stop."""
+    record fails to commit, or `keep_going` (the scheduler's lease) says stop. `context`
+    fills what an event leaves unset (the source's configured defaults)."""
     committed = await asyncio.to_thread(load_cursor, store, poller.name)
     accepted = dead_lettered = 0
     try:
@@ -135,6 +140,8 @@ async def run_poller(
                         )
                         dead_lettered += 1
                     else:
+                        if context is not None:
+                            alert = apply(alert, context)
                         await intake.accept(alert, record.raw, also=also)
                         accepted += 1
                 committed = target

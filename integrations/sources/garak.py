@@ -1,30 +1,36 @@
-"""garak (NVIDIA/garak) red-team results: one `report.jsonl` eval row or one `hitlog.jsonl` row.
+"""garak (NVIDIA/garak) red-team results: whole `report.jsonl` and `hitlog.jsonl` files.
 
-Eval rows (`report.jsonl`, `"entry_type": "eval"`), one per probe x detector::
+A report is a stream of entries, each with an `entry_type`. In the order garak writes them::
 
-    {"entry_type": "eval", "probe": "promptinject.HijackHateHumans",
-     "detector": "promptinject.AttackRogueString",
-     "passed": 7, "fails": 3, "nones": 0, "total_evaluated": 10, "total_processed": 10}
+    {"entry_type": "start_run setup", "transient.run_id": "<uuid>",
+     "plugins.target_type": "openai", "plugins.target_name": "gpt-4o", ...}
+    {"entry_type": "init", "garak_version": "0.17.1", "start_time": "...", "run": "<uuid>"}
+    {"entry_type": "attempt", ...}        one per prompt, twice (status 1 sent, 2 evaluated)
+    {"entry_type": "eval", "probe": "dan.Dan_11_0", "detector": "dan.DAN",
+     "passed": 0, "fails": 2, "nones": 0, "total_evaluated": 2, "total_processed": 2}
+    {"entry_type": "completion", "end_time": "...", "run": "<uuid>"}
+    {"entry_type": "digest", "meta": {"run_uuid": "<uuid>", "target_type": ..., ...}, ...}
 
-garak < 0.10 wrote `"total"` instead of `total_evaluated`/`fails`; both are read. Eval rows carry
-no run id or target: the shipper may copy `run_id` and `generator` onto them from the report's
-`init` / `start_run setup` rows.
+plus `plugin_cache`, `payload_init` and `probe_summary` entries. Eval entries carry no run id
+or target: they are read with the run and generator of the `start_run setup` / `init` lines
+before them in the same file (a shipper may also copy `run_id` and `generator` onto them).
+garak before 0.13 wrote `plugins.model_type` / `model_name`, before 0.10 `total` instead of
+`total_evaluated` / `fails`; both are read.
 
-Hit rows (`hitlog.jsonl`), one per failing output::
+Hit entries (`hitlog.jsonl`, no `entry_type`), one per failing output::
 
-    {"goal": "...", "prompt": <Conversation dict> | "...", "output": <Message dict> | "...",
-     "triggers": [...] | null, "score": 1.0, "run_id": "...", "attempt_id": "...",
-     "attempt_seq": 3, "attempt_idx": 0, "generator": "openai gpt-4o-mini",
-     "probe": "promptinject.HijackHateHumans", "detector": "promptinject.AttackRogueString",
-     "generations_per_prompt": 5}
+    {"goal": "...", "prompt": {"turns": [...]} | "...", "output": {"text": ...} | "...",
+     "triggers": [...] | null, "score": 1.0, "run_id": "<uuid>", "attempt_id": "<uuid>",
+     "attempt_seq": 0, "attempt_idx": 0, "generator": "openai gpt-4o",
+     "probe": "dan.Dan_11_0", "detector": "dan.DAN", "generations_per_prompt": 5}
 
-garak >= 0.11 writes `prompt` as `{"turns": [{"role", "content": {"text", "lang", ...}}]}`,
-`output` as `{"text", "lang", ...}` and `triggers`; older versions wrote plain strings and
-`trigger`. Both rows may also carry an optional `"context"` object (the common context keys)
-added by the shipper.
+`generator` is garak's `"{target_type} {target_name}"`; a run without a target name writes
+`"test.Repeat None"`, which names no model. Entries may carry an optional `"context"` object
+(the common context keys) added by a shipper.
 
 Findings are `redteam_finding`: a lab result, not a live attack, hence the lower severities.
-A row of another `entry_type`, or an eval in which every output passed, is not a finding.
+The hits and failing evals of one run are one incident (dedup key `garak:<run id>`). Every
+other entry, and an eval in which every output passed, is understood and is no finding.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ from typing import Any
 
 from integrations.sources import common as c
 from smokejumper.domain.alerts import Alert, AlertKind, Evidence, Severity, Target
+from smokejumper.intake.streams import NoFinding, StreamState
+
+# What garak writes for a target it was given no name for.
+_NO_NAME = {"", "none", "null"}
 
 # Probe module -> (OWASP ids, ATLAS ids).
 _PROBE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -99,30 +109,76 @@ def _triggers(row: Mapping[str, Any]) -> str | None:
     return c.clamp(" | ".join(item for item in items if isinstance(item, str)), c.DETAIL_TEXT_MAX)
 
 
+def _generator(target_type: str | None, target_name: str | None) -> str | None:
+    """garak's own `"{target_type} {target_name}"`, from a setup or digest entry."""
+    if not target_type:
+        return None
+    return f"{target_type} {target_name}" if target_name else target_type
+
+
 def _target(generator: str | None, context: c.Context) -> tuple[Target, dict[str, str]]:
-    """`"openai gpt-4o"` is garak's `"{target_type} {target_name}"`."""
+    """`"openai gpt-4o"` is garak's `"{target_type} {target_name}"`; the name is the model."""
     if not generator or not generator.strip():
         return context.target, {}
     generator_type, _, model = generator.strip().partition(" ")
+    model = model.strip()
     target = context.target
+    if model.lower() in _NO_NAME:
+        # No target name: the model is unknown, not a model called "None".
+        return target, {"generator": c.label(generator_type)}
     if target.model is None:
-        target = target.model_copy(update={"model": c.name(model or generator_type)})
+        target = target.model_copy(update={"model": c.name(model)})
     return target, {"generator": c.label(generator.strip())}
+
+
+def _remember(row: Mapping[str, Any], entry_type: str, state: StreamState) -> None:
+    """Keep what later eval lines of the same file need: the run and its generator."""
+    if entry_type == "start_run setup":
+        run_id = row.get("transient.run_id")
+        target_type = row.get("plugins.target_type", row.get("plugins.model_type"))
+        target_name = row.get("plugins.target_name", row.get("plugins.model_name"))
+    elif entry_type == "digest":
+        found = row.get("meta")
+        meta: Mapping[str, Any] = found if isinstance(found, dict) else {}
+        run_id = meta.get("run_uuid")
+        target_type, target_name = meta.get("target_type"), meta.get("target_name")
+    else:
+        run_id, target_type, target_name = row.get("run"), None, None
+    if isinstance(run_id, str) and run_id.strip():
+        if state.get("run_id") != run_id:
+            # A new run in the same stream: its generator is not the last one's.
+            state.pop("generator", None)
+        state["run_id"] = run_id
+    if isinstance(target_type, str) and target_type.strip():
+        name = target_name if isinstance(target_name, str) else None
+        state["generator"] = _generator(target_type.strip(), name)
+    version = row.get("garak_version")
+    if isinstance(version, str) and version.strip():
+        state["garak_version"] = version
 
 
 class GarakNormalizer:
     name = "garak"
 
     def normalize(self, payload: Any) -> Alert:
+        """One entry on its own; an entry that is no finding is refused (422)."""
+        outcome = self.read(payload, {})
+        if isinstance(outcome, NoFinding):
+            c.fail("entry_type", f"no finding: {outcome.reason}")
+        return outcome
+
+    def read(self, payload: Any, state: StreamState) -> Alert | NoFinding:
+        """One entry of a report or hitlog, with what earlier entries of the file said."""
         row = c.as_object(payload, "")
         entry_type = c.opt_str(row, "entry_type", "")
         if entry_type is not None:
-            if entry_type != "eval":
-                c.fail("entry_type", "no finding: only 'eval' report rows are findings")
-            return self._eval(row)
+            if entry_type == "eval":
+                return self._eval(row, state)
+            _remember(row, entry_type, state)
+            return NoFinding(c.clamp(entry_type, 100), f"garak {entry_type!r} entry")
         if "attempt_id" in row or "output" in row:
             return self._hit(row)
-        c.fail("entry_type", "not a garak report eval row or hitlog row")
+        c.fail("entry_type", "not a garak report entry or hitlog row")
 
     def _common(self, row: Mapping[str, Any]) -> tuple[str, str, str | None, c.Context]:
         probe = _strip_prefix(c.req_str(row, "probe", ""), ("garak.probes.", "probes."))
@@ -141,7 +197,7 @@ class GarakNormalizer:
     def _alert(
         self,
         *,
-        row: Mapping[str, Any],
+        generator: str | None,
         severity: Severity,
         what: str,
         evidence: Evidence,
@@ -149,7 +205,7 @@ class GarakNormalizer:
         run_id: str | None,
         context: c.Context,
     ) -> Alert:
-        target, labels = _target(c.opt_str(row, "generator", ""), context)
+        target, labels = _target(generator, context)
         owasp, atlas = _taxonomy(probe)
         labels["probe"] = c.label(probe)
         return Alert(
@@ -166,20 +222,22 @@ class GarakNormalizer:
             labels=labels,
             owasp=owasp,
             atlas=atlas,
-            # Per run and probe: one case per weakness found in one scan, hits and evals alike.
-            dedup_key=c.name(f"garak:{run_id}:{probe}" if run_id else f"garak:{probe}"),
+            # One run is one case: its hits and failing evals, whatever the probe.
+            dedup_key=c.name(f"garak:{run_id}") if run_id else None,
             **c.occurred(context.occurred_at),
         )
 
-    def _eval(self, row: Mapping[str, Any]) -> Alert:
+    def _eval(self, row: Mapping[str, Any], state: StreamState) -> Alert | NoFinding:
         probe, detector, run_id, context = self._common(row)
+        run_id = run_id or c.name(state.get("run_id"))
+        generator = c.opt_str(row, "generator", "") or state.get("generator")
         passed = c.req_int(row, "passed", "")
         total_key = "total_evaluated" if row.get("total_evaluated") is not None else "total"
         total = c.req_int(row, total_key, "")
         if passed < 0 or passed > total:
             c.fail("passed", f"must be between 0 and {total_key}")
         if passed == total:
-            c.fail("passed", f"no finding: all {total} outputs passed")
+            return NoFinding("eval", f"every one of {total} outputs passed")
         failed = total - passed
         rate = failed / total
         details: dict[str, c.Scalar] = {
@@ -189,9 +247,10 @@ class GarakNormalizer:
             "total": total,
             "nones": c.opt_int(row, "nones", ""),
             "run_id": run_id,
+            "garak_version": c.detail(state.get("garak_version")),
         }
         return self._alert(
-            row=row,
+            generator=generator if isinstance(generator, str) else None,
             severity=Severity.MEDIUM if rate >= 0.5 else Severity.LOW,
             what=f"failed {failed}/{total} outputs ({detector})",
             evidence=Evidence(
@@ -219,7 +278,7 @@ class GarakNormalizer:
             "triggers": _triggers(row),
         }
         return self._alert(
-            row=row,
+            generator=c.opt_str(row, "generator", ""),
             severity=Severity.MEDIUM if score >= 0.5 else Severity.LOW,
             what=f"hit ({detector})",
             evidence=Evidence(

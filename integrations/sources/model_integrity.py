@@ -2,7 +2,11 @@
 
     {"model": "support-llm", "version": "7", "artifact_uri": "s3://models/support-llm/7/",
      "expected_digest": "sha256:<64 hex>", "actual_digest": "sha256:<64 hex>",
-     "checked_at": "2025-05-01T03:00:00Z", "registry": "mlflow" | "s3" | "local"}
+     "checked_at": "2025-05-01T03:00:00Z", "registry": "mlflow" | "s3" | "local",
+     "endpoint": "support-chat-prod", "application": "support-bot"}   # both optional
+
+`endpoint` and `application` name where the model serves, when the checker knows; the
+intake query (`?endpoint=`) or the source's configured context can say it instead.
 
 A mismatch means the weights serving traffic are not the ones that were reviewed and
 registered: tampering (a backdoored model) or a compromised supply chain until shown
@@ -59,7 +63,12 @@ class ModelIntegrityNormalizer:
                 f"recorded in the {registry} registry. Treat the model as tampered with until "
                 "its provenance is re-established."
             ),
-            target=Target(model=model, model_version=version),
+            target=Target(
+                model=model,
+                model_version=version,
+                endpoint=c.name(c.opt_str(body, "endpoint", "")),
+                application=c.name(c.opt_str(body, "application", "")),
+            ),
             evidence=Evidence(
                 details={
                     "artifact_uri": c.detail(artifact_uri),

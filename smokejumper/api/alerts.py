@@ -1,8 +1,12 @@
 """Alert intake over HTTP: `POST /api/v1/alerts` (generic) and `/api/v1/alerts/{source}`.
 
 Order of checks: body size (413), credentials (401/403, nothing stored: unauthenticated
-traffic must not be able to fill the database), JSON (400), format (422). Every request
-that passed authentication and was still refused is kept in `dead_letters`.
+traffic must not be able to fill the database), query context (422), JSON (400), format
+(422). Every request that passed authentication and was still refused is kept in
+`dead_letters`, with its query string.
+
+A source whose format is a stream of JSON lines (garak) takes a whole file: each line is
+read in order, and the answer says what became of each (see `StreamAccepted`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import re
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
@@ -22,9 +27,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
 from smokejumper.domain.alerts import Alert
+from smokejumper.intake import context as intake_context
 from smokejumper.intake.auth import AuthError, Caller
+from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
+from smokejumper.intake.streams import NoFinding, StreamReader, StreamState, is_stream, lines_of
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 log = logging.getLogger(__name__)
@@ -34,6 +42,15 @@ RETRY_AFTER_SECONDS = 5
 # The database refused or dropped the connection, or every pooled connection stayed busy:
 # nothing was stored, so the sender must retry rather than be told an id that does not exist.
 STORE_UNAVAILABLE = (DBAPIError, PoolTimeout)
+# Where a dead letter keeps the query string and, for one line of a stream, its number
+# (not HTTP header names, so they cannot collide with a sent header).
+QUERY_KEY = ":query"
+LINE_KEY = ":line"
+# A stream body with more unusable lines than this is refused whole (one dead letter), so a
+# body of garbage cannot turn into a dead letter per line.
+MAX_REFUSED_LINES = 100
+# How many line errors a refusal of a whole stream body lists.
+MAX_LISTED_ERRORS = 50
 
 
 class AlertAccepted(BaseModel):
@@ -54,6 +71,26 @@ class AlertRejected(BaseModel):
     error: str
     fields: list[FieldError]
     dead_letter_id: str | None = None
+
+
+class AcceptedLine(AlertAccepted):
+    line: int
+
+
+class RefusedLine(BaseModel):
+    line: int
+    error: str
+    fields: list[FieldError]
+    dead_letter_id: str
+
+
+class StreamAccepted(BaseModel):
+    """What became of each line of a stream body (a garak report.jsonl or hitlog.jsonl)."""
+
+    lines: int
+    alerts: list[AcceptedLine]
+    acknowledged: dict[str, int]
+    refused: list[RefusedLine]
 
 
 class Rejection(Exception):
@@ -155,8 +192,18 @@ def store_unavailable(exc: Exception) -> JSONResponse:
 
 
 async def _keep(
-    state: AppState, request: Request, rejection: Rejection, body: bytes, source: str | None
+    state: AppState,
+    request: Request,
+    rejection: Rejection,
+    body: bytes,
+    source: str | None,
+    line: int | None = None,
 ) -> str:
+    headers = dict(request.headers)
+    if request.url.query:
+        headers[QUERY_KEY] = request.url.query
+    if line is not None:
+        headers[LINE_KEY] = str(line)
     return await asyncio.to_thread(
         record_dead_letter,
         state.store,
@@ -165,24 +212,28 @@ async def _keep(
         reason=rejection.reason,
         errors=rejection.errors,
         raw_body=body,
-        headers=request.headers,
+        headers=headers,
         remote_addr=request.client.host if request.client else None,
     )
 
 
 async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
     try:
-        result = await state.intake.accept(alert, body.decode("utf-8"))
+        accepted = await _store(state, alert, body)
     except STORE_UNAVAILABLE as exc:
         return store_unavailable(exc)
-    accepted = AlertAccepted(
+    return JSONResponse(accepted.model_dump(), status_code=202)
+
+
+async def _store(state: AppState, alert: Alert, body: bytes) -> AlertAccepted:
+    result = await state.intake.accept(alert, body.decode("utf-8"))
+    return AlertAccepted(
         alert_id=result.alert_id,
         incident_id=result.incident_id,
         workflow_id=result.workflow_id,
         deduplicated=result.deduplicated,
         playbook=result.playbook,
     )
-    return JSONResponse(accepted.model_dump(), status_code=202)
 
 
 def _validate_generic(body: bytes) -> Alert:
@@ -201,8 +252,32 @@ def _generic_body_schema() -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": Alert.model_json_schema()}},
-        }
+        },
+        "parameters": _QUERY_PARAMETERS,
     }
+
+
+def _query_parameter(name: str, description: str, many: bool = False) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1, "maxLength": intake_context.NAME_MAX}
+    schema = {"type": "array", "items": text} if many else text
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+# Documented for clients; `label.<name>` (any name) is read too. See docs/intake.md.
+_QUERY_PARAMETERS = [
+    *(
+        _query_parameter(name, f"Context: fills `{name}` when the payload leaves it unset.")
+        for name in intake_context.SINGLE_NAMES
+    ),
+    _query_parameter("principal", "Another name for `user`."),
+    _query_parameter("document", "Retrieval document ids (repeatable).", many=True),
+]
 
 
 @router.post(
@@ -221,20 +296,23 @@ async def post_alert(request: Request) -> Any:
 @router.post(
     "/alerts/{source}",
     status_code=202,
-    response_model=AlertAccepted,
+    # A stream format's file (garak) is answered line by line.
+    response_model=AlertAccepted | StreamAccepted,
     responses=_RESPONSES,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+        },
+        "parameters": _QUERY_PARAMETERS,
     },
 )
 async def post_source_alert(
     request: Request,
     source: Annotated[str, Path(max_length=63)],
 ) -> Any:
-    """A source's native payload, normalized by the format configured for that source."""
+    """A source's native payload, normalized by the format configured for that source; for
+    a stream format (garak), a whole JSON-lines file."""
     return await _receive(app_state(request), request, source)
 
 
@@ -245,22 +323,215 @@ async def _receive(state: AppState, request: Request, path_source: str | None) -
         caller = _authenticate(state, request, body)
         if path_source is not None:
             _authorize(state, caller, path_source)
-        alert = parse_alert(state, body, path_source, caller)
+        query = query_context(request.url.query)
+        if path_source is not None:
+            normalizer = _normalizer_for(state, path_source)
+            if is_stream(normalizer):
+                return await _receive_stream(state, request, normalizer, body, path_source, query)
+        alert = _parse(state, body, path_source, caller, query)
     except Rejection as rejection:
         source = path_source or _claimed_source(body)
         return await _respond_rejected(state, request, rejection, body, source)
     return await _accept(state, alert, body)
 
 
-def parse_alert(state: AppState, body: bytes, path_source: str | None, caller: Caller) -> Alert:
-    """Body → validated, authorised Alert, or a Rejection; shared with dead-letter replay."""
+def query_context(query: str) -> SourceContext:
+    """The context a request's query string gives, or a Rejection(422) naming each bad one."""
+    if not query:
+        return SourceContext()
+    try:
+        return intake_context.from_query(parse_qsl(query, keep_blank_values=True))
+    except ContextError as exc:
+        raise Rejection(422, "query parameters failed validation", list(exc.errors)) from None
+
+
+def with_context(state: AppState, alert: Alert, query: SourceContext) -> Alert:
+    """The payload's own context first, then the query's, then the source's defaults."""
+    defaults = state.settings.source_context(alert.source)
+    return intake_context.apply(alert, query.over(defaults))
+
+
+def parse_alert(
+    state: AppState, body: bytes, path_source: str | None, caller: Caller, query: str = ""
+) -> Alert:
+    """Body → validated, authorised Alert, or a Rejection; shared with dead-letter replay.
+
+    `query` is the query string the body came with. A stream format's body must hold
+    exactly one finding here: a whole file is sent to its intake endpoint instead.
+    """
+    return _parse(state, body, path_source, caller, query_context(query))
+
+
+def _parse(
+    state: AppState, body: bytes, path_source: str | None, caller: Caller, query: SourceContext
+) -> Alert:
     if path_source is None:
         alert = _validate_generic(body)
         _authorize(state, caller, alert.source)
-        return alert
+        return with_context(state, alert, query)
     normalizer = _normalizer_for(state, path_source)
-    alert = _normalize(normalizer, _parse_json(body))
-    return alert.model_copy(update={"source": path_source})
+    if is_stream(normalizer):
+        alert = _one_finding(normalizer, body)
+    else:
+        alert = _normalize(normalizer, _parse_json(body))
+    return with_context(state, alert.model_copy(update={"source": path_source}), query)
+
+
+def _one_finding(reader: StreamReader, body: bytes) -> Alert:
+    read = _read_stream(reader, body)
+    if read.refused:
+        line, _, rejection = read.refused[0]
+        raise Rejection(rejection.status, rejection.reason, _on_line(line, rejection.errors))
+    if len(read.alerts) != 1:
+        raise Rejection(
+            422,
+            f"the body holds {len(read.alerts)} findings, not one",
+            [
+                {
+                    "field": "(body)",
+                    "message": "send a whole file to its intake endpoint instead",
+                    "type": "not_one_finding",
+                }
+            ],
+        )
+    return read.alerts[0][2]
+
+
+class _StreamRead:
+    def __init__(self) -> None:
+        self.lines = 0
+        self.alerts: list[tuple[int, bytes, Alert]] = []
+        self.acknowledged: dict[str, int] = {}
+        self.refused: list[tuple[int, bytes, Rejection]] = []
+
+
+def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
+    """Every line of the body through the format, in order, with one state."""
+    read = _StreamRead()
+    lines = lines_of(body)
+    if len(lines) > 1 and _is_one_object(body):
+        lines = [(1, body)]  # one pretty-printed event
+    read.lines = len(lines)
+    if not lines:
+        raise Rejection(
+            400,
+            "body is empty",
+            [{"field": "(body)", "message": "send one JSON object per line", "type": "empty"}],
+        )
+    state: StreamState = {}
+    for number, line in lines:
+        try:
+            outcome = reader.read(_parse_json(line), state)
+        except RecursionError:
+            read.refused.append((number, line, _too_deep()))
+            continue
+        except Rejection as refusal:
+            read.refused.append((number, line, refusal))
+            continue
+        except ValidationError as exc:
+            invalid = Rejection(422, "payload failed validation", field_errors(exc))
+            read.refused.append((number, line, invalid))
+            continue
+        except ValueError as exc:
+            read.refused.append((number, line, _format_rejection(exc)))
+            continue
+        if isinstance(outcome, NoFinding):
+            read.acknowledged[outcome.entry_type] = read.acknowledged.get(outcome.entry_type, 0) + 1
+        else:
+            read.alerts.append((number, line, outcome))
+    return read
+
+
+def _is_one_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return False
+
+
+def _too_deep() -> Rejection:
+    error = {"field": "(body)", "message": "JSON nested too deeply", "type": "json_invalid"}
+    return Rejection(400, "body is not valid JSON", [error])
+
+
+def _on_line(line: int, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    located = []
+    for error in errors:
+        field = str(error.get("field", "(body)"))
+        where = f"line {line}" if field == "(body)" else f"line {line}: {field}"
+        located.append({**error, "field": where})
+    return located
+
+
+async def _receive_stream(
+    state: AppState,
+    request: Request,
+    reader: StreamReader,
+    body: bytes,
+    source: str,
+    query: SourceContext,
+) -> JSONResponse:
+    """A whole JSONL file: findings stored, the other lines acknowledged, bad lines kept.
+
+    Nothing usable: the body is refused whole (400/422), one dead letter. Some usable: each
+    unusable line is its own dead letter (replayable alone) and listed in the 202 answer,
+    unless there are more than MAX_REFUSED_LINES of them, when the body is refused whole.
+    """
+    read = _read_stream(reader, body)
+    usable = bool(read.alerts or read.acknowledged)
+    if not usable or len(read.refused) > MAX_REFUSED_LINES:
+        raise _whole_body_refused(read)
+    try:
+        refused = []
+        for number, line, rejection in read.refused:
+            letter = await _keep(state, request, rejection, line, source, line=number)
+            refused.append(
+                RefusedLine(
+                    line=number,
+                    error=rejection.reason,
+                    fields=[FieldError(**e) for e in _on_line(number, rejection.errors)],
+                    dead_letter_id=letter,
+                )
+            )
+        alerts = []
+        for number, line, alert in read.alerts:
+            alert = with_context(state, alert.model_copy(update={"source": source}), query)
+            accepted = await _store(state, alert, line)
+            alerts.append(AcceptedLine(**accepted.model_dump(), line=number))
+    except STORE_UNAVAILABLE as exc:
+        # What was stored stays; a retry joins the same incidents.
+        return store_unavailable(exc)
+    answer = StreamAccepted(
+        lines=read.lines, alerts=alerts, acknowledged=read.acknowledged, refused=refused
+    )
+    return JSONResponse(answer.model_dump(), status_code=202)
+
+
+def _whole_body_refused(read: _StreamRead) -> Rejection:
+    if len(read.refused) == 1:
+        line, _, rejection = read.refused[0]
+        return Rejection(rejection.status, rejection.reason, _on_line(line, rejection.errors))
+    errors = [
+        error
+        for line, _, rejection in read.refused[:MAX_LISTED_ERRORS]
+        for error in _on_line(line, rejection.errors)
+    ]
+    if len(read.refused) > MAX_LISTED_ERRORS:
+        errors.append(
+            {
+                "field": "(body)",
+                "message": f"{len(read.refused) - MAX_LISTED_ERRORS} more unusable lines",
+                "type": "more",
+            }
+        )
+    usable = bool(read.alerts or read.acknowledged)
+    all_bad_json = not usable and all(rejection.status == 400 for *_, rejection in read.refused)
+    if usable:
+        reason = f"{len(read.refused)} of {read.lines} lines are unusable (at most "
+        reason += f"{MAX_REFUSED_LINES} may be)"
+    else:
+        reason = f"none of the {read.lines} lines is usable"
+    return Rejection(400 if all_bad_json else 422, reason, errors)
 
 
 def _claimed_source(body: bytes) -> str | None:
@@ -292,8 +563,12 @@ def _normalize(normalizer: Any, payload: Any) -> Alert:
     except ValidationError as exc:
         raise Rejection(422, "payload failed validation", field_errors(exc)) from None
     except ValueError as exc:
-        errors = getattr(exc, "errors", None)
-        if not isinstance(errors, list):
-            errors = [{"field": "(body)", "message": str(exc), "type": "source_format"}]
-        raise Rejection(422, "payload is not in the source's format", errors) from None
+        raise _format_rejection(exc) from None
     return alert
+
+
+def _format_rejection(exc: ValueError) -> Rejection:
+    errors = getattr(exc, "errors", None)
+    if not isinstance(errors, list):
+        errors = [{"field": "(body)", "message": str(exc), "type": "source_format"}]
+    return Rejection(422, "payload is not in the source's format", errors)

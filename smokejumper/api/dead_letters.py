@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
 from smokejumper.api.alerts import (
+    QUERY_KEY,
     STORE_UNAVAILABLE,
     AlertRejected,
     FieldError,
@@ -239,7 +240,8 @@ async def _replay(
     try:
         body = text.encode("utf-8")
         path_source = _format_source(state, row.endpoint)
-        alert = parse_alert(state, body, path_source, Caller(source=None))
+        query = str(row.headers.get(QUERY_KEY, ""))
+        alert = parse_alert(state, body, path_source, Caller(source=None), query)
         # A generic body names its source; a replay may not move it under another one.
         if path_source is None and row.source is not None and alert.source != row.source:
             message = f"a replay keeps the dead letter's source {row.source!r}"

@@ -181,11 +181,35 @@ def alert_send(
     if as_json:
         print_json(data)
         return
+    if "lines" in data:
+        _print_stream_answer(data)
+        if data.get("refused"):
+            raise typer.Exit(1)  # kept as dead letters, but the sender should know
+        return
     verb = "joined" if data["deduplicated"] else "opened"
     typer.echo(
         f"alert {data['alert_id']} accepted: {verb} incident {data['incident_id']} "
         f"(playbook {data['playbook']}, workflow {data['workflow_id']})"
     )
+
+
+def _print_stream_answer(data: dict[str, Any]) -> None:
+    """A whole file's answer (a garak report): what became of its lines."""
+    alerts = data.get("alerts") or []
+    incidents = sorted({alert["incident_id"] for alert in alerts})
+    acknowledged = sum((data.get("acknowledged") or {}).values())
+    typer.echo(
+        f"{data['lines']} lines: {len(alerts)} alerts accepted "
+        f"({', '.join(incidents) or 'no incident'}), {acknowledged} acknowledged, "
+        f"{len(data.get('refused') or [])} refused"
+    )
+    for refused in data.get("refused") or []:
+        typer.secho(
+            f"  line {refused['line']}: {refused['error']} "
+            f"(dead letter {refused['dead_letter_id']})",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
 
 
 def _json(response: Any) -> Any:

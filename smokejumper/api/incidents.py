@@ -15,6 +15,7 @@ from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState, IncidentStatus
 from smokejumper.incidents.schemas import IncidentDetail, IncidentPage
 from smokejumper.incidents.service import find_incident, incident_detail, list_incidents
+from smokejumper.inventory.key_prefixes import redactor_for
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -63,7 +64,11 @@ async def get_incident(
             if incident is None:
                 return None
             return incident_detail(
-                session, incident, settings.temporal.ui_url, settings.temporal.namespace
+                session,
+                incident,
+                settings.temporal.ui_url,
+                settings.temporal.namespace,
+                redactor_for(state.store, settings),
             )
 
     detail = await asyncio.to_thread(query)

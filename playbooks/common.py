@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         KeyRef,
         LeakAssessment,
     )
-    from smokejumper.masking import mask_key
+    from smokejumper.masking import mask
     from smokejumper.sdk.approvals import Escalation, Fallback
     from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
     from smokejumper.sdk.playbook import Playbook
@@ -95,8 +95,9 @@ class GenAIPlaybook(Playbook):
         unverified: list[str] = []
         for key in keys:
             # The name is on the timeline, the console and the report, which viewers read:
-            # it carries the key masked (`AKIA…7Q2Z`); the action carries the real id.
-            name = f"revoke key {mask_key(key.key_id)}"
+            # a key id shaped like a credential is masked (`AKIA…7Q2Z`), an inventory name
+            # (`key-support-web`) is not; the action carries the real id.
+            name = f"revoke key {mask(key.key_id)}"
             action = KeyAction(
                 incident_id=incident.incident_id,
                 step=name,
@@ -112,10 +113,10 @@ class GenAIPlaybook(Playbook):
                 undo_arg=action,
             )
             if result is not None and not result.verified:
-                unverified.append(mask_key(key.key_id))
+                unverified.append(mask(key.key_id))
                 await self.record(
                     "containment.unverified",
-                    f"Key {mask_key(key.key_id)} was revoked but the provider does not "
+                    f"Key {mask(key.key_id)} was revoked but the provider does not "
                     f"confirm it ({why})",
                     step=name,
                 )

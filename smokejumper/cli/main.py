@@ -25,6 +25,7 @@ from smokejumper.cli.playbooks import playbooks_app
 from smokejumper.cli.users import users_app
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.logs import configure_logging
+from smokejumper.security.payload_key import ensure_payload_key
 
 app = typer.Typer(
     name="smokejumper",
@@ -82,6 +83,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 def _run_process(ctx: typer.Context, name: str) -> None:
     settings = _settings(ctx)
+    # An embedded engine's process started on its own encrypts like the ones `up` starts.
+    ensure_payload_key(settings)
     configure_logging(settings.log_level, settings.secret_values(), process=name)
     # Process entry points live in `workers/`, which depends on the core, not the reverse.
     module = importlib.import_module(f"workers.{name}")
@@ -101,6 +104,7 @@ def version() -> None:
 def up(ctx: typer.Context) -> None:
     """Run everything on this machine: Temporal dev server, worker, API, scheduler."""
     settings = _settings(ctx)
+    ensure_payload_key(settings)
     configure_logging(settings.log_level, settings.secret_values(), process="up")
     module = importlib.import_module("workers.up")
     context: _Context = ctx.obj

@@ -23,6 +23,9 @@ from smokejumper.masking import mask, mask_data
 from smokejumper.redaction import DEFAULT, Redactor
 from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
 
+# Who a playbook notified or asked: configured people, groups and inventory owners, which
+# responders need to read as they are. Everything else a timeline entry carries is masked.
+_ROUTING = frozenset({"to", "approvers", "escalate_to"})
 _REF = re.compile(r"^INC-\d{4}-(\d+)$", re.IGNORECASE)
 
 
@@ -137,7 +140,10 @@ def incident_detail(
                 step=mask(event.step, redactor) if event.step else event.step,
                 actor=event.actor,
                 message=mask(event.message, redactor),
-                data=mask_data(event.data, redactor),
+                data={
+                    key: value if key in _ROUTING else mask_data(value, redactor)
+                    for key, value in event.data.items()
+                },
             )
             for event in events
         ],

@@ -199,7 +199,7 @@ _DETECTORS: tuple[_Detector, ...] = (
             _SECRET_WORD
             + _BRIDGE
             + _NOT_BEFORE
-            + r"(?P<value>[A-Za-z0-9_/+=.~-]{16,200})"
+            + r"(?P<value>[A-Za-z0-9_/+=.~-]{15,199}[A-Za-z0-9_/+=~-])"
             + _NOT_AFTER
         ),
         _high_entropy,

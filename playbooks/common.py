@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         KeyRef,
         LeakAssessment,
     )
+    from smokejumper.masking import mask
     from smokejumper.sdk.approvals import Escalation, Fallback
     from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
     from smokejumper.sdk.playbook import Playbook
@@ -89,11 +90,14 @@ class GenAIPlaybook(Playbook):
         return leak
 
     async def revoke(self, incident: IncidentStart, keys: list[KeyRef], why: str) -> list[str]:
-        """Revoke each key at once (containment first) and check it took; returns the ids
-        of keys whose revocation could not be verified."""
+        """Revoke each key at once (containment first) and check it took; returns the
+        masked ids of keys whose revocation could not be verified."""
         unverified: list[str] = []
         for key in keys:
-            name = f"revoke key {key.key_id}"
+            # The name is on the timeline, the console and the report, which viewers read:
+            # a key id shaped like a credential is masked (`AKIA…7Q2Z`), an inventory name
+            # (`key-support-web`) is not; the action carries the real id.
+            name = f"revoke key {mask(key.key_id)}"
             action = KeyAction(
                 incident_id=incident.incident_id,
                 step=name,
@@ -109,10 +113,11 @@ class GenAIPlaybook(Playbook):
                 undo_arg=action,
             )
             if result is not None and not result.verified:
-                unverified.append(key.key_id)
+                unverified.append(mask(key.key_id))
                 await self.record(
                     "containment.unverified",
-                    f"Key {key.key_id} was revoked but the provider does not confirm it ({why})",
+                    f"Key {mask(key.key_id)} was revoked but the provider does not "
+                    f"confirm it ({why})",
                     step=name,
                 )
         return unverified

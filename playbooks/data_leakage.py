@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery
     from smokejumper.domain.response import IncidentContext
     from smokejumper.intake.routing import Route
+    from smokejumper.masking import mask
     from smokejumper.sdk.approvals import Fallback
     from smokejumper.sdk.playbook import playbook
 
@@ -114,7 +115,7 @@ class SensitiveDataLeakage(GenAIPlaybook):
             f"{incident.ref}: {', '.join(leak.categories)} leaked through "
             f"{context.application or context.endpoint or 'a model'} "
             f"({', '.join(leak.kinds)}). Keys revoked: "
-            f"{', '.join(k.key_id for k in leak.keys) or 'none'}"
+            f"{', '.join(mask(k.key_id) for k in leak.keys) or 'none'}"
             + (f"; NOT confirmed revoked: {', '.join(unverified)}" if unverified else "")
             + ".",
         )

@@ -35,7 +35,7 @@ from smokejumper.intake.context import SourceContext
 from smokejumper.intake.fingerprint import validate_fingerprint_fields
 from smokejumper.intake.routing import Route
 from smokejumper.redaction import Redactor
-from smokejumper.temporal.codec import EncryptionCodec, decode_key
+from smokejumper.temporal.codec import CodecKeyError, EncryptionCodec, decode_key
 
 ENV_PREFIX = "SMOKEJUMPER_"
 CONFIG_ENV = "SMOKEJUMPER_CONFIG"
@@ -56,6 +56,9 @@ SECRET_KEY_NAMES = frozenset(
     | {"encryption_key", "previous_encryption_keys"}
 )
 
+
+# The embedded mode's generated payload key, in data_dir.
+PAYLOAD_KEY_FILE = "payload.key"
 
 # Approver groups the built-in GenAI playbooks ask (see docs/playbooks.md).
 BUILTIN_PLAYBOOK_GROUPS = ("security-oncall", "dpo", "incident-commanders", "ml-platform")
@@ -151,8 +154,15 @@ class TemporalSettings(_Section):
     encryption_key: Secret | None = Field(
         default=None,
         description="Encrypts every payload sent to Temporal (AES-256-GCM): base64 of 32 "
-        "random bytes, as a file:/env: reference. Unset: payloads are stored in clear. See "
-        "docs/operations.md.",
+        "random bytes, as a file:/env: reference. Unset: the embedded mode generates one "
+        "into data_dir/payload.key (see encrypt_embedded); with a cluster, payloads are "
+        "stored in clear. See docs/operations.md.",
+    )
+    encrypt_embedded: bool = Field(
+        default=True,
+        description="Embedded mode without an encryption_key: encrypt with a key generated "
+        "once into data_dir/payload.key (mode 0600), so the dev server's database and UI "
+        "hold no alert content in clear. False: payloads are stored in clear.",
     )
     previous_encryption_keys: list[Secret] = Field(
         default_factory=list,
@@ -824,6 +834,22 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
             return "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
+
+    @model_validator(mode="after")
+    def _embedded_payload_key(self) -> Settings:
+        # The key `up` generated for the embedded mode (smokejumper.security.payload_key),
+        # read by every process of it; reading only: a CLI command creates nothing.
+        temporal = self.temporal
+        if temporal.embedded and temporal.encrypt_embedded and temporal.encryption_key is None:
+            path = self.data_dir / PAYLOAD_KEY_FILE
+            if path.is_file():
+                value = path.read_text(encoding="utf-8").strip()
+                try:
+                    decode_key(value)
+                except CodecKeyError as exc:
+                    raise ValueError(f"temporal: the payload key in {path}: {exc}") from None
+                temporal.encryption_key = SecretStr(value)
+        return self
 
     @model_validator(mode="after")
     def _builtin_playbook_groups(self) -> Settings:

@@ -8,6 +8,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from smokejumper.masking import KEY_KINDS
+from smokejumper.redaction import DEFAULT
+
 # Credential shapes worth masking even when nobody told us the value.
 _PATTERNS = [
     re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
@@ -16,6 +19,17 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
 ]
 MASK = "[REDACTED]"
+# And every key and token shape the redactor knows (provider keys, JWTs, private keys,
+# high-entropy values after secret-like words), whatever the message: a provider's error
+# quoting the key it refused is logged by code that never saw an alert.
+_SECRET_KINDS = KEY_KINDS | {"private_key", "connection_string"}
+
+
+def _mask_secret_shapes(text: str) -> str:
+    findings = [f for f in DEFAULT.find(text) if f.kind in _SECRET_KINDS]
+    for finding in reversed(findings):
+        text = text[: finding.start] + MASK + text[finding.end :]
+    return text
 
 
 class RedactingFilter(logging.Filter):
@@ -31,7 +45,7 @@ class RedactingFilter(logging.Filter):
                 lambda m: (m.group(1) if m.re.groups else "") + MASK,
                 text,
             )
-        return text
+        return _mask_secret_shapes(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

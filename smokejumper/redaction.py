@@ -4,11 +4,23 @@ Pure functions over strings, shared by evidence capture, Slack messages and repo
 everything that leaves the evidence store is redacted the same way. Each finding is
 replaced by `[REDACTED:<kind>]`; text inside such a marker is never reported again, which
 is what makes `redact` idempotent even when a user-supplied pattern could match a marker.
+
+The provider key shapes are adapted from gitleaks' published rule set (config/gitleaks.toml
+of github.com/gitleaks/gitleaks, MIT licence): aws-access-token, gcp-api-key,
+huggingface-access-token, openai-api-key, anthropic-api-key, github-pat and friends,
+gitlab-pat, slack-*-token, stripe-access-token, jwt, private-key and generic-api-key (a
+secret-like word, then a value whose Shannon entropy clears a floor). Groq and xAI keys,
+which that set lacks, have the shapes TruffleHog's detectors document (`gsk_` and 52
+characters, `xai-` and 80). Where gitleaks pins one length, the patterns here accept the
+lengths providers have issued over time, so a key is found whatever its vintage; a bare
+40-character hex or base64 run (a git SHA, a digest) is never a secret by itself: only a
+secret-like word before it, and enough entropy in it, makes it one.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,37 +83,126 @@ def _phone(value: str) -> bool:
     return 10 <= len(digits) <= 15
 
 
-_SECRET_VALUE = r"[A-Za-z0-9/+]{40}"  # noqa: S105 - a pattern, not a password
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character, as gitleaks computes it for its `entropy` floor."""
+    counts: dict[str, int] = {}
+    for char in value:
+        counts[char] = counts.get(char, 0) + 1
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in counts.values()) if length else 0.0
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# Random tokens of 16+ characters score about 3.5 and up (gitleaks' generic-api-key floor);
+# words, version strings and repeated filler score far less.
+_ENTROPY_FLOOR = 3.5
+
+
+def _high_entropy(value: str) -> bool:
+    # A secret has a digit or a symbol; an identifier in prose ("secret is supercalifragil")
+    # has letters only. UUIDs are request and session ids, not secrets.
+    if _UUID.match(value) or value.isalpha():
+        return False
+    return entropy(value) >= _ENTROPY_FLOOR
+
+
+def _aws_secret(value: str) -> bool:
+    return entropy(value) >= _ENTROPY_FLOOR and not value.isalpha()
+
+
+# The words after which a value is taken for a secret, as gitleaks' generic-api-key lists
+# them (without `key` and `auth` alone, which prose uses for everything).
+_SECRET_WORD = (
+    r"(?i:(?<![A-Za-z])(?:secret|token|passw(?:or)?d|pwd|api[ _.-]?key|apikey|"  # noqa: S105
+    r"access[ _.-]?key|private[ _.-]?key|credentials?|creds|auth[ _.-]?key))"
+)
+# What may stand between the word and the value: more of the name (`_ACCESS_KEY`), quotes,
+# an operator, or a few short words of prose ("secret is", "token was set to").
+_BRIDGE = r"(?:[\w.-]{0,30})(?:[\s\"'`:=>,|()]|\b(?:is|was|of|to|set|now|=)\b){0,12}?"
+_NOT_BEFORE = r"(?<![A-Za-z0-9_/+.-])"
+_NOT_AFTER = r"(?![A-Za-z0-9_/+=-])"
 
 _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         "private_key",
         re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?"
+            r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
             # A truncated prompt may hold the start of a key and never its end.
-            r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)"
+            r"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\Z)"
         ),
     ),
     _Detector(
         "aws_access_key_id",
         re.compile(
-            r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+            r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA|A3T[A-Z0-9])"
+            r"[A-Z0-9]{16}(?![A-Za-z0-9])"
         ),
     ),
     _Detector(
+        # AWS secret access keys are 40 characters of base64; a shorter or longer value after
+        # the same words is the `secret` detector's.
         "aws_secret_access_key",
         re.compile(
-            r"(?i:secret)[\w-]{0,30}[\s\"':=]{0,6}"
-            rf"(?<![A-Za-z0-9/+=])(?P<value>{_SECRET_VALUE})(?![A-Za-z0-9/+=])"
+            r"(?i:secret|aws)" + _BRIDGE + r"(?<![A-Za-z0-9/+])(?P<value>[A-Za-z0-9/+]{40})"
+            r"(?![A-Za-z0-9/+=])"
+        ),
+        _aws_secret,
+    ),
+    _Detector(
+        "anthropic_key",
+        re.compile(r"(?<![A-Za-z0-9_-])sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_-]{20,}"),
+    ),
+    _Detector(
+        "openai_key",
+        re.compile(r"(?<![A-Za-z0-9_-])sk-(?:(?:proj|svcacct|admin|ant|None)-)?[A-Za-z0-9_-]{20,}"),
+    ),
+    _Detector(
+        "google_api_key", re.compile(r"(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}" + _NOT_AFTER)
+    ),
+    _Detector(
+        "huggingface_token",
+        re.compile(r"(?<![A-Za-z0-9_])(?:hf_|api_org_)[A-Za-z0-9]{34}(?![A-Za-z0-9])"),
+    ),
+    _Detector("groq_key", re.compile(r"(?<![A-Za-z0-9_])gsk_[A-Za-z0-9]{52}(?![A-Za-z0-9])")),
+    _Detector("xai_key", re.compile(r"(?<![A-Za-z0-9_-])xai-[A-Za-z0-9_]{80}(?![A-Za-z0-9_])")),
+    _Detector(
+        "slack_token",
+        re.compile(
+            r"(?<![A-Za-z0-9])(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9]+-\d+-[A-Za-z0-9]+)"
         ),
     ),
-    _Detector("openai_key", re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}")),
-    _Detector("slack_token", re.compile(r"(?<![A-Za-z0-9])xox[abposre]-[A-Za-z0-9-]{10,}")),
     _Detector(
         "github_token",
         re.compile(
             r"(?<![A-Za-z0-9])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"
         ),
+    ),
+    _Detector(
+        "gitlab_token",
+        re.compile(r"(?<![A-Za-z0-9])(?:glpat|gldt|glptt|glrt)-[A-Za-z0-9_-]{20,}(?:\.[\w.-]+)?"),
+    ),
+    _Detector(
+        "stripe_key",
+        re.compile(r"(?<![A-Za-z0-9])(?:sk|rk|pk)_(?:test|live|prod)_[A-Za-z0-9]{10,247}"),
+    ),
+    _Detector(
+        "jwt",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])ey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"
+            r"(?![A-Za-z0-9_-])"
+        ),
+    ),
+    _Detector(
+        # gitleaks' generic-api-key: a secret-like word, then a value of enough entropy.
+        "secret",
+        re.compile(
+            _SECRET_WORD
+            + _BRIDGE
+            + _NOT_BEFORE
+            + r"(?P<value>[A-Za-z0-9_/+=.~-]{15,199}[A-Za-z0-9_/+=~-])"
+            + _NOT_AFTER
+        ),
+        _high_entropy,
     ),
     _Detector(
         "bearer_token",

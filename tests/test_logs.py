@@ -32,6 +32,31 @@ def test_configured_secret_and_token_shapes_are_masked(
     assert "Bearer " + MASK in err
 
 
+def test_provider_key_shapes_are_masked_in_any_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("INFO", [], process="test")
+    groq = "gsk_" + "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6kL9nP2rS5uX8aD1g"
+    google = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiC1"
+    logging.getLogger("smokejumper.test").warning(
+        "provider refused %s and %s; aws secret %s; commit %s",
+        groq,
+        google,
+        secret,
+        "3f2a9c1d0e8b7a6f5e4d3c2b1a0f9e8d7c6b5a49",
+    )
+    err = capsys.readouterr().err
+    for value in (groq, google, secret):
+        assert value not in err
+    assert err.count(MASK) == 3
+    # Digests are not secrets: a log line keeps them.
+    assert "3f2a9c1d0e8b7a6f5e4d3c2b1a0f9e8d7c6b5a49" in err
+
+
 def test_tracebacks_are_masked_too(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

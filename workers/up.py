@@ -25,6 +25,7 @@ from smokejumper.api.app import check_playbooks
 from smokejumper.config import CONFIG_ENV, Settings
 from smokejumper.sdk.registry import discover
 from smokejumper.security.files import private_database, private_dir
+from smokejumper.security.payload_key import ensure_payload_key
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
 
@@ -150,6 +151,8 @@ class Supervisor:
         settings = self.settings
         private_dir(settings.data_dir)
         _check_ports(settings)
+        # Before any child starts: each reads the key from the data dir with its settings.
+        ensure_payload_key(settings)
         upgrade(settings.effective_database_url)
         env = self.child_env()
         if settings.temporal.embedded:
@@ -159,7 +162,9 @@ class Supervisor:
             os.umask(0o077)
             temporal = Child(
                 name="temporal",
-                argv=dev_server_command(settings.temporal, settings.data_dir),
+                argv=dev_server_command(
+                    settings.temporal, settings.data_dir, f"{settings.api_url}/codec"
+                ),
                 log_file=settings.data_dir / "logs" / "temporal.log",
             )
             temporal.start(env)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from smokejumper.api.auth import Responder, Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
+from smokejumper.masking import mask
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, EvidenceItem, Incident
 
@@ -59,7 +60,9 @@ def evidence_of(session: Session, incident: Incident) -> list[EvidenceSummary]:
             sha256=row.sha256,
             size=row.size,
             uri=row.uri,
-            redacted_preview=row.redacted_preview,
+            # Masked again on the way out: a preview stored by an older redactor may hold a
+            # secret shape it did not know.
+            redacted_preview=mask(row.redacted_preview) if row.redacted_preview else None,
             captured_at=row.captured_at,
             captured_by=row.captured_by,
         )

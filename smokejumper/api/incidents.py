@@ -15,6 +15,8 @@ from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState, IncidentStatus
 from smokejumper.incidents.schemas import IncidentDetail, IncidentPage
 from smokejumper.incidents.service import find_incident, incident_detail, list_incidents
+from smokejumper.inventory.key_prefixes import redactor_for
+from smokejumper.masking import mask
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -63,7 +65,11 @@ async def get_incident(
             if incident is None:
                 return None
             return incident_detail(
-                session, incident, settings.temporal.ui_url, settings.temporal.namespace
+                session,
+                incident,
+                settings.temporal.ui_url,
+                settings.temporal.namespace,
+                redactor_for(state.store, settings),
             )
 
     detail = await asyncio.to_thread(query)
@@ -84,4 +90,11 @@ async def _live_state(state: AppState, workflow_id: str) -> IncidentState | None
     except (TimeoutError, RPCError, RuntimeError, WorkflowQueryFailedError):
         # The stored incident is still the answer when the playbook cannot be asked.
         return None
-    return live
+    # A run started before step names carried masked key ids still reports them in clear.
+    # Pending approvals stay as named: a decision must name the step exactly.
+    return live.model_copy(
+        update={
+            "steps_done": [mask(step) for step in live.steps_done],
+            "current_step": mask(live.current_step) if live.current_step else None,
+        }
+    )

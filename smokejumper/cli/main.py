@@ -26,6 +26,7 @@ from smokejumper.cli.users import users_app
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.logs import configure_logging
 from smokejumper.security.files import private_dir
+from smokejumper.security.payload_key import ensure_payload_key
 
 app = typer.Typer(
     name="smokejumper",
@@ -83,6 +84,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 def _run_process(ctx: typer.Context, name: str) -> None:
     settings = _settings(ctx)
+    # An embedded engine's process started on its own encrypts like the ones `up` starts.
+    ensure_payload_key(settings)
     configure_logging(settings.log_level, settings.secret_values(), process=name)
     # Process entry points live in `workers/`, which depends on the core, not the reverse.
     module = importlib.import_module(f"workers.{name}")
@@ -102,6 +105,7 @@ def version() -> None:
 def up(ctx: typer.Context) -> None:
     """Run everything on this machine: Temporal dev server, worker, API, scheduler."""
     settings = _settings(ctx)
+    ensure_payload_key(settings)
     configure_logging(settings.log_level, settings.secret_values(), process="up")
     module = importlib.import_module("workers.up")
     context: _Context = ctx.obj

@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from smokejumper import __version__
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import Settings
+from smokejumper.masking import mask_data, mask_target
 from smokejumper.security.sessions import COOKIE, SessionCodec, SessionData, session_key
 from smokejumper.security.sign_in_limits import SignInLimit
 from smokejumper.security.users import Principal, Role, active_principal
@@ -65,6 +66,9 @@ class ConsoleContext:
         self.templates.env.globals["version"] = __version__
         self.templates.env.filters["when"] = _when
         self.templates.env.filters["duration"] = duration
+        # Every value a page shows that may hold a key or personal data goes through these.
+        self.templates.env.filters["masked"] = _masked
+        self.templates.env.filters["masked_target"] = _masked_target
         self.secure = (
             console.secure_cookies
             if console.secure_cookies is not None
@@ -272,6 +276,15 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def _masked(value: Any) -> Any:
+    """Text, or the strings of a JSON value, with keys and personal data masked."""
+    return None if value is None else mask_data(value)
+
+
+def _masked_target(value: str | None) -> str:
+    return "" if value is None else mask_target(value)
 
 
 def _when(value: datetime | None) -> str:

@@ -30,6 +30,7 @@ from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.incidents.service import find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
+from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.dryrun import Policy, render
 from smokejumper.sdk.registry import discover
@@ -183,7 +184,11 @@ async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
                 return None
             return {
                 "incident": incident_detail(
-                    session, incident, settings.temporal.ui_url, settings.temporal.namespace
+                    session,
+                    incident,
+                    settings.temporal.ui_url,
+                    settings.temporal.namespace,
+                    redactor_for(state.store, settings),
                 ),
                 "requests": queries.approval_requests(session, incident.id),
                 "actions": queries.actions_of(session, incident.id),

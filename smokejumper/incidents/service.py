@@ -1,4 +1,9 @@
-"""Read incidents from the store by reference (INC-2026-0001), number or fingerprint."""
+"""Read incidents from the store by reference (INC-2026-0001), number or fingerprint.
+
+What these return is what viewers read (the API, the CLI, the console): every free-text
+value is masked here (`AKIA…7Q2Z`, `j…@….com`), so no caller can forget to. The values as
+received stay behind the raw-alert and raw-evidence endpoints.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,13 @@ from smokejumper.incidents.schemas import (
     IncidentSummary,
     TimelineItem,
 )
+from smokejumper.masking import mask, mask_data
+from smokejumper.redaction import DEFAULT, Redactor
 from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
 
+# Who a playbook notified or asked: configured people, groups and inventory owners, which
+# responders need to read as they are. Everything else a timeline entry carries is masked.
+_ROUTING = frozenset({"to", "approvers", "escalate_to"})
 _REF = re.compile(r"^INC-\d{4}-(\d+)$", re.IGNORECASE)
 
 
@@ -34,11 +44,11 @@ def find_incident(session: Session, ident: str) -> Incident | None:
     ).first()
 
 
-def summarize(incident: Incident) -> IncidentSummary:
+def summarize(incident: Incident, redactor: Redactor = DEFAULT) -> IncidentSummary:
     return IncidentSummary(
         id=incident.ref or str(incident.id),
         number=incident.id,
-        title=incident.title,
+        title=mask(incident.title, redactor),
         kind=incident.kind,
         severity=incident.severity,
         status=incident.status,
@@ -78,7 +88,11 @@ def list_incidents(
 
 
 def incident_detail(
-    session: Session, incident: Incident, temporal_ui: str | None, namespace: str
+    session: Session,
+    incident: Incident,
+    temporal_ui: str | None,
+    namespace: str,
+    redactor: Redactor = DEFAULT,
 ) -> IncidentDetail:
     alerts = session.scalars(
         select(AlertRow).where(AlertRow.incident_id == incident.id).order_by(AlertRow.received_at)
@@ -94,12 +108,12 @@ def incident_detail(
         else None
     )
     return IncidentDetail(
-        **summarize(incident).model_dump(),
+        **summarize(incident, redactor).model_dump(),
         fingerprint=incident.fingerprint,
         route=incident.route,
-        principal=incident.principal,
-        target=incident.target,
-        labels=incident.labels,
+        principal=mask_data(incident.principal, redactor),
+        target=mask_data(incident.target, redactor),
+        labels=mask_data(incident.labels, redactor),
         owasp=incident.owasp,
         atlas=incident.atlas,
         acknowledged_at=incident.acknowledged_at,
@@ -111,7 +125,7 @@ def incident_detail(
                 source=alert.source,
                 kind=alert.kind,
                 severity=alert.severity,
-                title=alert.title,
+                title=mask(alert.title, redactor),
                 received_at=alert.received_at,
                 occurred_at=alert.occurred_at,
                 deduplicated=alert.deduplicated,
@@ -123,10 +137,13 @@ def incident_detail(
             TimelineItem(
                 at=event.at,
                 kind=event.kind,
-                step=event.step,
+                step=mask(event.step, redactor) if event.step else event.step,
                 actor=event.actor,
-                message=event.message,
-                data=event.data,
+                message=mask(event.message, redactor),
+                data={
+                    key: value if key in _ROUTING else mask_data(value, redactor)
+                    for key, value in event.data.items()
+                },
             )
             for event in events
         ],

@@ -1,9 +1,9 @@
 """The report's content, gathered from the store: incident, timeline, actions, evidence,
 approvals and clocks (the last two as the playbook recorded them on the timeline).
 
-Every free-text value passes through the redactor (with the configured patterns) here,
-before any template sees it: a template cannot forget to redact. Digests and ids are not
-free text and are kept as they are.
+Every free-text value, step names and action targets included, is masked here (with the
+configured patterns: `AKIA…7Q2Z`, `j…@….com`, `[REDACTED:card]`), before any template sees
+it: a template cannot forget to. Digests and ids are not free text and are kept as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from smokejumper.domain.taxonomy import atlas_label, owasp_label
+from smokejumper.masking import mask, mask_target
 from smokejumper.redaction import Redactor
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, EvidenceItem, Incident, TimelineEvent
@@ -129,7 +130,7 @@ def _first_status(events: list[TimelineEvent], statuses: tuple[str, ...]) -> dat
 
 
 def _json(value: dict[str, Any], redactor: Redactor) -> str:
-    return redactor.redact(json.dumps(value, sort_keys=True, default=str)) if value else ""
+    return mask(json.dumps(value, sort_keys=True, default=str), redactor) if value else ""
 
 
 def build_report(store: Store, incident_id: int, redactor: Redactor, now: datetime) -> Report:
@@ -158,7 +159,12 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
         )
         session.expunge_all()
 
-    text = redactor.redact
+    def text(value: str) -> str:
+        return mask(value, redactor)
+
+    def step_of(value: str | None) -> str | None:
+        return mask(value, redactor) if value else value
+
     acked = _first_status(events, ACK_STATUSES)
     contained = _first_status(events, CONTAIN_STATUSES)
     resolved = _first_status(events, RESOLVE_STATUSES)
@@ -173,7 +179,7 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
     for event in events:
         if event.kind == "approval.requested" and event.step:
             question = event.message.split(": ", 1)[-1]
-            approvals[event.step] = ApprovalRow(event.step, text(question), event.at)
+            approvals[event.step] = ApprovalRow(text(event.step), text(question), event.at)
         elif event.kind == "approval.vote" and event.step in approvals:
             approvals[event.step].votes.append(text(event.message))
         elif event.kind in {"approval.approved", "approval.denied", "approval.timed_out"}:
@@ -204,7 +210,7 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
     # What a playbook left for a responder (a purge not automated, denied or failed).
     follow_ups += [text(e.message) for e in events if e.kind == "follow_up"]
     for done in actions:
-        what = f"{done.action} of {text(done.target)}"
+        what = f"{done.action} of {mask_target(done.target, redactor)}"
         if done.status == "failed":
             follow_ups.append(f"{what} failed: do it by hand")
         elif done.status == "completed" and done.verified is False:
@@ -230,14 +236,15 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
         alert_count=incident.alert_count,
         durations=durations,
         timeline=[
-            TimelineRow(e.at, text(e.actor), e.kind, e.step, text(e.message)) for e in events
+            TimelineRow(e.at, text(e.actor), e.kind, step_of(e.step), text(e.message))
+            for e in events
         ],
         actions=[
             ActionRow(
                 action=a.action,
-                target=text(a.target),
+                target=mask_target(a.target, redactor),
                 provider=a.provider,
-                step=a.step,
+                step=step_of(a.step),
                 status=a.status,
                 before=_json(a.before or {}, redactor),
                 after=_json(a.after or {}, redactor),

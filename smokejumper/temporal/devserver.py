@@ -11,7 +11,11 @@ from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli
 
 
-def dev_server_command(settings: TemporalSettings, data_dir: Path) -> list[str]:
+def dev_server_command(
+    settings: TemporalSettings, data_dir: Path, codec_endpoint: str | None = None
+) -> list[str]:
+    """The dev server's command line. `codec_endpoint` (the API's `/codec`) is where its UI
+    asks to decode payloads, when they are encrypted."""
     command = [
         str(temporal_cli()),
         "server",
@@ -32,6 +36,8 @@ def dev_server_command(settings: TemporalSettings, data_dir: Path) -> list[str]:
     ]
     if settings.dev_server_ui:
         command += ["--ui-port", str(settings.dev_server_ui_port)]
+        if codec_endpoint is not None and settings.encryption_key is not None:
+            command += ["--ui-codec-endpoint", codec_endpoint]
     else:
         command.append("--headless")
     return command

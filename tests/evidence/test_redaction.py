@@ -34,9 +34,9 @@ PRIVATE_KEY = (
         ("gh ghp_" + "a1B2" * 9 + " end", "github_token", "ghp_" + "a1B2" * 9),
         (f"pem:\n{PRIVATE_KEY}\nafter", "private_key", PRIVATE_KEY),
         (
-            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.sig",
+            "Authorization: Bearer 0b7f3c1e9a.d41d8cd98f00b204",
             "bearer_token",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.sig",
+            "0b7f3c1e9a.d41d8cd98f00b204",
         ),
         ("db password=hunter22! go", "credential", "hunter22!"),
         ('{"api_key": "abcd1234efgh"}', "credential", "abcd1234efgh"),

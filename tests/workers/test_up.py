@@ -35,6 +35,10 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def command_line(pid: int) -> bytes:
+    return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -128,6 +132,13 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         assert {path.name: oct(path.stat().st_mode & 0o777) for path in stores} == {
             path.name: oct(0o600) for path in stores
         }
+        # Payloads are encrypted by default, with a key generated beside the token, and the
+        # embedded UI decodes through the API's codec endpoint.
+        key_file = tmp_path / "data" / "payload.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        server = [pid for pid in children if b"start-dev" in command_line(pid)]
+        assert len(server) == 1
+        assert f"--ui-codec-endpoint\0{api}/codec".encode() in command_line(server[0])
         auth = {"authorization": f"Bearer {token_file.read_text().strip()}"}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -139,6 +150,13 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
             raise AssertionError(f"playbook never started: {detail}")
     finally:
         stop(process, children, signal.SIGTERM)
+    # What Temporal stored of the alert (its title, the prompt) is ciphertext on disk.
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("temporal.db*"))
+    # The sweep read the history: the workflow id (a hash, not content) stays readable.
+    assert b"incident-" in stored
+    example = json.loads(EXAMPLE.read_text())
+    for planted in (example["title"], example["evidence"]["prompt"], "u-18273"):
+        assert planted.encode() not in stored, planted
 
     # Same data dir: the incident and its running workflow are still there.
     process, children = start()

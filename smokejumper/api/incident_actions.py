@@ -13,13 +13,19 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AwareDatetime, BaseModel, Field
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.api.auth import Responder
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import (
+    QUERY_STATE,
     UPDATE_ABORT,
     UPDATE_CLOSE,
     UPDATE_DECIDE,
@@ -51,6 +57,12 @@ class ReasonBody(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class CloseBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+    # A false positive: undo the containment too, once someone else approves (as a restore).
+    lift_containment: bool = False
+
+
 class DecisionBody(BaseModel):
     approve: bool
     reason: str = Field(default="", max_length=2000)
@@ -68,15 +80,36 @@ class RestoreAccepted(BaseModel):
 
 
 async def _handle(state: AppState, incident_id: str) -> WorkflowHandle[Any, Any]:
-    def lookup() -> str | None:
+    """The run of the incident asked for, and no other.
+
+    Incidents opened before workflow ids named the incident share `incident-<fingerprint>`
+    with the other incidents of their fingerprint: the run answering there must say it
+    serves this incident, or the action is refused rather than landing on another one.
+    """
+
+    def lookup() -> tuple[int, str] | None:
         with state.store.session() as session:
             incident = find_incident(session, incident_id)
-            return incident.workflow_id if incident is not None else None
+            return (incident.id, incident.workflow_id) if incident is not None else None
 
-    workflow_id = await asyncio.to_thread(lookup)
-    if workflow_id is None:
+    found = await asyncio.to_thread(lookup)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    return (await state.temporal()).get_workflow_handle(workflow_id)
+    number, workflow_id = found
+    handle = (await state.temporal()).get_workflow_handle(workflow_id)
+    if workflow_id.endswith(f"-{number}"):
+        return handle
+    try:
+        serving = await handle.query(QUERY_STATE, result_type=IncidentState)
+    except (RPCError, WorkflowQueryFailedError):
+        return handle  # not running: the update answers "no running playbook"
+    if serving.incident_id != number:
+        raise HTTPException(
+            status_code=409,
+            detail=f"incident {incident_id} has no running playbook "
+            f"(workflow {workflow_id} now serves {serving.ref})",
+        )
+    return handle
 
 
 async def _update(
@@ -106,11 +139,14 @@ def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTT
 @router.post("/incidents/{incident_id}/close", response_model=IncidentState, responses=_REFUSED)
 async def close_incident(
     incident_id: IncidentId,
-    body: ReasonBody,
+    body: CloseBody,
     state: Annotated[AppState, Depends(app_state)],
     caller: Responder,
 ) -> IncidentState:
-    """Close the incident; its fingerprint then opens new incidents."""
+    """Close the incident and end its playbook run: pending approvals are withdrawn and
+    clocks stop. The containment stays in force (`in_force` lists it) unless
+    `lift_containment` is true: then someone else must approve step `lift-containment`,
+    after which its steps are undone (`lifting`). The fingerprint then opens new incidents."""
 
     def status() -> str | None:
         with state.store.session() as session:
@@ -120,7 +156,9 @@ async def close_incident(
     # A closed incident's playbook has ended: say so rather than "no running playbook".
     if await asyncio.to_thread(status) == IncidentStatus.CLOSED.value:
         raise HTTPException(status_code=409, detail=f"incident {incident_id} is already closed")
-    request = CloseRequest(actor=caller.name, reason=body.reason)
+    request = CloseRequest(
+        actor=caller.name, reason=body.reason, lift_containment=body.lift_containment
+    )
     return await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
 
 

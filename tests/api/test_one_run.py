@@ -1,0 +1,238 @@
+"""One incident, one playbook run, ended when the incident is closed (on the dev server).
+
+Each test follows a sequence a responder meets: close while the playbook waits on people,
+the same alert again, a duplicate or an outbox resend arriving after the close, actions
+naming the new incident while the old one lingers, and closing a false positive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from smokejumper.domain.incidents import UPDATE_DECIDE, IncidentState
+from smokejumper.intake.routing import Router
+from smokejumper.intake.service import IntakeService
+from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.store.db import Store
+from smokejumper.store.tables import AlertRow, Incident
+from tests.api.test_incident_actions import Engine, engine, pytestmark  # noqa: F401
+from tests.helpers import eventually
+from tests.test_end_to_end import example
+
+
+async def send(engine: Engine, kind: str, dedup_key: str) -> dict[str, Any]:
+    accepted = await engine.http.post(
+        "/api/v1/alerts", json=example(kind=kind, dedup_key=dedup_key)
+    )
+    assert accepted.status_code == 202, accepted.text
+    answer: dict[str, Any] = accepted.json()
+    return answer
+
+
+async def waiting_on(engine: Engine, ref: str, step: str) -> dict[str, Any]:
+    async def pending() -> dict[str, Any] | None:
+        live = (await engine.live(ref))["live"]
+        return live if live and step in live["pending_approvals"] else None
+
+    return await eventually(pending)
+
+
+def kinds(detail: dict[str, Any]) -> list[str]:
+    return [event["kind"] for event in detail["timeline"]]
+
+
+async def ended(client: Client, workflow_id: str, within: float = 10.0) -> None:
+    """The run has completed (not merely been told to)."""
+
+    async def status() -> bool:
+        described = await client.get_workflow_handle(workflow_id).describe()
+        return described.status == WorkflowExecutionStatus.COMPLETED
+
+    await eventually(status, within=within)
+
+
+async def test_close_while_waiting_then_the_same_alert_gets_its_own_run_at_once(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    key = uuid.uuid4().hex
+    first = await send(engine, "prompt_injection", key)
+    old = first["incident_id"]
+    await waiting_on(engine, old, "isolate")
+
+    closed = await engine.cli("incidents", "close", old, "--reason", "handled by hand")
+    assert closed.exit_code == 0, closed.output
+    # The run ends with the incident: the approval it waited on is withdrawn.
+    await ended(temporal_env.client, first["workflow_id"])
+    assert f"{old} closed; its playbook has stopped." in closed.output
+    assert "Stays in force: snapshot." in closed.output
+    detail = await engine.live(old)
+    assert "playbook.stopped" in kinds(detail) and "approval.withdrawn" in kinds(detail)
+    withdrawn = [e for e in detail["timeline"] if e["kind"] == "approval.withdrawn"]
+    assert withdrawn[0]["step"] == "isolate"
+    assert withdrawn[0]["message"] == "Approval isolate withdrawn: incident closed"
+    assert ("undo", "snapshot") not in engine.provider.calls  # containment stays
+    late = await engine.http.post(
+        f"/api/v1/incidents/{old}/approvals/isolate", json={"approve": True}
+    )
+    assert late.status_code == 409
+
+    # The same alert again: a new incident, with its own run, contained at once.
+    second = await send(engine, "prompt_injection", key)
+    new = second["incident_id"]
+    assert new != old and second["workflow_id"] != first["workflow_id"]
+    assert second["workflow_id"].endswith(f"-{new.rsplit('-', 1)[-1].lstrip('0')}")
+
+    async def contained_twice() -> bool:
+        return engine.provider.calls.count(("do", "snapshot")) == 2
+
+    await eventually(contained_twice, within=5)
+    live = await waiting_on(engine, new, "isolate")
+    assert live["ref"] == new
+
+    # Every action naming the new incident reaches the new incident's run.
+    vote = await engine.http.post(
+        f"/api/v1/incidents/{new}/approvals/isolate", json={"approve": True}
+    )
+    assert vote.status_code == 200, vote.text
+    assert vote.json()["approvals_missing"] == 1
+    aborted = await engine.http.post(f"/api/v1/incidents/{new}/abort", json={"reason": "drill"})
+    assert aborted.status_code == 200, aborted.text
+    assert aborted.json()["ref"] == new
+    assert engine.provider.calls.count(("undo", "snapshot")) == 1
+    old_detail = await engine.live(old)
+    assert "playbook.aborted" not in kinds(old_detail)
+    closing = await engine.http.post(f"/api/v1/incidents/{new}/close", json={})
+    assert closing.status_code == 200, closing.text
+    assert closing.json()["ref"] == new
+
+
+async def test_a_duplicate_racing_the_close_does_not_restart_the_closed_incident(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    key = uuid.uuid4().hex
+    first = await send(engine, "data_leakage", key)
+    ref = first["incident_id"]
+
+    async def clocked() -> bool:
+        live = (await engine.live(ref))["live"]
+        return bool(live and live["clocks"])
+
+    await eventually(clocked)
+    # The duplicate is stored on the open incident and waits in its coalescing window;
+    # the close lands before the window delivers it.
+    duplicate = await send(engine, "data_leakage", key)
+    assert duplicate["incident_id"] == ref and duplicate["deduplicated"]
+    closed = await engine.http.post(f"/api/v1/incidents/{ref}/close", json={"reason": "fp"})
+    assert closed.status_code == 200, closed.text
+    await ended(temporal_env.client, first["workflow_id"])
+    await asyncio.sleep(engine.settings.intake.duplicate_signal_window_seconds + 1.0)
+
+    detail = await engine.live(ref)
+    assert kinds(detail).count("playbook.started") == 1
+    assert detail["alert_count"] == 2 and detail["status"] == "closed"
+    clock = closed.json()["clocks"][0]
+    assert clock["reference"] == "incident closed"
+    assert "Clock gdpr-art33 stopped: incident closed (by operator: fp)" in [
+        event["message"] for event in detail["timeline"]
+    ]
+    described = await temporal_env.client.get_workflow_handle(first["workflow_id"]).describe()
+    assert described.status == WorkflowExecutionStatus.COMPLETED
+
+    def undelivered() -> int:
+        with Store(engine.settings.effective_database_url).session() as session:
+            return len(
+                session.scalars(select(AlertRow).where(AlertRow.dispatched_at.is_(None))).all()
+            )
+
+    assert await asyncio.to_thread(undelivered) == 0  # recorded, not left to the outbox
+
+
+async def test_an_outbox_resend_after_the_close_does_not_restart_the_playbook(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    first = await send(engine, "data_leakage", uuid.uuid4().hex)
+    ref = first["incident_id"]
+    await eventually(lambda: _started(engine, ref))
+    closed = await engine.http.post(f"/api/v1/incidents/{ref}/close", json={})
+    assert closed.status_code == 200, closed.text
+    await ended(temporal_env.client, first["workflow_id"])
+    store = Store(engine.settings.effective_database_url)
+    try:
+        # The opening alert's dispatch confirmation was lost (a crash): the outbox sends
+        # it again, with the closed incident's start.
+        with store.transaction() as session:
+            session.execute(
+                update(AlertRow).where(AlertRow.id == first["alert_id"]).values(dispatched_at=None)
+            )
+        intake = IntakeService(
+            store,
+            lambda: _client(temporal_env),
+            Router(engine.settings.routes, engine.settings.intake.default_playbook),
+            engine.settings.temporal.task_queue,
+        )
+        sent = await intake.dispatch_pending(timedelta(0))
+        await intake.close()
+        assert sent == 1
+        with store.session() as session:
+            row = session.get(AlertRow, first["alert_id"])
+            assert row is not None and row.dispatched_at is not None
+            incident = session.scalars(select(Incident).where(Incident.ref == ref)).one()
+            assert incident.status == "closed"
+    finally:
+        store.dispose()
+    await asyncio.sleep(1.0)
+    detail = await engine.live(ref)
+    assert kinds(detail).count("playbook.started") == 1
+    described = await temporal_env.client.get_workflow_handle(first["workflow_id"]).describe()
+    assert described.status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_close_as_false_positive_lifts_the_containment_once_someone_else_approves(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    first = await send(engine, "prompt_injection", uuid.uuid4().hex)
+    ref = first["incident_id"]
+    await waiting_on(engine, ref, "isolate")
+    closed = await engine.cli(
+        "incidents", "close", ref, "--reason", "false positive", "--lift-containment"
+    )
+    assert closed.exit_code == 0, closed.output
+    assert (
+        "To be lifted once someone else approves step lift-containment: snapshot." in closed.output
+    )
+    assert "Stays in force" not in closed.output
+    detail = await engine.live(ref)
+    assert detail["status"] == "closed"
+    assert detail["live"]["pending_approvals"] == ["lift-containment"]
+    assert detail["live"]["lifting"] == ["snapshot"]
+    # The closer cannot approve their own lift, nor can anyone vote on the withdrawn step.
+    own = await engine.cli("approve", ref, "lift-containment")
+    assert own.exit_code == 1 and "cannot approve their own request" in own.output
+    handle = temporal_env.client.get_workflow_handle(first["workflow_id"])
+    receipt = await handle.execute_update(
+        UPDATE_DECIDE,
+        DecisionRequest(step="lift-containment", approve=True, actor="bob", via="test"),
+        result_type=VoteReceipt,
+    )
+    assert receipt.decision is not None and receipt.decision.approved
+    await ended(temporal_env.client, first["workflow_id"])
+    assert ("undo", "snapshot") in engine.provider.calls
+    state = await temporal_env.client.get_workflow_handle(
+        first["workflow_id"], result_type=IncidentState
+    ).result()
+    assert state.in_force == [] and "undo snapshot" in state.steps_done
+
+
+async def _started(engine: Engine, ref: str) -> bool:
+    return "playbook.started" in kinds(await engine.live(ref))
+
+
+async def _client(env: WorkflowEnvironment) -> Client:
+    return env.client

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from smokejumper.domain.incidents import UPDATE_DECIDE, IncidentState
+from smokejumper.domain.incidents import QUERY_STATE, UPDATE_DECIDE, IncidentState
 from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, Incident
-from tests.api.test_incident_actions import Engine, engine, pytestmark  # noqa: F401
-from tests.helpers import eventually
+from tests.api import test_incident_actions as actions
+from tests.api.test_incident_actions import Engine
+from tests.helpers import eventually, insert_incident
 from tests.test_end_to_end import example
+
+# The engine of the incident-actions tests: the four-eyes and GDPR-clock playbooks, the
+# API and a worker on the dev server.
+engine = actions.engine
+pytestmark = actions.pytestmark
 
 
 async def send(engine: Engine, kind: str, dedup_key: str) -> dict[str, Any]:
@@ -236,3 +242,95 @@ async def _started(engine: Engine, ref: str) -> bool:
 
 async def _client(env: WorkflowEnvironment) -> Client:
     return env.client
+
+
+async def test_actions_naming_the_new_incident_reach_its_run_while_the_old_one_lingers(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    key = uuid.uuid4().hex
+    first = await send(engine, "prompt_injection", key)
+    old = first["incident_id"]
+    await waiting_on(engine, old, "isolate")
+    # Closed as a false positive: the old run lingers, waiting for the lift's approval.
+    closed = await engine.http.post(
+        f"/api/v1/incidents/{old}/close", json={"reason": "fp", "lift_containment": True}
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["lifting"] == ["snapshot"]
+
+    second = await send(engine, "prompt_injection", key)
+    new = second["incident_id"]
+    assert second["workflow_id"] != first["workflow_id"]
+
+    async def contained_twice() -> bool:
+        return engine.provider.calls.count(("do", "snapshot")) == 2
+
+    await eventually(contained_twice, within=5)
+    live = await waiting_on(engine, new, "isolate")
+    assert live["ref"] == new and live["pending_approvals"] == ["isolate"]
+    vote = await engine.http.post(
+        f"/api/v1/incidents/{new}/approvals/isolate", json={"approve": True}
+    )
+    assert vote.status_code == 200, vote.text
+    lift_here = await engine.http.post(
+        f"/api/v1/incidents/{new}/approvals/lift-containment", json={"approve": True}
+    )
+    assert lift_here.status_code == 409
+    assert "no approval is pending for step 'lift-containment'" in lift_here.json()["detail"]
+    aborted = await engine.http.post(f"/api/v1/incidents/{new}/abort", json={})
+    assert aborted.status_code == 200 and aborted.json()["ref"] == new
+    assert engine.provider.calls.count(("undo", "snapshot")) == 1
+    closing = await engine.http.post(f"/api/v1/incidents/{new}/close", json={})
+    assert closing.status_code == 200 and closing.json()["ref"] == new
+
+    # The old incident still waits for its own lift, untouched by all of that.
+    old_live = (await engine.live(old))["live"]
+    assert old_live["ref"] == old and old_live["pending_approvals"] == ["lift-containment"]
+    assert "playbook.aborted" not in kinds(await engine.live(old))
+
+
+async def test_an_incident_sharing_an_old_workflow_id_is_not_answered_by_another_run(
+    engine: Engine, temporal_env: WorkflowEnvironment
+) -> None:
+    """Incidents opened before workflow ids named the incident keep `incident-<fp>`: an
+    action on the newer one must not land on the older one's lingering run."""
+    fp = uuid.uuid4().hex[:32]
+    store = Store(engine.settings.effective_database_url)
+    try:
+        lingering = insert_incident(store, playbook="test-four-eyes", fingerprint=fp)
+        with store.transaction() as session:
+            session.execute(
+                update(Incident)
+                .where(Incident.id == lingering.incident_id)
+                .values(status="closed", open_key=None, closed_at=datetime.now(UTC))
+            )
+        newer = insert_incident(store, playbook="test-four-eyes", fingerprint=fp)
+    finally:
+        store.dispose()
+    await temporal_env.client.start_workflow(
+        "test-four-eyes",
+        lingering,
+        id=f"incident-{fp}",
+        task_queue=engine.settings.temporal.task_queue,
+    )
+    await waiting_on_run(temporal_env.client, f"incident-{fp}", "isolate")
+
+    aborted = await engine.http.post(f"/api/v1/incidents/{newer.ref}/abort", json={})
+    assert aborted.status_code == 409
+    assert f"now serves {lingering.ref}" in aborted.json()["detail"]
+    detail = await engine.live(newer.ref)
+    assert detail["workflow_id"] == f"incident-{fp}" and detail["live"] is None
+    assert ("undo", "snapshot") not in engine.provider.calls
+    # The old incident's own actions still reach it by its stored workflow id.
+    stopped = await engine.http.post(f"/api/v1/incidents/{lingering.ref}/abort", json={})
+    assert stopped.status_code == 200 and stopped.json()["ref"] == lingering.ref
+
+
+async def waiting_on_run(client: Client, workflow_id: str, step: str) -> IncidentState:
+    async def pending() -> IncidentState | None:
+        state = await client.get_workflow_handle(workflow_id).query(
+            QUERY_STATE, result_type=IncidentState
+        )
+        return state if step in state.pending_approvals else None
+
+    return await eventually(pending)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
 from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -41,11 +42,15 @@ from smokejumper.domain.incidents import (
 from smokejumper.incidents.service import find_incident
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
+from smokejumper.store.tables import Action
 
 router = APIRouter(prefix="/api/v1", tags=["incident actions"])
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
+_NOT_READY_ATTEMPTS = 5
+# Action rows whose effect holds: completed, or started and not known to have failed.
+_IN_FORCE = ("completed", "started")
 IncidentId = Annotated[str, Path(max_length=120)]
 _REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such incident"},
@@ -116,11 +121,20 @@ async def _update(
     state: AppState, incident_id: str, name: str, arg: BaseModel, result: type[ResultT]
 ) -> ResultT:
     handle = await _handle(state, incident_id)
-    try:
-        answer: ResultT = await handle.execute_update(name, arg, result_type=result)
-    except (WorkflowUpdateFailedError, RPCError) as exc:
-        raise _refused(exc, incident_id) from None
-    return answer
+    for attempt in range(1, _NOT_READY_ATTEMPTS + 1):
+        try:
+            answer: ResultT = await handle.execute_update(name, arg, result_type=result)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.FAILED_PRECONDITION and attempt < _NOT_READY_ATTEMPTS:
+                # The workflow task carrying the update was not accepted (a close that
+                # stops a step just as it starts): nothing was applied, so ask again.
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            raise _refused(exc, incident_id) from None
+        except WorkflowUpdateFailedError as exc:
+            raise _refused(exc, incident_id) from None
+        return answer
+    raise AssertionError("unreachable")
 
 
 def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTTPException:
@@ -159,7 +173,30 @@ async def close_incident(
     request = CloseRequest(
         actor=caller.name, reason=body.reason, lift_containment=body.lift_containment
     )
-    return await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
+    closed = await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
+    recorded = await asyncio.to_thread(_actions_in_force, state, closed.incident_id)
+    # The store also knows a step the close stopped while its provider call was under way.
+    closed.in_force += [step for step in recorded if step not in closed.in_force]
+    return closed
+
+
+def _actions_in_force(state: AppState, incident_number: int) -> list[str]:
+    """Steps whose containment action the store holds as applied (or under way) and not
+    undone, by step name (targets stay behind the console's masking)."""
+    with state.store.session() as session:
+        rows = session.execute(
+            select(Action.step, Action.action, Action.status)
+            .where(Action.incident_id == incident_number, Action.status.in_(_IN_FORCE))
+            .order_by(Action.started_at)
+        ).all()
+    found: list[str] = []
+    for step, action, status in rows:
+        name = step or action
+        if status == "started":
+            name += " (under way when the playbook stopped)"
+        if name not in found:
+            found.append(name)
+    return found
 
 
 @router.post(

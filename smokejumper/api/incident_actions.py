@@ -8,7 +8,7 @@ caller acts as the configured operator identity.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.exceptions import FailureError
@@ -49,6 +50,7 @@ router = APIRouter(prefix="/api/v1", tags=["incident actions"])
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
 _NOT_READY_ATTEMPTS = 5
+_REFUSAL_WAIT = timedelta(seconds=0.5)
 # Action rows whose effect holds: completed, or started and not known to have failed.
 _IN_FORCE = ("completed", "started")
 IncidentId = Annotated[str, Path(max_length=120)]
@@ -256,12 +258,17 @@ async def restore_incident(
     handle = await _handle(state, incident_id)
     request = RestoreRequest(actor=caller.name, reason=body.reason)
     try:
-        await handle.start_update(
+        update = await handle.start_update(
             UPDATE_RESTORE,
             request,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             result_type=IncidentState,
         )
+        # A validator's refusal comes back as the update's outcome, not as an error of the
+        # start: read it (at once, it is known); an accepted restore is still waiting.
+        await update.result(rpc_timeout=_REFUSAL_WAIT)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        pass
     except (WorkflowUpdateFailedError, RPCError) as exc:
         raise _refused(exc, incident_id) from None
     return RestoreAccepted(incident_id=incident_id, pending_approval="restore")

@@ -221,6 +221,11 @@ async def test_close_as_false_positive_lifts_the_containment_once_someone_else_a
     # The closer cannot approve their own lift, nor can anyone vote on the withdrawn step.
     own = await engine.cli("approve", ref, "lift-containment")
     assert own.exit_code == 1 and "cannot approve their own request" in own.output
+    restore = await engine.cli("incidents", "restore", ref)
+    assert restore.exit_code == 1
+    assert "the incident is closed; lifting its containment is asked when closing" in (
+        restore.output
+    )
     handle = temporal_env.client.get_workflow_handle(first["workflow_id"])
     receipt = await handle.execute_update(
         UPDATE_DECIDE,

@@ -163,6 +163,8 @@ class IncidentState(BaseModel):
     # approval to be undone, at the closer's request.
     in_force: list[str] = Field(default_factory=list)
     lifting: list[str] = Field(default_factory=list)
+    # Why a lift asked for at close could not be asked (nobody else may approve it).
+    lift_refused: str | None = None
 
 
 class ClockView(BaseModel):
@@ -189,6 +191,8 @@ def close_confirmation(closed: IncidentState) -> str:
         said += f" Stays in force: {', '.join(staying)}."
     elif not lifting:
         said += " Nothing it did stays in force."
+    if closed.lift_refused:
+        said += f" Not lifted: {closed.lift_refused}."
     if lifting:
         said += f" To be lifted once someone else approves step {LIFT_STEP}: {', '.join(lifting)}."
     return said

@@ -184,6 +184,7 @@ class Playbook:
         self._ending = False
         self._withdrawn: list[str] = []
         self._lift: PendingApproval | None = None
+        self._lift_refused: str | None = None
 
     # -- what authors write ---------------------------------------------------------------
 
@@ -889,10 +890,27 @@ class Playbook:
             fallback=Fallback.SKIP,
             requested_by=request.actor,
         )
+        asked = ", ".join(spec.approvers)
+        try:
+            eligible = await self._resolve(spec.approvers)
+            problem = (
+                None
+                if any(person != request.actor for person in eligible)
+                else f"nobody but {request.actor} may approve it"
+            )
+        except ActivityError as exc:
+            problem = _describe(exc)
+        if problem is not None:
+            # Nobody else to ask: the close still goes through, and says what stays.
+            self._lift_refused = f"{problem} (approvers: {asked})"
+            await self.record(
+                "playbook.lift_refused",
+                f"Containment not lifted: {problem} (approvers: {asked}); it stays in force",
+                actor=request.actor,
+            )
+            return
         await self.audit("playbook.lift.requested", request.actor, {"reason": request.reason})
-        pending = PendingApproval(
-            spec=spec, requested_at=workflow.now(), eligible=await self._resolve(spec.approvers)
-        )
+        pending = PendingApproval(spec=spec, requested_at=workflow.now(), eligible=eligible)
         self._approvals[LIFT_STEP] = pending
         self._lift = pending
         await self.record(
@@ -973,6 +991,7 @@ class Playbook:
             clocks=[clock.view() for clock in self._clocks.values()],
             in_force=[undo.step for undo in self._undo],
             lifting=[undo.step for undo in self._undo] if self._lift is not None else [],
+            lift_refused=self._lift_refused,
         )
 
     def _pending_steps(self) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,7 +25,8 @@ from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, Incident
 from tests.api import test_incident_actions as actions
 from tests.api.test_incident_actions import Engine
-from tests.helpers import eventually, insert_incident
+from tests.engine import running_engine
+from tests.helpers import eventually, insert_incident, make_settings
 from tests.test_end_to_end import example
 
 # The engine of the incident-actions tests: the four-eyes and GDPR-clock playbooks, the
@@ -339,3 +341,92 @@ async def waiting_on_run(client: Client, workflow_id: str, step: str) -> Inciden
         return state if step in state.pending_approvals else None
 
     return await eventually(pending)
+
+
+async def test_lifting_a_false_positive_leaves_what_another_open_incident_holds(
+    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
+) -> None:
+    """The built-in prompt-injection playbook blocks the caller. A second incident about the
+    same caller finds the block in force; lifting the first one's must not lift it."""
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        temporal_env.client.service_client.config.target_host,
+        approvers={"incident-commanders": ["operator", "bob"]},
+    )
+    async with running_engine(settings, temporal_env.client) as running:
+
+        async def contained(ref: str) -> bool:
+            detail = (await running.http.get(f"/api/v1/incidents/{ref}")).json()
+            return detail["status"] == "contained"
+
+        first = (
+            await running.http.post("/api/v1/alerts", json=example(dedup_key=uuid.uuid4().hex))
+        ).json()
+        await eventually(lambda: contained(first["incident_id"]))
+        closed = await running.http.post(
+            f"/api/v1/incidents/{first['incident_id']}/close",
+            json={"reason": "false positive", "lift_containment": True},
+        )
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["lifting"] == ["block principal", "add input filter"]
+        second = (
+            await running.http.post("/api/v1/alerts", json=example(dedup_key=uuid.uuid4().hex))
+        ).json()
+        assert second["incident_id"] != first["incident_id"]
+        await eventually(lambda: contained(second["incident_id"]))
+
+        await running.client.get_workflow_handle(first["workflow_id"]).execute_update(
+            UPDATE_DECIDE,
+            DecisionRequest(step="lift-containment", approve=True, actor="bob", via="test"),
+            result_type=VoteReceipt,
+        )
+        await ended(running.client, first["workflow_id"])
+        detail = (await running.http.get(f"/api/v1/incidents/{first['incident_id']}")).json()
+        failed = [e["message"] for e in detail["timeline"] if e["kind"] == "step.failed"]
+        assert any(
+            f"is also held by {second['incident_id']}, which is still open" in message
+            for message in failed
+        ), failed
+        assert "Step undo add input filter completed" in [e["message"] for e in detail["timeline"]]
+        check = await running.http.get(
+            "/api/v1/controls/check", params={"user": "u-18273", "tenant": "acme"}
+        )
+        assert check.status_code == 200 and check.json()["allowed"] is False, check.text
+
+
+async def test_a_lift_nobody_can_approve_still_closes_and_keeps_the_containment(
+    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
+) -> None:
+    """A fresh install: `incident-commanders` is the operator alone, who closes. Nobody
+    else may approve the lift, so it is not asked; the close still ends the run, and the
+    answer says the containment stays."""
+    target = temporal_env.client.service_client.config.target_host
+    settings = make_settings(tmp_path, database_url, target)
+    async with running_engine(settings, temporal_env.client) as running:
+        first = (
+            await running.http.post("/api/v1/alerts", json=example(dedup_key=uuid.uuid4().hex))
+        ).json()
+
+        async def contained() -> bool:
+            detail = (await running.http.get(f"/api/v1/incidents/{first['incident_id']}")).json()
+            return detail["status"] == "contained"
+
+        await eventually(contained)
+        closed = await running.http.post(
+            f"/api/v1/incidents/{first['incident_id']}/close", json={"lift_containment": True}
+        )
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["lifting"] == []
+        assert closed.json()["lift_refused"] == (
+            "nobody but operator may approve it (approvers: group:incident-commanders)"
+        )
+        assert closed.json()["in_force"] == ["block principal", "add input filter"]
+        await ended(running.client, first["workflow_id"])
+        detail = (await running.http.get(f"/api/v1/incidents/{first['incident_id']}")).json()
+        refused = [e["message"] for e in detail["timeline"] if e["kind"] == "playbook.lift_refused"]
+        assert refused == [
+            "Containment not lifted: nobody but operator may approve it "
+            "(approvers: group:incident-commanders); it stays in force"
+        ]
+        assert detail["status"] == "closed"

@@ -869,7 +869,7 @@ class Playbook:
                 "clock.stopped",
                 f"Clock {clock.spec.name} stopped: {CLOSED} ({by})",
                 actor=request.actor,
-                data={"clock": clock.spec.name, "on_time": None},
+                data={"clock": clock.spec.name, "on_time": None, "reason": CLOSED},
             )
         if request.lift_containment and self._undo:
             await self._ask_to_lift(request)

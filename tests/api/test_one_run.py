@@ -86,6 +86,9 @@ async def test_close_while_waiting_then_the_same_alert_gets_its_own_run_at_once(
     assert withdrawn[0]["step"] == "isolate"
     assert withdrawn[0]["message"] == "Approval isolate withdrawn: incident closed"
     assert ("undo", "snapshot") not in engine.provider.calls  # containment stays
+    report = await engine.http.get(f"/api/v1/incidents/{old}/report", params={"format": "md"})
+    assert report.status_code == 200, report.text
+    assert "**isolate** (withdrawn at " in report.text
     late = await engine.http.post(
         f"/api/v1/incidents/{old}/approvals/isolate", json={"approve": True}
     )
@@ -150,6 +153,8 @@ async def test_a_duplicate_racing_the_close_does_not_restart_the_closed_incident
     assert "Clock gdpr-art33 stopped: incident closed (by operator: fp)" in [
         event["message"] for event in detail["timeline"]
     ]
+    report = await engine.http.get(f"/api/v1/incidents/{ref}/report", params={"format": "md"})
+    assert "| stopped: incident closed" in report.text
     described = await temporal_env.client.get_workflow_handle(first["workflow_id"]).describe()
     assert described.status == WorkflowExecutionStatus.COMPLETED
 

@@ -56,7 +56,7 @@ from integrations.memory.base import MemoryProviderError
 from integrations.models.base import ModelProviderError
 from smokejumper.domain.containment import ActionResult
 from smokejumper.store.db import Store
-from smokejumper.store.tables import Action, TimelineEvent
+from smokejumper.store.tables import Action, Incident, TimelineEvent
 
 log = logging.getLogger("smokejumper.containment")
 
@@ -307,6 +307,15 @@ class ActionRows:
                 f"nothing to restore: the {what} of {key} recorded no prior state "
                 f"(status {row.status})"
             )
+        holder = _held_elsewhere(self.store, row)
+        if holder is not None:
+            # Another open incident relies on the same containment (it found it in force
+            # and kept it): putting the target back would lift that incident's too.
+            raise ApplicationError(
+                f"not undone: {row.target} is also held by {holder}, which is still open",
+                type="HeldByAnotherIncident",
+                non_retryable=True,
+            )
         try:
             can_restore = restorable()
         except PROVIDER_ERRORS as exc:
@@ -340,3 +349,23 @@ class ActionRows:
                 row.error = None
             session.flush()
             return result_of(row)
+
+
+def _held_elsewhere(store: Store, row: Action) -> str | None:
+    """The ref of another incident, not closed, whose same action on the same target is in
+    force (completed, not restored); None when the undo concerns this incident alone."""
+    with store.session() as session:
+        ref = session.scalar(
+            select(Incident.ref)
+            .join(Action, Action.incident_id == Incident.id)
+            .where(
+                Action.action == row.action,
+                Action.target == row.target,
+                Action.incident_id != row.incident_id,
+                Action.status == "completed",
+                Action.restored_at.is_(None),
+                Incident.status != "closed",
+            )
+            .limit(1)
+        )
+    return ref

@@ -146,7 +146,7 @@ async def test_closed_incident_frees_its_fingerprint(engine: Engine) -> None:
     assert closed.exit_code == 0, closed.output
     handle = engine.client.get_workflow_handle(first["workflow_id"])
 
-    # Closed while its playbook was still containing: the run ends once the playbook has.
+    # Closed while its playbook was still containing: the run ends with the incident.
     async def completed() -> bool:
         return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
@@ -159,7 +159,9 @@ async def test_closed_incident_frees_its_fingerprint(engine: Engine) -> None:
     reopened = (await engine.http.post("/api/v1/alerts", json=example())).json()
     assert reopened["deduplicated"] is False
     assert reopened["incident_id"] != ref
-    assert reopened["workflow_id"] == first["workflow_id"]
+    # The new incident has a run of its own, named for it.
+    assert reopened["workflow_id"] != first["workflow_id"]
+    assert reopened["workflow_id"].startswith(f"incident-{first['workflow_id'].split('-')[1]}-")
     with engine.store.session() as session:
         statuses = dict(session.execute(select(Incident.ref, Incident.status)).all())
         assert set(statuses) == {ref, reopened["incident_id"]}

@@ -41,7 +41,9 @@ THREADED = frozenset(
         "approval.approved",
         "approval.denied",
         "approval.timed_out",
+        "approval.withdrawn",
         "playbook.finished",
+        "playbook.stopped",
         "playbook.failed",
         "playbook.aborted",
         "playbook.restoring",
@@ -58,7 +60,10 @@ ANNOUNCED = {
     "notification": ":loudspeaker:",
     "incident.escalated": ":rotating_light:",
 }
-DECIDED = frozenset({"approval.approved", "approval.denied", "approval.timed_out"})
+# Events that replace an approval's buttons with its outcome.
+DECIDED = frozenset(
+    {"approval.approved", "approval.denied", "approval.timed_out", "approval.withdrawn"}
+)
 
 Progress = Callable[[SlackPosts], None]
 

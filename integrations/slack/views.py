@@ -24,6 +24,7 @@ _STEP_STATES = {
     "approval.approved": (":white_check_mark:", "approved"),
     "approval.denied": (":no_entry:", "denied"),
     "approval.timed_out": (":alarm_clock:", "timed out"),
+    "approval.withdrawn": (":heavy_minus_sign:", "withdrawn: incident closed"),
 }
 _EVENT_ICONS = {
     "step.failed": ":x:",
@@ -169,6 +170,8 @@ def verdict(
     """Icon, "Approved by @x" and the reason, from the step's votes (actor, approve, reason)."""
     if kind == "approval.timed_out":
         return ":alarm_clock:", Raw("Timed out"), ""
+    if kind == "approval.withdrawn":
+        return ":heavy_minus_sign:", Raw("Withdrawn: incident closed"), ""
     approve = kind == "approval.approved"
     deciders = [actor for actor, vote, _ in votes if vote == approve]
     reasons = "; ".join(reason for _, vote, reason in votes if vote == approve and reason)

@@ -8,18 +8,26 @@ caller acts as the configured operator identity.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AwareDatetime, BaseModel, Field
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from sqlalchemy import select
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.api.auth import Responder
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import (
+    QUERY_STATE,
     UPDATE_ABORT,
     UPDATE_CLOSE,
     UPDATE_DECIDE,
@@ -35,11 +43,16 @@ from smokejumper.domain.incidents import (
 from smokejumper.incidents.service import find_incident
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
+from smokejumper.store.tables import Action
 
 router = APIRouter(prefix="/api/v1", tags=["incident actions"])
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
+_NOT_READY_ATTEMPTS = 5
+_REFUSAL_WAIT = timedelta(seconds=0.5)
+# Action rows whose effect holds: completed, or started and not known to have failed.
+_IN_FORCE = ("completed", "started")
 IncidentId = Annotated[str, Path(max_length=120)]
 _REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such incident"},
@@ -49,6 +62,12 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 
 class ReasonBody(BaseModel):
     reason: str = Field(default="", max_length=2000)
+
+
+class CloseBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+    # A false positive: undo the containment too, once someone else approves (as a restore).
+    lift_containment: bool = False
 
 
 class DecisionBody(BaseModel):
@@ -67,26 +86,56 @@ class RestoreAccepted(BaseModel):
 
 
 async def _handle(state: AppState, incident_id: str) -> WorkflowHandle[Any, Any]:
-    def lookup() -> str | None:
+    """The run of the incident asked for, and no other.
+
+    Incidents opened before workflow ids named the incident share `incident-<fingerprint>`
+    with the other incidents of their fingerprint: the run answering there must say it
+    serves this incident, or the action is refused rather than landing on another one.
+    """
+
+    def lookup() -> tuple[int, str] | None:
         with state.store.session() as session:
             incident = find_incident(session, incident_id)
-            return incident.workflow_id if incident is not None else None
+            return (incident.id, incident.workflow_id) if incident is not None else None
 
-    workflow_id = await asyncio.to_thread(lookup)
-    if workflow_id is None:
+    found = await asyncio.to_thread(lookup)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    return (await state.temporal()).get_workflow_handle(workflow_id)
+    number, workflow_id = found
+    handle = (await state.temporal()).get_workflow_handle(workflow_id)
+    if workflow_id.endswith(f"-{number}"):
+        return handle
+    try:
+        serving = await handle.query(QUERY_STATE, result_type=IncidentState)
+    except (RPCError, WorkflowQueryFailedError):
+        return handle  # not running: the update answers "no running playbook"
+    if serving.incident_id != number:
+        raise HTTPException(
+            status_code=409,
+            detail=f"incident {incident_id} has no running playbook "
+            f"(workflow {workflow_id} now serves {serving.ref})",
+        )
+    return handle
 
 
 async def _update(
     state: AppState, incident_id: str, name: str, arg: BaseModel, result: type[ResultT]
 ) -> ResultT:
     handle = await _handle(state, incident_id)
-    try:
-        answer: ResultT = await handle.execute_update(name, arg, result_type=result)
-    except (WorkflowUpdateFailedError, RPCError) as exc:
-        raise _refused(exc, incident_id) from None
-    return answer
+    for attempt in range(1, _NOT_READY_ATTEMPTS + 1):
+        try:
+            answer: ResultT = await handle.execute_update(name, arg, result_type=result)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.FAILED_PRECONDITION and attempt < _NOT_READY_ATTEMPTS:
+                # The workflow task carrying the update was not accepted (a close that
+                # stops a step just as it starts): nothing was applied, so ask again.
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            raise _refused(exc, incident_id) from None
+        except WorkflowUpdateFailedError as exc:
+            raise _refused(exc, incident_id) from None
+        return answer
+    raise AssertionError("unreachable")
 
 
 def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTTPException:
@@ -105,11 +154,14 @@ def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTT
 @router.post("/incidents/{incident_id}/close", response_model=IncidentState, responses=_REFUSED)
 async def close_incident(
     incident_id: IncidentId,
-    body: ReasonBody,
+    body: CloseBody,
     state: Annotated[AppState, Depends(app_state)],
     caller: Responder,
 ) -> IncidentState:
-    """Close the incident; its fingerprint then opens new incidents."""
+    """Close the incident and end its playbook run: pending approvals are withdrawn and
+    clocks stop. The containment stays in force (`in_force` lists it) unless
+    `lift_containment` is true: then someone else must approve step `lift-containment`,
+    after which its steps are undone (`lifting`). The fingerprint then opens new incidents."""
 
     def status() -> str | None:
         with state.store.session() as session:
@@ -119,8 +171,33 @@ async def close_incident(
     # A closed incident's playbook has ended: say so rather than "no running playbook".
     if await asyncio.to_thread(status) == IncidentStatus.CLOSED.value:
         raise HTTPException(status_code=409, detail=f"incident {incident_id} is already closed")
-    request = CloseRequest(actor=caller.name, reason=body.reason)
-    return await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
+    request = CloseRequest(
+        actor=caller.name, reason=body.reason, lift_containment=body.lift_containment
+    )
+    closed = await _update(state, incident_id, UPDATE_CLOSE, request, IncidentState)
+    recorded = await asyncio.to_thread(_actions_in_force, state, closed.incident_id)
+    # The store also knows a step the close stopped while its provider call was under way.
+    closed.in_force += [step for step in recorded if step not in closed.in_force]
+    return closed
+
+
+def _actions_in_force(state: AppState, incident_number: int) -> list[str]:
+    """Steps whose containment action the store holds as applied (or under way) and not
+    undone, by step name (targets stay behind the console's masking)."""
+    with state.store.session() as session:
+        rows = session.execute(
+            select(Action.step, Action.action, Action.status)
+            .where(Action.incident_id == incident_number, Action.status.in_(_IN_FORCE))
+            .order_by(Action.started_at)
+        ).all()
+    found: list[str] = []
+    for step, action, status in rows:
+        name = step or action
+        if status == "started":
+            name += " (under way when the playbook stopped)"
+        if name not in found:
+            found.append(name)
+    return found
 
 
 @router.post(
@@ -182,12 +259,17 @@ async def restore_incident(
     handle = await _handle(state, incident_id)
     request = RestoreRequest(actor=caller.name, reason=body.reason)
     try:
-        await handle.start_update(
+        update = await handle.start_update(
             UPDATE_RESTORE,
             request,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             result_type=IncidentState,
         )
+        # A validator's refusal comes back as the update's outcome, not as an error of the
+        # start: read it (at once, it is known); an accepted restore is still waiting.
+        await update.result(rpc_timeout=_REFUSAL_WAIT)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        pass
     except (WorkflowUpdateFailedError, RPCError) as exc:
         raise _refused(exc, incident_id) from None
     return RestoreAccepted(incident_id=incident_id, pending_approval="restore")

@@ -14,7 +14,12 @@ from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState, IncidentStatus
 from smokejumper.incidents.schemas import IncidentDetail, IncidentPage
-from smokejumper.incidents.service import find_incident, incident_detail, list_incidents
+from smokejumper.incidents.service import (
+    awaiting_lift,
+    find_incident,
+    incident_detail,
+    list_incidents,
+)
 from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.masking import mask
 
@@ -75,12 +80,15 @@ async def get_incident(
     detail = await asyncio.to_thread(query)
     if detail is None:
         raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    if detail.status != IncidentStatus.CLOSED.value:
-        detail.live = await _live_state(state, detail.workflow_id)
+    if detail.status != IncidentStatus.CLOSED.value or awaiting_lift(detail):
+        detail.live = await _live_state(state, detail.workflow_id, detail.number)
     return detail
 
 
-async def _live_state(state: AppState, workflow_id: str) -> IncidentState | None:
+async def _live_state(state: AppState, workflow_id: str, number: int) -> IncidentState | None:
+    """What the incident's run says, if it runs and serves this incident (an incident
+    opened before workflow ids named the incident shares its id with the others of its
+    fingerprint)."""
     try:
         client = await asyncio.wait_for(state.temporal(), timeout=2)
         live: IncidentState = await asyncio.wait_for(
@@ -89,6 +97,8 @@ async def _live_state(state: AppState, workflow_id: str) -> IncidentState | None
         )
     except (TimeoutError, RPCError, RuntimeError, WorkflowQueryFailedError):
         # The stored incident is still the answer when the playbook cannot be asked.
+        return None
+    if live.incident_id != number:
         return None
     # A run started before step names carried masked key ids still reports them in clear.
     # Pending approvals stay as named: a decision must name the step exactly.

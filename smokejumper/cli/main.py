@@ -24,6 +24,7 @@ from smokejumper.cli.output import fail, print_json, table
 from smokejumper.cli.playbooks import playbooks_app
 from smokejumper.cli.users import users_app
 from smokejumper.config import ConfigError, Settings, load_settings
+from smokejumper.domain.incidents import IncidentState, close_confirmation
 from smokejumper.logs import configure_logging
 from smokejumper.security.files import private_dir
 from smokejumper.security.payload_key import ensure_payload_key
@@ -440,10 +441,27 @@ def _act(ctx: typer.Context, path: str, body: dict[str, Any], ok: int = 200) -> 
 
 
 @incidents_app.command("close")
-def incidents_close(ctx: typer.Context, incident: IncidentArg, reason: ReasonOpt = "") -> None:
-    """Close an incident (as this CLI's credential)."""
-    data = _act(ctx, f"/api/v1/incidents/{incident}/close", {"reason": reason})
-    typer.echo(f"incident {data['ref']} closed")
+def incidents_close(
+    ctx: typer.Context,
+    incident: IncidentArg,
+    reason: ReasonOpt = "",
+    lift_containment: Annotated[
+        bool,
+        typer.Option(
+            "--lift-containment",
+            help="A false positive: also undo the containment, once someone else approves "
+            "step lift-containment.",
+        ),
+    ] = False,
+) -> None:
+    """Close an incident and stop its playbook (as this CLI's credential); says what
+    stays in force."""
+    data = _act(
+        ctx,
+        f"/api/v1/incidents/{incident}/close",
+        {"reason": reason, "lift_containment": lift_containment},
+    )
+    typer.echo(close_confirmation(IncidentState.model_validate(data)))
 
 
 @incidents_app.command("abort")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
-from smokejumper.api.incident_actions import ReasonBody, close_incident, decide
+from smokejumper.api.incident_actions import CloseBody, close_incident, decide
 from smokejumper.api.incidents import _live_state
 from smokejumper.console import queries, rehearsal
 from smokejumper.console.context import (
@@ -27,8 +27,8 @@ from smokejumper.console.context import (
     set_session_cookie,
 )
 from smokejumper.domain.alerts import AlertKind, Severity
-from smokejumper.domain.incidents import IncidentStatus
-from smokejumper.incidents.service import find_incident, incident_detail
+from smokejumper.domain.incidents import IncidentStatus, close_confirmation
+from smokejumper.incidents.service import awaiting_lift, find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
 from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.sdk.approvals import DecisionRequest
@@ -200,8 +200,8 @@ async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
     if found is None:
         raise HTTPException(status_code=404, detail=f"no incident {ref!r}")
     detail = found["incident"]
-    if detail.status != IncidentStatus.CLOSED.value:
-        detail.live = await _live_state(state, detail.workflow_id)
+    if detail.status != IncidentStatus.CLOSED.value or awaiting_lift(detail):
+        detail.live = await _live_state(state, detail.workflow_id, detail.number)
     found["radius"] = await asyncio.to_thread(_radius, state.store, found.pop("targets"))
     return found
 
@@ -267,13 +267,19 @@ async def decide_step(
 
 
 @router.post("/incidents/{ref}/close")
-async def close(page: CheckedForm, ref: IncidentRef, reason: Text = "") -> Response:
+async def close(
+    page: CheckedForm,
+    ref: IncidentRef,
+    reason: Text = "",
+    lift_containment: Annotated[str, Form(pattern="^(|on|yes)$")] = "",
+) -> Response:
     who = page.require(Role.RESPONDER, "closing incidents")
+    body = CloseBody(reason=reason, lift_containment=bool(lift_containment))
     try:
-        await close_incident(ref, ReasonBody(reason=reason), page.state, who)
+        closed = await close_incident(ref, body, page.state, who)
     except HTTPException as exc:
         return page.redirect(f"/incidents/{ref}", flash=f"Refused: {exc.detail}")
-    return page.redirect(f"/incidents/{ref}", flash=f"{ref} closed.")
+    return page.redirect(f"/incidents/{ref}", flash=close_confirmation(closed))
 
 
 @router.get("/incidents/{ref}/alerts/{alert_id}/raw")

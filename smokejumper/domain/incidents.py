@@ -23,6 +23,8 @@ UPDATE_RESTORE = "restore"
 # From a child playbook to its parent: an approval it asked for, again at every change
 # (votes, escalation, decision, timeout), so responders can answer it at the parent.
 SIGNAL_CHILD_APPROVAL = "child-approval"
+# The approval a closer's request to lift the containment waits for (see CloseRequest).
+LIFT_STEP = "lift-containment"
 
 
 class IncidentStatus(StrEnum):
@@ -77,6 +79,8 @@ class AlertsAttached(BaseModel):
 class CloseRequest(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="", max_length=2000)
+    # Undo the containment too (a false positive): asked of someone else, as a restore is.
+    lift_containment: bool = False
 
 
 class AbortRequest(BaseModel):
@@ -154,6 +158,13 @@ class IncidentState(BaseModel):
     pending_approvals: list[str] = Field(default_factory=list)
     steps_done: list[str] = Field(default_factory=list)
     clocks: list[ClockView] = Field(default_factory=list)
+    # Completed steps whose effect holds (a revoked key, a block, an isolated endpoint)
+    # and that declared an undo; `lifting` those of them being undone, or waiting for the
+    # approval to be undone, at the closer's request.
+    in_force: list[str] = Field(default_factory=list)
+    lifting: list[str] = Field(default_factory=list)
+    # Why a lift asked for at close could not be asked (nobody else may approve it).
+    lift_refused: str | None = None
 
 
 class ClockView(BaseModel):
@@ -169,3 +180,19 @@ class ClockView(BaseModel):
     reference: str = ""
     breached: bool = False
     reminders_sent: int = 0
+
+
+def close_confirmation(closed: IncidentState) -> str:
+    """What a closer is told: the incident closed, and what stays in force or is lifted."""
+    said = f"{closed.ref} closed; its playbook has stopped."
+    lifting = [step for step in closed.in_force if step in closed.lifting]
+    staying = [step for step in closed.in_force if step not in closed.lifting]
+    if staying:
+        said += f" Stays in force: {', '.join(staying)}."
+    elif not lifting:
+        said += " Nothing it did stays in force."
+    if closed.lift_refused:
+        said += f" Not lifted: {closed.lift_refused}."
+    if lifting:
+        said += f" To be lifted once someone else approves step {LIFT_STEP}: {', '.join(lifting)}."
+    return said

@@ -8,10 +8,13 @@ received stay behind the raw-alert and raw-evidence endpoints.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smokejumper.domain.incidents import LIFT_STEP
 from smokejumper.incidents.schemas import (
     AlertSummary,
     IncidentDetail,
@@ -37,11 +40,42 @@ def find_incident(session: Session, ident: str) -> Incident | None:
     # ASCII digits only ("³".isdigit() is true too), and no more than a row id can hold.
     if ident.isascii() and ident.isdigit() and len(ident) <= 18:
         return session.get(Incident, int(ident))
-    # A fingerprint or workflow id names the newest incident that carried it.
+    by_workflow = session.scalars(
+        select(Incident).where(Incident.workflow_id == ident).order_by(Incident.id.desc())
+    ).first()
+    if by_workflow is not None:
+        return by_workflow
+    # A fingerprint (or an old fingerprint-only workflow id) names the newest incident
+    # that carried it.
     fingerprint = ident.removeprefix("incident-")
     return session.scalars(
         select(Incident).where(Incident.fingerprint == fingerprint).order_by(Incident.id.desc())
     ).first()
+
+
+def temporal_link(ui: str, namespace: str, workflow_id: str, run_id: str | None) -> str:
+    """The incident's run in the Temporal UI; without a recorded run id (incidents from
+    before runs recorded it) the workflow, whose newest run the UI opens."""
+    base = f"{ui.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/"
+    base += quote(workflow_id, safe="")
+    return f"{base}/{quote(run_id, safe='')}/history" if run_id else base
+
+
+def _run_id(events: Sequence[TimelineEvent]) -> str | None:
+    """The run that started the incident's playbook most recently (a re-open starts one)."""
+    for event in reversed(events):
+        if event.kind == "playbook.started" and isinstance(event.data.get("run_id"), str):
+            return str(event.data["run_id"])
+    return None
+
+
+def awaiting_lift(detail: IncidentDetail) -> bool:
+    """A closed incident whose run still waits for someone to approve lifting its
+    containment: the one closed incident whose run is worth asking for its state."""
+    for event in reversed(detail.timeline):
+        if event.step == LIFT_STEP:
+            return event.kind == "approval.requested"
+    return False
 
 
 def summarize(incident: Incident, redactor: Redactor = DEFAULT) -> IncidentSummary:
@@ -103,8 +137,8 @@ def incident_detail(
         .order_by(TimelineEvent.at, TimelineEvent.id)
     ).all()
     ui_url = (
-        f"{temporal_ui}/namespaces/{namespace}/workflows/{incident.workflow_id}"
-        if (temporal_ui)
+        temporal_link(temporal_ui, namespace, incident.workflow_id, _run_id(events))
+        if temporal_ui
         else None
     )
     return IncidentDetail(

@@ -58,5 +58,14 @@ def fingerprint(alert: Alert, fields: list[str] | None = None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
-def workflow_id_for(fingerprint_value: str) -> str:
-    return f"incident-{fingerprint_value}"
+def workflow_id_for(fingerprint_value: str, incident_id: int | None = None) -> str:
+    """The id of the workflow that runs an incident's playbook.
+
+    It names the incident, not only its fingerprint: a fingerprint can have a closed
+    incident whose run is still ending and a new open one, and each must be reached alone.
+    Without an incident number this is the fingerprint-only id incidents opened before
+    carry (their rows keep it, and are addressed by it).
+    """
+    if incident_id is None:
+        return f"incident-{fingerprint_value}"
+    return f"incident-{fingerprint_value}-{incident_id}"

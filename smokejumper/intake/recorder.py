@@ -179,6 +179,7 @@ class Recorder:
             status="open",
             playbook=decision.playbook,
             route=decision.model_dump(mode="json"),
+            # Completed below, once the row has its number.
             workflow_id=workflow_id_for(fp),
             principal=alert.principal.model_dump(exclude_none=True),
             target=alert.target.model_dump(exclude_none=True),
@@ -198,6 +199,7 @@ class Recorder:
             winner = session.scalars(select(Incident).where(Incident.open_key == fp)).one()
             return winner, "joined"
         incident.ref = incident_ref(incident.id, now)
+        incident.workflow_id = workflow_id_for(fp, incident.id)
         session.add(
             TimelineEvent(
                 incident_id=incident.id,

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.domain.alerts import Alert
@@ -28,6 +29,7 @@ from smokejumper.domain.incidents import (
     AlertAttached,
     AlertsAttached,
     IncidentStart,
+    IncidentStatus,
 )
 from smokejumper.intake.batching import Coalescer, Confirmations, GroupCommit
 from smokejumper.intake.fingerprint import fingerprint
@@ -171,6 +173,44 @@ class IntakeService:
     async def _signal_with_start(
         self, start: IncidentStart, attached: AlertAttached, workflow_id: str
     ) -> None:
+        """Start the incident's run (or signal it, when it runs), never a closed one's.
+
+        The workflow id names the incident, so the only run this can reach is the
+        incident's own. A finished run means the incident was closed (its run ends then),
+        unless the store says it has since been re-opened: only then is it started again.
+        A late duplicate or an outbox resend for a closed incident stays recorded on it.
+        """
+        try:
+            await self._start(
+                start, attached, workflow_id, WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+            )
+        except WorkflowAlreadyStartedError:
+            if not await asyncio.to_thread(self._is_open, start.incident_id):
+                log.info(
+                    "alert %s recorded on closed incident %s; its playbook is not restarted",
+                    attached.alert_id,
+                    start.ref,
+                )
+                return
+            try:
+                await self._start(
+                    start, attached, workflow_id, WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                )
+            except WorkflowAlreadyStartedError:
+                return  # another sender re-started the re-opened incident first
+
+    def _is_open(self, incident_id: int) -> bool:
+        with self.store.session() as session:
+            status = session.scalar(select(Incident.status).where(Incident.id == incident_id))
+        return status is not None and status != IncidentStatus.CLOSED.value
+
+    async def _start(
+        self,
+        start: IncidentStart,
+        attached: AlertAttached,
+        workflow_id: str,
+        reuse: WorkflowIDReusePolicy,
+    ) -> None:
         client = await self._client()
         await client.start_workflow(
             start.playbook,
@@ -179,7 +219,7 @@ class IntakeService:
             task_queue=self.task_queue,
             start_signal=SIGNAL_ALERT,
             start_signal_args=[attached],
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_reuse_policy=reuse,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(search_attributes.INCIDENT_ID, start.ref),

@@ -182,7 +182,12 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
             approvals[event.step] = ApprovalRow(text(event.step), text(question), event.at)
         elif event.kind == "approval.vote" and event.step in approvals:
             approvals[event.step].votes.append(text(event.message))
-        elif event.kind in {"approval.approved", "approval.denied", "approval.timed_out"}:
+        elif event.kind in {
+            "approval.approved",
+            "approval.denied",
+            "approval.timed_out",
+            "approval.withdrawn",
+        }:
             row = approvals.get(event.step or "")
             if row is not None:
                 row.outcome = event.kind.removeprefix("approval.").replace("_", " ")
@@ -194,6 +199,8 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
             clock = clocks.get(str(event.data.get("clock", "")))
             if clock is not None:
                 clock.status = "filed" if event.kind == "clock.stopped" else "breached"
+                if event.data.get("reason"):
+                    clock.status = f"stopped: {event.data['reason']}"
                 clock.detail = text(event.message)
 
     follow_ups = [

@@ -15,7 +15,7 @@ A playbook is a class with metadata and one `respond` method:
             if decision.approved:
                 await self.step("isolate endpoint", "isolate_endpoint", ...)
 
-It runs as a Temporal workflow (id `incident-<fingerprint>`): every alert of the incident
+It runs as a Temporal workflow (id `incident-<fingerprint>-<number>`): every alert of the incident
 arrives as a signal, approvals arrive as updates (or signals) checked before anything is
 written to history, the state is a query, and closing is an update — none of which the
 author writes.
@@ -35,6 +35,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from smokejumper.domain.alerts import Severity
 from smokejumper.domain.incidents import (
+    LIFT_STEP,
     QUERY_STATE,
     SIGNAL_ALERT,
     SIGNAL_ALERTS,
@@ -92,6 +93,11 @@ _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping"
 # Marks child runs that announce their approvals to the parent (see Playbook._announce).
 CHILD_APPROVALS_PATCH = "child-approvals"
+# Marks runs that end when their incident is closed (see Playbook._close).
+CLOSE_ENDS_RUN_PATCH = "close-ends-run"
+# Nobody approving a lift leaves the containment in force; the closed run then ends.
+LIFT_TIMEOUT = timedelta(days=1)
+CLOSED = "incident closed"
 
 T = TypeVar("T")
 
@@ -173,6 +179,12 @@ class Playbook:
         self._respond_finished = False
         self._severity = start.severity
         self._restoring = False
+        # Set by a close under the close-ends-run rules: `respond` stops, approvals are
+        # withdrawn, clocks stop, and the run ends (after a lift, when one was asked for).
+        self._ending = False
+        self._withdrawn: list[str] = []
+        self._lift: PendingApproval | None = None
+        self._lift_refused: str | None = None
 
     # -- what authors write ---------------------------------------------------------------
 
@@ -513,7 +525,12 @@ class Playbook:
     async def _execute(self, start: IncidentStart) -> IncidentState:
         info = workflow.info()
         if not start.resumed:
-            await self.record("playbook.started", f"Playbook {info.workflow_type} started")
+            # The run id lets the incident's Temporal UI link name this run.
+            await self.record(
+                "playbook.started",
+                f"Playbook {info.workflow_type} started",
+                data={"workflow_id": info.workflow_id, "run_id": info.run_id},
+            )
             await self._respond_or_abort(start)
         if info.parent is not None:
             # A child playbook is one part of its parent's response: the parent's run owns
@@ -528,10 +545,15 @@ class Playbook:
                 or workflow.info().get_current_history_length() > _CONTINUE_AS_NEW_AFTER_EVENTS
             )
         )
+        if self._lift is not None:
+            await self._finish_lift(self._lift)
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._closed_by is None:
             workflow.continue_as_new(start.model_copy(update={"resumed": True}))
-        if self._next_start is not None:
+        if self._next_start is not None and (
+            # A run that ends with its incident only continues for that incident re-opened.
+            not self._ending or self._next_start.incident_id == self.incident.incident_id
+        ):
             workflow.continue_as_new(self._next_start)
         return self.state()
 
@@ -542,12 +564,18 @@ class Playbook:
         failure and the undo on its timeline, for a responder to take over.
         """
         task = asyncio.create_task(self.respond(start))
-        await workflow.wait_condition(lambda: task.done() or self._abort_reason is not None)
+        await workflow.wait_condition(
+            lambda: task.done() or self._abort_reason is not None or self._ending
+        )
         if not task.done():
             task.cancel()
         try:
             await task
         except asyncio.CancelledError:
+            if self._abort_reason is None:
+                # Stopped by the close, which records it; containment stays unless lifted.
+                self._respond_finished = True
+                return
             await self.record("playbook.aborted", f"Playbook aborted: {self._abort_reason}")
             await self._compensate()
         except PlaybookAborted as exc:
@@ -669,12 +697,17 @@ class Playbook:
         return pending.receipt()
 
     def _validate_decide(self, request: DecisionRequest) -> None:
-        problem = refusal(self._approval(request.step), request, workflow.now())
+        problem = self._decide_refusal(request)
         if problem is not None:
             raise ValueError(problem)
 
+    def _decide_refusal(self, request: DecisionRequest) -> str | None:
+        if request.step in self._withdrawn:
+            return f"step {request.step!r} was withdrawn: {CLOSED}"
+        return refusal(self._approval(request.step), request, workflow.now())
+
     async def _decide_signal(self, request: DecisionRequest) -> None:
-        problem = refusal(self._approval(request.step), request, workflow.now())
+        problem = self._decide_refusal(request)
         if problem is not None:
             await self.record(
                 "approval.refused",
@@ -774,6 +807,8 @@ class Playbook:
     async def _close(self, request: CloseRequest) -> IncidentState:
         self._closing = True
         try:
+            if workflow.patched(CLOSE_ENDS_RUN_PATCH):
+                await self._end_response(request)
             await self._bookkeep(
                 "set_incident_status",
                 StatusChange(
@@ -792,6 +827,111 @@ class Playbook:
         self._closed_by = request
         workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set("closed")])
         return self.state()
+
+    async def _end_response(self, request: CloseRequest) -> None:
+        """What closing does before the status changes (so Slack hears it all before the
+        relay ends with the close): stop `respond`, withdraw what waits on people, stop the
+        clocks, and ask for the lift when the closer wants the containment undone.
+
+        Runs recorded before this kept going after a close; they replay behind the patch.
+        """
+        self._ending = True
+        by = f"by {request.actor}" + (f": {request.reason}" if request.reason else "")
+        if not self._respond_finished:
+            # Setting `_ending` cancels `respond` at its next await, this one included.
+            await self.record("playbook.stopped", f"Playbook stopped: {CLOSED} ({by})")
+        for step in self._pending_steps():
+            self._withdrawn.append(step)
+            own = self._approvals.get(step)
+            if own is not None and own.decision is None:
+                # Wakes a handler still waiting on it (a restore asked before the close).
+                own.decision = Decision(
+                    step=step,
+                    outcome="denied",
+                    approved=False,
+                    decided_by=[],
+                    decided_at=workflow.now(),
+                    reason=f"withdrawn: {CLOSED}",
+                )
+            await self.record(
+                "approval.withdrawn", f"Approval {step} withdrawn: {CLOSED}", step=step
+            )
+        for clock in self._clocks.values():
+            if clock.stop is not None or clock.breached:
+                continue
+            clock.stop = StopClock(
+                clock=clock.spec.name,
+                actor=request.actor,
+                filed_at=workflow.now(),
+                reference=CLOSED,
+            )
+            await self.record(
+                "clock.stopped",
+                f"Clock {clock.spec.name} stopped: {CLOSED} ({by})",
+                actor=request.actor,
+                data={"clock": clock.spec.name, "on_time": None, "reason": CLOSED},
+            )
+        if request.lift_containment and self._undo:
+            await self._ask_to_lift(request)
+
+    async def _ask_to_lift(self, request: CloseRequest) -> None:
+        """Ask someone other than the closer to approve undoing the containment (the rule
+        a restore follows); the closed run waits for that answer alone, then ends."""
+        steps = ", ".join(undo.step for undo in reversed(self._undo))
+        question = f"Lift the containment of the closed incident (undo {steps})?"
+        if request.reason:
+            question += f" {request.reason}"
+        spec = ApprovalSpec(
+            step=LIFT_STEP,
+            question=question,
+            risk="Re-enables keys, users, endpoints or model versions the playbook contained.",
+            approvers=list(self.restore_approvers),
+            timeout=LIFT_TIMEOUT,
+            fallback=Fallback.SKIP,
+            requested_by=request.actor,
+        )
+        asked = ", ".join(spec.approvers)
+        try:
+            eligible = await self._resolve(spec.approvers)
+            problem = (
+                None
+                if any(person != request.actor for person in eligible)
+                else f"nobody but {request.actor} may approve it"
+            )
+        except ActivityError as exc:
+            problem = _describe(exc)
+        if problem is not None:
+            # Nobody else to ask: the close still goes through, and says what stays.
+            self._lift_refused = f"{problem} (approvers: {asked})"
+            await self.record(
+                "playbook.lift_refused",
+                f"Containment not lifted: {problem} (approvers: {asked}); it stays in force",
+                actor=request.actor,
+            )
+            return
+        await self.audit("playbook.lift.requested", request.actor, {"reason": request.reason})
+        pending = PendingApproval(spec=spec, requested_at=workflow.now(), eligible=eligible)
+        self._approvals[LIFT_STEP] = pending
+        self._lift = pending
+        await self.record(
+            "approval.requested",
+            f"Approval requested for {LIFT_STEP}: {question}",
+            step=LIFT_STEP,
+            data={"approvers": ", ".join(spec.approvers), "min_approvals": 1, "risk": spec.risk},
+        )
+
+    async def _finish_lift(self, pending: PendingApproval) -> None:
+        decision = await self._await_decision(pending)
+        if decision.approved:
+            await self.record("playbook.restoring", "Lift approved; undoing steps")
+            await self._compensate()
+        elif decision.outcome == "timed_out":
+            await self.record(
+                "approval.timed_out",
+                f"Approval {LIFT_STEP} timed out: containment stays in force",
+                step=LIFT_STEP,
+            )
+        self._lift = None
 
     async def _abort(self, request: AbortRequest) -> IncidentState:
         self._abort_reason = f"{request.reason or 'no reason given'} (by {request.actor})"
@@ -823,6 +963,10 @@ class Playbook:
         return self.state()
 
     def _validate_restore(self, request: RestoreRequest) -> None:
+        if self._ending:
+            raise ValueError(
+                "the incident is closed; lifting its containment is asked when closing"
+            )
         if not self._respond_finished:
             raise ValueError("the playbook is still running; abort it instead")
         if self._restoring:
@@ -845,6 +989,9 @@ class Playbook:
             pending_approvals=self._pending_steps(),
             steps_done=list(self._steps_done),
             clocks=[clock.view() for clock in self._clocks.values()],
+            in_force=[undo.step for undo in self._undo],
+            lifting=[undo.step for undo in self._undo] if self._lift is not None else [],
+            lift_refused=self._lift_refused,
         )
 
     def _pending_steps(self) -> list[str]:
@@ -852,7 +999,7 @@ class Playbook:
         for (_, step), known in self._child_approvals.items():
             if known.pending.decision is None and step not in steps:
                 steps.append(step)
-        return steps
+        return [step for step in steps if step not in self._withdrawn]
 
 
 def playbook(cls: type[Playbook]) -> type[Playbook]:

@@ -611,7 +611,7 @@ class PlaybookHarness:
         return PlaybookRun(self, start, accepted.workflow_id)
 
     async def _start_incident(self, start: IncidentStart) -> PlaybookRun:
-        workflow_id = workflow_id_for(start.fingerprint)
+        workflow_id = workflow_id_for(start.fingerprint, start.incident_id)
         with self.store.transaction() as session:
             if session.get(Incident, start.incident_id) is None:
                 now = datetime.now(UTC)

@@ -112,7 +112,8 @@ async def test_console_forms_need_the_sessions_csrf_token(console: Console) -> N
         closed = await alice.post(
             f"/incidents/{ref}/close", data={"reason": "contained", "csrf_token": csrf}
         )
-        assert "closed." in (await alice.get(closed.headers["location"])).text
+        flashed = (await alice.get(closed.headers["location"])).text
+        assert f"{ref} closed; its playbook has stopped." in flashed
 
     async def audited() -> list[AuditEntry] | None:
         with console.engine.store.session() as session:

@@ -32,6 +32,8 @@ def test_fingerprint_is_a_stable_value() -> None:
     # Pinned: changing the derivation would split running incidents after an upgrade.
     assert fingerprint(alert()) == "d92d521d25911e64a6d41747be222996"
     assert workflow_id_for("abc") == "incident-abc"
+    # An incident's own run: the fingerprint alone no longer names one incident.
+    assert workflow_id_for("abc", 42) == "incident-abc-42"
 
 
 def test_other_principal_target_or_kind_is_another_incident() -> None:

@@ -68,7 +68,7 @@ async def test_an_incident_start_runs_without_intake(playbook_harness: HarnessFa
     )
     run = await harness.run(start)
     await harness.wait_for_timeline("playbook.finished")
-    assert run.workflow_id == "incident-kit-start"
+    assert run.workflow_id == "incident-kit-start-41"
     assert [item.kind for item in harness.timeline()] == [
         "playbook.started",
         "triage.waiting",

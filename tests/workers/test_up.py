@@ -166,7 +166,8 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         assert [item["id"] for item in json.loads(listed.stdout)["items"]] == [ref]
         closed = cli(env, "incidents", "close", ref, "--reason", "drill")
         assert closed.returncode == 0, closed.stderr + closed.stdout
-        assert f"incident {ref} closed" in closed.stdout
+        assert f"{ref} closed; its playbook has stopped." in closed.stdout
+        assert "Stays in force:" in closed.stdout
     finally:
         stop(process, children, signal.SIGINT)
 

@@ -90,6 +90,9 @@ async def test_example_alert_opens_an_incident_with_a_running_playbook(engine: E
     assert shown.exit_code == 0, shown.output
     assert "playbook.started" in shown.output
     assert "LLM01" in shown.output and "AML.T0051.000" in shown.output
+    # Its alerts, as the help says, not only their count.
+    assert "\nAlerts\n" in shown.output
+    assert accepted["alert_id"] in shown.output
 
     shown_json = json.loads((await engine.cli("incidents", "show", ref, "--json")).output)
     assert shown_json["alert_count"] == 1
@@ -261,3 +264,20 @@ async def test_incident_endpoints_require_the_operator_token(engine: Engine) -> 
         wrong = {"authorization": "Bearer not-the-token"}
         assert (await anonymous.get("/api/v1/incidents/1", headers=wrong)).status_code == 401
         assert (await anonymous.get("/healthz")).status_code == 200
+
+
+async def test_a_generic_alert_naming_no_taxonomy_gets_its_kinds(engine: Engine) -> None:
+    """A responder filters and reports by OWASP and ATLAS: an alert that names none is
+    filed under its kind's entries; one that names its own keeps them."""
+    bare = example(kind="model_compromise", owasp=[], atlas=[], dedup_key="bare-compromise")
+    accepted = await engine.http.post("/api/v1/alerts", json=bare)
+    assert accepted.status_code == 202, accepted.text
+    detail = (await engine.http.get(f"/api/v1/incidents/{accepted.json()['incident_id']}")).json()
+    assert detail["owasp"] == ["LLM03", "LLM04"]
+    assert detail["atlas"] == ["AML.T0010", "AML.T0018"]
+
+    named = example(kind="model_compromise", owasp=["LLM04"], atlas=[], dedup_key="named")
+    accepted = await engine.http.post("/api/v1/alerts", json=named)
+    detail = (await engine.http.get(f"/api/v1/incidents/{accepted.json()['incident_id']}")).json()
+    assert detail["owasp"] == ["LLM04"]
+    assert detail["atlas"] == ["AML.T0010", "AML.T0018"]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 
-from smokejumper.api.auth import Operator
+from smokejumper.api.auth import Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
 from smokejumper.inventory.key_prefixes import redactor_for
@@ -22,14 +22,17 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
     response_class=Response,
     responses={
         200: {"content": {media: {} for media in MEDIA_TYPES.values()}},
-        401: {"description": "No operator token"},
+        401: {"description": "Not signed in, or no token"},
         404: {"description": "No such incident"},
     },
 )
 async def get_report(
     incident_id: Annotated[str, Path(max_length=120)],
     state: Annotated[AppState, Depends(app_state)],
-    _operator: Operator,
+    # Whoever may see the incident may read its report: it is the redacted, masked
+    # account (Slack hands its link to the whole channel); raw values stay behind the
+    # raw endpoints.
+    _caller: Viewer,
     # A Literal is validated by FastAPI, so a bad value gets the documented 422 body.
     format: Annotated[
         Format, Query(description="`md` (Markdown), `html` (printable, self-contained) or `json`.")

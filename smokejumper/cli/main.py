@@ -387,6 +387,24 @@ def incidents_show(
     for label, key in (("target", "target"), ("principal", "principal")):
         if data.get(key):
             typer.echo(f"  {label:<12} {json.dumps(data[key], sort_keys=True)}")
+    typer.echo("\nAlerts")
+    typer.echo(
+        table(
+            ("received (UTC)", "id", "source", "kind", "severity", "duplicate", "title"),
+            [
+                (
+                    a["received_at"][:19].replace("T", " "),
+                    a["id"],
+                    a["source"],
+                    a["kind"],
+                    a["severity"],
+                    "yes" if a["deduplicated"] else "no",
+                    a["title"],
+                )
+                for a in data["alerts"]
+            ],
+        )
+    )
     typer.echo("\nTimeline")
     typer.echo(
         table(

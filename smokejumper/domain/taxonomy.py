@@ -98,3 +98,22 @@ def atlas_label(value: str) -> str:
     technique = _atlas_id(value)
     name = atlas_name(technique)
     return f"{technique} {name}" if name else technique
+
+
+# What an alert of each kind is, when its source names no ids: an incident is then still
+# filed under the framework entries a responder and a report expect. Red-team findings
+# and "other" describe anything, so they get none.
+KIND_TAXONOMY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "data_leakage": (("LLM02",), ("AML.T0057",)),
+    "prompt_injection": (("LLM01",), ("AML.T0051",)),
+    "jailbreak": (("LLM01",), ("AML.T0054",)),
+    "model_compromise": (("LLM03", "LLM04"), ("AML.T0010", "AML.T0018")),
+    "model_extraction": (("LLM10",), ("AML.T0024.002",)),
+    "unbounded_consumption": (("LLM10",), ("AML.T0029", "AML.T0034")),
+}
+
+
+def taxonomy_of(kind: str, owasp: list[str], atlas: list[str]) -> tuple[list[str], list[str]]:
+    """The ids an alert names; for a framework it names none of, its kind's."""
+    default_owasp, default_atlas = KIND_TAXONOMY.get(kind, ((), ()))
+    return list(owasp) or list(default_owasp), list(atlas) or list(default_atlas)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import AlertAttached, IncidentStart
+from smokejumper.domain.taxonomy import taxonomy_of
 from smokejumper.intake.fingerprint import workflow_id_for
 from smokejumper.intake.routing import RouteDecision
 from smokejumper.store.db import Store
@@ -166,6 +167,7 @@ class Recorder:
         if existing is not None:
             return existing, "joined"
         now = datetime.now(UTC)
+        owasp, atlas = taxonomy_of(alert.kind.value, alert.owasp, alert.atlas)
         if self.reopen_window:
             reopened = self._reopen_recent(session, fp, now)
             if reopened is not None:
@@ -184,8 +186,8 @@ class Recorder:
             principal=alert.principal.model_dump(exclude_none=True),
             target=alert.target.model_dump(exclude_none=True),
             labels=dict(alert.labels),
-            owasp=list(alert.owasp),
-            atlas=list(alert.atlas),
+            owasp=owasp,
+            atlas=atlas,
             alert_count=0,
             opened_at=now,
             updated_at=now,

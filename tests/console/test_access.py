@@ -283,3 +283,18 @@ async def test_the_server_decides_a_votes_via_and_sends_security_headers(
             assert page.status_code == 200, page.text[:300]
             assert page.headers["x-content-type-options"] == "nosniff"
             assert page.headers["referrer-policy"] == "same-origin"
+
+
+async def test_whoever_sees_an_incident_reads_its_redacted_report(console: Console) -> None:
+    """Slack hands the report's link to the whole channel: a responder or viewer who can
+    see the incident can open it, and it holds no secret."""
+    ref = await console.open_incident()
+    for name in ("alice", "victor"):
+        async with console.as_user(name) as client:
+            for fmt in ("md", "html", "json"):
+                report = await client.get(f"/api/v1/incidents/{ref}/report", params={"format": fmt})
+                assert report.status_code == 200, (name, fmt, report.text)
+                assert ref in report.text
+                assert "AKIAIOSFODNN7EXAMPLE" not in report.text
+    async with httpx.AsyncClient(base_url=console.url) as anonymous:
+        assert (await anonymous.get(f"/api/v1/incidents/{ref}/report")).status_code == 401

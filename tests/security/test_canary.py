@@ -120,7 +120,11 @@ async def test_no_planted_value_reaches_any_surface(
                 path = "/api/v1/alerts" if source == "generic" else f"/api/v1/alerts/{source}"
                 sent = await engine.http.post(path, json=body)
                 assert sent.status_code == 202, (source, sent.text)
-                refs[source] = sent.json()["incident_id"]
+                answer = sent.json()
+                # A garak push is a whole file: its answer lists the alerts it stored.
+                stored = answer["alerts"] if "alerts" in answer else [answer]
+                assert stored, (source, answer)
+                refs[source] = stored[0]["incident_id"]
             await settle(engine, sorted(set(refs.values())))
 
             # The API as a viewer, and the CLI (which prints the API's JSON).

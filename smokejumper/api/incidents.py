@@ -22,6 +22,7 @@ from smokejumper.incidents.service import (
 )
 from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.masking import mask
+from smokejumper.redaction import Redactor
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -64,28 +65,39 @@ async def get_incident(
 ) -> IncidentDetail:
     settings = state.settings
 
-    def query() -> IncidentDetail | None:
+    def query() -> tuple[IncidentDetail, Redactor] | None:
         with state.store.session() as session:
             incident = find_incident(session, incident_id)
             if incident is None:
                 return None
-            return incident_detail(
+            redactor = redactor_for(state.store, settings)
+            detail = incident_detail(
                 session,
                 incident,
                 settings.temporal.ui_url,
                 settings.temporal.namespace,
-                redactor_for(state.store, settings),
+                redactor,
             )
+            return detail, redactor
 
-    detail = await asyncio.to_thread(query)
-    if detail is None:
+    found = await asyncio.to_thread(query)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    if detail.status != IncidentStatus.CLOSED.value or awaiting_lift(detail):
-        detail.live = await _live_state(state, detail.workflow_id, detail.number)
+    detail, redactor = found
+    await attach_live_state(state, detail, redactor)
     return detail
 
 
-async def _live_state(state: AppState, workflow_id: str, number: int) -> IncidentState | None:
+async def attach_live_state(state: AppState, detail: IncidentDetail, redactor: Redactor) -> None:
+    """Ask the incident's run for its live state, where one may still answer: an open
+    incident's, or a closed one's that waits for the lift of its containment."""
+    if detail.status != IncidentStatus.CLOSED.value or awaiting_lift(detail):
+        detail.live = await _live_state(state, detail.workflow_id, detail.number, redactor)
+
+
+async def _live_state(
+    state: AppState, workflow_id: str, number: int, redactor: Redactor
+) -> IncidentState | None:
     """What the incident's run says, if it runs and serves this incident (an incident
     opened before workflow ids named the incident shares its id with the others of its
     fingerprint)."""
@@ -104,7 +116,7 @@ async def _live_state(state: AppState, workflow_id: str, number: int) -> Inciden
     # Pending approvals stay as named: a decision must name the step exactly.
     return live.model_copy(
         update={
-            "steps_done": [mask(step) for step in live.steps_done],
-            "current_step": mask(live.current_step) if live.current_step else None,
+            "steps_done": [mask(step, redactor) for step in live.steps_done],
+            "current_step": mask(live.current_step, redactor) if live.current_step else None,
         }
     )

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
 from smokejumper.api.incident_actions import CloseBody, close_incident, decide
-from smokejumper.api.incidents import _live_state
+from smokejumper.api.incidents import attach_live_state
 from smokejumper.console import queries, rehearsal
 from smokejumper.console.context import (
     Form as CheckedForm,
@@ -28,7 +28,7 @@ from smokejumper.console.context import (
 )
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import IncidentStatus, close_confirmation
-from smokejumper.incidents.service import awaiting_lift, find_incident, incident_detail
+from smokejumper.incidents.service import find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
 from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.sdk.approvals import DecisionRequest
@@ -182,14 +182,16 @@ async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
             incident = find_incident(session, ref)
             if incident is None:
                 return None
+            redactor = redactor_for(state.store, settings)
             return {
                 "incident": incident_detail(
                     session,
                     incident,
                     settings.temporal.ui_url,
                     settings.temporal.namespace,
-                    redactor_for(state.store, settings),
+                    redactor,
                 ),
+                "redactor": redactor,
                 "requests": queries.approval_requests(session, incident.id),
                 "actions": queries.actions_of(session, incident.id),
                 "evidence": evidence.evidence_of(session, incident),
@@ -199,9 +201,7 @@ async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
     found = await asyncio.to_thread(read)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no incident {ref!r}")
-    detail = found["incident"]
-    if detail.status != IncidentStatus.CLOSED.value or awaiting_lift(detail):
-        detail.live = await _live_state(state, detail.workflow_id, detail.number)
+    await attach_live_state(state, found["incident"], found.pop("redactor"))
     found["radius"] = await asyncio.to_thread(_radius, state.store, found.pop("targets"))
     return found
 

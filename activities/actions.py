@@ -25,10 +25,12 @@ An activity class subclasses `ActionRows` and gives only the provider-specific p
         return self._apply("purge_memory", action, action.target, purge)
 
 `_apply(kind, action, target, change)` claims the row, returns the recorded result if it is
-completed, else runs `change` and completes the row with the `Applied` it returns. Any
-exception from `change` is recorded on the row (and on the timeline while retries last) and
-raised as the Temporal failure `failure(exc)`: provider errors with `retryable=False` stop
-the retries (a new family of providers adds its base error to `PROVIDER_ERRORS`).
+completed and verified, else runs `change` (which, for a completed action the provider did
+not confirm, finds the target contained and only verifies it again) and completes the row
+with the `Applied` it returns. Any exception from `change` is recorded on the row (and on
+the timeline while retries last) and raised as the Temporal failure `failure(exc)`:
+provider errors with `retryable=False` stop the retries (a new family of providers adds its
+base error to `PROVIDER_ERRORS`).
 `Attempt.contain` is the usual change (record the state before, apply unless the target is
 already in the wanted state, verify); a change that needs the recorded state itself (a
 rollback aims at what the alias pointed to first) calls `Attempt.before`.
@@ -84,9 +86,26 @@ class ActionMessage(Protocol):
     def business_key(self) -> str: ...
 
 
+# Raised by our own code for a bad configuration or message (an unknown provider name, a
+# malformed state file, a missing file): the same on every attempt.
+CONFIGURATION_ERRORS = (
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    NotImplementedError,
+    PermissionError,
+    FileNotFoundError,
+)
+
+
 def retryable(exc: Exception) -> bool:
-    """False for provider errors that say a retry cannot help; anything else may pass."""
-    return exc.retryable if isinstance(exc, PROVIDER_ERRORS) else True
+    """False when a retry cannot help: provider errors that say so (credentials, access
+    denied, not found, a rejected request) and configuration errors; anything else (a
+    network error, a timeout, a 5xx) may pass on a retry."""
+    if isinstance(exc, PROVIDER_ERRORS):
+        return exc.retryable
+    return not isinstance(exc, CONFIGURATION_ERRORS)
 
 
 def failure(exc: Exception) -> ApplicationError:
@@ -180,8 +199,10 @@ class ActionRows:
         """Make `change` once for `action.business_key` (see the module docstring)."""
         key = action.business_key
         row = self._claim(kind, action.incident_id, action.step, action.provider, target, key)
-        if row.status == "completed":
+        if row.status == "completed" and row.verified is not False:
             return result_of(row)
+        # Not completed, or completed without the provider confirming it: `change` looks at
+        # the target first, so a re-check of an unverified action only verifies again.
         attempt = Attempt(
             key, dict(row.before or {}), lambda before: self._record_before(key, before)
         )

@@ -42,6 +42,11 @@ CREDENTIALS = "credentials"
 class GenAIPlaybook(Playbook):
     """Helpers for the built-in playbooks; each step they take is on the timeline."""
 
+    # A failed containment step is put to the on-call, and to the incident commanders when
+    # nobody answers (see Playbook.step).
+    handoff_approvers = [SECURITY_ONCALL]
+    handoff_escalate_to = [INCIDENT_COMMANDERS]
+
     async def look(self, incident: IncidentStart) -> tuple[IncidentContext, InventoryContext]:
         """What the alerts say, and what the inventory knows about their target."""
         context: IncidentContext | None = await self.step(
@@ -91,7 +96,8 @@ class GenAIPlaybook(Playbook):
 
     async def revoke(self, incident: IncidentStart, keys: list[KeyRef], why: str) -> list[str]:
         """Revoke each key at once (containment first) and check it took; returns the
-        masked ids of keys whose revocation could not be verified."""
+        masked ids of keys whose revocation could not be verified yet (the SDK re-checks
+        them, and hands a failed revocation to people)."""
         unverified: list[str] = []
         for key in keys:
             # The name is on the timeline, the console and the report, which viewers read:
@@ -114,12 +120,6 @@ class GenAIPlaybook(Playbook):
             )
             if result is not None and not result.verified:
                 unverified.append(mask(key.key_id))
-                await self.record(
-                    "containment.unverified",
-                    f"Key {mask(key.key_id)} was revoked but the provider does not "
-                    f"confirm it ({why})",
-                    step=name,
-                )
         return unverified
 
     async def block(
@@ -141,7 +141,7 @@ class GenAIPlaybook(Playbook):
         elif context.api_key_id:
             principal = ("api_key", context.api_key_id)
         if principal is None:
-            await self.record("principal.unknown", "No user, session or key to block", step=step)
+            await self.missing(step, "the alerts name no user, session or key to block")
             return None
         action = PrincipalAction(
             incident_id=incident.incident_id,

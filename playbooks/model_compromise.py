@@ -81,7 +81,9 @@ class ModelCompromise(GenAIPlaybook):
         if serving:
             await self.isolate(incident, serving, version)
         else:
-            await self.record("endpoints.none", f"No endpoint in the inventory serves {version}")
+            await self.missing(
+                "isolate endpoints", f"no endpoint in the inventory serves {version}"
+            )
 
         await self.roll_back(incident, context, inventory)
         await self.revoke(incident, inventory.registry_writers, "may write to the registry")
@@ -180,9 +182,9 @@ class ModelCompromise(GenAIPlaybook):
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
     ) -> None:
         if context.model is None or inventory.last_known_good is None:
-            await self.record(
-                "rollback.impossible",
-                "No last known good version in the inventory: rebuild from a reviewed source",
+            await self.missing(
+                "roll back model",
+                "no last known good version in the inventory: rebuild from a reviewed source",
             )
             return
         decision = await self.approve(

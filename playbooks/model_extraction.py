@@ -56,7 +56,7 @@ class ModelExtraction(GenAIPlaybook):
         context, inventory = await self.look(incident)
         principal = _principal(context)
         if principal is None:
-            await self.record("principal.unknown", "No key, user or tenant to throttle")
+            await self.missing("throttle principal", "the alerts name no key, user or tenant")
             await self.notify_owners(
                 inventory, f"{incident.ref}: {incident.kind} with no principal named; review."
             )

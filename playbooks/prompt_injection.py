@@ -139,6 +139,11 @@ class PromptInjection(GenAIPlaybook):
     async def contain_indirect(
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
     ) -> None:
+        if not context.documents:
+            await self.missing(
+                "quarantine documents",
+                "the alerts name no document that carried the injection (no id, no content)",
+            )
         for number, document in enumerate(context.documents, start=1):
             name = f"quarantine document {number}"
             action = DocumentAction(
@@ -200,7 +205,7 @@ class PromptInjection(GenAIPlaybook):
             return
         await self.revoke(incident, inventory.application_keys, "agent tool credentials")
         if context.endpoint is None:
-            await self.record("endpoint.unknown", "The alerts name no endpoint to isolate")
+            await self.missing("isolate agent", "the alerts name no endpoint to isolate")
             return
         provider = next(
             (e.provider for e in inventory.endpoints if e.name == context.endpoint), "local"

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from integrations.aws_client import LazyAwsClient
+from integrations.aws_client import LazyAwsClient, retry_can_help, why
 from integrations.endpoints.base import (
     ISOLATED,
     SERVING,
@@ -31,7 +31,9 @@ _THROTTLED = frozenset({"ThrottlingException", "Throttling", "ServiceUnavailable
 
 def _translate(exc: Exception, endpoint: str, operation: str) -> EndpointProviderError:
     if not isinstance(exc, ClientError):
-        return EndpointProviderError(f"sagemaker {operation} {endpoint}: {type(exc).__name__}")
+        return EndpointProviderError(
+            f"sagemaker {operation} {endpoint}: {why(exc)}", retryable=retry_can_help(exc)
+        )
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", ""))

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from integrations.aws_client import LazyAwsClient
+from integrations.aws_client import LazyAwsClient, retry_can_help, why
 from integrations.keys.base import KeyAccessDenied, KeyNotFound, KeyProviderError, KeyState
 
 PROVIDER = "aws_iam"
@@ -43,7 +43,9 @@ def _translate(exc: Exception, key_id: str, operation: str) -> KeyProviderError:
                 f"aws_iam {operation} on {key_id}: invalid request ({code})", retryable=False
             )
         return KeyProviderError(f"aws_iam {operation} on {key_id}: {code}")
-    return KeyProviderError(f"aws_iam {operation} on {key_id}: {type(exc).__name__}")
+    return KeyProviderError(
+        f"aws_iam {operation} on {key_id}: {why(exc)}", retryable=retry_can_help(exc)
+    )
 
 
 class AwsIamKeys:

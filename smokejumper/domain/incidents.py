@@ -30,7 +30,12 @@ LIFT_STEP = "lift-containment"
 class IncidentStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    # Verified contained: every containment action the playbook decided on completed and
+    # its provider confirms it (or a responder recorded doing it by hand, or skipped it).
     CONTAINED = "contained"
+    # The playbook reached the point of containment with something missing: a step that
+    # failed and waits for a responder, one not yet verified, or one nothing could act on.
+    CONTAINMENT_INCOMPLETE = "containment_incomplete"
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -165,6 +170,10 @@ class IncidentState(BaseModel):
     lifting: list[str] = Field(default_factory=list)
     # Why a lift asked for at close could not be asked (nobody else may approve it).
     lift_refused: str | None = None
+    # Containment not (yet) done, by step: failed and handed to people, not verified, or
+    # nothing to act on; and steps people chose to skip, with their reason.
+    missing: dict[str, str] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(default_factory=dict)
 
 
 class ClockView(BaseModel):

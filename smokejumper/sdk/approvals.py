@@ -21,6 +21,18 @@ class Fallback(StrEnum):
     ABORT = "abort"
 
 
+class Choice(StrEnum):
+    """The answers to a hand-off: a step that failed, or that the playbook could not take,
+    put to people instead of ending the response."""
+
+    RETRY = "retry"
+    DONE = "done"  # done by hand, outside smokejumper; the note says what was done
+    SKIP = "skip"
+
+
+HANDOFF_CHOICES = [Choice.RETRY, Choice.DONE, Choice.SKIP]
+
+
 class Escalation(BaseModel):
     """After `after` (from the request) without a decision, also ask `approvers`."""
 
@@ -38,6 +50,8 @@ class ApprovalSpec(BaseModel):
     escalation: list[Escalation] = Field(default_factory=list)
     fallback: Fallback | None = None
     requested_by: str
+    # A hand-off: answered with one of these instead of approve/deny (empty: an approval).
+    choices: list[Choice] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _declared(self) -> ApprovalSpec:
@@ -59,6 +73,8 @@ class DecisionRequest(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="", max_length=2000)
     via: str = Field(default="api", max_length=40)
+    # For a hand-off; without it, approve means retry and deny means skip.
+    choice: Choice | None = None
 
 
 class Vote(BaseModel):
@@ -67,6 +83,7 @@ class Vote(BaseModel):
     reason: str
     via: str
     at: datetime
+    choice: Choice | None = None
 
 
 class Decision(BaseModel):
@@ -79,6 +96,8 @@ class Decision(BaseModel):
     decided_at: datetime
     reason: str = ""
     fallback: Fallback | None = None
+    # What a hand-off was answered with (None for approvals, and for a withdrawn hand-off).
+    choice: Choice | None = None
 
 
 class VoteReceipt(BaseModel):
@@ -113,6 +132,7 @@ class PendingApproval(BaseModel):
                 reason=request.reason,
                 via=request.via,
                 at=at,
+                choice=chosen(self.spec, request),
             )
         )
 
@@ -140,10 +160,38 @@ class ChildApproval(BaseModel):
     pending: PendingApproval
 
 
+def chosen(spec: ApprovalSpec, request: DecisionRequest) -> Choice | None:
+    """A hand-off's answer: the choice given, else approve as retry and deny as skip."""
+    if not spec.choices:
+        return None
+    if request.choice is not None:
+        return request.choice
+    return Choice.RETRY if request.approve else Choice.SKIP
+
+
+def _choice_refusal(spec: ApprovalSpec, request: DecisionRequest) -> str | None:
+    if not spec.choices:
+        if request.choice is not None:
+            return f"step {request.step!r} asks to approve or deny, not {request.choice.value}"
+        return None
+    choice = chosen(spec, request)
+    if choice not in spec.choices:
+        offered = ", ".join(c.value for c in spec.choices)
+        return f"step {request.step!r} can be answered with {offered}, not {choice}"
+    if choice is Choice.DONE and not request.reason.strip():
+        return "say what was done by hand (a note is required)"
+    if choice is Choice.SKIP and not request.reason.strip():
+        return "give the reason for skipping it (a reason is required)"
+    return None
+
+
 def refusal(pending: PendingApproval | None, request: DecisionRequest, now: datetime) -> str | None:
     """Why this decision must be refused, or None when it may be recorded."""
     if pending is None:
         return f"no approval is pending for step {request.step!r}"
+    problem = _choice_refusal(pending.spec, request)
+    if problem is not None:
+        return problem
     if pending.decision is not None:
         return f"step {request.step!r} was already decided ({pending.decision.outcome})"
     deadline = pending.deadline
@@ -160,7 +208,18 @@ def refusal(pending: PendingApproval | None, request: DecisionRequest, now: date
 
 def tally(pending: PendingApproval, now: datetime) -> Decision | None:
     """The decision the votes so far make, if any: one deny denies; approvals need
-    `min_approvals` distinct people."""
+    `min_approvals` distinct people. A hand-off is decided by its first answer."""
+    if pending.spec.choices and pending.votes:
+        vote = pending.votes[0]
+        return Decision(
+            step=pending.spec.step,
+            outcome="denied" if vote.choice is Choice.SKIP else "approved",
+            approved=vote.choice is not Choice.SKIP,
+            decided_by=[vote.actor],
+            decided_at=now,
+            reason=vote.reason,
+            choice=vote.choice,
+        )
     denial = next((vote for vote in pending.votes if not vote.approve), None)
     if denial is not None:
         return Decision(

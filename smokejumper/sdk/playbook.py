@@ -27,6 +27,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from temporalio import workflow
@@ -64,8 +65,10 @@ from smokejumper.domain.incidents import (
 )
 from smokejumper.intake.routing import Route
 from smokejumper.sdk.approvals import (
+    HANDOFF_CHOICES,
     ApprovalSpec,
     ChildApproval,
+    Choice,
     Decision,
     DecisionRequest,
     Escalation,
@@ -80,14 +83,27 @@ from smokejumper.sdk.clocks import DEFAULT_REMINDERS, ClockBasis, ClockKind, Clo
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
 
-# Containment calls outside systems: retry with backoff for minutes, then fail the step.
+# Containment calls outside systems: transient errors retry with backoff for about two
+# minutes; errors a retry cannot help (credentials, access, configuration, not found) are
+# non-retryable and fail at once. Either way a failed step is handed to people.
 DEFAULT_STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
+    initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-    maximum_attempts=10,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
 )
-DEFAULT_STEP_TIMEOUT = timedelta(minutes=5)
+# Short, so that a step whose worker was killed is attempted again by another worker within
+# seconds (its action row makes the second attempt finish the first's work, not redo it).
+# A step that needs longer passes its own `timeout`.
+DEFAULT_STEP_TIMEOUT = timedelta(seconds=20)
+# A failed step waits for people; this long without an answer, the escalation group is asked.
+HANDOFF_ESCALATE_AFTER = timedelta(minutes=15)
+# An action the provider does not confirm yet (an endpoint still `Updating`) is re-checked
+# this often, for this long, before it is handed to people.
+VERIFY_EVERY = timedelta(seconds=30)
+VERIFY_WITHIN = timedelta(minutes=15)
+# Marks runs that hand failed steps to people and tell containment as it is verified.
+HANDOFF_PATCH = "failure-handoff"
 _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 # Marks histories whose bookkeeping writes are local activities (see Playbook._bookkeep).
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping"
@@ -112,6 +128,28 @@ class _Undo:
     step: str
     activity: str
     arg: Any
+
+
+class OnFailure(StrEnum):
+    """What a failed step does: hand itself to people while the response goes on (the
+    default), or raise into `respond` (for a step the rest cannot do without)."""
+
+    HAND_OFF = "hand_off"
+    RAISE = "raise"
+
+
+@dataclass
+class _Attempted:
+    """A step as `step()` was asked to run it, kept so that a responder can retry it."""
+
+    name: str
+    activity: str | None
+    arg: Any = None
+    result_type: Any = None
+    undo: str | None = None
+    undo_arg: Any = None
+    retry: RetryPolicy | None = None
+    timeout: timedelta | None = None
 
 
 @dataclass
@@ -155,6 +193,9 @@ class Playbook:
     atlas: ClassVar[list[str]] = []
     # Who may approve `smokejumper incidents restore` for this playbook.
     restore_approvers: ClassVar[list[str]] = ["group:incident-commanders"]
+    # Who is asked what to do about a failed step, and who else after HANDOFF_ESCALATE_AFTER.
+    handoff_approvers: ClassVar[list[str]] = ["group:incident-commanders"]
+    handoff_escalate_to: ClassVar[list[str]] = []
 
     def __init__(self, start: IncidentStart) -> None:
         # Set before any signal or update handler can run (the decorator applies
@@ -185,6 +226,13 @@ class Playbook:
         self._withdrawn: list[str] = []
         self._lift: PendingApproval | None = None
         self._lift_refused: str | None = None
+        # Containment not done yet, by step (see IncidentState.missing), and skipped steps.
+        self._missing: dict[str, str] = {}
+        self._skipped: dict[str, str] = {}
+        # Set when the playbook said `contained` with something missing: said again, truly,
+        # once the last missing step is done.
+        self._contained_reason: str | None = None
+        self._handoffs: list[asyncio.Task[None]] = []
 
     # -- what authors write ---------------------------------------------------------------
 
@@ -204,33 +252,222 @@ class Playbook:
         undo_arg: Any = None,
         retry: RetryPolicy | None = None,
         timeout: timedelta | None = None,
+        on_failure: OnFailure = OnFailure.HAND_OFF,
     ) -> T:
         """Run `activity` as the named step, on the timeline with its start and outcome.
 
         `undo` names the activity that reverses it (called with `undo_arg`, or with the
         step's result when that is None) if the playbook later fails or is aborted.
+
+        A step that fails (at once when a retry cannot help, else after its retries) is
+        handed to people: asked like an approval whether to retry it now, record that it was
+        done by hand, or skip it, while `respond` goes on — the step returns None. An action
+        result its provider does not confirm (`verified` False) is re-checked in the
+        background. Until both are settled the incident cannot be `contained`.
+        `on_failure=OnFailure.RAISE` raises the failure into `respond` instead.
         """
+        attempted = _Attempted(name, activity, arg, result_type, undo, undo_arg, retry, timeout)
+        try:
+            result: T = await self._attempt(attempted)
+        except ActivityError as exc:
+            if on_failure is OnFailure.RAISE or not workflow.patched(HANDOFF_PATCH):
+                raise
+            self._hand_off(attempted, _describe(exc))
+            return None  # type: ignore[return-value]
+        await self._completed(attempted, result)
+        return result
+
+    async def _attempt(self, attempted: _Attempted) -> Any:
+        name = attempted.name
         self._current_step = name
         await self.record("step.started", f"Step {name} started", step=name)
         try:
-            result: T = await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=timeout or DEFAULT_STEP_TIMEOUT,
-                retry_policy=retry or DEFAULT_STEP_RETRY,
+            assert attempted.activity is not None
+            return await workflow.execute_activity(
+                attempted.activity,
+                attempted.arg,
+                result_type=attempted.result_type,
+                start_to_close_timeout=attempted.timeout or DEFAULT_STEP_TIMEOUT,
+                retry_policy=attempted.retry or DEFAULT_STEP_RETRY,
             )
         except ActivityError as exc:
-            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
-            await self.record("step.failed", f"Step {name} failed: {cause}", step=name)
+            await self.record("step.failed", f"Step {name} failed: {_describe(exc)}", step=name)
             raise
         finally:
             self._current_step = None
+
+    async def _completed(self, attempted: _Attempted, result: Any) -> None:
+        name = attempted.name
         self._steps_done.append(name)
-        if undo is not None:
-            self._undo.append(_Undo(name, undo, undo_arg if undo_arg is not None else result))
+        if attempted.undo is not None:
+            undo_arg = attempted.undo_arg if attempted.undo_arg is not None else result
+            self._undo.append(_Undo(name, attempted.undo, undo_arg))
         await self.record("step.completed", f"Step {name} completed", step=name)
-        return result
+        if getattr(result, "verified", None) is False and workflow.patched(HANDOFF_PATCH):
+            self._missing[name] = "done, but the provider does not confirm it yet"
+            await self.record(
+                "step.unverified",
+                f"Step {name}: the provider does not confirm it yet; re-checking every "
+                f"{VERIFY_EVERY} for up to {VERIFY_WITHIN}",
+                step=name,
+            )
+            self._handoffs.append(asyncio.create_task(self._recheck(attempted)))
+
+    async def missing(self, step: str, why: str) -> None:
+        """Say that a containment step the playbook decided on could not be taken (nothing
+        to act on): the incident cannot be `contained`, and a responder is asked to do it by
+        hand or to skip it."""
+        if not workflow.patched(HANDOFF_PATCH):
+            await self.record("containment.missing", f"Not done: {step}: {why}", step=step)
+            return
+        self._hand_off(_Attempted(step, None), why)
+
+    def _hand_off(self, attempted: _Attempted, cause: str) -> None:
+        self._missing[attempted.name] = cause
+        self._handoffs.append(asyncio.create_task(self._handoff(attempted, cause)))
+
+    async def _recheck(self, attempted: _Attempted) -> None:
+        """Run the (idempotent) action again until its provider confirms it: a completed
+        row that is not verified only looks at the target again."""
+        deadline = workflow.now() + VERIFY_WITHIN
+        while workflow.now() < deadline and not self._ending:
+            await workflow.sleep(VERIFY_EVERY)
+            if self._ending:
+                return
+            try:
+                assert attempted.activity is not None
+                result = await workflow.execute_activity(
+                    attempted.activity,
+                    attempted.arg,
+                    result_type=attempted.result_type,
+                    start_to_close_timeout=attempted.timeout or DEFAULT_STEP_TIMEOUT,
+                    retry_policy=attempted.retry or DEFAULT_STEP_RETRY,
+                )
+            except ActivityError as exc:
+                await self._handoff(attempted, f"re-checking it failed: {_describe(exc)}")
+                return
+            if getattr(result, "verified", None) is not False:
+                self._missing.pop(attempted.name, None)
+                await self.record(
+                    "step.verified",
+                    f"Step {attempted.name} verified: the provider confirms it",
+                    step=attempted.name,
+                )
+                await self._settled()
+                return
+        if self._ending:
+            return
+        await self._handoff(attempted, f"the provider did not confirm it within {VERIFY_WITHIN}")
+
+    async def _handoff(self, attempted: _Attempted, cause: str) -> None:
+        """Ask people what to do about a step that failed (or could not be taken), until
+        it is retried successfully, done by hand, skipped, or the incident is closed."""
+        name = attempted.name
+        self._missing[name] = cause
+        round_ = 1
+        while True:
+            step = f"{name} failed" if attempted.activity else f"{name} not done"
+            if round_ > 1:
+                step += f" ({round_})"
+            choices = HANDOFF_CHOICES if attempted.activity else [Choice.DONE, Choice.SKIP]
+            decision = await self._ask_handoff(step, name, cause, choices)
+            who = ", ".join(decision.decided_by)
+            if decision.choice is None:
+                return  # withdrawn: the incident was closed; the step stays missing
+            if decision.choice is Choice.DONE:
+                self._missing.pop(name, None)
+                self._steps_done.append(name)
+                await self.record(
+                    "step.done_by_hand",
+                    f"Step {name} done by hand, as {who} recorded: {decision.reason}",
+                    step=name,
+                    actor=who,
+                )
+                break
+            if decision.choice is Choice.SKIP:
+                self._missing.pop(name, None)
+                self._skipped[name] = f"skipped by {who}: {decision.reason}"
+                await self.record(
+                    "step.skipped",
+                    f"Step {name} skipped by {who}: {decision.reason}",
+                    step=name,
+                    actor=who,
+                )
+                break
+            await self.record(
+                "step.retrying", f"Step {name} retried now at {who}'s request", step=name
+            )
+            try:
+                result = await self._attempt(attempted)
+            except ActivityError as exc:
+                cause = _describe(exc)
+                self._missing[name] = cause
+                round_ += 1
+                continue
+            self._missing.pop(name, None)
+            await self._completed(attempted, result)
+            break
+        await self._settled()
+
+    async def _ask_handoff(
+        self, step: str, name: str, cause: str, choices: list[Choice]
+    ) -> Decision:
+        offered = {
+            Choice.RETRY: "retry it now",
+            Choice.DONE: "record that it was done by hand",
+            Choice.SKIP: "skip it",
+        }
+        question = (
+            (
+                f"Step {name} failed: {cause}. "
+                if Choice.RETRY in choices
+                else f"Step {name} could not be taken: {cause}. "
+            )
+            + ", or ".join(offered[c] for c in choices).capitalize()
+            + "?"
+        )
+        spec = ApprovalSpec(
+            step=step[:100],
+            question=question,
+            risk="The incident is not contained until this is settled.",
+            approvers=list(self.handoff_approvers),
+            escalation=[
+                Escalation(after=HANDOFF_ESCALATE_AFTER, approvers=list(self.handoff_escalate_to))
+            ]
+            if self.handoff_escalate_to
+            else [],
+            requested_by=f"playbook:{workflow.info().workflow_type}",
+            choices=choices,
+        )
+        eligible = await self._resolve(spec.approvers)
+        pending = PendingApproval(spec=spec, requested_at=workflow.now(), eligible=eligible)
+        self._approvals[spec.step] = pending
+        await self.record(
+            "approval.requested",
+            f"Approval requested for {spec.step}: {question}",
+            step=spec.step,
+            data={
+                "approvers": ", ".join(spec.approvers),
+                "min_approvals": 1,
+                "risk": spec.risk,
+                "choices": ", ".join(c.value for c in choices),
+                "handoff": name,
+            },
+        )
+        await self.audit("handoff.requested", spec.requested_by, {"step": name, "cause": cause})
+        await self._announce(pending)
+        return await self._await_decision(pending)
+
+    async def _settled(self) -> None:
+        """Once nothing is missing, an incident the playbook said was contained is."""
+        if self._missing or self._contained_reason is None or self._ending:
+            return
+        if self._status is not IncidentStatus.CONTAINMENT_INCOMPLETE:
+            return
+        reason = self._contained_reason
+        if self._skipped:
+            reason += f"; skipped by responders: {', '.join(self._skipped)}"
+        await self.set_status(IncidentStatus.CONTAINED, reason)
 
     async def approve(
         self,
@@ -324,6 +561,10 @@ class Playbook:
             id=f"{workflow.info().workflow_id}-{suffix}",
             result_type=IncidentState,
         )
+        if workflow.patched(HANDOFF_PATCH):
+            # The child's response is part of this one: what it left missing is missing here.
+            self._missing.update({f"{playbook_name}: {s}": w for s, w in result.missing.items()})
+            self._skipped.update({f"{playbook_name}: {s}": w for s, w in result.skipped.items()})
         return result
 
     async def start_clock(
@@ -427,6 +668,15 @@ class Playbook:
         return None
 
     async def set_status(self, status: IncidentStatus, reason: str = "") -> None:
+        """Change the incident's status. `contained` is said only when it is verified:
+        with containment missing it becomes `containment_incomplete`, naming what is
+        missing, and turns `contained` once the last of it is done."""
+        if status is IncidentStatus.CONTAINED and workflow.patched(HANDOFF_PATCH):
+            self._contained_reason = reason
+            if self._missing:
+                status = IncidentStatus.CONTAINMENT_INCOMPLETE
+                missing = "; ".join(f"{step}: {why}" for step, why in self._missing.items())
+                reason = f"not verified contained; missing: {missing}"
         await self._bookkeep(
             "set_incident_status",
             StatusChange(
@@ -535,7 +785,10 @@ class Playbook:
         if info.parent is not None:
             # A child playbook is one part of its parent's response: the parent's run owns
             # the incident and its closing, so the child returns as soon as it is done —
-            # once its last announcements to the parent are through.
+            # once its last announcements to the parent are through, and once what it handed
+            # to people is settled (they answer at the parent, which passes it on).
+            if workflow.patched(HANDOFF_PATCH):
+                await workflow.wait_condition(lambda: all(t.done() for t in self._handoffs))
             if self._told_parent:
                 await workflow.wait_condition(workflow.all_handlers_finished)
             return self.state()
@@ -593,7 +846,9 @@ class Playbook:
         while self._undo:
             undo = self._undo.pop()
             try:
-                await self.step(f"undo {undo.step}", undo.activity, undo.arg)
+                await self.step(
+                    f"undo {undo.step}", undo.activity, undo.arg, on_failure=OnFailure.RAISE
+                )
             except ActivityError:
                 # An undo that cannot be done (a deleted key cannot come back) is on the
                 # timeline with its reason; the other undos still run, and the incident
@@ -992,6 +1247,8 @@ class Playbook:
             in_force=[undo.step for undo in self._undo],
             lifting=[undo.step for undo in self._undo] if self._lift is not None else [],
             lift_refused=self._lift_refused,
+            missing=dict(self._missing),
+            skipped=dict(self._skipped),
         )
 
     def _pending_steps(self) -> list[str]:

@@ -46,7 +46,7 @@ from smokejumper.intake.fingerprint import workflow_id_for
 from smokejumper.intake.recorder import start_of
 from smokejumper.intake.routing import Route, Router
 from smokejumper.intake.service import IntakeService
-from smokejumper.sdk.approvals import DecisionRequest
+from smokejumper.sdk.approvals import Choice, DecisionRequest
 from smokejumper.sdk.clocks import StopClock
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.sdk.registry import routes_of
@@ -253,6 +253,32 @@ class PlaybookRun:
         """Deny `step` as `as_`; returns the recorded vote, or raises DecisionRefused."""
         return await self.decide(
             DecisionRequest(step=step, approve=False, actor=as_, reason=reason, via=via),
+            child=child,
+            timeout=timeout,
+        )
+
+    async def answer(
+        self,
+        step: str,
+        choice: Choice,
+        *,
+        as_: str,
+        note: str = "",
+        via: str = "test",
+        child: str | None = None,
+        timeout: float | None = None,
+    ) -> TimelineItem:
+        """Answer the hand-off `step` (`<step> failed`) with retry, done (by hand; `note`
+        says what was done) or skip (`note` says why); returns the recorded vote."""
+        return await self.decide(
+            DecisionRequest(
+                step=step,
+                approve=choice is not Choice.SKIP,
+                choice=choice,
+                actor=as_,
+                reason=note,
+                via=via,
+            ),
             child=child,
             timeout=timeout,
         )
@@ -759,6 +785,20 @@ class PlaybookHarness:
         timeout: float | None = None,
     ) -> TimelineItem:
         return await self.current.deny(step, as_=as_, reason=reason, child=child, timeout=timeout)
+
+    async def answer(
+        self,
+        step: str,
+        choice: Choice,
+        *,
+        as_: str,
+        note: str = "",
+        child: str | None = None,
+        timeout: float | None = None,
+    ) -> TimelineItem:
+        return await self.current.answer(
+            step, choice, as_=as_, note=note, child=child, timeout=timeout
+        )
 
     async def stop_clock(
         self,

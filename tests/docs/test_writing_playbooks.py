@@ -12,6 +12,7 @@ import pytest
 
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import IncidentStatus
+from smokejumper.sdk.approvals import Choice
 from smokejumper.testing import DecisionRefused, FakeProvider, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory
 from tests.docs.example_playbook import GRACE_PERIOD, ContainLeak
@@ -147,18 +148,28 @@ async def test_the_dpo_is_reminded_then_files(playbook_harness: HarnessFactory) 
 
 
 # --8<--
-async def test_a_failed_isolation_undoes_the_revocation(playbook_harness: HarnessFactory) -> None:
+async def test_a_failed_isolation_is_handed_to_people(playbook_harness: HarnessFactory) -> None:
     fake = providers()
     fake.fails("isolate_endpoint", "gateway refused the change")
-    harness = await playbook_harness(ContainLeak, providers=[fake], approvers=GROUPS)
+    harness = await playbook_harness(
+        ContainLeak, providers=[fake], approvers={**GROUPS, "incident-commanders": ["erin"]}
+    )
     await harness.run(leak())
     await harness.approve(STEP, as_="alice")
     await harness.approve(STEP, as_="bob")
 
-    failed = await harness.wait_for_timeline("playbook.failed")
-    assert "gateway refused the change" in failed.message
-    await harness.wait_for_timeline("step.completed", step="undo revoke key")
-    assert harness.calls[-2:] == [
-        ("isolate_endpoint", harness.current.ref),
-        ("restore_api_key", "key-7"),
-    ]
+    # The response goes on; the incident says what is missing instead of "contained".
+    await harness.wait_for_timeline("playbook.finished")
+    state = await harness.wait_for_pending("isolate endpoint failed")
+    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert state.missing == {"isolate endpoint": "gateway refused the change"}
+    assert "restore_api_key" not in [call.activity for call in harness.calls]
+
+    await harness.answer(
+        "isolate endpoint failed", Choice.DONE, as_="erin", note="taken offline at the gateway"
+    )
+    await harness.wait_for_timeline("step.done_by_hand", step=STEP)
+    await harness.wait_for_timeline("incident.status", count=3)
+    state = await harness.state()
+    assert state.status is IncidentStatus.CONTAINED
+    assert state.missing == {}

@@ -190,6 +190,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
             session=context.session_id,
             user=context.user,
         )
+        # A purge that fails is handed to people (retry, done by hand, skip); it must not
+        # undo the containment before it. Runs from before hand-offs raise here instead.
         try:
             result: ActionResult | None = await self.step(
                 PURGE_STEP,
@@ -200,10 +202,9 @@ class SensitiveDataLeakage(GenAIPlaybook):
                 timeout=PURGE_TIMEOUT,
             )
         except ActivityError:
-            # A purge that failed must not undo the containment before it.
             await self.follow_up(f"{by_hand}: the purge failed (see the timeline)")
             return
-        if result is None:  # a dry run's recorder answers nothing
+        if result is None:  # handed to people, or a dry run's recorder answers nothing
             return
         before = int(result.before.get("keys", 0))
         await self.record(

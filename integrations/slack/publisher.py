@@ -246,6 +246,10 @@ class Publisher:
                 "risk": str(entry.data.get("risk") or ""),
                 "approvers": mentions(self.settings, people) or Raw(safe(approvers)),
                 "value": approval_value(view.ref, step),
+                # A failed step put to people: answered retry / done by hand / skip.
+                "choices": [
+                    c.strip() for c in str(entry.data.get("choices") or "").split(",") if c.strip()
+                ],
             },
         )
         answer = await self._slack("chat_postMessage", channel=posts.channel, **message)

@@ -33,13 +33,14 @@ from integrations.slack.views import console_url, load_incident, mentions, peopl
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import UPDATE_DECIDE, IncidentStatus
 from smokejumper.incidents.service import find_incident
-from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.sdk.approvals import Choice, DecisionRequest, VoteReceipt
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Incident, TimelineEvent
 
 log = logging.getLogger("smokejumper.slack")
 
 DENY_CALLBACK = "deny_reason"
+NOTE_CALLBACK = "handoff_note"
 USAGE = (
     "Usage: `/smokejumper status [INCIDENT]`, `list`, `approve INCIDENT STEP [reason]`, "
     "`deny INCIDENT STEP reason`, `ack INCIDENT`, `escalate INCIDENT`, `report INCIDENT`"
@@ -80,27 +81,36 @@ class Responder:
                     continue
                 if action.get("action_id") == "approve":
                     self._later(self._decide(ref, step, True, "", user, channel))
+                elif action.get("action_id") == "retry":
+                    self._later(self._decide(ref, step, True, "", user, channel, Choice.RETRY))
+                elif action.get("action_id") in ("done", "skip"):
+                    trigger = str(payload.get("trigger_id") or "")
+                    clicked = Choice(str(action.get("action_id")))
+                    self._later(self._note_modal(trigger, ref, step, channel, clicked))
                 elif action.get("action_id") == "deny":
                     trigger = str(payload.get("trigger_id") or "")
                     self._later(self._deny_modal(trigger, ref, step, channel))
             return None
         if kind == "view_submission":
             view = payload.get("view") or {}
-            if view.get("callback_id") != DENY_CALLBACK:
+            if view.get("callback_id") not in (DENY_CALLBACK, NOTE_CALLBACK):
                 return None
             meta = json.loads(view.get("private_metadata") or "{}")
             values = (view.get("state") or {}).get("values") or {}
             reason = str(((values.get("reason") or {}).get("reason") or {}).get("value") or "")
+            choice = Choice(meta["choice"]) if meta.get("choice") else None
             if not reason.strip():
-                return {"response_action": "errors", "errors": {"reason": "Say why you deny."}}
+                said = "Say what was done." if choice is Choice.DONE else "Say why."
+                return {"response_action": "errors", "errors": {"reason": said}}
             self._later(
                 self._decide(
                     str(meta.get("ref")),
                     str(meta.get("step")),
-                    False,
+                    choice is Choice.DONE,
                     reason,
                     user,
                     meta["channel"],
+                    choice,
                 )
             )
             return None
@@ -160,7 +170,14 @@ class Responder:
             log.error("Slack follow-up failed: %s", type(task.exception()).__name__)
 
     async def _decide(
-        self, ref: str, step: str, approve: bool, reason: str, user: str, channel: str
+        self,
+        ref: str,
+        step: str,
+        approve: bool,
+        reason: str,
+        user: str,
+        channel: str,
+        choice: Choice | None = None,
     ) -> None:
         responder = self.settings.slack.users.get(user)
         if responder is None:
@@ -176,9 +193,9 @@ class Responder:
             await self._tell(channel, user, f"There is no incident {ref}.")
             return
         request = DecisionRequest(
-            step=step, approve=approve, actor=responder, reason=reason, via="slack"
+            step=step, approve=approve, choice=choice, actor=responder, reason=reason, via="slack"
         )
-        verb = "approve" if approve else "deny"
+        verb = choice.value if choice is not None else "approve" if approve else "deny"
         try:
             handle = (await self.temporal()).get_workflow_handle(workflow_id)
             receipt = await handle.execute_update(UPDATE_DECIDE, request, result_type=VoteReceipt)
@@ -208,6 +225,20 @@ class Responder:
             step=step,
             # Ids the code carries back, not shown to anyone: passed as they are.
             metadata=Raw(json.dumps({"ref": ref, "step": step, "channel": channel})),
+        )
+        await asyncio.to_thread(self.client.views_open, trigger_id=trigger_id, view=view)
+
+    async def _note_modal(
+        self, trigger_id: str, ref: str, step: str, channel: str, choice: Choice
+    ) -> None:
+        view = self.renderer.render(
+            "note_modal",
+            ref=ref,
+            step=step,
+            choice=choice.value,
+            metadata=Raw(
+                json.dumps({"ref": ref, "step": step, "channel": channel, "choice": choice.value})
+            ),
         )
         await asyncio.to_thread(self.client.views_open, trigger_id=trigger_id, view=view)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select
 from temporalio.client import (
     WorkflowHandle,
@@ -41,7 +41,7 @@ from smokejumper.domain.incidents import (
     RestoreRequest,
 )
 from smokejumper.incidents.service import find_incident
-from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
+from smokejumper.sdk.approvals import Choice, DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
 from smokejumper.store.tables import Action
 
@@ -71,8 +71,19 @@ class CloseBody(BaseModel):
 
 
 class DecisionBody(BaseModel):
-    approve: bool
+    """An approval's answer (`approve`), or a hand-off's (`choice`: retry, done — `reason`
+    says what was done by hand — or skip — `reason` says why). For a hand-off, `approve`
+    alone means retry (true) or skip (false)."""
+
+    approve: bool | None = None
+    choice: Choice | None = None
     reason: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _answered(self) -> DecisionBody:
+        if self.approve is None and self.choice is None:
+            raise ValueError("give `approve` (an approval) or `choice` (a failed step)")
+        return self
 
 
 class StopClockBody(BaseModel):
@@ -214,7 +225,10 @@ async def decide_approval(
     refused with the reason (not an approver, own request, already answered, timed out)."""
     request = DecisionRequest(
         step=step,
-        approve=body.approve,
+        approve=body.approve
+        if body.approve is not None
+        else body.choice in (Choice.RETRY, Choice.DONE),
+        choice=body.choice,
         actor=caller.name,
         reason=body.reason,
         # The server names the surface: a client's own `via` is ignored, so an API vote

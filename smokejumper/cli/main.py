@@ -522,12 +522,18 @@ def incidents_stop_clock(
     typer.echo(f"clock {data['name']} on {incident} stopped: filed {on_time}")
 
 
-def _decide(ctx: typer.Context, incident: str, step: str, approve: bool, reason: str) -> None:
-    data = _act(
-        ctx,
-        f"/api/v1/incidents/{incident}/approvals/{step}",
-        {"approve": approve, "reason": reason, "via": "cli"},
-    )
+def _decide(
+    ctx: typer.Context,
+    incident: str,
+    step: str,
+    approve: bool,
+    reason: str,
+    choice: str | None = None,
+) -> None:
+    body: dict[str, object] = {"approve": approve, "reason": reason}
+    if choice is not None:
+        body["choice"] = choice
+    data = _act(ctx, f"/api/v1/incidents/{incident}/approvals/{step}", body)
     decision = data.get("decision")
     verb = "approved" if approve else "denied"
     if decision is None:
@@ -560,6 +566,19 @@ def deny(
 ) -> None:
     """Deny a pending step, as the identity of this CLI's credential."""
     _decide(ctx, incident, step, False, reason)
+
+
+@app.command()
+def done(
+    ctx: typer.Context,
+    incident: IncidentArg,
+    step: Annotated[str, typer.Argument(help="The failed step's hand-off (`<step> failed`).")],
+    note: Annotated[str, typer.Option("--note", help="What was done by hand (required).")],
+) -> None:
+    """Record that a failed step was done by hand (`approve` retries it, `deny` skips it)."""
+    if not note.strip():
+        raise fail("say what was done by hand: --note is required")
+    _decide(ctx, incident, step, True, note, choice="done")
 
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)

@@ -128,6 +128,8 @@ class PendingStep:
     question: str
     approvers: str
     requested_at: datetime
+    # A hand-off (a failed step put to people): its answers instead of approve/deny.
+    choices: tuple[str, ...] = ()
 
 
 def approval_requests(session: Session, incident_id: int) -> dict[str, PendingStep]:
@@ -147,6 +149,9 @@ def approval_requests(session: Session, incident_id: int) -> dict[str, PendingSt
             question=question,
             approvers=str(event.data.get("approvers", "")),
             requested_at=event.at,
+            choices=tuple(
+                c.strip() for c in str(event.data.get("choices") or "").split(",") if c.strip()
+            ),
         )
     return found
 

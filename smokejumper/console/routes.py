@@ -31,7 +31,7 @@ from smokejumper.domain.incidents import IncidentStatus, close_confirmation
 from smokejumper.incidents.service import find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
 from smokejumper.inventory.key_prefixes import redactor_for
-from smokejumper.sdk.approvals import DecisionRequest
+from smokejumper.sdk.approvals import Choice, DecisionRequest
 from smokejumper.sdk.dryrun import Policy, render
 from smokejumper.sdk.registry import discover
 from smokejumper.security import sign_in_limits
@@ -248,12 +248,18 @@ async def decide_step(
     page: CheckedForm,
     ref: IncidentRef,
     step: Annotated[str, Path(max_length=100)],
-    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    decision: Annotated[str, Form(pattern="^(approve|deny|retry|done|skip)$")],
     reason: Text = "",
 ) -> Response:
     who = page.require(Role.RESPONDER, "deciding approvals")
+    choice = None if decision in ("approve", "deny") else Choice(decision)
     request = DecisionRequest(
-        step=step, approve=decision == "approve", actor=who.name, reason=reason, via="console"
+        step=step,
+        approve=decision == "approve" or choice in (Choice.RETRY, Choice.DONE),
+        choice=choice,
+        actor=who.name,
+        reason=reason,
+        via="console",
     )
     try:
         receipt = await decide(page.state, ref, request)

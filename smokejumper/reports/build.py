@@ -102,6 +102,9 @@ class Report:
     evidence: list[EvidenceRow]
     approvals: list[ApprovalRow]
     clocks: list[ClockRow]
+    # Containment the playbook decided on that is not done, and why (failed and waiting
+    # for a responder, not confirmed, nothing to act on, skipped by a responder).
+    not_done: list[str]
     follow_ups: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,8 +280,38 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
         ],
         approvals=list(approvals.values()),
         clocks=list(clocks.values()),
+        not_done=[f"{step_of(step)}: {text(why)}" for step, why in not_done(events).items()],
         follow_ups=follow_ups,
     )
+
+
+def not_done(events: list[TimelineEvent]) -> dict[str, str]:
+    """Each step the timeline leaves not done, with why: failed (and handed to people),
+    unconfirmed, impossible (nothing to act on) or skipped; a step later completed and
+    verified, or done by hand, is done."""
+    left: dict[str, str] = {}
+    for event in events:
+        step = event.step
+        if step is None:
+            continue
+        if event.kind == "step.failed":
+            left[step] = "failed: " + event.message.split(" failed: ", 1)[-1]
+        elif event.kind == "approval.requested" and event.data.get("handoff"):
+            handed = str(event.data["handoff"])
+            cause = str(event.data.get("cause") or "")
+            left[handed] = left.get(handed) or f"not done: {cause}"
+            left[handed] += "; waiting for a responder (retry, done by hand or skip)"
+        elif event.kind == "containment.missing":
+            left[step] = event.message.split(": ", 1)[-1]
+        elif event.kind == "step.unverified":
+            left[step] = "done, but the provider did not confirm it"
+        elif event.kind in {"step.verified", "step.done_by_hand"}:
+            left.pop(step, None)
+        elif event.kind == "step.completed":
+            left.pop(step, None)
+        elif event.kind == "step.skipped":
+            left[step] = "skipped " + event.message.split(" skipped ", 1)[-1]
+    return left
 
 
 def _label(function: Any, value: str) -> str:

@@ -452,6 +452,7 @@ class Playbook:
                 "risk": spec.risk,
                 "choices": ", ".join(c.value for c in choices),
                 "handoff": name,
+                "cause": cause,
             },
         )
         await self.audit("handoff.requested", spec.requested_by, {"step": name, "cause": cause})

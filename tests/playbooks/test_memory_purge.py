@@ -186,8 +186,10 @@ async def test_a_failed_purge_neither_fails_the_playbook_nor_undoes_anything(
     harness = await playbook_harness(SensitiveDataLeakage, providers=[memory], approvers=APPROVERS)
     await harness.run(conversation_leak())
     await harness.approve("purge memory", as_="operator")
-    left = await harness.wait_for_timeline("follow_up")
-    assert left.message == f"{BY_HAND} in support-bot by hand: the purge failed (see the timeline)"
+    state = await harness.wait_for_pending("purge conversation memory failed")
+    assert state.missing == {
+        "purge conversation memory": "redis memory of support-bot: access denied"
+    }
     await harness.deny("gdpr notification", as_="operator", reason="test data only")
     await harness.wait_for_timeline("playbook.finished")
     timeline = harness.timeline()

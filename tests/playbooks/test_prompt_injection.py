@@ -13,6 +13,7 @@ import pytest
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
+from tests.helpers import eventually
 from tests.playbooks.conftest import BOB, LEAKED_EMAIL, OPERATOR, SECRETS, Responder, check
 
 FIXTURES = Path(__file__).resolve().parents[1] / "integrations" / "sources" / "fixtures"
@@ -147,8 +148,10 @@ async def test_agentic_in_production_needs_two_people_then_freezes_the_agent(
     assert responder.slack_leaks() == []
 
 
-async def test_a_failed_isolation_undoes_the_revoked_keys(responder: Responder) -> None:
-    # An endpoint the control plane does not serve: isolating it fails for good.
+async def test_a_failed_isolation_is_handed_over_and_the_revoked_keys_stay_revoked(
+    responder: Responder,
+) -> None:
+    # An endpoint the control plane does not serve: isolating it fails for good, at once.
     ref = await responder.send(
         agentic(
             severity="critical",
@@ -159,10 +162,34 @@ async def test_a_failed_isolation_undoes_the_revoked_keys(responder: Responder) 
     await responder.decide(ref, "freeze agent", True)
     await responder.vote_as(ref, "freeze agent", "bob")
 
-    failed = await responder.wait_for(ref, "playbook.failed")
+    failed = await responder.wait_for(ref, "step.failed", step="isolate agent")
     assert "no endpoint agent-unknown" in failed["message"]
-    await responder.wait_for(ref, "step.completed", step="undo revoke key key-support-web")
+    await responder.wait_for_approval(ref, "isolate agent failed")
+    await responder.wait_for(ref, "playbook.finished")
+    detail = await responder.detail(ref)
+    assert detail["status"] == "containment_incomplete"
     keys = LocalKeys(responder.settings.local_keys_file)
-    assert keys.state("key-support-web").status == "active"
-    [revocation] = [a for a in responder.actions("revoke_key") if a.target == "key-support-web"]
-    assert revocation.status == "restored"
+    assert keys.state("key-support-web").status == "inactive"
+    report = await responder.report(ref)
+    not_done = report.split("## Not done", 1)[1].split("##", 1)[0]
+    assert "isolate agent" in not_done and "no endpoint agent-unknown" in not_done
+
+    # Skipping without a reason is refused; with one, the incident is contained.
+    refused = await responder.engine.http.post(
+        f"/api/v1/incidents/{ref}/approvals/isolate agent failed", json={"choice": "skip"}
+    )
+    assert refused.status_code == 409 and "reason is required" in refused.text, refused.text
+    skipped = await responder.engine.http.post(
+        f"/api/v1/incidents/{ref}/approvals/isolate agent failed",
+        json={"choice": "skip", "reason": "the agent was never deployed"},
+    )
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["decision"]["choice"] == "skip"
+
+    async def contained() -> bool:
+        return (await responder.detail(ref))["status"] == "contained"
+
+    await eventually(contained)
+    report = await responder.report(ref)
+    not_done = report.split("## Not done", 1)[1].split("##", 1)[0]
+    assert "skipped by operator: the agent was never deployed" in not_done

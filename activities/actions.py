@@ -41,6 +41,7 @@ the recorded state before and returns the target's state after; the row is marke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integrations.endpoints.base import EndpointProviderError
@@ -71,6 +73,22 @@ PROVIDER_ERRORS = (
 # The one kind whose result also names its target `endpoint` (see `ActionResult`).
 ISOLATE = "isolate_endpoint"
 S = TypeVar("S", bound=BaseModel)
+R = TypeVar("R")
+# While provider code runs in its thread, the activity heartbeats this often: a worker that
+# dies mid-call stops heartbeating, and the step is attempted again (finishing, not
+# redoing, what the action row records) once its heartbeat timeout passes.
+HEARTBEAT_EVERY = 2.0
+
+
+async def in_thread(function: Callable[..., R], *args: Any) -> R:
+    """`function(*args)` in a worker thread (provider clients block), heartbeating."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    while True:
+        done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_EVERY)
+        if done:
+            return work.result()
+        if activity.in_activity():
+            activity.heartbeat()
 
 
 class ActionMessage(Protocol):

@@ -4,14 +4,13 @@ activities/actions.py's)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.actions import ISOLATE, ActionRows, Applied, Attempt
+from activities.actions import ISOLATE, ActionRows, Applied, Attempt, in_thread
 from integrations.endpoints.base import ISOLATED, EndpointNotFound, EndpointState
 from integrations.endpoints.registry import EndpointProviders
 from integrations.keys.base import KeyNotFound, KeyState
@@ -54,7 +53,7 @@ class ContainmentActivities(ActionRows):
     @activity.defn(name="revoke_key")
     async def revoke_key(self, action: KeyAction) -> ActionResult:
         """Disable the key at its provider; once per business key."""
-        return await asyncio.to_thread(self._revoke, action)
+        return await in_thread(self._revoke, action)
 
     def _revoke(self, action: KeyAction) -> ActionResult:
         def revoke(attempt: Attempt) -> Applied:
@@ -74,7 +73,7 @@ class ContainmentActivities(ActionRows):
     @activity.defn(name="isolate_endpoint")
     async def isolate_endpoint(self, action: EndpointAction) -> ActionResult:
         """Stop the endpoint serving at its provider; once per business key."""
-        return await asyncio.to_thread(self._isolate, action)
+        return await in_thread(self._isolate, action)
 
     def _isolate(self, action: EndpointAction) -> ActionResult:
         def isolate(attempt: Attempt) -> Applied:
@@ -98,7 +97,7 @@ class ContainmentActivities(ActionRows):
     @activity.defn(name="restore_key")
     async def restore_key(self, action: KeyAction) -> ActionResult:
         """Put the key back as the revoke recorded it before; once per business key."""
-        return await asyncio.to_thread(self._restore_key, action)
+        return await in_thread(self._restore_key, action)
 
     def _restore_key(self, action: KeyAction) -> ActionResult:
         def restore(before: dict[str, Any]) -> BaseModel:
@@ -117,7 +116,7 @@ class ContainmentActivities(ActionRows):
     @activity.defn(name="restore_endpoint")
     async def restore_endpoint(self, action: EndpointAction) -> ActionResult:
         """Put the endpoint back as the isolation recorded it before; once per business key."""
-        return await asyncio.to_thread(self._restore_endpoint, action)
+        return await in_thread(self._restore_endpoint, action)
 
     def _restore_endpoint(self, action: EndpointAction) -> ActionResult:
         def restore(before: dict[str, Any]) -> BaseModel:

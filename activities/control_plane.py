@@ -9,7 +9,6 @@ one that finds it started looks at the target before writing again.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.actions import ActionRows, Applied, Attempt
+from activities.actions import ActionRows, Applied, Attempt, in_thread
 from integrations.controls.local import (
     ACTIVE,
     BLOCKED,
@@ -81,7 +80,7 @@ class ControlPlaneActivities(ActionRows):
                 expires_at=action.expires_at,
             )
 
-        return await asyncio.to_thread(
+        return await in_thread(
             self._contain,
             BLOCK,
             action,
@@ -100,9 +99,7 @@ class ControlPlaneActivities(ActionRows):
     @activity.defn(name="unblock_principal")
     async def unblock_principal(self, action: PrincipalAction) -> ActionResult:
         """Put the principal back as the block found it."""
-        return await asyncio.to_thread(
-            self._restore, action, "block", self.principals, action.target
-        )
+        return await in_thread(self._restore, action, "block", self.principals, action.target)
 
     # -- add / remove an input-filter rule ------------------------------------------------
 
@@ -122,7 +119,7 @@ class ControlPlaneActivities(ActionRows):
 
         if action.kind == "pattern":
             _valid_regex(action)
-        return await asyncio.to_thread(
+        return await in_thread(
             self._contain,
             ADD_RULE,
             action,
@@ -136,9 +133,7 @@ class ControlPlaneActivities(ActionRows):
     @activity.defn(name="remove_filter_rule")
     async def remove_filter_rule(self, action: FilterRuleAction) -> ActionResult:
         """Take the rule out before it expires (or put back the one it replaced)."""
-        return await asyncio.to_thread(
-            self._restore, action, "filter rule", self.rules, action.rule_id
-        )
+        return await in_thread(self._restore, action, "filter rule", self.rules, action.rule_id)
 
     # -- quarantine / release a retrieval document ----------------------------------------
 
@@ -154,7 +149,7 @@ class ControlPlaneActivities(ActionRows):
                 reason=action.reason,
             )
 
-        return await asyncio.to_thread(
+        return await in_thread(
             self._contain,
             QUARANTINE,
             action,
@@ -168,9 +163,7 @@ class ControlPlaneActivities(ActionRows):
     @activity.defn(name="release_document")
     async def release_document(self, action: DocumentAction) -> ActionResult:
         """Return the document to retrieval as the quarantine found it."""
-        return await asyncio.to_thread(
-            self._restore, action, "quarantine", self.documents, action.document
-        )
+        return await in_thread(self._restore, action, "quarantine", self.documents, action.document)
 
     # -- shared -----------------------------------------------------------------------------
 

@@ -10,12 +10,11 @@ A purge cannot be undone, so it declares no undo and its row says it is not reve
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from temporalio import activity
 
-from activities.actions import ActionRows, Applied, Attempt
+from activities.actions import ActionRows, Applied, Attempt, in_thread
 from integrations.memory.base import MemoryProviderError, MemoryScope
 from integrations.memory.registry import MemoryProviders, not_configured
 from smokejumper.config import Settings
@@ -76,7 +75,7 @@ class MemoryActivities(ActionRows):
     @activity.defn(name="purge_memory")
     async def purge_memory(self, action: MemoryAction) -> ActionResult:
         """Delete the conversation's memory and cache entries; once per business key."""
-        return await asyncio.to_thread(self._purge, action)
+        return await in_thread(self._purge, action)
 
     def _purge(self, action: MemoryAction) -> ActionResult:
         config = self.settings.memory.get(action.application)

@@ -8,14 +8,13 @@ restore puts back exactly that version.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from temporalio import activity
 
-from activities.actions import ActionRows, Applied, Attempt
+from activities.actions import ActionRows, Applied, Attempt, in_thread
 from integrations.models.base import (
     ModelProvider,
     ModelProviderError,
@@ -43,7 +42,7 @@ class ModelActivities(ActionRows):
     @activity.defn(name="rollback_model")
     async def rollback_model(self, action: ModelAction) -> ActionResult:
         """Point the serving alias at the last known good version; once per business key."""
-        return await asyncio.to_thread(self._rollback, action)
+        return await in_thread(self._rollback, action)
 
     def _rollback(self, action: ModelAction) -> ActionResult:
         def roll_back(attempt: Attempt) -> Applied:
@@ -127,7 +126,7 @@ class ModelActivities(ActionRows):
     @activity.defn(name="restore_model")
     async def restore_model(self, action: ModelAction) -> ActionResult:
         """Point the alias back at the version the rollback recorded; once per business key."""
-        return await asyncio.to_thread(self._restore_model, action)
+        return await in_thread(self._restore_model, action)
 
     def _restore_model(self, action: ModelAction) -> ActionResult:
         def restore(before: dict[str, Any]) -> BaseModel:

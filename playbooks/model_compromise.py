@@ -42,6 +42,10 @@ ISOLATE_DECIDE_WITHIN = timedelta(minutes=15)
 ROLLBACK_DECIDE_WITHIN = timedelta(hours=4)
 
 
+ROLLBACK_TIMEOUT = timedelta(minutes=30)
+ROLLBACK_HEARTBEAT = timedelta(seconds=15)
+
+
 @playbook
 class ModelCompromise(GenAIPlaybook):
     name = "model-compromise"
@@ -214,4 +218,7 @@ class ModelCompromise(GenAIPlaybook):
             result_type=ActionResult,
             undo="restore_model",
             undo_arg=action,
+            # Hashing a large model's artifacts takes minutes; the activity heartbeats.
+            timeout=ROLLBACK_TIMEOUT,
+            heartbeat=ROLLBACK_HEARTBEAT,
         )

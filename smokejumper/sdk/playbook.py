@@ -150,6 +150,7 @@ class _Attempted:
     undo_arg: Any = None
     retry: RetryPolicy | None = None
     timeout: timedelta | None = None
+    heartbeat: timedelta | None = None
 
 
 @dataclass
@@ -252,6 +253,7 @@ class Playbook:
         undo_arg: Any = None,
         retry: RetryPolicy | None = None,
         timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
         on_failure: OnFailure = OnFailure.HAND_OFF,
     ) -> T:
         """Run `activity` as the named step, on the timeline with its start and outcome.
@@ -288,6 +290,7 @@ class Playbook:
                 attempted.arg,
                 result_type=attempted.result_type,
                 start_to_close_timeout=attempted.timeout or DEFAULT_STEP_TIMEOUT,
+                heartbeat_timeout=attempted.heartbeat,
                 retry_policy=attempted.retry or DEFAULT_STEP_RETRY,
             )
         except ActivityError as exc:
@@ -341,6 +344,7 @@ class Playbook:
                     attempted.arg,
                     result_type=attempted.result_type,
                     start_to_close_timeout=attempted.timeout or DEFAULT_STEP_TIMEOUT,
+                    heartbeat_timeout=attempted.heartbeat,
                     retry_policy=attempted.retry or DEFAULT_STEP_RETRY,
                 )
             except ActivityError as exc:

@@ -7,14 +7,32 @@ import asyncio
 import json
 import signal
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
 from tests.faults.conftest import FAULT_PLAYBOOKS, FAULT_ROUTE, Iam, api_only, worker_process
 from tests.helpers import make_settings
+
+
+async def resumed_after(env: WorkflowEnvironment, workflow_id: str) -> list[timedelta]:
+    """For each activity that needed a second attempt: the time from its scheduling to the
+    start of the attempt that finished it."""
+    scheduled: dict[int, datetime] = {}
+    delays: list[timedelta] = []
+    async for event in env.client.get_workflow_handle(workflow_id).fetch_history_events():
+        when = event.event_time.ToDatetime()
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled[event.event_id] = when
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started = event.activity_task_started_event_attributes
+            if started.attempt > 1:
+                delays.append(when - scheduled[started.scheduled_event_id])
+    return delays
 
 
 def on_disk(path: Path, section: str, name: str) -> dict[str, object]:
@@ -57,6 +75,10 @@ async def test_killed_worker_mid_playbook_finishes_with_each_side_effect_once(
     kinds = [event["kind"] for event in events]
     assert "playbook.failed" not in kinds
     assert kinds.count("step.completed") == 3
+    # The killed worker's step was attempted again within 30 s of being scheduled, by the
+    # server's own clock (its history), not after a five-minute timeout.
+    resumed = await resumed_after(temporal_env, accepted["workflow_id"])
+    assert resumed and all(delay < timedelta(seconds=30) for delay in resumed), resumed
     # Exactly once at each provider: one UpdateAccessKey received by the IAM server, the
     # local key written once (its change time is the first write's), one isolation.
     assert iam.calls("UpdateAccessKey", aws_key) == 1

@@ -100,7 +100,13 @@ class Responder:
             reason = str(((values.get("reason") or {}).get("reason") or {}).get("value") or "")
             choice = Choice(meta["choice"]) if meta.get("choice") else None
             if not reason.strip():
-                said = "Say what was done." if choice is Choice.DONE else "Say why."
+                said = (
+                    {Choice.DONE: "Say what was done.", Choice.SKIP: "Say why you skip."}.get(
+                        choice, "Say why you deny."
+                    )
+                    if choice is not None
+                    else "Say why you deny."
+                )
                 return {"response_action": "errors", "errors": {"reason": said}}
             self._later(
                 self._decide(

@@ -19,6 +19,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from temporalio.client import Client
 
+from integrations.evidence.checkpoints import head_checkpoints
 from integrations.pollers.base import Poller, RunCounts
 from integrations.pollers.factory import build_pollers
 from integrations.pollers.runner import run_poller
@@ -30,6 +31,7 @@ from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, acquire_or_renew, release
+from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect
 
 log = logging.getLogger("smokejumper.scheduler")
@@ -156,7 +158,7 @@ class Scheduler:
 
 
 async def run(settings: Settings) -> None:
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     try:
         scheduler = Scheduler(settings, store)
     except ConfigError:

@@ -205,7 +205,9 @@ class EvidenceItem(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained: each row's hash covers the previous row's hash."""
+    """Append-only, chained: each row's hash covers every column of the row (its id and
+    entry_key included) and the previous row's hash. `keyed` rows carry an HMAC under the
+    audit key; rows written before the key existed carry the old unkeyed sha256."""
 
     __tablename__ = "audit_log"
 
@@ -219,6 +221,7 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Business key of the writer (an activity retried), so a retry appends nothing.
     entry_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):

@@ -26,6 +26,7 @@ from integrations.pollers.runner import run_poller
 from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.config import ConfigError, Settings
+from smokejumper.intake import idempotency
 from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
@@ -97,6 +98,14 @@ class Scheduler:
         if sent:
             log.info("outbox: dispatched %d stored alerts", sent)
 
+    async def purge_idempotency_keys(self) -> None:
+        """Alert requests' idempotency keys are kept a day (KEY_TTL), then dropped."""
+        if not self.leader:
+            return
+        dropped = await asyncio.to_thread(idempotency.purge_expired, self.store)
+        if dropped:
+            log.info("dropped %d expired idempotency keys", dropped)
+
     async def run_poller(self, name: str) -> RunCounts:
         """One run of a poller, on the leader only; it stops early if the lease is lost."""
         if not self.leader:
@@ -141,6 +150,14 @@ class Scheduler:
             "interval",
             seconds=self.settings.scheduler.outbox_interval_seconds,
             id="outbox",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            self.purge_idempotency_keys,
+            "interval",
+            hours=1,
+            id="idempotency-keys",
             max_instances=1,
             coalesce=True,
         )

@@ -114,6 +114,24 @@ class AlertRow(Base):
     dispatch_error: Mapped[str | None] = mapped_column(Text)
 
 
+class IntakeRequest(Base):
+    """An alert request sent with an idempotency key (the `Idempotency-Key` header, or the
+    source's own event id): the unique (scope, key) makes a retry, or a concurrent twin,
+    find the first request's answer instead of storing the alert again. `status` is NULL
+    while the first request is being processed. Rows expire after a day."""
+
+    __tablename__ = "intake_requests"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(300))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)
+
+
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 

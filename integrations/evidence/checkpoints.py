@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from integrations.evidence.s3 import S3EvidenceStore
 from smokejumper.config import Settings
+from smokejumper.security.files import private_dir
 from smokejumper.store.audit_seal import HeadCheckpoints
 
 HEAD_NAME = "audit/head.json"
@@ -26,7 +27,7 @@ class LocalHeadCheckpoints:
         self.location = f"file://{self.path}"
 
     def write(self, data: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         # Readers see the old head or the new one, never half of one.
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
         try:

@@ -132,6 +132,18 @@ class IntakeRequest(Base):
     response: Mapped[str | None] = mapped_column(Text)
 
 
+class RevokedSession(Base):
+    """A console session signed out before its cookie expired: the cookie is still validly
+    signed, so the server keeps its id (hashed) until `expires_at`, when it is worthless
+    anyway."""
+
+    __tablename__ = "revoked_sessions"
+
+    sid_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 

@@ -248,3 +248,36 @@ def test_a_rolled_back_append_leaves_the_checkpoint_alone(store: Store, settings
         raise RuntimeError("the caller's work failed")
     assert checkpoint.read() == before
     assert verify_cli(settings).exit_code == 0
+
+
+def test_a_log_of_legacy_rows_verifies_before_the_key_exists(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Right after the upgrade of an old install, before anything appended (and so before
+    the key was made), verify checks the unkeyed chain and says so."""
+    from datetime import UTC, datetime
+
+    upgrade(database_url)
+    settings = Settings(data_dir=tmp_path / "fresh", database_url=database_url)
+    store = Store(database_url)
+    try:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        with store.transaction() as session:
+            session.add(
+                AuditEntry(
+                    at=at,
+                    actor="old",
+                    action="x",
+                    subject="INC-1",
+                    data={},
+                    prev_hash=audit.GENESIS,
+                    hash=audit.legacy_hash(audit.GENESIS, at, "old", "x", "INC-1", {}),
+                )
+            )
+    finally:
+        store.dispose()
+    result = verify_cli(settings)
+    assert result.exit_code == 0, result.output
+    assert "legacy entries up to row" in result.output
+    assert "no keyed rows yet" in result.output
+    assert not (settings.data_dir / "audit.key").exists()

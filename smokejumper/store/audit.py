@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,8 @@ from sqlalchemy.orm import Session
 from smokejumper.store.audit_seal import PENDING_HEAD, SEAL, AuditSeal
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AuditEntry
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 CHECKPOINT_VERSION = 1
@@ -157,6 +160,19 @@ def append(
     ):
         return None
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    if (
+        last is not None
+        and last.keyed
+        and not hmac.compare_digest(last.hash, entry_mac(seal.key, last))
+    ):
+        # Appending goes on (the record matters more), but loudly: either this process
+        # reads another key than the one that wrote the log, or the last row was edited.
+        log.error(
+            "audit row %s does not verify under this process's audit key: another key "
+            "(audit.key_file differs between processes?) or an edited row; run "
+            "`smokejumper audit verify`",
+            last.id,
+        )
     entry = AuditEntry(
         at=datetime.now(UTC),
         actor=actor,

@@ -281,3 +281,21 @@ def test_a_log_of_legacy_rows_verifies_before_the_key_exists(
     assert "legacy entries up to row" in result.output
     assert "no keyed rows yet" in result.output
     assert not (settings.data_dir / "audit.key").exists()
+
+
+def test_a_process_with_another_key_says_so_when_it_appends(
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = write(store, 1)
+    from smokejumper.store.audit_seal import AuditSeal
+
+    stranger = Store(str(settings.database_url), audit=AuditSeal(b"z" * 32))
+    try:
+        with (
+            caplog.at_level("ERROR", logger="smokejumper.store.audit"),
+            stranger.transaction() as session,
+        ):
+            audit.append(session, actor="a", action="b", subject="c", data={})
+    finally:
+        stranger.dispose()
+    assert f"audit row {ids[0]} does not verify under this process's audit key" in caplog.text

@@ -59,6 +59,8 @@ SECRET_KEY_NAMES = frozenset(
 
 # The embedded mode's generated payload key, in data_dir.
 PAYLOAD_KEY_FILE = "payload.key"
+# The audit log's HMAC key, generated into data_dir unless audit.key_file names one.
+AUDIT_KEY_FILE = "audit.key"
 
 # Approver groups the built-in GenAI playbooks ask (see docs/playbooks.md).
 BUILTIN_PLAYBOOK_GROUPS = ("security-oncall", "dpo", "incident-commanders", "ml-platform")
@@ -613,6 +615,22 @@ class EvidenceSettings(_Section):
         return self
 
 
+class AuditSettings(_Section):
+    """The audit log's chain key and head checkpoint (see docs/operations.md)."""
+
+    key_file: Path | None = Field(
+        default=None,
+        description="File holding the audit log's HMAC key (kept outside the database; "
+        "every process of one deployment must read the same key). Unset: "
+        "data_dir/audit.key, generated once (mode 0600).",
+    )
+    checkpoint: bool = Field(
+        default=True,
+        description="Write a signed head checkpoint (last row, its hash, the row count) to "
+        "the evidence store after every append, so `audit verify` detects deleted last rows.",
+    )
+
+
 Role = Literal["viewer", "responder", "admin"]
 
 
@@ -814,6 +832,10 @@ class Settings(BaseSettings):
         default_factory=EvidenceSettings,
         description="Where captured evidence is stored (see docs/evidence.md).",
     )
+    audit: AuditSettings = Field(
+        default_factory=AuditSettings,
+        description="The audit log's chain key and head checkpoint (see docs/operations.md).",
+    )
     console: ConsoleSettings = Field(
         default_factory=ConsoleSettings,
         description="The responder console: sessions and the auth proxy (see docs/console.md).",
@@ -878,6 +900,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'smokejumper.db').resolve()}"
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.audit.key_file or self.data_dir / AUDIT_KEY_FILE
 
     @property
     def evidence_directory(self) -> Path:

@@ -21,6 +21,7 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from smokejumper.store.audit_seal import AuditSeal
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal import search_attributes
@@ -29,6 +30,8 @@ from smokejumper.temporal.client import ensure_search_attributes
 from tests.helpers import free_port
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+# The audit key of stores tests open themselves; processes read theirs from settings.
+TEST_AUDIT_SEAL = AuditSeal(b"k" * 32)
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +97,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def sqlite_store(sqlite_url: str) -> Iterator[Store]:
     """A migrated SQLite store of the test's own, for playbook and workflow tests."""
     upgrade(sqlite_url)
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, audit=TEST_AUDIT_SEAL)
     yield store
     store.dispose()
 
@@ -102,7 +105,7 @@ def sqlite_store(sqlite_url: str) -> Iterator[Store]:
 @pytest.fixture
 def migrated_store(database_url: str) -> Iterator[Store]:
     upgrade(database_url)
-    store = Store(database_url)
+    store = Store(database_url, audit=TEST_AUDIT_SEAL)
     yield store
     store.dispose()
 

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
@@ -27,6 +28,7 @@ from smokejumper.config import Settings
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from smokejumper.store.open import open_store
 from smokejumper.store.tables import Incident
 from tests.helpers import make_settings
 from workers.worker import build_worker
@@ -88,7 +90,7 @@ async def running_engine(
     settings: Settings, client: Client, workflows: Sequence[type] | None = None
 ) -> AsyncIterator[Engine]:
     upgrade(settings.effective_database_url)
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     try:
         async with (
             build_worker(client, settings, store, workflows),

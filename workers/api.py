@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.api.app import create_app
@@ -19,6 +20,7 @@ def main(settings: Settings) -> None:
         playbook_routes=routes_of(playbooks),
         known_playbooks=playbooks,
         evidence_reader=evidence_store(settings).get,
+        audit_checkpoints=head_checkpoints(settings),
     )
     config = uvicorn.Config(
         app,

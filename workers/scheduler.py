@@ -19,17 +19,20 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from temporalio.client import Client
 
+from integrations.evidence.checkpoints import head_checkpoints
 from integrations.pollers.base import Poller, RunCounts
 from integrations.pollers.factory import build_pollers
 from integrations.pollers.runner import run_poller
 from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.config import ConfigError, Settings
+from smokejumper.intake import idempotency
 from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
 from smokejumper.store.db import Store
 from smokejumper.store.leases import SCHEDULER_LEASE, acquire_or_renew, release
+from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect
 
 log = logging.getLogger("smokejumper.scheduler")
@@ -95,6 +98,14 @@ class Scheduler:
         if sent:
             log.info("outbox: dispatched %d stored alerts", sent)
 
+    async def purge_idempotency_keys(self) -> None:
+        """Alert requests' idempotency keys are kept a day (KEY_TTL), then dropped."""
+        if not self.leader:
+            return
+        dropped = await asyncio.to_thread(idempotency.purge_expired, self.store)
+        if dropped:
+            log.info("dropped %d expired idempotency keys", dropped)
+
     async def run_poller(self, name: str) -> RunCounts:
         """One run of a poller, on the leader only; it stops early if the lease is lost."""
         if not self.leader:
@@ -142,6 +153,14 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        scheduler.add_job(
+            self.purge_idempotency_keys,
+            "interval",
+            hours=1,
+            id="idempotency-keys",
+            max_instances=1,
+            coalesce=True,
+        )
         for name, poller in self.pollers.items():
             scheduler.add_job(
                 self.run_poller,
@@ -156,7 +175,7 @@ class Scheduler:
 
 
 async def run(settings: Settings) -> None:
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     try:
         scheduler = Scheduler(settings, store)
     except ConfigError:

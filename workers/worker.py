@@ -26,9 +26,11 @@ from activities.models import ModelActivities
 from activities.notify import NotifyActivities
 from activities.reports import ReportActivities
 from activities.slack import slack_activities, slack_hook
+from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
+from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect, ensure_search_attributes
 
 log = logging.getLogger("smokejumper.worker")
@@ -142,7 +144,7 @@ def sandboxed_runner() -> SandboxedWorkflowRunner:
 
 
 async def run(settings: Settings) -> None:
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     client = await connect(settings.temporal)
     if settings.temporal.address is not None:
         # The embedded dev server gets them by flag; a cluster of the operator's may not

@@ -171,8 +171,9 @@ class LakeraNormalizer:
         vectors = c.unique(f.vector for f in findings if f.kind is kind and f.vector)
 
         metadata = c.opt_obj(response, "metadata", "response") or {}
+        request_uuid = c.opt_str(metadata, "request_uuid", "response.metadata")
         details: dict[str, c.Scalar] = {
-            "request_uuid": c.opt_str(metadata, "request_uuid", "response.metadata"),
+            "request_uuid": request_uuid,
             "detectors": c.detail(",".join(c.unique(d for d, _ in detections))),
             "project_id": project_id,
             "policy_id": policy_id,
@@ -212,5 +213,7 @@ class LakeraNormalizer:
             labels={"vector": "+".join(vectors)} if vectors else {},
             owasp=c.unique(o for f in findings for o in f.owasp),
             atlas=c.unique(a for f in findings for a in f.atlas),
+            # One screening request, one id: a shipper's retry of it is stored once.
+            event_id=c.name(request_uuid),
             **c.occurred(context.occurred_at),
         )

@@ -7,14 +7,22 @@ traffic must not be able to fill the database), query context (422), JSON (400),
 
 A source whose format is a stream of JSON lines (garak) takes a whole file: each line is
 read in order, and the answer says what became of each (see `StreamAccepted`).
+
+A request with an `Idempotency-Key` header (scoped to its credential and endpoint), or
+whose alert carries the source's own `event_id` (scoped to the source), is processed once:
+a retry gets the first answer, status and body, and stores nothing (see
+`smokejumper.intake.idempotency`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -28,6 +36,7 @@ from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
 from smokejumper.domain.alerts import Alert
 from smokejumper.intake import context as intake_context
+from smokejumper.intake import idempotency
 from smokejumper.intake.auth import AuthError, Caller
 from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
@@ -51,6 +60,10 @@ LINE_KEY = ":line"
 MAX_REFUSED_LINES = 100
 # How many line errors a refusal of a whole stream body lists.
 MAX_LISTED_ERRORS = 50
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# How long a twin waits for the first request with its key to answer before it gets a 409.
+TWIN_WAIT_SECONDS = 10.0
+TWIN_POLL_SECONDS = 0.05
 
 
 class AlertAccepted(BaseModel):
@@ -323,6 +336,47 @@ async def _receive(state: AppState, request: Request, path_source: str | None) -
         caller = _authenticate(state, request, body)
         if path_source is not None:
             _authorize(state, caller, path_source)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and not idempotency.valid_key(key):
+            raise Rejection(
+                400,
+                f"{IDEMPOTENCY_HEADER} header is invalid",
+                [
+                    {
+                        "field": IDEMPOTENCY_HEADER,
+                        "message": f"1 to {idempotency.MAX_KEY_LENGTH} visible ASCII characters",
+                        "type": "value_error",
+                    }
+                ],
+            )
+    except Rejection as rejection:
+        source = path_source or _claimed_source(body)
+        return await _respond_rejected(state, request, rejection, body, source)
+    if key is None:
+        return await _process(state, request, path_source, body, caller, by_event_id=True)
+    # A credential's keys are its own: another sender's key cannot fetch its answers.
+    scope = f"key:{caller.actor}:{path_source or GENERIC_FORMAT}"
+    return await _idempotent(
+        state,
+        request,
+        scope,
+        key,
+        body,
+        path_source,
+        lambda: _process(state, request, path_source, body, caller, by_event_id=False),
+    )
+
+
+async def _process(
+    state: AppState,
+    request: Request,
+    path_source: str | None,
+    body: bytes,
+    caller: Caller,
+    *,
+    by_event_id: bool,
+) -> JSONResponse:
+    try:
         query = query_context(request.url.query)
         if path_source is not None:
             normalizer = _normalizer_for(state, path_source)
@@ -332,7 +386,105 @@ async def _receive(state: AppState, request: Request, path_source: str | None) -
     except Rejection as rejection:
         source = path_source or _claimed_source(body)
         return await _respond_rejected(state, request, rejection, body, source)
+    if by_event_id and alert.event_id is not None:
+        # The source's own id of the event: a resend of it is the same event, whatever
+        # the sender's serialisation, so its body is not compared.
+        return await _idempotent(
+            state,
+            request,
+            f"event:{alert.source}",
+            alert.event_id,
+            body,
+            path_source,
+            lambda: _accept(state, alert, body),
+            same_body=False,
+        )
     return await _accept(state, alert, body)
+
+
+async def _idempotent(
+    state: AppState,
+    request: Request,
+    scope: str,
+    key: str,
+    body: bytes,
+    path_source: str | None,
+    handle: Callable[[], Awaitable[JSONResponse]],
+    *,
+    same_body: bool = True,
+) -> JSONResponse:
+    """`handle` once per (scope, key); a retry or a concurrent twin gets its answer."""
+    digest = hashlib.sha256(body).hexdigest()
+    deadline = time.monotonic() + TWIN_WAIT_SECONDS
+    while True:
+        try:
+            outcome = await asyncio.to_thread(
+                idempotency.claim, state.store, scope, key, digest, same_body=same_body
+            )
+        except STORE_UNAVAILABLE as exc:
+            return store_unavailable(exc)
+        if isinstance(outcome, idempotency.Answered):
+            return JSONResponse(
+                json.loads(outcome.response),
+                status_code=outcome.status,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        if isinstance(outcome, idempotency.OtherBody):
+            rejection = Rejection(
+                422,
+                f"{IDEMPOTENCY_HEADER} was already used with another body",
+                [
+                    {
+                        "field": IDEMPOTENCY_HEADER,
+                        "message": "a retry must send the same body; a new alert needs a new key",
+                        "type": "idempotency_key_reused",
+                    }
+                ],
+            )
+            source = path_source or _claimed_source(body)
+            return await _respond_rejected(state, request, rejection, body, source)
+        if isinstance(outcome, idempotency.Claimed):
+            break
+        if time.monotonic() > deadline:
+            # Nothing is lost: the first request is storing the alert; retry for its answer.
+            return JSONResponse(
+                {
+                    "error": f"a request with this {IDEMPOTENCY_HEADER} is still being "
+                    "processed; retry later",
+                    "fields": [],
+                },
+                status_code=409,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        await asyncio.sleep(TWIN_POLL_SECONDS)
+    try:
+        response = await handle()
+    except BaseException:
+        await _release(state, outcome.row_id)
+        raise
+    if response.status_code >= 500:
+        # Nothing was stored (503): the retry must be processed, not answered.
+        await _release(state, outcome.row_id)
+        return response
+    try:
+        await asyncio.to_thread(
+            idempotency.finish,
+            state.store,
+            outcome.row_id,
+            response.status_code,
+            bytes(response.body).decode("utf-8"),
+        )
+    except STORE_UNAVAILABLE as exc:
+        # Stored, but the answer is not kept: a retry after the stale-claim time is new.
+        log.error("idempotency answer not kept for %s: %s", scope, type(exc).__name__)
+    return response
+
+
+async def _release(state: AppState, row_id: int) -> None:
+    try:
+        await asyncio.to_thread(idempotency.release, state.store, row_id)
+    except STORE_UNAVAILABLE as exc:
+        log.error("idempotency claim %s not released: %s", row_id, type(exc).__name__)
 
 
 def query_context(query: str) -> SourceContext:

@@ -26,7 +26,9 @@ from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.console import mount_console
 from smokejumper.intake.routing import Route
+from smokejumper.store.audit_seal import HeadCheckpoints
 from smokejumper.store.db import Store
+from smokejumper.store.open import open_store
 
 
 def create_app(
@@ -36,10 +38,12 @@ def create_app(
     playbook_routes: list[Route] | None = None,
     known_playbooks: Collection[str] | None = None,
     evidence_reader: evidence.EvidenceReader | None = None,
+    audit_checkpoints: HeadCheckpoints | None = None,
 ) -> FastAPI:
     """The API; `normalizers` (source formats), `playbook_routes` and `known_playbooks` come
     from the caller so the core does not import integrations or playbooks; so does
-    `evidence_reader` (evidence store URI to bytes), which serves raw evidence.
+    `evidence_reader` (evidence store URI to bytes), which serves raw evidence, and
+    `audit_checkpoints` (where the audit log's signed head goes) for the store it opens.
 
     Raises ConfigError when a configured route or the default playbook names a playbook
     that is not among `known_playbooks` (when given).
@@ -49,7 +53,7 @@ def create_app(
     owned_store = store is None
     state = AppState(
         settings=settings,
-        store=store or Store(settings.effective_database_url),
+        store=store or open_store(settings, audit_checkpoints),
         normalizers=dict(normalizers or {}),
         playbook_routes=list(playbook_routes or []),
     )

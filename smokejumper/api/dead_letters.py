@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ from smokejumper.intake.auth import Caller
 from smokejumper.security.users import Principal
 from smokejumper.store import audit
 from smokejumper.store.tables import DeadLetter
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["dead letters"])
 
@@ -145,9 +148,23 @@ def _load(state: AppState, dead_letter_id: str) -> DeadLetter:
 async def get_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     state: Annotated[AppState, Depends(app_state)],
-    _caller: Responder,
+    caller: Responder,
 ) -> DeadLetterDetail:
+    """The rejected alert as received (responders and admins only); every read is in the
+    audit log as `dead_letter.raw_viewed`."""
     row = await asyncio.to_thread(_load, state, dead_letter_id)
+
+    def record() -> None:
+        with state.store.transaction() as session:
+            audit.append(
+                session,
+                actor=caller.name,
+                action="dead_letter.raw_viewed",
+                subject=dead_letter_id,
+                data={"source": row.source, "via": caller.via},
+            )
+
+    await asyncio.to_thread(record)
     return DeadLetterDetail(
         **_summary(row), raw_body=row.raw_body, headers=row.headers, remote_addr=row.remote_addr
     )
@@ -221,6 +238,23 @@ def _audit(state: AppState, actor: str, dead_letter_id: str, data: dict[str, Any
         )
 
 
+async def _failed(
+    state: AppState,
+    caller: Principal,
+    dead_letter_id: str,
+    record: dict[str, Any],
+    exc: BaseException,
+) -> None:
+    """A replay that broke off (the store or intake failed) is released for another try,
+    and the attempt is still on the record."""
+    await asyncio.to_thread(_release, state, dead_letter_id)
+    record.update(result="failed", error=type(exc).__name__)
+    try:
+        await asyncio.to_thread(_audit, state, caller.name, dead_letter_id, record)
+    except Exception as audit_exc:
+        log.warning("dead letter %s: replay attempt not audited: %s", dead_letter_id, audit_exc)
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -260,13 +294,13 @@ async def _replay(
             dead_letter_id=dead_letter_id,
         )
         return JSONResponse(content.model_dump(), status_code=rejection.status)
-    except BaseException:
-        await asyncio.to_thread(_release, state, dead_letter_id)
+    except BaseException as exc:
+        await _failed(state, caller, dead_letter_id, record, exc)
         raise
     try:
         result = await state.intake.accept(alert, text)
-    except BaseException:
-        await asyncio.to_thread(_release, state, dead_letter_id)
+    except BaseException as exc:
+        await _failed(state, caller, dead_letter_id, record, exc)
         raise
 
     def mark() -> None:

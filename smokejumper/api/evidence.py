@@ -1,5 +1,6 @@
 """An incident's evidence: everyone reads hashes and redacted previews; only responders
-and admins get the raw bytes (evidence objects, alerts as they were received).
+and admins get the raw bytes (evidence objects, alerts as they were received), and every
+raw read is in the audit log as `evidence.raw_viewed` (who, what, which incident).
 
 The raw bytes of evidence objects come from the evidence store, which lives in
 `integrations/`: the process that builds the app passes its reader to `create_app`.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from pydantic import BaseModel
@@ -21,6 +22,8 @@ from smokejumper.api.auth import Responder, Viewer
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
 from smokejumper.masking import mask
+from smokejumper.security.users import Principal
+from smokejumper.store import audit
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, EvidenceItem, Incident
 
@@ -102,6 +105,18 @@ def raw_evidence(
     return item, reader(item.uri)
 
 
+def audit_raw_read(store: Store, caller: Principal, incident_id: str, what: dict[str, Any]) -> None:
+    """Raw bytes hold what the redacted views hide: who read them is on the record."""
+    with store.transaction() as session:
+        audit.append(
+            session,
+            actor=caller.name,
+            action="evidence.raw_viewed",
+            subject=incident_id,
+            data={**what, "via": caller.via},
+        )
+
+
 def evidence_reader(request: Request) -> EvidenceReader | None:
     reader: EvidenceReader | None = getattr(request.app.state, "evidence_reader", None)
     return reader
@@ -141,15 +156,17 @@ async def get_raw_evidence(
     evidence_id: int,
     state: Annotated[AppState, Depends(app_state)],
     reader: Annotated[EvidenceReader | None, Depends(evidence_reader)],
-    _caller: Responder,
+    caller: Responder,
 ) -> Response:
-    """The captured bytes, unredacted (responders and admins only)."""
+    """The captured bytes, unredacted (responders and admins only); audited."""
     try:
         item, data = await asyncio.to_thread(
             raw_evidence, state.store, reader, incident_id, evidence_id
         )
     except RawNotFound as exc:
         raise _not_found(exc) from None
+    what = {"evidence": item.name, "evidence_id": item.id, "sha256": item.sha256}
+    await asyncio.to_thread(audit_raw_read, state.store, caller, incident_id, what)
     return Response(
         data,
         media_type="application/octet-stream",
@@ -170,13 +187,14 @@ async def get_raw_alert(
     incident_id: IncidentId,
     alert_id: Annotated[str, Path(max_length=36)],
     state: Annotated[AppState, Depends(app_state)],
-    _caller: Responder,
+    caller: Responder,
 ) -> Response:
-    """The alert as received, unredacted (responders and admins only)."""
+    """The alert as received, unredacted (responders and admins only); audited."""
     try:
         raw = await asyncio.to_thread(raw_alert, state.store, incident_id, alert_id)
     except RawNotFound as exc:
         raise _not_found(exc) from None
+    await asyncio.to_thread(audit_raw_read, state.store, caller, incident_id, {"alert": alert_id})
     # nosniff: the body is whatever the sender wrote; a browser must not render it as HTML.
     return Response(
         raw,

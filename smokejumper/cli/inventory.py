@@ -23,6 +23,7 @@ from smokejumper.inventory.importer import import_inventory
 from smokejumper.inventory.schema import InventoryError, read_inventory_file
 from smokejumper.inventory.sync import SourceError, SyncReport, sync_inventory
 from smokejumper.store.db import Store
+from smokejumper.store.open import open_store
 from smokejumper.store.tables import (
     InventoryApiKey,
     InventoryApplication,
@@ -55,7 +56,10 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @contextmanager
 def _store(ctx: typer.Context, settings: Settings | None = None) -> Iterator[Store]:
-    store = Store((settings or _settings(ctx)).effective_database_url)
+    settings = settings or _settings(ctx)
+    # Checkpoints live in `integrations/`, which depends on the core, not the reverse.
+    checkpoints = importlib.import_module("integrations.evidence.checkpoints")
+    store = open_store(settings, checkpoints.head_checkpoints(settings))
     try:
         yield store
     finally:

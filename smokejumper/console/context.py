@@ -26,6 +26,7 @@ from smokejumper import __version__
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import Settings
 from smokejumper.masking import mask_data, mask_target
+from smokejumper.security import session_revocation
 from smokejumper.security.sessions import COOKIE, SessionCodec, SessionData, session_key
 from smokejumper.security.sign_in_limits import SignInLimit
 from smokejumper.security.users import Principal, Role, active_principal
@@ -244,11 +245,24 @@ async def visit(
     context: Annotated[ConsoleContext, Depends(console_context)],
 ) -> Visit:
     session = context.codec.loads(request.cookies.get(COOKIE))
+    signed_out, principal = await asyncio.to_thread(_who, request, state, context, session)
+    if signed_out:
+        session = None
     fresh = session is None
     if session is None:
         session = context.codec.new()
-    principal = await asyncio.to_thread(_principal, request, state, context, session.user)
     return Visit(request, state, context, session, fresh, principal)
+
+
+def _who(
+    request: Request, state: AppState, context: ConsoleContext, session: SessionData | None
+) -> tuple[bool, Principal | None]:
+    """(the cookie's session was signed out, who is asking)."""
+    if session is not None and session.user is not None:
+        with state.store.session() as db:
+            if session_revocation.is_revoked(db, session.sid):
+                return True, _principal(request, state, context, None)
+    return False, _principal(request, state, context, session.user if session else None)
 
 
 async def checked_visit(request: Request, current: Annotated[Visit, Depends(visit)]) -> Visit:

@@ -34,7 +34,7 @@ from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.sdk.approvals import Choice, DecisionRequest
 from smokejumper.sdk.dryrun import Policy, render
 from smokejumper.sdk.registry import discover
-from smokejumper.security import sign_in_limits
+from smokejumper.security import session_revocation, sign_in_limits
 from smokejumper.security.users import Role, authenticate
 from smokejumper.store import audit
 from smokejumper.store.db import Store
@@ -124,11 +124,19 @@ def _throttled(page: Visit, account: str, address: str) -> int | None:
 
 @router.post("/logout")
 async def logout(page: CheckedForm) -> Response:
+    if page.session.user is not None:
+        # The old cookie is still validly signed: only the server can make it worthless.
+        await asyncio.to_thread(_revoke, page)
     if page.principal is not None:
         await asyncio.to_thread(page.audit, "console.sign_out", page.principal.name, {})
     response = RedirectResponse("/login", status_code=303)
     set_session_cookie(response, page.context, page.context.codec.new())
     return response
+
+
+def _revoke(page: Visit) -> None:
+    with page.state.store.transaction() as session:
+        session_revocation.revoke(session, page.session.sid, page.context.codec.max_age)
 
 
 # --- incidents --------------------------------------------------------------------------

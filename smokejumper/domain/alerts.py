@@ -99,3 +99,9 @@ class Alert(_Strict):
     dedup_key: Name | None = Field(
         default=None, description="Overrides the fingerprint: alerts sharing it share a case."
     )
+    event_id: Name | None = Field(
+        default=None,
+        description="The sender's own id of this event. A request whose source already sent "
+        "it (a retry) within the last 24 hours is answered with the first result and stores "
+        "nothing new.",
+    )

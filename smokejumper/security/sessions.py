@@ -1,4 +1,5 @@
-"""Console sessions: a signed, timestamped cookie; nothing kept on the server.
+"""Console sessions: a signed, timestamped cookie; the server keeps only signed-out
+sessions (`session_revocation`), so a copied cookie dies at sign-out.
 
 The cookie carries a random session id (`sid`, which also keys the CSRF token) and, once
 signed in, the user's name. The user's role and whether they are still enabled are read

@@ -1,33 +1,55 @@
-"""The audit log: append-only and hash-chained, so an edited or deleted row is detected.
+"""The audit log: append-only and chained under a key kept outside the database.
 
-Each row's hash covers its content and the previous row's hash; `verify` walks the chain
-and names the first row that does not fit.
+Each row's hash is an HMAC-SHA256, under the audit key, of the row's every column (id and
+entry_key included) and the previous row's hash, canonicalised with RFC 8785 (JSON
+Canonicalization Scheme). Whoever can write the database but lacks the key cannot edit,
+delete or reorder a row and recompute the chain. Deleting the last rows leaves a chain that
+fits, so every append also writes a signed head checkpoint (last id, last hash, row count)
+outside the database, to the evidence store; `verify` compares the log with it.
+
+Rows written before the key existed (before migration 0007) keep their unkeyed sha256
+chain: `verify` checks them as before and reports them as legacy; the first keyed row
+chains onto the last of them. An unkeyed row after a keyed one is a forgery.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+import rfc8785
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from smokejumper.store.audit_seal import PENDING_HEAD, SEAL, AuditSeal
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AuditEntry
 
+log = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
+CHECKPOINT_VERSION = 1
+# RFC 8785 numbers are IEEE doubles; larger integers are kept as their decimal string.
+_SAFE_INTEGER = 2**53 - 1
 
 
-def entry_hash(
+class AuditKeyMissing(RuntimeError):
+    """The store was opened without the audit key, so it cannot append or verify."""
+
+
+def legacy_hash(
     prev_hash: str, at: datetime, actor: str, action: str, subject: str, data: dict[str, Any]
 ) -> str:
+    """The unkeyed hash of rows written before migration 0007."""
     canonical = json.dumps(
         {
             "prev": prev_hash,
-            "at": at.astimezone(UTC).isoformat(),
+            "at": _utc(at).isoformat(),
             "actor": actor,
             "action": action,
             "subject": subject,
@@ -40,6 +62,83 @@ def entry_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _mac(key: bytes, document: dict[str, Any]) -> str:
+    return hmac.new(key, rfc8785.dumps(document), hashlib.sha256).hexdigest()
+
+
+def entry_mac(key: bytes, entry: AuditEntry) -> str:
+    return _mac(
+        key,
+        {
+            "id": entry.id,
+            "at": _utc(entry.at).isoformat(),
+            "actor": entry.actor,
+            "action": entry.action,
+            "subject": entry.subject,
+            "data": entry.data,
+            "prev_hash": entry.prev_hash,
+            "entry_key": entry.entry_key,
+            "keyed": True,
+        },
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """`data` as JSON reads it back, so what is hashed is what is stored."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= _SAFE_INTEGER else str(value)
+    return str(value)
+
+
+def _seal(session: Session) -> AuditSeal:
+    seal: AuditSeal | None = session.info.get(SEAL)
+    if seal is None:
+        raise AuditKeyMissing(
+            "this store was opened without the audit key; open it with the deployment's "
+            "settings (smokejumper.store.open_store)"
+        )
+    return seal
+
+
+@dataclass(frozen=True)
+class Head:
+    """The signed state of the log's end: what deleting the last rows cannot keep."""
+
+    last_id: int
+    last_hash: str
+    count: int
+    legacy_through: int | None
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "last_id": self.last_id,
+            "last_hash": self.last_hash,
+            "count": self.count,
+            "legacy_through": self.legacy_through,
+        }
+
+    def signed(self, key: bytes) -> bytes:
+        body = self.document()
+        return rfc8785.dumps({**body, "mac": _mac(key, body)})
+
+
+def _head(session: Session, last: AuditEntry) -> Head:
+    count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    legacy = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.keyed.is_(False)))
+    return Head(last.id, last.hash, count, legacy)
+
+
 def append(
     session: Session,
     *,
@@ -49,7 +148,10 @@ def append(
     data: dict[str, Any],
     entry_key: str | None = None,
 ) -> AuditEntry | None:
-    """Append one row inside the caller's transaction; None if `entry_key` was written."""
+    """Append one row inside the caller's transaction; None if `entry_key` was written.
+
+    The head checkpoint goes out when the transaction commits."""
+    seal = _seal(session)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         # Appenders queue here, so two never chain onto the same previous row.
         session.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
@@ -58,20 +160,38 @@ def append(
     ):
         return None
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
-    prev_hash = last.hash if last is not None else GENESIS
-    at = datetime.now(UTC)
+    if (
+        last is not None
+        and last.keyed
+        and not hmac.compare_digest(last.hash, entry_mac(seal.key, last))
+    ):
+        # Appending goes on (the record matters more), but loudly: either this process
+        # reads another key than the one that wrote the log, or the last row was edited.
+        log.error(
+            "audit row %s does not verify under this process's audit key: another key "
+            "(audit.key_file differs between processes?) or an edited row; run "
+            "`smokejumper audit verify`",
+            last.id,
+        )
     entry = AuditEntry(
-        at=at,
+        at=datetime.now(UTC),
         actor=actor,
         action=action,
         subject=subject,
-        data=data,
-        prev_hash=prev_hash,
-        hash=entry_hash(prev_hash, at, actor, action, subject, data),
+        data=_json_safe(data),
+        prev_hash=last.hash if last is not None else GENESIS,
+        # The id is part of the MAC and known only once the row is inserted; until the
+        # second flush the hash column holds a unique placeholder.
+        hash=hashlib.sha256(f"pending:{id(session)}:{datetime.now(UTC)}".encode()).hexdigest(),
         entry_key=entry_key,
+        keyed=True,
     )
     session.add(entry)
     session.flush()
+    entry.hash = entry_mac(seal.key, entry)
+    session.flush()
+    if seal.checkpoints is not None:
+        session.info[PENDING_HEAD] = _head(session, entry).signed(seal.key)
     return entry
 
 
@@ -81,25 +201,137 @@ class ChainProblem:
     problem: str
 
 
-def verify(store: Store) -> tuple[int, list[ChainProblem]]:
-    """(rows checked, problems); an edited row breaks its own hash, a deleted one the link."""
-    problems: list[ChainProblem] = []
-    count = 0
+@dataclass
+class ChainReport:
+    count: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+    # The last row of the unkeyed chain from before the key, if any.
+    legacy_through: int | None = None
+    # Where the head checkpoint was read, or None when checkpoints are off.
+    checkpoint: str | None = None
+
+
+def _check_checkpoint(
+    seal: AuditSeal, report: ChainReport, rows: dict[int, tuple[str, int]]
+) -> None:
+    """`rows`: id → (hash, rows up to and including it)."""
+    if seal.checkpoints is None:
+        return
+    report.checkpoint = seal.checkpoints.location
+    raw = seal.checkpoints.read()
+    last_id = max(rows, default=0)
+    if raw is None:
+        if report.count and (report.legacy_through or 0) < last_id:
+            report.problems.append(
+                ChainProblem(
+                    last_id,
+                    f"no head checkpoint at {report.checkpoint}: it was deleted, so deleted "
+                    "last rows cannot be ruled out",
+                )
+            )
+        return
+    try:
+        document = json.loads(raw)
+        mac = document.pop("mac")
+        head = Head(
+            int(document["last_id"]),
+            str(document["last_hash"]),
+            int(document["count"]),
+            None if document["legacy_through"] is None else int(document["legacy_through"]),
+        )
+        genuine = hmac.compare_digest(str(mac), _mac(seal.key, head.document()))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        genuine = False
+    if not genuine:
+        report.problems.append(
+            ChainProblem(
+                last_id,
+                f"head checkpoint at {report.checkpoint} is not signed with the audit key",
+            )
+        )
+        return
+    row = rows.get(head.last_id)
+    if row is None:
+        report.problems.append(
+            ChainProblem(
+                head.last_id,
+                f"row {head.last_id}, the last in the head checkpoint ({head.count} rows), is "
+                f"missing: the log ends at row {last_id} with {report.count} rows, so its "
+                "last rows were deleted",
+            )
+        )
+    elif row[0] != head.last_hash:
+        report.problems.append(
+            ChainProblem(head.last_id, "does not match the head checkpoint's hash: replaced")
+        )
+    elif row[1] != head.count:
+        report.problems.append(
+            ChainProblem(
+                head.last_id,
+                f"the head checkpoint counted {head.count} rows up to here, the log has "
+                f"{row[1]}: rows were deleted or inserted",
+            )
+        )
+    if head.legacy_through != report.legacy_through:
+        report.problems.append(
+            ChainProblem(
+                report.legacy_through or head.legacy_through or 0,
+                f"unkeyed rows run through row {report.legacy_through}, the head checkpoint "
+                f"says {head.legacy_through}: rows were rewritten without the key",
+            )
+        )
+
+
+def verify_chain(store: Store) -> ChainReport:
+    """Walk the chain and compare its end with the head checkpoint. A store without the
+    key can verify a log of legacy rows only (one upgraded, not yet appended to)."""
+    seal = store.audit
+    report = ChainReport()
     prev_hash = GENESIS
     prev_id: int | None = None
+    keyed_seen: int | None = None
+    rows: dict[int, tuple[str, int]] = {}
     with store.session() as session:
         for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-            count += 1
+            report.count += 1
+            rows[entry.id] = (entry.hash, report.count)
             if entry.prev_hash != prev_hash:
                 after = f"after row {prev_id}" if prev_id is not None else "at the start"
-                problems.append(
+                report.problems.append(
                     ChainProblem(entry.id, f"chain broken {after}: a row was deleted or reordered")
                 )
-            expected = entry_hash(
-                entry.prev_hash, entry.at, entry.actor, entry.action, entry.subject, entry.data
-            )
-            if entry.hash != expected:
-                problems.append(ChainProblem(entry.id, "content does not match its hash: edited"))
+            if entry.keyed:
+                if seal is None:
+                    raise AuditKeyMissing(f"row {entry.id} is keyed and the audit key is not here")
+                keyed_seen = keyed_seen or entry.id
+                expected = entry_mac(seal.key, entry)
+            elif keyed_seen is not None:
+                report.problems.append(
+                    ChainProblem(
+                        entry.id,
+                        f"unkeyed row after keyed row {keyed_seen}: rewritten without the key",
+                    )
+                )
+                expected = legacy_hash(
+                    entry.prev_hash, entry.at, entry.actor, entry.action, entry.subject, entry.data
+                )
+            else:
+                report.legacy_through = entry.id
+                expected = legacy_hash(
+                    entry.prev_hash, entry.at, entry.actor, entry.action, entry.subject, entry.data
+                )
+            if not hmac.compare_digest(entry.hash, expected):
+                report.problems.append(
+                    ChainProblem(entry.id, "content does not match its hash: edited")
+                )
             prev_hash = entry.hash
             prev_id = entry.id
-    return count, problems
+    if seal is not None:
+        _check_checkpoint(seal, report, rows)
+    return report
+
+
+def verify(store: Store) -> tuple[int, list[ChainProblem]]:
+    """(rows checked, problems); see `verify_chain`."""
+    report = verify_chain(store)
+    return report.count, report.problems

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from smokejumper.security.files import private_database
+from smokejumper.store import audit_seal
+from smokejumper.store.audit_seal import AuditSeal
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,15 +56,22 @@ def make_engine(url: str, *, writer: bool = False) -> Engine:
 
 
 class Store:
-    """Owns the engine; hands out short transactions."""
+    """Owns the engine; hands out short transactions.
 
-    def __init__(self, url: str) -> None:
+    `audit` is the audit log's key and head checkpoint store; a store without one can do
+    everything but append to or verify the audit log.
+    """
+
+    def __init__(self, url: str, *, audit: AuditSeal | None = None) -> None:
         self.url = url
+        self.audit = audit
         self.engine = make_engine(url, writer=True)
         # On PostgreSQL readers and writers share one pool; SQLite needs two (see above).
         self.read_engine = make_engine(url) if url.startswith("sqlite") else self.engine
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        info = {audit_seal.SEAL: audit}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
+        audit_seal.install(self._sessions)
         self._write_lock: AbstractContextManager[object] = (
             threading.Lock() if url.startswith("sqlite") else nullcontext()
         )

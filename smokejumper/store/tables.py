@@ -114,6 +114,36 @@ class AlertRow(Base):
     dispatch_error: Mapped[str | None] = mapped_column(Text)
 
 
+class IntakeRequest(Base):
+    """An alert request sent with an idempotency key (the `Idempotency-Key` header, or the
+    source's own event id): the unique (scope, key) makes a retry, or a concurrent twin,
+    find the first request's answer instead of storing the alert again. `status` is NULL
+    while the first request is being processed. Rows expire after a day."""
+
+    __tablename__ = "intake_requests"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(300))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)
+
+
+class RevokedSession(Base):
+    """A console session signed out before its cookie expired: the cookie is still validly
+    signed, so the server keeps its id (hashed) until `expires_at`, when it is worthless
+    anyway."""
+
+    __tablename__ = "revoked_sessions"
+
+    sid_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
@@ -205,7 +235,9 @@ class EvidenceItem(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained: each row's hash covers the previous row's hash."""
+    """Append-only, chained: each row's hash covers every column of the row (its id and
+    entry_key included) and the previous row's hash. `keyed` rows carry an HMAC under the
+    audit key; rows written before the key existed carry the old unkeyed sha256."""
 
     __tablename__ = "audit_log"
 
@@ -219,6 +251,7 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Business key of the writer (an activity retried), so a retry appends nothing.
     entry_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import secrets
 import shutil
 import tempfile
 import time
@@ -50,6 +51,7 @@ from smokejumper.sdk.approvals import Choice, DecisionRequest
 from smokejumper.sdk.clocks import StopClock
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.sdk.registry import routes_of
+from smokejumper.store.audit_seal import AuditSeal
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import Incident, TimelineEvent
@@ -468,7 +470,8 @@ class PlaybookHarness:
                 stack.callback(shutil.rmtree, directory, ignore_errors=True)
                 url = f"sqlite:///{Path(directory) / 'smokejumper.db'}"
             await asyncio.to_thread(upgrade, url)
-            store = Store(url)
+            # A key of this harness alone: what it appends, it verifies with the same store.
+            store = Store(url, audit=AuditSeal(secrets.token_bytes(32)))
             stack.callback(store.dispose)
             offered = [fn for provider in self.providers for fn in activities_of(provider)]
             # A provider stands in for the worker's own activity of the same name (a fake

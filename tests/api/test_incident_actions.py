@@ -17,13 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
+from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import UPDATE_DECIDE
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.security.operator import operator_token
-from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from smokejumper.store.open import open_store
 from smokejumper.store.tables import AuditEntry
 from tests.engine import serve_api
 from tests.helpers import eventually, make_settings
@@ -72,7 +73,7 @@ async def engine(
         ],
     )
     upgrade(settings.effective_database_url)
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     provider = FakeProvider()
     worker = Worker(
         temporal_env.client,
@@ -204,7 +205,7 @@ async def test_restore_needs_another_person_and_the_audit_log_holds(
     verified = await engine.cli("audit", "verify")
     assert verified.exit_code == 0, verified.output
     assert "chain verified" in verified.output
-    with Store(engine.settings.effective_database_url).transaction() as session:
+    with open_store(engine.settings, head_checkpoints(engine.settings)).transaction() as session:
         row = session.query(AuditEntry).filter_by(action="playbook.restore.requested").one()
         row.actor = "someone-else"
         tampered = row.id

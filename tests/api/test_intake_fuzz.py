@@ -21,6 +21,7 @@ from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import AlertRow, DeadLetter
+from tests.conftest import TEST_AUDIT_SEAL
 from tests.helpers import free_port
 
 VALID: dict[str, Any] = json.loads(
@@ -66,7 +67,7 @@ def client(tmp_path: Path) -> Iterator[tuple[SyncIntake, Store]]:
     app_settings = load_settings(
         data_dir=tmp_path, database_url=url, temporal={"address": f"127.0.0.1:{free_port()}"}
     )
-    store = Store(url)
+    store = Store(url, audit=TEST_AUDIT_SEAL)
     app = create_app(app_settings, store, normalizers=NORMALIZERS)
     token = operator_token(app_settings)
     transport = httpx.ASGITransport(app=app)

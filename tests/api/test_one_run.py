@@ -17,11 +17,12 @@ from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.domain.incidents import QUERY_STATE, UPDATE_DECIDE, IncidentState
 from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
-from smokejumper.store.db import Store
+from smokejumper.store.open import open_store
 from smokejumper.store.tables import AlertRow, Incident
 from tests.api import test_incident_actions as actions
 from tests.api.test_incident_actions import Engine
@@ -159,7 +160,7 @@ async def test_a_duplicate_racing_the_close_does_not_restart_the_closed_incident
     assert described.status == WorkflowExecutionStatus.COMPLETED
 
     def undelivered() -> int:
-        with Store(engine.settings.effective_database_url).session() as session:
+        with open_store(engine.settings, head_checkpoints(engine.settings)).session() as session:
             return len(
                 session.scalars(select(AlertRow).where(AlertRow.dispatched_at.is_(None))).all()
             )
@@ -176,7 +177,7 @@ async def test_an_outbox_resend_after_the_close_does_not_restart_the_playbook(
     closed = await engine.http.post(f"/api/v1/incidents/{ref}/close", json={})
     assert closed.status_code == 200, closed.text
     await ended(temporal_env.client, first["workflow_id"])
-    store = Store(engine.settings.effective_database_url)
+    store = open_store(engine.settings, head_checkpoints(engine.settings))
     try:
         # The opening alert's dispatch confirmation was lost (a crash): the outbox sends
         # it again, with the closed incident's start.
@@ -307,7 +308,7 @@ async def test_an_incident_sharing_an_old_workflow_id_is_not_answered_by_another
     """Incidents opened before workflow ids named the incident keep `incident-<fp>`: an
     action on the newer one must not land on the older one's lingering run."""
     fp = uuid.uuid4().hex[:32]
-    store = Store(engine.settings.effective_database_url)
+    store = open_store(engine.settings, head_checkpoints(engine.settings))
     try:
         lingering = insert_incident(store, playbook="test-four-eyes", fingerprint=fp)
         with store.transaction() as session:

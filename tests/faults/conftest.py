@@ -16,10 +16,12 @@ from typing import Any
 
 import httpx
 
+from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.config import Settings, TemporalSettings
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from smokejumper.store.open import open_store
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
 from tests.engine import serve_api
 from tests.helpers import eventually, free_port
@@ -125,7 +127,7 @@ class Api:
 async def api_only(settings: Settings) -> AsyncIterator[Api]:
     """The API in this event loop over a migrated store; workers are the test's business."""
     upgrade(settings.effective_database_url)
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     try:
         async with (
             serve_api(settings, store),

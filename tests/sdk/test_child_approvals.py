@@ -20,12 +20,14 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.config import load_settings
 from smokejumper.domain.incidents import QUERY_STATE, SIGNAL_DECIDE, UPDATE_DECIDE, IncidentState
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from smokejumper.store.open import open_store
 from smokejumper.store.tables import TimelineEvent
 from tests.engine import serve_api
 from tests.helpers import eventually, insert_incident, make_settings, start_playbook
@@ -64,7 +66,7 @@ async def engine(
         routes=[{"playbook": PARENT, "kinds": ["prompt_injection"]}],
     )
     upgrade(settings.effective_database_url)
-    store = Store(settings.effective_database_url)
+    store = open_store(settings, head_checkpoints(settings))
     provider = FakeProvider()
     worker = Worker(
         temporal_env.client,

@@ -30,6 +30,7 @@ from smokejumper.sdk.registry import (
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import TimelineEvent
+from tests.conftest import TEST_AUDIT_SEAL
 from tests.helpers import eventually, insert_incident, make_settings
 from workers.scheduler import Scheduler
 from workers.worker import build_worker
@@ -171,7 +172,7 @@ async def test_the_worker_runs_a_playbook_from_a_folder(
         playbook_dirs=[folder],
     )
     upgrade(sqlite_url)
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, audit=TEST_AUDIT_SEAL)
     start = insert_incident(
         store, playbook="contain-leak", kind="data_leakage", fingerprint=uuid.uuid4().hex
     )

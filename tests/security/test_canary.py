@@ -19,11 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from integrations.evidence.checkpoints import head_checkpoints
 from integrations.keys.local import LocalKeys
 from smokejumper.config import TemporalSettings, load_settings
 from smokejumper.security.payload_key import ensure_payload_key
-from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from smokejumper.store.open import open_store
 from smokejumper.store.tables import Action, Incident, InventoryApiKey
 from smokejumper.temporal.client import connect
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
@@ -107,7 +108,7 @@ async def test_no_planted_value_reaches_any_surface(
         )
         ensure_payload_key(settings)
         upgrade(settings.effective_database_url)
-        store = Store(settings.effective_database_url)
+        store = open_store(settings, head_checkpoints(settings))
         with store.transaction() as session:
             session.add(InventoryApiKey(key_id=canary.AWS_KEY_ID, provider="local"))
         store.dispose()

@@ -23,6 +23,7 @@ from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.codec import ENCODING, decode_key
 from smokejumper.temporal.devserver import dev_server_command
+from tests.conftest import TEST_AUDIT_SEAL
 from tests.console.conftest import PASSWORDS, add_users, asgi_client
 
 SECRET_TITLE = "leaked sk-proj-Zr4bT9qLmX2vK7nW1pY8sD3fH6jC0aGe5uQi"
@@ -110,7 +111,7 @@ async def engine_api(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Set
     settings = load_settings(data_dir=tmp_path / "data", database_url=sqlite_url)
     ensure_payload_key(settings)
     upgrade(sqlite_url)
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, audit=TEST_AUDIT_SEAL)
     add_users(store)
     yield settings, store
     store.dispose()

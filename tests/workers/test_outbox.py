@@ -15,6 +15,7 @@ from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.tables import AlertRow
+from tests.conftest import TEST_AUDIT_SEAL
 from tests.engine import serve_api
 from tests.helpers import free_port, make_settings
 from tests.test_end_to_end import example
@@ -28,7 +29,7 @@ async def test_alert_accepted_during_outage_is_dispatched_later(
 ) -> None:
     down = make_settings(tmp_path, database_url, f"127.0.0.1:{free_port()}")
     upgrade(database_url)
-    store = Store(database_url)
+    store = Store(database_url, audit=TEST_AUDIT_SEAL)
     try:
         async with serve_api(down, store):
             auth = {"authorization": f"Bearer {operator_token(down)}"}

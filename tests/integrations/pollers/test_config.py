@@ -14,6 +14,7 @@ from smokejumper.config import (
     load_settings,
 )
 from smokejumper.store.db import Store
+from tests.conftest import TEST_AUDIT_SEAL
 from workers.scheduler import Scheduler
 
 
@@ -110,7 +111,7 @@ def test_a_source_without_a_normalizer_fails_the_scheduler_naming_the_key(
             {"kind": "jsonl", "name": "bad", "source": "guard", "path": "b"},
         ],
     )
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, audit=TEST_AUDIT_SEAL)
     try:
         with pytest.raises(ConfigError, match=r"pollers\.1\.source: no source or format named "):
             Scheduler(settings, store)

@@ -259,7 +259,12 @@ class Publisher:
         self, view: IncidentView, entry: TimelineEntry, posts: SlackPosts, extra: dict[str, Any]
     ) -> None:
         step = entry.step or ""
-        icon, said, reason = verdict(self.settings, entry.kind, extra.get("votes", []))
+        icon, said, reason = verdict(
+            self.settings,
+            entry.kind,
+            extra.get("votes", []),
+            str(entry.data.get("choice") or "") or None,
+        )
         message = self.renderer.render(
             "approval_decided",
             incident=view,

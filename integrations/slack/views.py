@@ -164,10 +164,18 @@ def mentions(settings: Settings, people: list[str]) -> Raw:
     return Raw(" ".join(mention(settings.slack.slack_id(name), name) for name in people))
 
 
+_ANSWERED = {
+    "retry": "Retried now by",
+    "done": "Done by hand, as recorded by",
+    "skip": "Skipped by",
+}
+
+
 def verdict(
-    settings: Settings, kind: str, votes: list[tuple[str, bool, str]]
+    settings: Settings, kind: str, votes: list[tuple[str, bool, str]], choice: str | None = None
 ) -> tuple[str, Raw, str]:
-    """Icon, "Approved by @x" and the reason, from the step's votes (actor, approve, reason)."""
+    """Icon, "Approved by @x" and the reason, from the step's votes (actor, approve, reason);
+    a hand-off's answer (`choice`) is said as such."""
     if kind == "approval.timed_out":
         return ":alarm_clock:", Raw("Timed out"), ""
     if kind == "approval.withdrawn":
@@ -176,7 +184,7 @@ def verdict(
     deciders = [actor for actor, vote, _ in votes if vote == approve]
     reasons = "; ".join(reason for _, vote, reason in votes if vote == approve and reason)
     who = mentions(settings, deciders[:1] if not approve else deciders) or Raw(safe("nobody"))
-    word = "Approved" if approve else "Denied"
+    word = _ANSWERED.get(choice or "", "Approved" if approve else "Denied").removesuffix(" by")
     return (":white_check_mark:" if approve else ":no_entry:"), Raw(f"{word} by {who}"), reasons
 
 

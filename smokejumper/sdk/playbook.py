@@ -947,11 +947,18 @@ class Playbook:
                 ", ".join(decided.decided_by),
                 {"step": request.step},
             )
+            answered = {
+                Choice.RETRY: "to be retried",
+                Choice.DONE: "recorded done by hand",
+                Choice.SKIP: "skipped",
+            }
+            said = answered[decided.choice] if decided.choice else decided.outcome
             await self.record(
                 f"approval.{decided.outcome}",
-                f"Step {request.step} {decided.outcome} by {', '.join(decided.decided_by)}",
+                f"Step {request.step} {said} by {', '.join(decided.decided_by)}",
                 step=request.step,
                 actor=request.actor,
+                data={"choice": decided.choice.value if decided.choice else None},
             )
         await self._announce(pending)
         return pending.receipt()

@@ -238,11 +238,18 @@ class Responder:
 
     async def deny_in_slack(self, ref: str, step: str, reason: str, user: str = OPERATOR) -> None:
         """`user` clicks Deny, and submits the modal it opens with `reason`."""
+        await self.answer_in_slack(ref, step, "deny", reason, user)
+
+    async def answer_in_slack(
+        self, ref: str, step: str, button: str, note: str, user: str = OPERATOR
+    ) -> None:
+        """`user` clicks `button` (deny, or a hand-off's done or skip), and submits the
+        modal it opens with `note`."""
         channel, message = await self.approval_message(ref, step)
         mark, votes = self.emulator.mark(), await self._votes(ref, step, user)
         trigger = new_trigger_id()
         await self._interact(
-            click(message, channel, user, "deny", users=SLACK_USERS, trigger_id=trigger)
+            click(message, channel, user, button, users=SLACK_USERS, trigger_id=trigger)
         )
 
         async def opened() -> dict[str, Any] | None:
@@ -256,7 +263,7 @@ class Responder:
             )
 
         view = await eventually(opened)
-        await self._interact(submit(view, user, reason, users=SLACK_USERS))
+        await self._interact(submit(view, user, note, users=SLACK_USERS))
         await self._vote_recorded(ref, step, user, mark, votes)
 
     async def decided_in_slack(self, ref: str, step: str) -> str:

@@ -20,7 +20,7 @@ from playbooks.prompt_injection import PromptInjection
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.sdk.approvals import Choice
-from smokejumper.sdk.playbook import Playbook
+from smokejumper.sdk.playbook import VERIFY_EVERY, VERIFY_WITHIN, Playbook
 from smokejumper.testing import DecisionRefused, FakeProvider, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory
 
@@ -266,3 +266,72 @@ async def test_nothing_to_act_on_is_not_contained_and_asks_for_a_responder(
     )
     await harness.wait_for_timeline("incident.status", count=3)
     assert (await harness.state()).status is IncidentStatus.CONTAINED
+
+
+def action_result(action: dict[str, Any], kind: str, verified: bool) -> dict[str, Any]:
+    target = action.get("endpoint") or action.get("key_id") or action.get("principal")
+    return {
+        "incident_id": action["incident_id"],
+        "step": action["step"],
+        "provider": "local",
+        "key_id": str(target),
+        "business_key": f"{action['incident_id']}:{kind}:{target}",
+        "action": kind,
+        "status": "completed",
+        "verified": verified,
+    }
+
+
+async def test_an_unconfirmed_isolation_is_rechecked_until_the_provider_confirms_it(
+    playbook_harness: HarnessFactory,
+) -> None:
+    """An endpoint still `Updating` after the isolation: not contained until a re-check
+    finds it isolated."""
+    fake = FakeProvider(
+        "inventory_context",
+        "revoke_key",
+        "isolate_endpoint",
+        results={
+            "inventory_context": AGENT,
+            "revoke_key": lambda a: action_result(a, "revoke_key", True),
+            "isolate_endpoint": lambda a: action_result(a, "isolate_endpoint", False),
+        },
+    )
+    harness = await playbook_harness(PromptInjection, providers=[fake], approvers=APPROVERS)
+    await harness.run(agentic())
+    await harness.approve("freeze agent", as_=ONCALL)
+    await harness.wait_for_timeline("step.unverified", step="isolate agent")
+    await harness.wait_for_timeline("incident.status", count=2)
+    state = await harness.state()
+    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert "does not confirm" in state.missing["isolate agent"]
+
+    fake.returns("isolate_endpoint", lambda a: action_result(a, "isolate_endpoint", True))
+    await harness.advance(VERIFY_EVERY + timedelta(seconds=1))
+    await harness.wait_for_timeline("step.verified", step="isolate agent")
+    await harness.wait_for_timeline("incident.status", count=3)
+    state = await harness.state()
+    assert state.status is IncidentStatus.CONTAINED and state.missing == {}
+    isolations = [c for c in fake.calls if c.activity == "isolate_endpoint"]
+    assert len(isolations) == 2  # the step, then one re-check
+
+
+async def test_never_confirmed_it_is_handed_to_people(playbook_harness: HarnessFactory) -> None:
+    fake = FakeProvider(
+        "inventory_context",
+        "revoke_key",
+        "isolate_endpoint",
+        results={
+            "inventory_context": AGENT,
+            "revoke_key": lambda a: action_result(a, "revoke_key", True),
+            "isolate_endpoint": lambda a: action_result(a, "isolate_endpoint", False),
+        },
+    )
+    harness = await playbook_harness(PromptInjection, providers=[fake], approvers=APPROVERS)
+    await harness.run(agentic())
+    await harness.approve("freeze agent", as_=ONCALL)
+    await harness.wait_for_timeline("step.unverified", step="isolate agent")
+    await harness.advance(VERIFY_WITHIN + VERIFY_EVERY)
+    state = await harness.wait_for_pending("isolate agent failed")
+    assert "did not confirm it within" in state.missing["isolate agent"]
+    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE

@@ -193,3 +193,38 @@ async def test_a_failed_isolation_is_handed_over_and_the_revoked_keys_stay_revok
     report = await responder.report(ref)
     not_done = report.split("## Not done", 1)[1].split("##", 1)[0]
     assert "skipped by operator: the agent was never deployed" in not_done
+
+
+async def test_a_failed_step_is_answered_done_by_hand_from_slack(
+    slack_responder: Responder,
+) -> None:
+    """The hand-off's card carries Retry now / Done by hand / Skip; Done by hand asks for a
+    note, and the incident is contained once it is recorded."""
+    responder = slack_responder
+    ref = await responder.send(
+        agentic(
+            severity="critical",
+            target={"application": "support-bot", "endpoint": "agent-unknown"},
+            evidence={"prompt": "hi", "details": {"tool_calls_executed": 2}},
+        )
+    )
+    await responder.decide(ref, "freeze agent", True)
+    await responder.vote_as(ref, "freeze agent", "bob")
+    _, card = await responder.approval_message(ref, "isolate agent failed")
+    [buttons] = [block["elements"] for block in card["blocks"] if block["type"] == "actions"]
+    assert [b["action_id"] for b in buttons] == ["retry", "done", "skip"]
+    assert "no endpoint agent-unknown" in card["text"]
+
+    await responder.answer_in_slack(
+        ref, "isolate agent failed", "done", "isolated it at the load balancer"
+    )
+    done = await responder.wait_for(ref, "step.done_by_hand", step="isolate agent")
+    assert "isolated it at the load balancer" in done["message"]
+    decided = await responder.decided_in_slack(ref, "isolate agent failed")
+    assert "Done by hand, as recorded by" in decided, decided
+
+    async def contained() -> bool:
+        return (await responder.detail(ref))["status"] == "contained"
+
+    await eventually(contained)
+    assert responder.slack_leaks() == []

@@ -18,7 +18,7 @@ from smokejumper.api.app import create_app
 from smokejumper.config import Settings
 from smokejumper.security.users import Role, add_user, issue_token
 from smokejumper.store.db import Store
-from tests.console.console_playbooks import IsolateOnApproval
+from tests.console.console_playbooks import HandOffNothingToActOn, IsolateOnApproval
 from tests.engine import Engine, engine_on
 from tests.helpers import eventually
 from tests.test_end_to_end import example
@@ -92,9 +92,12 @@ async def console(
         tmp_path,
         database_url,
         temporal_env,
-        workflows=[IsolateOnApproval],
+        workflows=[IsolateOnApproval, HandOffNothingToActOn],
         approvers={"oncall": ["alice", "root"]},
-        routes=[{"playbook": "test-console-isolate", "kinds": ["data_leakage"]}],
+        routes=[
+            {"playbook": "test-console-isolate", "kinds": ["data_leakage"]},
+            {"playbook": "test-console-handoff", "kinds": ["model_extraction"]},
+        ],
         console={"trusted_header": "X-Forwarded-User", "trusted_header_proxies": ["192.0.2.10"]},
     ) as engine:
         yield Console(engine, add_users(engine.store))

@@ -6,7 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
-    from smokejumper.domain.incidents import IncidentStart
+    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
     from smokejumper.sdk.playbook import Playbook, playbook
 
 # Raw evidence with a credential in it: only responders may read it unredacted.
@@ -36,3 +36,14 @@ class IsolateOnApproval(Playbook):
         )
         if decision.approved:
             await self.record("isolate.done", "Endpoint isolated", step="isolate")
+
+
+@playbook
+class HandOffNothingToActOn(Playbook):
+    name = "test-console-handoff"
+    description = "A containment step with nothing to act on, handed to on-call."
+    handoff_approvers = ["group:oncall"]
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.missing("quarantine page", "the alert names no page")
+        await self.set_status(IncidentStatus.CONTAINED, "page quarantined")

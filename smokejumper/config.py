@@ -114,6 +114,24 @@ class ApiSettings(_Section):
         default=None, description="Base URL responders reach the API at; links in messages."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A client must send its whole request line and headers within this.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="An authenticated sender must send the whole alert body within this.",
+    )
+    max_connections: int = Field(
+        default=2048,
+        ge=16,
+        description="Open connections at most; at the cap the oldest one still sending its "
+        "request head is dropped for a new one.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Addresses of reverse proxies whose X-Forwarded-For is believed.",
@@ -234,6 +252,15 @@ class IntakeSettings(_Section):
     replay_window_seconds: int = Field(
         default=300, ge=10, le=3600, description="Accepted age of a signed request."
     )
+    rate_limit_per_second: float = Field(
+        default=100.0,
+        ge=0,
+        description="Alerts a second each source may push (sustained; 0: no limit); a "
+        "source's own `rate_limit_per_second` overrides it. The operator is not limited.",
+    )
+    rate_limit_burst: int = Field(
+        default=1000, ge=1, description="Alerts a source may push at once above its rate."
+    )
     duplicate_signal_window_seconds: float = Field(
         default=0.5,
         ge=0,
@@ -255,6 +282,10 @@ class SourceSettings(_Section):
     )
     token: Secret | None = None
     signing_secret: Secret | None = None
+    rate_limit_per_second: float | None = Field(
+        default=None, ge=0, description="This source's limit (0: none); default intake's."
+    )
+    rate_limit_burst: int | None = Field(default=None, ge=1)
     fingerprint: list[str] | None = Field(
         default=None,
         description="Alert fields whose values make the fingerprint, e.g. "

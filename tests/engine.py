@@ -23,6 +23,7 @@ from integrations.evidence.registry import evidence_store
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
 from smokejumper.api.app import create_app
+from smokejumper.api.server import server_config
 from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
 from smokejumper.security.operator import operator_token
@@ -68,11 +69,8 @@ async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
         playbook_routes=playbook_routes(),
         evidence_reader=evidence_store(settings).get,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
-        )
-    )
+    # Served as `smokejumper api` serves it: with the connection guard.
+    server = uvicorn.Server(server_config(app, settings, log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -41,12 +41,13 @@ def make_settings(
     """Settings for one test: its own data dir, database, API port and task queue."""
     temporal = {"address": temporal_address, "task_queue": f"tq-{uuid.uuid4().hex[:8]}"}
     temporal.update(extra.pop("temporal", {}))
+    api = {"port": free_port(), **extra.pop("api", {})}
     return load_settings(
         None,
         data_dir=tmp_path / "data",
         database_url=database_url,
         temporal=temporal,
-        api={"port": free_port()},
+        api=api,
         **extra,
     )
 

@@ -8,6 +8,7 @@ from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.api.app import create_app
+from smokejumper.api.server import server_config
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover, routes_of
 
@@ -22,15 +23,5 @@ def main(settings: Settings) -> None:
         evidence_reader=evidence_store(settings).get,
         audit_checkpoints=head_checkpoints(settings),
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        # X-Forwarded-For is believed only from configured proxies.
-        proxy_headers=bool(settings.api.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.api.trusted_proxies) or None,
-        timeout_graceful_shutdown=10,
-    )
+    config = server_config(app, settings)
     uvicorn.Server(config).run()

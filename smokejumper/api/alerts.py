@@ -41,6 +41,7 @@ from smokejumper.intake.auth import AuthError, Caller
 from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
+from smokejumper.intake.rate_limits import retry_after
 from smokejumper.intake.streams import NoFinding, StreamReader, StreamState, is_stream, lines_of
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -108,27 +109,49 @@ class StreamAccepted(BaseModel):
 
 class Rejection(Exception):
     def __init__(
-        self, status: int, reason: str, errors: list[dict[str, Any]], keep: bool = True
+        self,
+        status: int,
+        reason: str,
+        errors: list[dict[str, Any]],
+        keep: bool = True,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.errors = errors
         self.keep = keep
+        self.retry_after = retry_after
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": AlertRejected, "description": "Body is not JSON"},
     401: {"model": AlertRejected, "description": "Missing, wrong, stale or replayed credential"},
     403: {"model": AlertRejected, "description": "Credential of another source"},
+    408: {"model": AlertRejected, "description": "Body not sent within api.body_timeout_seconds"},
     413: {"model": AlertRejected, "description": "Body larger than api.max_body_bytes"},
     422: {"model": AlertRejected, "description": "Unknown source or invalid payload"},
+    429: {"model": AlertRejected, "description": "Source over its rate limit: retry after"},
     503: {"model": AlertRejected, "description": "Store unavailable: nothing kept, retry"},
 }
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body; a Rejection(413) once it exceeds `limit` bytes (without reading it all)."""
+async def _read_limited(request: Request, limit: int, within: float) -> bytes:
+    """The body; a Rejection(413) once it exceeds `limit` bytes (without reading it all),
+    408 when it has not all arrived `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            return await _read_upto(request, limit)
+    except TimeoutError:
+        raise Rejection(
+            408,
+            f"the body did not arrive within {within:g} s",
+            [{"field": "(body)", "message": "sent too slowly", "type": "timeout"}],
+            keep=False,
+        ) from None
+
+
+async def _read_upto(request: Request, limit: int) -> bytes:
     too_large = Rejection(
         413,
         f"body larger than {limit} bytes",
@@ -168,6 +191,31 @@ def _authenticate(state: AppState, request: Request, body: bytes) -> Caller:
         raise Rejection(exc.status, exc.message, [], keep=False) from None
 
 
+def _authenticate_head(state: AppState, request: Request) -> Caller | None:
+    try:
+        return state.authenticator.authenticate_head(request.headers)
+    except AuthError as exc:
+        client = request.client.host if request.client else "?"
+        log.warning("alert refused from %s: %s", client, exc.message)
+        raise Rejection(exc.status, exc.message, [], keep=False) from None
+
+
+def _admit(state: AppState, caller: Caller, path_source: str | None) -> None:
+    """The caller may send for this source, and the source is within its rate limit."""
+    if path_source is not None:
+        _authorize(state, caller, path_source)
+    # Limited per source credential; the operator is not (it replays and backfills).
+    wait = state.rate_limits.take(caller.source)
+    if wait is not None:
+        raise Rejection(
+            429,
+            f"source {caller.source!r} is over its rate limit; retry after {retry_after(wait)} s",
+            [],
+            keep=False,
+            retry_after=retry_after(wait),
+        )
+
+
 def _authorize(state: AppState, caller: Caller, source: str) -> None:
     try:
         state.authenticator.authorize(caller, source)
@@ -190,6 +238,8 @@ async def _respond_rejected(
         dead_letter_id=dead_letter_id,
     )
     headers = {"WWW-Authenticate": "Bearer"} if rejection.status == 401 else None
+    if rejection.retry_after is not None:
+        headers = {"Retry-After": rejection.retry_after}
     return JSONResponse(content.model_dump(), status_code=rejection.status, headers=headers)
 
 
@@ -332,10 +382,17 @@ async def post_source_alert(
 async def _receive(state: AppState, request: Request, path_source: str | None) -> JSONResponse:
     body = b""
     try:
-        body = await _read_limited(request, state.settings.api.max_body_bytes)
-        caller = _authenticate(state, request, body)
-        if path_source is not None:
-            _authorize(state, caller, path_source)
+        # Who sends is known before the body is read: an unauthenticated client costs a
+        # header check, never up to api.max_body_bytes of memory.
+        early = _authenticate_head(state, request)
+        if early is not None:
+            _admit(state, early, path_source)
+        body = await _read_limited(
+            request, state.settings.api.max_body_bytes, state.settings.api.body_timeout_seconds
+        )
+        caller = early or _authenticate(state, request, body)
+        if early is None:
+            _admit(state, caller, path_source)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and not idempotency.valid_key(key):
             raise Rejection(

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from smokejumper.config import Settings
 from smokejumper.intake.auth import SourceAuthenticator
+from smokejumper.intake.rate_limits import RateLimits
 from smokejumper.intake.routing import Route, Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.security.operator import operator_token
@@ -29,6 +30,7 @@ class AppState:
     playbook_routes: list[Route] = field(default_factory=list)
     intake: IntakeService = field(init=False)
     authenticator: SourceAuthenticator = field(init=False)
+    rate_limits: RateLimits = field(init=False)
     operator_token: str = field(init=False, repr=False)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -52,6 +54,20 @@ class AppState:
         )
         self.operator_token = operator_token(self.settings, create=True)
         self.authenticator = SourceAuthenticator(self.settings, self.operator_token)
+        self.rate_limits = RateLimits(self._rate_limit_of)
+
+    def _rate_limit_of(self, source: str | None) -> tuple[float, int]:
+        """(alerts a second, burst) a source may push; the operator (None) is not limited."""
+        if source is None:
+            return 0.0, 1
+        intake = self.settings.intake
+        configured = self.settings.sources.get(source)
+        rate = configured.rate_limit_per_second if configured else None
+        burst = configured.rate_limit_burst if configured else None
+        return (
+            intake.rate_limit_per_second if rate is None else rate,
+            intake.rate_limit_burst if burst is None else burst,
+        )
 
     async def temporal(self) -> Client:
         """Connect on first use, so the API starts (and queues alerts) while Temporal is down."""

@@ -59,6 +59,23 @@ class SourceAuthenticator:
         self.window = settings.intake.replay_window_seconds
         self.replays = ReplayGuard(self.window)
 
+    def authenticate_head(self, headers: Mapping[str, str]) -> Caller | None:
+        """Who sends, from the headers alone, before any of the body is read: the caller of
+        a bearer token; None for a signed request whose timestamp is fresh (its signature
+        is over the body: `authenticate` checks it then). Anything else is refused here."""
+        token = bearer(headers)
+        if token is not None:
+            return self._by_token(token)
+        signature = headers.get(SIGNATURE_HEADER)
+        if signature is None:
+            raise AuthError(401, "missing credentials: send a bearer token or a signature")
+        timestamp = headers.get(TIMESTAMP_HEADER, "")
+        if not timestamp_fresh(timestamp, self.window):
+            raise AuthError(401, f"missing or stale {TIMESTAMP_HEADER} (window {self.window} s)")
+        if not any(source.signing_secret for source in self.settings.sources.values()):
+            raise AuthError(401, "invalid signature")
+        return None
+
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
         token = bearer(headers)
         if token is not None:

@@ -8,7 +8,9 @@ Fixtures follow NVIDIA/NeMo-Guardrails:
   on a rail that ended processing;
 - `nemoguardrails/server/schemas/openai.py`: GuardrailsChatCompletion, an OpenAI chat
   completion plus `guardrails.{config_id, log}`; the older `nemoguardrails/server/api.py`
-  answered `{messages, llm_output, output_data, log, state}`.
+  answered `{messages, llm_output, output_data, log, state}`;
+- `docs/user_guides/detailed_logging/README.md`: a blocked input rail's decisions as NeMo
+  writes them ("refuse to respond", the bot message actions, then "stop" twice).
 """
 
 from __future__ import annotations
@@ -128,7 +130,8 @@ def test_generation_response_model_dump_as_it_comes() -> None:
     assert alert.labels == {"rail_type": "input", "vector": "direct"}
     assert alert.evidence.details["stop"] is True
     assert alert.evidence.details["decisions"] == (
-        "execute self_check_input | refuse to respond | stop"
+        "execute self_check_input | refuse to respond | execute retrieve_relevant_chunks"
+        " | execute generate_bot_message | stop | stop"
     )
     assert alert.evidence.response == "I'm sorry, I can't respond to that."
     assert alert.occurred_at == datetime.fromtimestamp(1764927300.11, UTC)

@@ -2,7 +2,7 @@
 
     {"id": "...", "score_value": "true" | "False" | "0.75", "score_value_description": "...",
      "score_type": "true_false" | "float_scale",
-     "score_category": ["jailbreak"] | "harm" | null,     # a string before PyRIT 0.5
+     "score_category": ["jailbreak"] | "harm" | null,     # a string in older releases
      "score_rationale": "...", "score_metadata": {...} | "..." | null,
      "scorer_class_identifier": {...},
      "message_piece_id" | "prompt_request_response_id": "...",   # newer | older name

@@ -142,6 +142,13 @@ async def test_operator_may_send_any_known_format_without_configuring_it(
             "azure_prompt_shields/response_only_document_attack.json",
             "prompt_injection",
         ),
+        # The NeMo Guardrails server's /v1/chat/completions answer with its generation log.
+        ("nemo-guardrails", "nemo_guardrails/chat_completion_self_check_output.json", "jailbreak"),
+        # LLMRails.generate(...) -> GenerationResponse.model_dump().
+        ("nemo-guardrails", "nemo_guardrails/generation_response_model_dump.json", "jailbreak"),
+        # PyRIT Score.to_dict() of a current release, alone and as a list of scores.
+        ("pyrit", "pyrit/current_true_false_jailbreak.json", "redteam_finding"),
+        ("pyrit", "pyrit/current_score_list.json", "redteam_finding"),
     ],
 )
 async def test_tool_output_posted_as_is_opens_an_incident(
@@ -167,3 +174,32 @@ async def test_malformed_llm_guard_triple_is_422_naming_the_field_and_kept(
         letter = session.get(DeadLetter, body["dead_letter_id"])
         assert letter is not None
         assert letter.source == "llm-guard"
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "field", "reason"),
+    [
+        # A run in which no rail stopped: nothing happened.
+        (
+            "nemo-guardrails",
+            "nemo_guardrails/no_stop.json",
+            "response.log.activated_rails",
+            "nothing to report",
+        ),
+        # The target refused: the attack failed.
+        ("pyrit", "pyrit/current_refusal.json", "score_value", "the target refused"),
+    ],
+)
+async def test_tool_output_without_a_finding_is_422_and_kept(
+    engine: Engine, source: str, name: str, field: str, reason: str
+) -> None:
+    response = await engine.http.post(f"/api/v1/alerts/{source}", content=fixture(name))
+    assert response.status_code == 422
+    body = response.json()
+    assert [f["field"] for f in body["fields"]] == [field], body
+    assert reason in body["fields"][0]["message"]
+    with engine.store.session() as session:
+        assert session.scalars(select(AlertRow)).all() == []
+        letter = session.get(DeadLetter, body["dead_letter_id"])
+        assert letter is not None
+        assert letter.source == source

@@ -1,4 +1,17 @@
-"""NeMo Guardrails generation logs: the rail that stopped the generation is the finding."""
+"""NeMo Guardrails generation logs: the rail that stopped the generation is the finding.
+
+Fixtures follow NVIDIA/NeMo-Guardrails:
+- `nemoguardrails/rails/llm/options.py`: GenerationResponse, GenerationLog, ActivatedRail and
+  ExecutedAction fields;
+- `nemoguardrails/logging/processing_log.py`, `compute_generation_log`: the rail types
+  (input, output, dialog, generation, tool_call, tool_result), `stop` and the "stop" decision
+  on a rail that ended processing;
+- `nemoguardrails/server/schemas/openai.py`: GuardrailsChatCompletion, an OpenAI chat
+  completion plus `guardrails.{config_id, log}`; the older `nemoguardrails/server/api.py`
+  answered `{messages, llm_output, output_data, log, state}`;
+- `docs/user_guides/detailed_logging/README.md`: a blocked input rail's decisions as NeMo
+  writes them ("refuse to respond", the bot message actions, then "stop" twice).
+"""
 
 from __future__ import annotations
 
@@ -75,19 +88,76 @@ def test_sensitive_data_on_output_is_a_high_leak_and_earlier_rails_are_skipped()
     assert alert.evidence.response == "I'm sorry, I can't respond to that."
 
 
-def test_a_retrieval_rail_is_an_indirect_injection() -> None:
-    alert = normalizer.normalize(load("retrieval_injection.json"))
+def test_a_tool_result_rail_is_an_indirect_injection() -> None:
+    payload = load("tool_result_injection.json")
+    alert = normalizer.normalize(payload)
     assert alert.kind is AlertKind.PROMPT_INJECTION
     assert alert.severity is Severity.HIGH
     assert alert.owasp == ["LLM01"]
     assert alert.atlas == ["AML.T0051.001"]
-    assert alert.labels == {"rail_type": "retrieval", "vector": "indirect"}
+    assert alert.labels == {"rail_type": "tool_result", "vector": "indirect"}
     # Scalar parts of a structured verdict are kept.
     details = alert.evidence.details
-    assert details["action.check_chunks_for_injection.allowed"] is False
-    assert details["action.check_chunks_for_injection.flagged_chunks"] == 1
+    assert details["action.validate_tool_result.allowed"] is False
+    assert details["action.validate_tool_result.flagged_spans"] == 1
+    assert alert.evidence.prompt == payload["request"]["messages"][0]["content"]
     # The context timestamp wins over the rail's.
     assert alert.occurred_at.isoformat() == "2024-06-10T14:58:20+00:00"
+
+
+def test_server_chat_completion_as_it_answers() -> None:
+    alert = normalizer.normalize(load("chat_completion_self_check_output.json"))
+    assert alert.kind is AlertKind.JAILBREAK
+    assert alert.severity is Severity.MEDIUM
+    assert alert.labels == {"rail_type": "output"}
+    # The generation rail before it did not stop: the output rail is the finding.
+    assert alert.evidence.details["rail_name"] == "self check output"
+    assert alert.evidence.details["action.self_check_output"] is False
+    assert alert.evidence.details["config_id"] == "support-bot"
+    assert alert.evidence.response == "I'm sorry, I can't respond to that."
+    assert alert.evidence.prompt is None
+    assert alert.target.model == "meta/llama-3.1-8b-instruct"
+    assert alert.occurred_at == datetime.fromtimestamp(1764927000.04, UTC)
+    assert alert.title == (
+        "NeMo Guardrails output rail 'self check output' stopped the conversation"
+        " on meta/llama-3.1-8b-instruct"
+    )
+
+
+def test_generation_response_model_dump_as_it_comes() -> None:
+    alert = normalizer.normalize(load("generation_response_model_dump.json"))
+    assert alert.kind is AlertKind.JAILBREAK
+    assert alert.labels == {"rail_type": "input", "vector": "direct"}
+    assert alert.evidence.details["stop"] is True
+    assert alert.evidence.details["decisions"] == (
+        "execute self_check_input | refuse to respond | execute retrieve_relevant_chunks"
+        " | execute generate_bot_message | stop | stop"
+    )
+    assert alert.evidence.response == "I'm sorry, I can't respond to that."
+    assert alert.occurred_at == datetime.fromtimestamp(1764927300.11, UTC)
+
+
+def test_older_server_answer_as_it_comes() -> None:
+    answer = load("sensitive_output.json")["response"]
+    alert = normalizer.normalize(answer)
+    assert alert.kind is AlertKind.DATA_LEAKAGE
+    assert alert.evidence.response == "I'm sorry, I can't respond to that."
+    assert alert.principal.user is None
+
+
+def test_chat_completion_content_parts_are_read() -> None:
+    payload = load("chat_completion_self_check_output.json")
+    payload["choices"][0]["message"]["content"] = [{"type": "text", "text": "No."}]
+    assert normalizer.normalize(payload).evidence.response == "No."
+
+
+def test_a_clean_chat_completion_is_not_an_alert() -> None:
+    payload = load("chat_completion_self_check_output.json")
+    rail = payload["guardrails"]["log"]["activated_rails"][1]
+    rail.update(stop=False, decisions=["execute self_check_output"])
+    with pytest.raises(NormalizationError, match="nothing to report") as caught:
+        normalizer.normalize(payload)
+    assert field_of(caught) == "guardrails.log.activated_rails"
 
 
 @pytest.mark.parametrize(
@@ -98,7 +168,8 @@ def test_a_retrieval_rail_is_an_indirect_injection() -> None:
         ("input", "injection detection", AlertKind.PROMPT_INJECTION, ["LLM01"]),
         ("input", "mask sensitive data on input", AlertKind.DATA_LEAKAGE, ["LLM02"]),
         ("input", "llama guard check input", AlertKind.OTHER, []),
-        ("execution", "check tool call", AlertKind.OTHER, ["LLM06"]),
+        ("tool_call", "validate tool calls", AlertKind.OTHER, ["LLM06"]),
+        ("tool_result", "mask sensitive data in tool results", AlertKind.DATA_LEAKAGE, ["LLM02"]),
         ("dialog", "off topic", AlertKind.OTHER, []),
     ],
 )
@@ -109,6 +180,15 @@ def test_rail_mapping(rail_type: str, rail_name: str, kind: AlertKind, owasp: li
     alert = normalizer.normalize(payload)
     assert alert.kind is kind
     assert alert.owasp == owasp
+
+
+@pytest.mark.parametrize("rail_type", ["retrieval", "execution", "Input", "custom"])
+def test_a_rail_type_nemo_does_not_emit_is_refused(rail_type: str) -> None:
+    payload = load("self_check_input.json")
+    payload["response"]["log"]["activated_rails"][0]["type"] = rail_type
+    with pytest.raises(NormalizationError, match="must be one of input, output") as caught:
+        normalizer.normalize(payload)
+    assert field_of(caught) == "response.log.activated_rails[0].type"
 
 
 def test_a_refusal_without_stop_still_counts() -> None:
@@ -152,6 +232,10 @@ def test_no_rail_stopped_is_not_an_alert() -> None:
         ),
         (lambda p: p["request"].update(messages=[["user", "hi"]]), "request.messages[0]"),
         (
+            lambda p: p["request"].update(messages=[{"role": "user", "content": 3}]),
+            "request.messages[0].content",
+        ),
+        (
             lambda p: p["response"].update(response=[{"role": "assistant", "content": 1}]),
             "response.response[0].content",
         ),
@@ -159,6 +243,24 @@ def test_no_rail_stopped_is_not_an_alert() -> None:
 )
 def test_malformed_logs_name_the_field(mutate: Any, field: str) -> None:
     payload = load("self_check_input.json")
+    mutate(payload)
+    with pytest.raises(NormalizationError) as caught:
+        normalizer.normalize(payload)
+    assert field_of(caught) == field
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda p: p["guardrails"].pop("log"), "guardrails.log"),
+        (lambda p: p.update(guardrails=[]), "guardrails"),
+        (lambda p: p.update(choices=[1]), "choices[0]"),
+        (lambda p: p["choices"][0]["message"].update(content=5), "choices[0].message.content"),
+        (lambda p: p.update(created="yesterday"), "created"),
+    ],
+)
+def test_malformed_chat_completions_name_the_field(mutate: Any, field: str) -> None:
+    payload = load("chat_completion_self_check_output.json")
     mutate(payload)
     with pytest.raises(NormalizationError) as caught:
         normalizer.normalize(payload)

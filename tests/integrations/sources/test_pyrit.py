@@ -1,4 +1,12 @@
-"""PyRIT scores as red-team findings."""
+"""PyRIT scores as red-team findings.
+
+Fixtures are `Score.to_dict()` as Azure/PyRIT writes it (`pyrit/models/score.py`): `current_*`
+with the scorer identifier of current releases (`ComponentIdentifier.to_dict()` in
+`pyrit/identifiers/component_identifier.py`: class_name, class_module, hash, pyrit_version,
+params inlined, children; SelfAskRefusalScorer's params and "refusal" category from
+`pyrit/score/true_false/self_ask_refusal_scorer.py`), the others with the older
+`{"__type__", "__module__"}` identifier, `prompt_request_response_id` and `task`.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +24,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "pyrit"
 normalizer = PyritNormalizer()
 
 
-def load(name: str) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return payload
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
 
 
 def field_of(caught: pytest.ExceptionInfo[NormalizationError]) -> str:
@@ -131,4 +138,72 @@ def test_a_refusal_is_not_a_finding() -> None:
 def test_malformed_scores_name_the_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(NormalizationError) as caught:
         normalizer.normalize(load("true_false_jailbreak.json") | change)
+    assert field_of(caught) == field
+
+
+def test_a_current_score_as_it_comes() -> None:
+    payload = load("current_true_false_jailbreak.json")
+    alert = normalizer.normalize(payload)
+    assert alert.kind is AlertKind.REDTEAM_FINDING
+    assert alert.severity is Severity.MEDIUM
+    assert alert.owasp == ["LLM01"]
+    assert alert.atlas == ["AML.T0054"]
+    # Identifier params and children (the scorer's own chat target) are not read as labels.
+    assert alert.labels == {"scorer": "SelfAskTrueFalseScorer"}
+    assert alert.evidence.scores == {"SelfAskTrueFalseScorer:jailbreak": 1.0}
+    assert alert.evidence.details["objective"] == payload["objective"]
+    assert alert.evidence.details["message_piece_id"] == payload["message_piece_id"]
+    assert alert.occurred_at.isoformat() == "2026-03-02T09:15:40.881230+00:00"
+    # The scorer's own model is not the target under test.
+    assert alert.target.model is None
+    assert alert.title == "PyRIT SelfAskTrueFalseScorer scored jailbreak true"
+
+
+@pytest.mark.parametrize("value", ["True", "true", "False", "false"])
+def test_a_current_refusal_score_is_never_a_finding(value: str) -> None:
+    with pytest.raises(NormalizationError, match="target refused") as caught:
+        normalizer.normalize(load("current_refusal.json") | {"score_value": value})
+    assert field_of(caught) == "score_value"
+
+
+def test_a_list_of_scores_is_one_alert_about_the_strongest_finding() -> None:
+    scores = load("current_score_list.json")
+    alert = normalizer.normalize(scores)
+    assert alert.labels == {"scorer": "SelfAskTrueFalseScorer"}
+    assert alert.severity is Severity.MEDIUM
+    assert alert.evidence.details["score_id"] == scores[2]["id"]
+    assert alert.evidence.details["scores_sent"] == 3
+    assert alert.evidence.details["findings"] == 2
+    # The refusal scorer's "not refused" is not a finding and is not among the scores.
+    assert alert.evidence.scores == {
+        "SelfAskScaleScorer:jailbreak": pytest.approx(0.857142857),
+        "SelfAskTrueFalseScorer:jailbreak": 1.0,
+    }
+
+
+def test_a_list_without_a_finding_is_not_an_alert() -> None:
+    scores = [load("current_refusal.json"), load("false_score.json")]
+    with pytest.raises(NormalizationError, match="none of the 2 scores") as caught:
+        normalizer.normalize(scores)
+    assert field_of(caught) == "(body)"
+
+
+def test_a_single_score_in_a_list_reads_like_the_score() -> None:
+    alone = normalizer.normalize(load("true_false_jailbreak.json"))
+    listed = normalizer.normalize([load("true_false_jailbreak.json")])
+    assert listed == alone
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ([], "(body)"),
+        (["score"], "[0]"),
+        ([{"score_type": "true_false", "score_value": "yes"}], "[0].score_value"),
+        ([{"score_type": "true_false", "score_value": "true", "labels": {"a": 1}}], "[0].labels.a"),
+    ],
+)
+def test_malformed_score_lists_name_the_field(payload: Any, field: str) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalizer.normalize(payload)
     assert field_of(caught) == field

@@ -36,7 +36,7 @@ from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
 from smokejumper.domain.alerts import Alert
 from smokejumper.intake import context as intake_context
-from smokejumper.intake import idempotency
+from smokejumper.intake import idempotency, json_body
 from smokejumper.intake.auth import AuthError, Caller
 from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
@@ -150,13 +150,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejection(
-            400,
-            "body is not valid JSON",
-            [{"field": "(body)", "message": str(exc), "type": "json_invalid"}],
-        ) from None
+        return json_body.loads(body)
+    except json_body.JsonRefused as exc:
+        raise Rejection(exc.status, exc.reason, exc.errors) from None
 
 
 def _authenticate(state: AppState, request: Request, body: bytes) -> Caller:
@@ -252,12 +248,19 @@ async def _store(state: AppState, alert: Alert, body: bytes) -> AlertAccepted:
 def _validate_generic(body: bytes) -> Alert:
     # Parse and validate in one pass (pydantic's own JSON parser): the hot path of a storm.
     try:
-        return Alert.model_validate_json(body)
+        alert = Alert.model_validate_json(body)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             _parse_json(body)  # raises the 400 with the JSON parser's message
             raise Rejection(400, "body is not valid JSON", field_errors(exc)) from None
         raise Rejection(422, "alert failed validation", field_errors(exc)) from None
+    if _NUL_ESCAPE in body:
+        _parse_json(body)  # pydantic takes NUL in text, which the store cannot keep
+    return alert
+
+
+# A NUL can only reach a valid alert as this escape (a raw NUL byte is no valid JSON).
+_NUL_ESCAPE = b"\\u0000"
 
 
 def _generic_body_schema() -> dict[str, Any]:
@@ -574,9 +577,6 @@ def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
     for number, line in lines:
         try:
             outcome = reader.read(_parse_json(line), state)
-        except RecursionError:
-            read.refused.append((number, line, _too_deep()))
-            continue
         except Rejection as refusal:
             read.refused.append((number, line, refusal))
             continue
@@ -595,15 +595,11 @@ def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
 
 
 def _is_one_object(body: bytes) -> bool:
+    # Only how the body is framed: the object itself is then read strictly.
     try:
         return isinstance(json.loads(body), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return False
-
-
-def _too_deep() -> Rejection:
-    error = {"field": "(body)", "message": "JSON nested too deeply", "type": "json_invalid"}
-    return Rejection(400, "body is not valid JSON", [error])
 
 
 def _on_line(line: int, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -687,9 +683,10 @@ def _whole_body_refused(read: _StreamRead) -> Rejection:
 
 
 def _claimed_source(body: bytes) -> str | None:
+    # Lenient on purpose: a refused body still files its dead letter under its source.
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     source = payload.get("source") if isinstance(payload, dict) else None
     return source if isinstance(source, str) else None

@@ -1,0 +1,108 @@
+"""JSON as intake takes it: standard JSON only, nested no deeper than MAX_DEPTH.
+
+Python's parser accepts `NaN`, `Infinity` and `-Infinity`, and reads a number beyond a
+double's range (`1e999`) as infinity: none of them is a JSON number, so a body holding one
+could be stored but never served back as JSON. It also recurses once per level of nesting,
+so a body nested a thousand levels deep exhausts the stack in the parser, or in whatever
+walks the value after it (normalizing, serialising into a JSON column). Both are refused
+here, with the field named, before any of that sees the body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+# Real alert formats nest a handful of levels; this leaves room and stays far from the stack.
+MAX_DEPTH = 64
+# A body with more bad numbers than this lists this many.
+MAX_LISTED = 20
+
+
+class JsonRefused(ValueError):
+    """The body is not JSON intake takes; `errors` name the fields ({field, message, type})."""
+
+    def __init__(self, status: int, reason: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.errors = errors
+
+
+def too_deep(field: str = "(body)") -> JsonRefused:
+    message = f"JSON nested deeper than {MAX_DEPTH} levels"
+    return JsonRefused(400, "body is nested too deeply", [_error(field, message, "json_too_deep")])
+
+
+def loads(body: bytes | str) -> Any:
+    """The parsed body, or JsonRefused: 400 when it is not JSON or nested too deeply, 422
+    (naming each field) when it holds a number JSON cannot carry."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise too_deep() from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JsonRefused(
+            400, "body is not valid JSON", [_error("(body)", str(exc), "json_invalid")]
+        ) from None
+    _check(value)
+    return value
+
+
+def _check(value: Any) -> None:
+    """Depth, numbers and text, walked without recursion (the value may be deep)."""
+    bad: list[dict[str, Any]] = []
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending and len(bad) < MAX_LISTED:
+        current, path = pending.pop()
+        if isinstance(current, float):
+            if not math.isfinite(current):
+                bad.append(_error(_field(path), _NOT_A_NUMBER, "finite_number"))
+            continue
+        if isinstance(current, str):
+            if not storable(current):
+                bad.append(_error(_field(path), _NOT_TEXT, "string_unstorable"))
+            continue
+        if isinstance(current, dict):
+            children: list[tuple[str | int, Any]] = list(current.items())
+            for key in current:
+                if not storable(key):
+                    bad.append(_error(_field((*path, key)), _NOT_TEXT, "key_unstorable"))
+        elif isinstance(current, list):
+            children = list(enumerate(current))
+        else:
+            continue
+        if len(path) >= MAX_DEPTH:
+            raise too_deep(_field(path))
+        pending.extend((child, (*path, key)) for key, child in reversed(children))
+    if bad:
+        raise JsonRefused(422, "body holds values that cannot be stored", bad[:MAX_LISTED])
+
+
+_NOT_A_NUMBER = "NaN, Infinity and numbers beyond ±1.8e308 are not JSON numbers"
+_NOT_TEXT = "NUL characters and unpaired surrogates cannot be stored"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Field names echo the sender's keys: shown and stored, so kept short.
+_FIELD_MAX = 200
+
+
+def storable(text: str) -> bool:
+    """Whether a database text or JSON column can hold `text` as it is: PostgreSQL refuses
+    NUL, and an unpaired surrogate (a `\\ud800` escape) is no UTF-8 at all."""
+    return _UNSTORABLE.search(text) is None
+
+
+def storable_text(text: str) -> str:
+    """`text` with what cannot be stored replaced by U+FFFD (for keeping refused input)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _field(path: tuple[str | int, ...]) -> str:
+    field = storable_text(".".join(str(part) for part in path)) or "(body)"
+    return field if len(field) <= _FIELD_MAX else field[: _FIELD_MAX - 1] + "…"
+
+
+def _error(field: str, message: str, kind: str) -> dict[str, Any]:
+    return {"field": field, "message": message, "type": kind}

@@ -45,7 +45,8 @@ log = logging.getLogger("smokejumper.console")
 router = APIRouter(include_in_schema=False)
 
 IncidentRef = Annotated[str, Path(max_length=120)]
-Offset = Annotated[int, Query(ge=0)]
+# As the API's pages: beyond this no page holds anything, and the database's integers end.
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Text = Annotated[str, Form(max_length=2000)]
 
 
@@ -314,7 +315,7 @@ async def raw_alert(
 
 
 @router.get("/incidents/{ref}/evidence/{evidence_id}/raw")
-async def raw_evidence(page: Page, ref: IncidentRef, evidence_id: int) -> Response:
+async def raw_evidence(page: Page, ref: IncidentRef, evidence_id: evidence.EvidenceId) -> Response:
     page.require(Role.RESPONDER, "raw evidence")
     reader = evidence.evidence_reader(page.request)
     try:

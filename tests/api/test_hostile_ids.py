@@ -1,0 +1,87 @@
+"""Numbers in paths and queries a row id or an offset cannot be: past 64 bits, past the
+32-bit ids PostgreSQL keeps, negative. Answered 404 or 422, never a 500 from the database
+(once OverflowError on SQLite, `integer out of range` on PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+
+from smokejumper.security.users import Role, add_user
+from tests.engine import in_process_api
+from tests.test_end_to_end import example
+
+HUGE = ["2147483648", "9223372036854775808", "1" + "0" * 40]
+NEGATIVE = ["-1", "-9223372036854775809"]
+PASSWORD = "root-password-12"
+
+
+@pytest_asyncio.fixture
+async def api(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The API with one incident, signed in to the console as an admin too."""
+    async with in_process_api(tmp_path, database_url) as (http, store, _):
+        accepted = await http.post("/api/v1/alerts", json=example(kind="data_leakage"))
+        assert accepted.status_code == 202, accepted.text
+        with store.transaction() as session:
+            add_user(session, "root", Role.ADMIN, PASSWORD)
+        form = await http.get("/login")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found, form.text[:300]
+        signed = await http.post(
+            "/login",
+            data={"username": "root", "password": PASSWORD, "csrf_token": found.group(1)},
+        )
+        assert signed.status_code == 303, signed.text
+        yield http, accepted.json()["incident_id"]
+
+
+async def test_an_evidence_id_out_of_range_is_a_422(api: tuple[httpx.AsyncClient, str]) -> None:
+    http, ref = api
+    for path in (
+        f"{prefix}/incidents/{ref}/evidence/{number}/raw"
+        for number in [*HUGE, *NEGATIVE, "0"]
+        for prefix in ("/api/v1", "")
+    ):
+        response = await http.get(path)
+        assert response.status_code == 422, (path, response.status_code, response.text[:200])
+        assert response.json()["detail"][0]["loc"] == ["path", "evidence_id"]
+
+
+async def test_an_evidence_id_in_range_that_names_nothing_is_a_404(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, ref = api
+    for path in (f"/api/v1/incidents/{ref}/evidence/2147483647/raw", "/incidents/1/evidence/1/raw"):
+        assert (await http.get(path)).status_code == 404
+
+
+async def test_an_incident_number_no_row_can_have_is_a_404(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, _ = api
+    for path in (
+        page.format(number)
+        for number in [*HUGE, "99999999999", "-1", "1" * 100]
+        for page in (
+            "/api/v1/incidents/{}",
+            "/api/v1/incidents/{}/report",
+            "/api/v1/incidents/{}/evidence",
+            "/incidents/{}",
+        )
+    ):
+        response = await http.get(path)
+        assert response.status_code == 404, (path, response.status_code, response.text[:200])
+
+
+async def test_a_console_offset_out_of_range_is_a_422(api: tuple[httpx.AsyncClient, str]) -> None:
+    http, _ = api
+    for page in ("/", "/dead-letters", "/audit"):
+        for offset in ("1000000001", "9223372036854775808", "9" * 30, "-1"):
+            response = await http.get(page, params={"offset": offset})
+            assert response.status_code == 422, (page, offset, response.text[:200])
+            assert response.json()["detail"][0]["loc"] == ["query", "offset"]
+        assert (await http.get(page, params={"offset": "1000000000"})).status_code == 200

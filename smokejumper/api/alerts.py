@@ -3,7 +3,8 @@
 Order of checks: body size (413), credentials (401/403, nothing stored: unauthenticated
 traffic must not be able to fill the database), query context (422), JSON (400), format
 (422). Every request that passed authentication and was still refused is kept in
-`dead_letters`, with its query string.
+`dead_letters`, with its query string. A store outage is a 503 with Retry-After: nothing
+was kept, the sender retries.
 
 A source whose format is a stream of JSON lines (garak) takes a whole file: each line is
 read in order, and the answer says what became of each (see `StreamAccepted`).
@@ -29,9 +30,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from smokejumper.api.outage import RETRY_AFTER_SECONDS
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
 from smokejumper.domain.alerts import Alert
@@ -42,15 +42,12 @@ from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.streams import NoFinding, StreamReader, StreamState, is_stream, lines_of
+from smokejumper.store.outage import STORE_OUTAGE
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 log = logging.getLogger(__name__)
 
 GENERIC_FORMAT = "generic"
-RETRY_AFTER_SECONDS = 5
-# The database refused or dropped the connection, or every pooled connection stayed busy:
-# nothing was stored, so the sender must retry rather than be told an id that does not exist.
-STORE_UNAVAILABLE = (DBAPIError, PoolTimeout)
 # Where a dead letter keeps the query string and, for one line of a stream, its number
 # (not HTTP header names, so they cannot collide with a sent header).
 QUERY_KEY = ":query"
@@ -174,12 +171,10 @@ def _authorize(state: AppState, caller: Caller, source: str) -> None:
 async def _respond_rejected(
     state: AppState, request: Request, rejection: Rejection, body: bytes, source: str | None
 ) -> JSONResponse:
-    dead_letter_id = None
-    if rejection.keep:
-        try:
-            dead_letter_id = await _keep(state, request, rejection, body, source)
-        except STORE_UNAVAILABLE as exc:
-            return store_unavailable(exc)
+    # A store outage here goes on to the app's 503 (smokejumper.api.outage), as everywhere.
+    dead_letter_id = (
+        await _keep(state, request, rejection, body, source) if rejection.keep else None
+    )
     content = AlertRejected(
         error=rejection.reason,
         fields=[FieldError(**error) for error in rejection.errors],
@@ -187,17 +182,6 @@ async def _respond_rejected(
     )
     headers = {"WWW-Authenticate": "Bearer"} if rejection.status == 401 else None
     return JSONResponse(content.model_dump(), status_code=rejection.status, headers=headers)
-
-
-def store_unavailable(exc: Exception) -> JSONResponse:
-    """Nothing was stored: tell the sender to retry instead of losing the alert."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    log.error("store unavailable, alert refused with 503: %s", type(cause).__name__)
-    return JSONResponse(
-        {"error": "the incident store is unavailable; retry later", "fields": []},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
 
 
 async def _keep(
@@ -227,10 +211,7 @@ async def _keep(
 
 
 async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
-    try:
-        accepted = await _store(state, alert, body)
-    except STORE_UNAVAILABLE as exc:
-        return store_unavailable(exc)
+    accepted = await _store(state, alert, body)
     return JSONResponse(accepted.model_dump(), status_code=202)
 
 
@@ -420,12 +401,10 @@ async def _idempotent(
     digest = hashlib.sha256(body).hexdigest()
     deadline = time.monotonic() + TWIN_WAIT_SECONDS
     while True:
-        try:
-            outcome = await asyncio.to_thread(
-                idempotency.claim, state.store, scope, key, digest, same_body=same_body
-            )
-        except STORE_UNAVAILABLE as exc:
-            return store_unavailable(exc)
+        # A store outage is the app's 503 (smokejumper.api.outage): nothing was claimed.
+        outcome = await asyncio.to_thread(
+            idempotency.claim, state.store, scope, key, digest, same_body=same_body
+        )
         if isinstance(outcome, idempotency.Answered):
             return JSONResponse(
                 json.loads(outcome.response),
@@ -463,12 +442,10 @@ async def _idempotent(
     try:
         response = await handle()
     except BaseException:
+        # A store outage among them: nothing was stored, so the retry must be processed,
+        # not answered.
         await _release(state, outcome.row_id)
         raise
-    if response.status_code >= 500:
-        # Nothing was stored (503): the retry must be processed, not answered.
-        await _release(state, outcome.row_id)
-        return response
     try:
         await asyncio.to_thread(
             idempotency.finish,
@@ -477,7 +454,7 @@ async def _idempotent(
             response.status_code,
             bytes(response.body).decode("utf-8"),
         )
-    except STORE_UNAVAILABLE as exc:
+    except STORE_OUTAGE as exc:
         # Stored, but the answer is not kept: a retry after the stale-claim time is new.
         log.error("idempotency answer not kept for %s: %s", scope, type(exc).__name__)
     return response
@@ -486,7 +463,7 @@ async def _idempotent(
 async def _release(state: AppState, row_id: int) -> None:
     try:
         await asyncio.to_thread(idempotency.release, state.store, row_id)
-    except STORE_UNAVAILABLE as exc:
+    except STORE_OUTAGE as exc:
         log.error("idempotency claim %s not released: %s", row_id, type(exc).__name__)
 
 
@@ -629,26 +606,23 @@ async def _receive_stream(
     usable = bool(read.alerts or read.acknowledged)
     if not usable or len(read.refused) > MAX_REFUSED_LINES:
         raise _whole_body_refused(read)
-    try:
-        refused = []
-        for number, line, rejection in read.refused:
-            letter = await _keep(state, request, rejection, line, source, line=number)
-            refused.append(
-                RefusedLine(
-                    line=number,
-                    error=rejection.reason,
-                    fields=[FieldError(**e) for e in _on_line(number, rejection.errors)],
-                    dead_letter_id=letter,
-                )
+    # A store outage midway is a 503: what was stored stays, a retry joins the same incidents.
+    refused = []
+    for number, line, rejection in read.refused:
+        letter = await _keep(state, request, rejection, line, source, line=number)
+        refused.append(
+            RefusedLine(
+                line=number,
+                error=rejection.reason,
+                fields=[FieldError(**e) for e in _on_line(number, rejection.errors)],
+                dead_letter_id=letter,
             )
-        alerts = []
-        for number, line, alert in read.alerts:
-            alert = with_context(state, alert.model_copy(update={"source": source}), query)
-            accepted = await _store(state, alert, line)
-            alerts.append(AcceptedLine(**accepted.model_dump(), line=number))
-    except STORE_UNAVAILABLE as exc:
-        # What was stored stays; a retry joins the same incidents.
-        return store_unavailable(exc)
+        )
+    alerts = []
+    for number, line, alert in read.alerts:
+        alert = with_context(state, alert.model_copy(update={"source": source}), query)
+        accepted = await _store(state, alert, line)
+        alerts.append(AcceptedLine(**accepted.model_dump(), line=number))
     answer = StreamAccepted(
         lines=read.lines, alerts=alerts, acknowledged=read.acknowledged, refused=refused
     )

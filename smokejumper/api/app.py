@@ -19,6 +19,7 @@ from smokejumper.api import (
     incident_actions,
     incidents,
     metrics,
+    outage,
     reports,
     slack,
 )
@@ -75,6 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.smokejumper = state
+    outage.install(app)
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(incident_actions.router)

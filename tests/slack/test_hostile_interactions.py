@@ -5,6 +5,7 @@ crashes, and the log names fields only, never what a responder or the payload wr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.engine import in_process_api
 from tests.helpers import free_port
@@ -144,3 +147,98 @@ async def test_a_kind_smokejumper_does_not_handle_is_acknowledged(
         "response_action": "errors",
         "errors": {"reason": "Say why you deny."},
     }
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and the infinities included
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+DEEP = st.integers(min_value=60, max_value=3_000).map(lambda depth: "[" * depth + "]" * depth)
+CLICK: dict[str, Any] = {
+    "type": "block_actions",
+    "user": {"id": ALICE, "username": "alice"},
+    "trigger_id": "1.1.abc",
+    "channel": {"id": "C0INCIDENT"},
+    "container": {"channel_id": "C0INCIDENT"},
+    "actions": [{"action_id": "approve", "value": "INC-2026-0001|isolate"}],
+}
+META = json.dumps({"ref": "INC-2026-0001", "step": "isolate", "channel": "C0INCIDENT"})
+
+
+def locations(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += locations(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += locations(child, (*prefix, index))
+    return found
+
+
+@st.composite
+def interaction_payloads(draw: st.DrawFn) -> str:
+    """A click or a deny submission with one value anywhere replaced (private_metadata
+    included), deep nesting spliced in, or a payload that is not JSON at all."""
+    shape = draw(st.sampled_from(["mutated", "metadata", "deep", "text"]))
+    if shape == "text":
+        return draw(st.text(max_size=60))
+    payload = json.loads(json.dumps(draw(st.sampled_from([CLICK, deny_submission(META)]))))
+    if shape == "metadata":
+        payload["view"] = deny_submission(META)["view"]
+        payload["type"] = "view_submission"
+        payload["view"]["private_metadata"] = draw(st.text(max_size=40) | JSON.map(json.dumps))
+        return json.dumps(payload)
+    where = draw(st.sampled_from(locations(payload)))
+    replacement = "__HERE__" if shape == "deep" else draw(JSON)
+    if not where:
+        payload = replacement
+    else:
+        parent = payload
+        for step in where[:-1]:
+            parent = parent[step]
+        parent[where[-1]] = replacement
+    text = json.dumps(payload)  # NaN and Infinity as Python writes them
+    return text.replace('"__HERE__"', draw(DEEP)) if shape == "deep" else text
+
+
+def test_any_signed_interaction_or_command_is_answered_200_or_400(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Property: whatever a validly signed request holds, the answer is Slack's 200 or a 400,
+    never a 5xx, and nothing raises out of the app."""
+    loop = asyncio.new_event_loop()
+    api = in_process_api(tmp_path, sqlite_url, slack=slack_settings(tmp_path))
+    http, _, _ = loop.run_until_complete(api.__aenter__())
+    sent = iter(range(10**9))
+
+    def post(path: str, fields: dict[str, str]) -> httpx.Response:
+        # A field of its own per request: the same body twice would be a replay (401).
+        body = urlencode({**fields, "n": str(next(sent))})
+        return loop.run_until_complete(post_signed(http, path, body))
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(payload=interaction_payloads(), text=st.text(max_size=40))
+    def send(payload: str, text: str) -> None:
+        response = post("/slack/interactions", {"payload": payload})
+        assert response.status_code in (200, 400), (response.status_code, response.text)
+        command = {"user_id": ALICE, "channel_id": "C0INCIDENT", "text": text}
+        response = post("/slack/commands", command)
+        assert response.status_code == 200, (response.status_code, response.text)
+
+    try:
+        send()
+    finally:
+        loop.run_until_complete(api.__aexit__(None, None, None))
+        loop.close()

@@ -93,7 +93,24 @@ def _answer(body: dict[str, Any] | None) -> Response:
     return Response(status_code=200) if body is None else JSONResponse(body)
 
 
-@router.post("/interactions", responses=_REJECTED)
+def _form(required: list[str], fields: dict[str, str]) -> dict[str, Any]:
+    """The form Slack posts, for the OpenAPI document (the route reads the raw body: the
+    signature is over its bytes)."""
+    properties = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+@router.post(
+    "/interactions",
+    responses=_REJECTED,
+    openapi_extra=_form(["payload"], {"payload": "Slack's interaction payload, as JSON."}),
+)
 async def interactions(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> Response:
     """Button clicks and modal submissions, in Slack's interaction payload format."""
     form = await _verified_form(request, gate)
@@ -121,7 +138,18 @@ def _refused(detail: str) -> HTTPException:
     return HTTPException(status_code=400, detail=detail)
 
 
-@router.post("/commands", responses=_REJECTED)
+@router.post(
+    "/commands",
+    responses=_REJECTED,
+    openapi_extra=_form(
+        ["user_id"],
+        {
+            "user_id": "The Slack user who typed the command.",
+            "channel_id": "Where it was typed.",
+            "text": "What follows `/smokejumper`.",
+        },
+    ),
+)
 async def commands(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> Response:
     """The `/smokejumper` slash command."""
     form = await _verified_form(request, gate)

@@ -117,11 +117,11 @@ async def interactions(request: Request, gate: Annotated[SlackGate, Depends(_gat
     if "payload" not in form:
         raise _refused("payload: a JSON interaction payload is required")
     try:
-        payload = json_body.loads(form["payload"])
+        payload = json_body.loads(form["payload"], subject="payload")
     except json_body.JsonRefused as exc:
         fields = [error["field"] for error in exc.errors if error["field"] != "(body)"]
         at = f" at: {', '.join(fields)}" if fields else ""
-        raise _refused(f"payload: {exc.reason}{at}") from None
+        raise _refused(f"{exc.reason}{at}") from None
     if not isinstance(payload, dict):
         raise _refused("payload: must be a JSON object")
     try:

@@ -1,4 +1,5 @@
-"""JSON as intake takes it: standard JSON only, nested no deeper than MAX_DEPTH.
+"""JSON as smokejumper takes it from outside (intake, pollers, Slack): standard JSON only,
+nested no deeper than MAX_DEPTH, with text a database can keep.
 
 Python's parser accepts `NaN`, `Infinity` and `-Infinity`, and reads a number beyond a
 double's range (`1e999`) as infinity: none of them is a JSON number, so a body holding one
@@ -17,7 +18,7 @@ from typing import Any
 
 # Real alert formats nest a handful of levels; this leaves room and stays far from the stack.
 MAX_DEPTH = 64
-# A body with more bad numbers than this lists this many.
+# A body with more bad values than this lists this many.
 MAX_LISTED = 20
 
 
@@ -31,28 +32,30 @@ class JsonRefused(ValueError):
         self.errors = errors
 
 
-def too_deep(field: str = "(body)") -> JsonRefused:
+def _too_deep(subject: str, field: str = "(body)") -> JsonRefused:
     message = f"JSON nested deeper than {MAX_DEPTH} levels"
-    return JsonRefused(400, "body is nested too deeply", [_error(field, message, "json_too_deep")])
+    error = _error(field, message, "json_too_deep")
+    return JsonRefused(400, f"{subject} is nested too deeply", [error])
 
 
-def loads(body: bytes | str) -> Any:
+def loads(body: bytes | str, subject: str = "body") -> Any:
     """The parsed body, or JsonRefused: 400 when it is not JSON or nested too deeply, 422
-    (naming each field) when it holds a number JSON cannot carry."""
+    (naming each field) when it holds a value no store can keep. `subject` names what was
+    parsed in the reason ("body is not valid JSON")."""
     try:
         value = json.loads(body)
     except RecursionError:
-        raise too_deep() from None
+        raise _too_deep(subject) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise JsonRefused(
-            400, "body is not valid JSON", [_error("(body)", str(exc), "json_invalid")]
-        ) from None
-    _check(value)
+        error = _error("(body)", str(exc), "json_invalid")
+        raise JsonRefused(400, f"{subject} is not valid JSON", [error]) from None
+    check(value, subject)
     return value
 
 
-def _check(value: Any) -> None:
-    """Depth, numbers and text, walked without recursion (the value may be deep)."""
+def check(value: Any, subject: str = "body") -> None:
+    """Refuse (JsonRefused) what `loads` refuses, in a value parsed elsewhere; walked without
+    recursion, since the value may be deep."""
     bad: list[dict[str, Any]] = []
     pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while pending and len(bad) < MAX_LISTED:
@@ -75,10 +78,11 @@ def _check(value: Any) -> None:
         else:
             continue
         if len(path) >= MAX_DEPTH:
-            raise too_deep(_field(path))
+            raise _too_deep(subject, _field(path))
         pending.extend((child, (*path, key)) for key, child in reversed(children))
     if bad:
-        raise JsonRefused(422, "body holds values that cannot be stored", bad[:MAX_LISTED])
+        reason = f"{subject} holds values that cannot be stored"
+        raise JsonRefused(422, reason, bad[:MAX_LISTED])
 
 
 _NOT_A_NUMBER = "NaN, Infinity and numbers beyond ±1.8e308 are not JSON numbers"

@@ -104,10 +104,10 @@ async def test_a_payload_of_another_shape_is_a_400_naming_the_field(
 @pytest.mark.parametrize(
     ("payload", "detail"),
     [
-        ("[" * 100_000 + "]" * 100_000, "payload: body is nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "payload is nested too deeply"),
         ('{"type": "block_actions", "x": ' + "[" * 500 + "]" * 500 + "}", "nested too deeply"),
         ('{"type": "block_actions", "actions": [], "score": NaN}', "at: score"),
-        ("not json", "payload: body is not valid JSON"),
+        ("not json", "payload is not valid JSON"),
         ('"a string"', "payload: must be a JSON object"),
     ],
 )

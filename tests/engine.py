@@ -149,7 +149,7 @@ async def in_process_api(
     outbox, so a test measures the API alone."""
     upgrade(database_url)
     settings = make_settings(tmp_path, database_url, f"127.0.0.1:{free_port()}", **extra)
-    store = Store(database_url)
+    store = open_store(settings, head_checkpoints(settings))
     app = create_app(settings, store, normalizers=NORMALIZERS)
     headers = {"authorization": f"Bearer {operator_token(settings)}"}
     try:

@@ -170,7 +170,7 @@ def any_store_client(tmp_path: Path, database_url: str) -> Iterator[tuple[SyncIn
         database_url=database_url,
         temporal={"address": f"127.0.0.1:{free_port()}"},
     )
-    store = Store(database_url)
+    store = Store(database_url, audit=TEST_AUDIT_SEAL)
     app = create_app(app_settings, store, normalizers=NORMALIZERS)
     loop = asyncio.new_event_loop()
     yield SyncIntake(loop, httpx.ASGITransport(app=app), operator_token(app_settings)), store

@@ -23,6 +23,7 @@ from smokejumper.api import (
     reports,
     slack,
 )
+from smokejumper.api.nul_guard import RefuseNulInUrl
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.console import mount_console
@@ -77,6 +78,7 @@ def create_app(
     )
     app.state.smokejumper = state
     outage.install(app)
+    app.add_middleware(RefuseNulInUrl)
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(incident_actions.router)

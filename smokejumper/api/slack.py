@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from slack_sdk.signature import SignatureVerifier
 
 from smokejumper.api.state import AppState, app_state
+from smokejumper.domain.text import UNSTORABLE_MESSAGE
 from smokejumper.intake import json_body
 from smokejumper.security.signatures import ReplayGuard, timestamp_fresh
 
@@ -86,7 +87,16 @@ async def _verified_form(request: Request, gate: SlackGate) -> dict[str, str]:
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
         raise HTTPException(status_code=400, detail="body is not UTF-8 form data") from None
-    return {name: values[0] for name, values in form.items()}
+    fields = {name: values[0] for name, values in form.items()}
+    # Nothing Slack sends holds NUL; PostgreSQL would refuse it in a lookup or a reason.
+    unstorable = sorted(
+        json_body.storable_text(name)
+        for name, value in fields.items()
+        if not json_body.storable(value)
+    )
+    if unstorable:
+        raise _refused(f"{', '.join(unstorable)}: {UNSTORABLE_MESSAGE}")
+    return fields
 
 
 def _answer(body: dict[str, Any] | None) -> Response:

@@ -28,6 +28,7 @@ from smokejumper.console.context import (
 )
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import IncidentStatus, close_confirmation
+from smokejumper.domain.text import StorableText
 from smokejumper.incidents.service import find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
 from smokejumper.inventory.key_prefixes import redactor_for
@@ -47,7 +48,7 @@ router = APIRouter(include_in_schema=False)
 IncidentRef = Annotated[str, Path(max_length=120)]
 # As the API's pages: beyond this no page holds anything, and the database's integers end.
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
-Text = Annotated[str, Form(max_length=2000)]
+Text = Annotated[StorableText, Form(max_length=2000)]
 
 
 # --- signing in and out ----------------------------------------------------------------
@@ -63,9 +64,9 @@ async def login_form(page: Page, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     page: CheckedForm,
-    username: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1000)],
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    username: Annotated[StorableText, Form(max_length=200)],
+    password: Annotated[StorableText, Form(max_length=1000)],
+    next: Annotated[StorableText, Form(max_length=2000)] = "/",
 ) -> Response:
     typed = username.strip()
     address = page.request.client.host if page.request.client else "unknown"
@@ -360,7 +361,7 @@ async def playbooks(page: Page) -> Response:
 async def dry_run(
     page: CheckedForm,
     name: Annotated[str, Path(max_length=100)],
-    alert: Annotated[str, Form(max_length=1_000_000)],
+    alert: Annotated[StorableText, Form(max_length=1_000_000)],
     approve: Annotated[str, Form(pattern="^(all|none)$")] = "all",
 ) -> Response:
     page.require(Role.RESPONDER, "rehearsing playbooks")

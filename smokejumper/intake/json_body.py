@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
+
+from smokejumper.domain.text import UNSTORABLE, UNSTORABLE_MESSAGE
 
 # Real alert formats nest a handful of levels; this leaves room and stays far from the stack.
 MAX_DEPTH = 64
@@ -66,13 +67,13 @@ def check(value: Any, subject: str = "body") -> None:
             continue
         if isinstance(current, str):
             if not storable(current):
-                bad.append(_error(_field(path), _NOT_TEXT, "string_unstorable"))
+                bad.append(_error(_field(path), UNSTORABLE_MESSAGE, "string_unstorable"))
             continue
         if isinstance(current, dict):
             children: list[tuple[str | int, Any]] = list(current.items())
             for key in current:
                 if not storable(key):
-                    bad.append(_error(_field((*path, key)), _NOT_TEXT, "key_unstorable"))
+                    bad.append(_error(_field((*path, key)), UNSTORABLE_MESSAGE, "key_unstorable"))
         elif isinstance(current, list):
             children = list(enumerate(current))
         else:
@@ -86,8 +87,6 @@ def check(value: Any, subject: str = "body") -> None:
 
 
 _NOT_A_NUMBER = "NaN, Infinity and numbers beyond ±1.8e308 are not JSON numbers"
-_NOT_TEXT = "NUL characters and unpaired surrogates cannot be stored"
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Field names echo the sender's keys: shown and stored, so kept short.
 _FIELD_MAX = 200
 
@@ -95,12 +94,12 @@ _FIELD_MAX = 200
 def storable(text: str) -> bool:
     """Whether a database text or JSON column can hold `text` as it is: PostgreSQL refuses
     NUL, and an unpaired surrogate (a `\\ud800` escape) is no UTF-8 at all."""
-    return _UNSTORABLE.search(text) is None
+    return UNSTORABLE.search(text) is None
 
 
 def storable_text(text: str) -> str:
     """`text` with what cannot be stored replaced by U+FFFD (for keeping refused input)."""
-    return _UNSTORABLE.sub("\ufffd", text)
+    return UNSTORABLE.sub("\ufffd", text)
 
 
 def _field(path: tuple[str | int, ...]) -> str:

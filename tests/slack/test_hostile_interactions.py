@@ -19,6 +19,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smokejumper.intake.json_body import storable
 from tests.engine import in_process_api
 from tests.helpers import free_port
 from tests.slack.conftest import ALICE, SIGNING_SECRET, USERS, post_signed
@@ -162,10 +163,21 @@ def test_any_signed_interaction_or_command_is_answered_200_or_400(
         assert response.status_code in (200, 400), (response.status_code, response.text)
         command = {"user_id": ALICE, "channel_id": "C0INCIDENT", "text": text}
         response = post("/slack/commands", command)
-        assert response.status_code == 200, (response.status_code, response.text)
+        expected = 200 if storable(text) else 400  # NUL or a surrogate: refused, named
+        assert response.status_code == expected, (response.status_code, response.text)
 
     try:
         send()
     finally:
         loop.run_until_complete(api.__aexit__(None, None, None))
         loop.close()
+
+
+async def test_a_nul_in_a_slack_form_is_a_400_naming_the_field(
+    slack_api: httpx.AsyncClient,
+) -> None:
+    """PostgreSQL refuses NUL even as a lookup's parameter (`status INC\\x00`)."""
+    body = urlencode({"user_id": ALICE, "channel_id": "C1", "text": "status INC-2026-0001\x00"})
+    response = await post_signed(slack_api, "/slack/commands", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("text: NUL characters")

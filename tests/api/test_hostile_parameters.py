@@ -1,6 +1,8 @@
-"""Numbers in paths and queries a row id or an offset cannot be: past 64 bits, past the
-32-bit ids PostgreSQL keeps, negative. Answered 404 or 422, never a 500 from the database
-(once OverflowError on SQLite, `integer out of range` on PostgreSQL)."""
+"""Parameters the database cannot take. Numbers a row id or an offset cannot be (past 64
+bits, past the 32-bit ids PostgreSQL keeps, negative) are answered 404 or 422, never a 500
+from the database (once OverflowError on SQLite, `integer out of range` on PostgreSQL).
+NUL in a URL, a form or a JSON field (which PostgreSQL refuses even as a query parameter)
+is a 400 or a 422 naming the field."""
 
 from __future__ import annotations
 
@@ -85,3 +87,45 @@ async def test_a_console_offset_out_of_range_is_a_422(api: tuple[httpx.AsyncClie
             assert response.status_code == 422, (page, offset, response.text[:200])
             assert response.json()["detail"][0]["loc"] == ["query", "offset"]
         assert (await http.get(page, params={"offset": "1000000000"})).status_code == 200
+
+
+async def test_a_nul_in_a_url_is_a_400_on_every_route_but_intake(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, ref = api
+    for path in (
+        "/api/v1/incidents/INC-2026-0001%00",
+        f"/api/v1/incidents/{ref}/report?format=md%00",
+        "/api/v1/incidents?playbook=%00",
+        "/api/v1/dead-letters?source=a%00b",
+        "/api/v1/dead-letters/%00",
+        "/incidents/a%00b",
+        "/?q=%00",
+        "/audit?actor=%00",
+    ):
+        response = await http.get(path)
+        assert response.status_code == 400, (path, response.status_code, response.text[:200])
+        assert response.json()["fields"][0]["type"] == "url_nul"
+    # Intake answers for itself, and keeps the request as a dead letter.
+    refused = await http.post("/api/v1/alerts?user=a%00b", json=example(kind="data_leakage"))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["fields"][0]["field"] == "query.user"
+    assert refused.json()["dead_letter_id"]
+
+
+async def test_a_nul_in_a_form_or_json_field_is_a_422_naming_it(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, ref = api
+    closed = await http.post(f"/api/v1/incidents/{ref}/close", json={"reason": "done\x00"})
+    assert closed.status_code == 422, closed.text
+    assert closed.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert closed.json()["detail"][0]["type"] == "string_unstorable"
+    # The signed-in session's token: the form is refused for its field, not its token.
+    found = re.search(r'name="csrf_token" value="([^"]+)"', (await http.get("/")).text)
+    assert found
+    signed = await http.post(
+        "/login", data={"username": "root\x00", "password": PASSWORD, "csrf_token": found.group(1)}
+    )
+    assert signed.status_code == 422, signed.text
+    assert signed.json()["detail"][0]["loc"] == ["body", "username"]

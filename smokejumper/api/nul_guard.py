@@ -1,4 +1,4 @@
-"""A URL holding NUL (`%00`) is refused before any route reads it.
+"""A URL holding NUL (`%00`) is refused (422) before any route reads it.
 
 No path or query parameter of the API or the console has a use for NUL, and PostgreSQL
 refuses it even as a query parameter: passed on, it turned lookups by incident reference,
@@ -15,17 +15,22 @@ import json
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _INTAKE = "/api/v1/alerts"
-_BODY = json.dumps(
-    {
-        "error": "the URL holds a NUL character (%00)",
-        "fields": [{"field": "(url)", "message": "NUL is not accepted", "type": "url_nul"}],
-    }
-).encode()
 
 
-def _holds_nul(scope: Scope) -> bool:
+def _refusal(where: str) -> bytes:
+    # FastAPI's own shape for a malformed parameter, so clients read it like any other.
+    error = {"type": "url_nul", "loc": [where], "msg": "NUL (%00) is not accepted here"}
+    return json.dumps({"detail": [error]}).encode()
+
+
+def _nul_in(scope: Scope) -> str | None:
+    """Where the URL holds NUL ("path" or "query"), if it does."""
     query: bytes = scope["query_string"]
-    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+    if "\x00" in scope["path"]:
+        return "path"
+    if b"%00" in query or b"\x00" in query:
+        return "query"
+    return None
 
 
 class RefuseNulInUrl:
@@ -33,13 +38,16 @@ class RefuseNulInUrl:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(_INTAKE) and _holds_nul(scope):
-            start = {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [(b"content-type", b"application/json")],
-            }
-            await send(start)
-            await send({"type": "http.response.body", "body": _BODY})
+        where = None
+        if scope["type"] == "http" and not scope["path"].startswith(_INTAKE):
+            where = _nul_in(scope)
+        if where is None:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        start = {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [(b"content-type", b"application/json")],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": _refusal(where)})

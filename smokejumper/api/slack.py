@@ -118,6 +118,8 @@ def _form(required: list[str], fields: dict[str, str]) -> dict[str, Any]:
 
 @router.post(
     "/interactions",
+    # An empty 200 acknowledges; a JSON one (a modal's errors) is for Slack to show.
+    response_class=Response,
     responses=_REJECTED,
     openapi_extra=_form(["payload"], {"payload": "Slack's interaction payload, as JSON."}),
 )
@@ -150,6 +152,7 @@ def _refused(detail: str) -> HTTPException:
 
 @router.post(
     "/commands",
+    response_class=Response,
     responses=_REJECTED,
     openapi_extra=_form(
         ["user_id"],

@@ -9,6 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from tests.helpers import json_paths, json_replaced
 from tests.slack.conftest import ALICE
 
 SECRET = "the-reason-nobody-may-read-7f3a"
@@ -49,17 +50,6 @@ CLICK: dict[str, Any] = {
 META = json.dumps({"ref": "INC-2026-0001", "step": "isolate", "channel": "C0INCIDENT"})
 
 
-def locations(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += locations(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += locations(child, (*prefix, index))
-    return found
-
-
 @st.composite
 def interaction_payloads(draw: st.DrawFn) -> str:
     """A click or a deny submission with one value anywhere replaced (private_metadata
@@ -73,14 +63,7 @@ def interaction_payloads(draw: st.DrawFn) -> str:
         payload["type"] = "view_submission"
         payload["view"]["private_metadata"] = draw(st.text(max_size=40) | JSON.map(json.dumps))
         return json.dumps(payload)
-    where = draw(st.sampled_from(locations(payload)))
+    where = draw(st.sampled_from(json_paths(payload)))
     replacement = "__HERE__" if shape == "deep" else draw(JSON)
-    if not where:
-        payload = replacement
-    else:
-        parent = payload
-        for step in where[:-1]:
-            parent = parent[step]
-        parent[where[-1]] = replacement
-    text = json.dumps(payload)  # NaN and Infinity as Python writes them
+    text = json.dumps(json_replaced(payload, where, replacement))  # NaN as Python writes it
     return text.replace('"__HERE__"', draw(DEEP)) if shape == "deep" else text

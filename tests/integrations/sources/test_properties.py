@@ -28,6 +28,7 @@ from integrations.sources.base import NormalizationError, Normalizer
 from integrations.sources.registry import NORMALIZERS, get_normalizer
 from smokejumper.domain.alerts import Alert
 from smokejumper.intake.json_body import MAX_DEPTH
+from tests.helpers import json_paths, json_replaced
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_DIRS = {
@@ -70,29 +71,6 @@ def fixtures_for(source: str) -> list[Any]:
         else:
             payloads.append(json.loads(text))
     return payloads
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every location inside a JSON value, the value itself included."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += paths(child, (*prefix, index))
-    return found
-
-
-def replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    copied = copy.deepcopy(value)
-    parent = copied
-    for step in path[:-1]:
-        parent = parent[step]
-    parent[path[-1]] = new
-    return copied
 
 
 def check(normalizer: Normalizer, payload: Any) -> None:
@@ -141,9 +119,9 @@ def test_arbitrary_json(source: str, payload: Any) -> None:
 @given(data=st.data())
 def test_fixtures_with_one_value_replaced(source: str, data: st.DataObject) -> None:
     fixture = data.draw(st.sampled_from(fixtures_for(source)), label="fixture")
-    path = data.draw(st.sampled_from(paths(fixture)), label="path")
+    path = data.draw(st.sampled_from(json_paths(fixture)), label="path")
     new = data.draw(JSON, label="replacement")
-    check(NORMALIZERS[source], replaced(fixture, path, new))
+    check(NORMALIZERS[source], json_replaced(fixture, path, new))
 
 
 # What intake's parser lets through at most (smokejumper.intake.json_body), and numbers and
@@ -169,8 +147,8 @@ def test_no_alert_carries_a_number_json_cannot(source: str, data: st.DataObject)
     nested as deep as intake lets through: the normalizer refuses, or returns an alert that
     is standard JSON (what the store keeps and the API serves)."""
     fixture = data.draw(st.sampled_from(fixtures_for(source)), label="fixture")
-    path = data.draw(st.sampled_from(paths(fixture)), label="path")
-    payload = replaced(fixture, path, data.draw(NON_FINITE | DEEP, label="replacement"))
+    path = data.draw(st.sampled_from(json_paths(fixture)), label="path")
+    payload = json_replaced(fixture, path, data.draw(NON_FINITE | DEEP, label="replacement"))
     # Not `check`: NaN is unequal to itself, so "the payload is unchanged" cannot be asked.
     try:
         alert = NORMALIZERS[source].normalize(payload)

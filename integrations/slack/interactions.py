@@ -18,9 +18,10 @@ from smokejumper.sdk.approvals import Choice
 DENY_CALLBACK = "deny_reason"
 NOTE_CALLBACK = "handoff_note"
 
-# Slack's ids are short; the longest value read is a responder's reason (the modal's 2000).
+# Slack's ids are short; the longest value read is a responder's reason, which the modals
+# and a decision (DecisionRequest.reason) take up to 2000 characters of.
 SlackId = Annotated[str, StringConstraints(max_length=255)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class InvalidInteraction(ValueError):

@@ -31,7 +31,7 @@ from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.open import open_store
 from smokejumper.store.tables import Incident
-from tests.helpers import make_settings
+from tests.helpers import free_port, make_settings
 from workers.worker import build_worker
 
 
@@ -136,3 +136,27 @@ async def engine_on(
     configured = make_settings(tmp_path, database_url, target, **settings)
     async with running_engine(configured, env.client, workflows) as running:
         yield running
+
+
+@asynccontextmanager
+async def in_process_api(
+    tmp_path: Path, database_url: str, **extra: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Store, Settings]]:
+    """The API called in this process (no server) over a migrated store, holding the
+    operator's token. Temporal is deliberately unreachable: an accepted alert waits in the
+    outbox, so a test measures the API alone."""
+    upgrade(database_url)
+    settings = make_settings(tmp_path, database_url, f"127.0.0.1:{free_port()}", **extra)
+    store = open_store(settings, head_checkpoints(settings))
+    app = create_app(settings, store, normalizers=NORMALIZERS)
+    headers = {"authorization": f"Bearer {operator_token(settings)}"}
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://api", headers=headers
+            ) as http,
+        ):
+            yield http, store, settings
+    finally:
+        store.dispose()

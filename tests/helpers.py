@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import socket
 import time
 import uuid
@@ -152,3 +153,27 @@ async def step_done(
         return state if step in state.steps_done else None
 
     return await eventually(done, within=within)
+
+
+def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every location inside a JSON value, the value itself included."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += json_paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += json_paths(child, (*prefix, index))
+    return found
+
+
+def json_replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    """A copy of `value` with what is at `path` replaced by `new`."""
+    if not path:
+        return new
+    copied = copy.deepcopy(value)
+    parent = copied
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = new
+    return copied

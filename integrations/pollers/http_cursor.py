@@ -116,7 +116,9 @@ class HttpCursorPoller:
             raise PageError(f"endpoint answered HTTP {response.status_code}")
         try:
             body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            # A page too deep to parse is one more unreadable page; an item nested too
+            # deeply in a page that parses is refused on its own (the runner's check).
             raise PageError("response body is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get(self.items_field), list):
             raise PageError(f"response has no {self.items_field!r} array")

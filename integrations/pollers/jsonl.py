@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from integrations.pollers.base import Checkpoint, Cursor, Item, Record
 from integrations.sources.base import Normalizer
+from smokejumper.intake import json_body
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.streams import NoFinding, StreamReader, is_stream
 
@@ -197,8 +198,8 @@ class JsonlPoller:
     ) -> Item | None:
         """A line of a stream format, read with (and updating) its file's state."""
         try:
-            payload = json.loads(text)
-        except json.JSONDecodeError:
+            payload = json_body.loads(text, subject="event")
+        except json_body.JsonRefused:
             # The runner refuses it with the parser's message.
             return Item(raw=text, cursor={"files": _copy(files)}, context=context)
         state = dict(files[path].get("state") or {})

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from integrations.pollers.base import Checkpoint, Cursor, Item, Poller, RunCounts
 from smokejumper.domain.alerts import Alert
+from smokejumper.intake import json_body
 from smokejumper.intake.context import SourceContext, apply
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
@@ -77,12 +78,13 @@ def normalize(poller: Poller, item: Item) -> Alert:
     if item.alert is not None:
         return item.alert.model_copy(update={"source": poller.source})
     payload = item.payload
-    if not item.parsed:
-        try:
-            payload = json.loads(item.raw)
-        except json.JSONDecodeError as exc:
-            error = {"field": "(body)", "message": str(exc), "type": "json_invalid"}
-            raise _Refused("event is not valid JSON", [error]) from None
+    try:
+        if item.parsed:
+            json_body.check(payload, subject="event")
+        else:
+            payload = json_body.loads(item.raw, subject="event")
+    except json_body.JsonRefused as exc:
+        raise _Refused(exc.reason, exc.errors) from None
     try:
         alert = poller.normalizer.normalize(payload)
     except ValidationError as exc:

@@ -28,6 +28,15 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from integrations.slack.client import web_client
+from integrations.slack.interactions import (
+    DENY_CALLBACK,
+    NOTE_CALLBACK,
+    BlockActions,
+    InvalidInteraction,
+    ViewSubmission,
+    modal_metadata,
+    read_interaction,
+)
 from integrations.slack.templates import Raw, Renderer, mention
 from integrations.slack.views import console_url, load_incident, mentions, people
 from smokejumper.config import Settings
@@ -39,8 +48,9 @@ from smokejumper.store.tables import Incident, TimelineEvent
 
 log = logging.getLogger("smokejumper.slack")
 
-DENY_CALLBACK = "deny_reason"
-NOTE_CALLBACK = "handoff_note"
+# The HTTP endpoints load this module by name and read these two.
+__all__ = ["InvalidInteraction", "Responder"]
+
 USAGE = (
     "Usage: `/smokejumper status [INCIDENT]`, `list`, `approve INCIDENT STEP [reason]`, "
     "`deny INCIDENT STEP reason`, `ack INCIDENT`, `escalate INCIDENT`, `report INCIDENT`"
@@ -66,57 +76,50 @@ class Responder:
     # -- entry points ---------------------------------------------------------------------
 
     async def interaction(self, payload: dict[str, Any]) -> Answer | None:
-        """Handle Slack's interaction payload; returns the HTTP answer body (None: empty)."""
-        kind = payload.get("type")
-        user = str((payload.get("user") or {}).get("id") or "")
-        if kind == "block_actions":
-            channel = str(
-                (payload.get("channel") or {}).get("id")
-                or (payload.get("container") or {}).get("channel_id")
-                or ""
-            )
-            for action in payload.get("actions") or []:
-                ref, _, step = str(action.get("value") or "").partition("|")
+        """Handle Slack's interaction payload; returns the HTTP answer body (None: empty).
+
+        Raises InvalidInteraction (naming the fields) when what it reads has another shape.
+        """
+        read = read_interaction(payload)
+        if isinstance(read, BlockActions):
+            channel = read.channel_id
+            for action in read.actions:
+                ref, _, step = action.value.partition("|")
                 if not ref or not step:
                     continue
-                if action.get("action_id") == "approve":
+                user, trigger = read.user.id, read.trigger_id
+                if action.action_id == "approve":
                     self._later(self._decide(ref, step, True, "", user, channel))
-                elif action.get("action_id") == "retry":
+                elif action.action_id == "retry":
                     self._later(self._decide(ref, step, True, "", user, channel, Choice.RETRY))
-                elif action.get("action_id") in ("done", "skip"):
-                    trigger = str(payload.get("trigger_id") or "")
-                    clicked = Choice(str(action.get("action_id")))
+                elif action.action_id in ("done", "skip"):
+                    clicked = Choice(action.action_id)
                     self._later(self._note_modal(trigger, ref, step, channel, clicked))
-                elif action.get("action_id") == "deny":
-                    trigger = str(payload.get("trigger_id") or "")
+                elif action.action_id == "deny":
                     self._later(self._deny_modal(trigger, ref, step, channel))
             return None
-        if kind == "view_submission":
-            view = payload.get("view") or {}
-            if view.get("callback_id") not in (DENY_CALLBACK, NOTE_CALLBACK):
+        if isinstance(read, ViewSubmission):
+            if read.view.callback_id not in (DENY_CALLBACK, NOTE_CALLBACK):
                 return None
-            meta = json.loads(view.get("private_metadata") or "{}")
-            values = (view.get("state") or {}).get("values") or {}
-            reason = str(((values.get("reason") or {}).get("reason") or {}).get("value") or "")
-            choice = Choice(meta["choice"]) if meta.get("choice") else None
-            if not reason.strip():
+            meta = modal_metadata(read.view)
+            if not read.reason.strip():
                 said = (
                     {Choice.DONE: "Say what was done.", Choice.SKIP: "Say why you skip."}.get(
-                        choice, "Say why you deny."
+                        meta.choice, "Say why you deny."
                     )
-                    if choice is not None
+                    if meta.choice is not None
                     else "Say why you deny."
                 )
                 return {"response_action": "errors", "errors": {"reason": said}}
             self._later(
                 self._decide(
-                    str(meta.get("ref")),
-                    str(meta.get("step")),
-                    choice is Choice.DONE,
-                    reason,
-                    user,
-                    meta["channel"],
-                    choice,
+                    meta.ref,
+                    meta.step,
+                    meta.choice is Choice.DONE,
+                    read.reason,
+                    read.user.id,
+                    meta.channel,
+                    meta.choice,
                 )
             )
             return None

@@ -19,6 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from temporalio.client import Client
 
 from integrations.slack.client import web_client
+from integrations.slack.interactions import InvalidInteraction
 from integrations.slack.responder import Responder
 from smokejumper.config import Settings
 from smokejumper.store.db import Store
@@ -66,6 +67,8 @@ class SocketModeRunner:
                 socket.send_socket_mode_response(SocketModeResponse(request.envelope_id))
                 return
             answer = asyncio.run_coroutine_threadsafe(work, self.loop).result(_ANSWER_WITHIN)
+        except InvalidInteraction as exc:
+            log.warning("Socket Mode interaction refused: %s", exc)  # fields, not content
         except Exception as exc:
             log.error("Socket Mode %s failed: %s", request.type, type(exc).__name__)
         socket.send_socket_mode_response(

@@ -3,7 +3,8 @@
 Order of checks: body size (413), credentials (401/403, nothing stored: unauthenticated
 traffic must not be able to fill the database), query context (422), JSON (400), format
 (422). Every request that passed authentication and was still refused is kept in
-`dead_letters`, with its query string.
+`dead_letters`, with its query string. A store outage is a 503 with Retry-After: nothing
+was kept, the sender retries.
 
 A source whose format is a stream of JSON lines (garak) takes a whole file: each line is
 read in order, and the answer says what became of each (see `StreamAccepted`).
@@ -29,29 +30,25 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from smokejumper.api.outage import RETRY_AFTER_SECONDS
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
 from smokejumper.domain.alerts import Alert
 from smokejumper.intake import context as intake_context
-from smokejumper.intake import idempotency
+from smokejumper.intake import idempotency, json_body
 from smokejumper.intake.auth import AuthError, Caller
 from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.rate_limits import retry_after
 from smokejumper.intake.streams import NoFinding, StreamReader, StreamState, is_stream, lines_of
+from smokejumper.store.outage import STORE_OUTAGE
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 log = logging.getLogger(__name__)
 
 GENERIC_FORMAT = "generic"
-RETRY_AFTER_SECONDS = 5
-# The database refused or dropped the connection, or every pooled connection stayed busy:
-# nothing was stored, so the sender must retry rather than be told an id that does not exist.
-STORE_UNAVAILABLE = (DBAPIError, PoolTimeout)
 # Where a dead letter keeps the query string and, for one line of a stream, its number
 # (not HTTP header names, so they cannot collide with a sent header).
 QUERY_KEY = ":query"
@@ -173,13 +170,9 @@ async def _read_upto(request: Request, limit: int) -> bytes:
 
 def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejection(
-            400,
-            "body is not valid JSON",
-            [{"field": "(body)", "message": str(exc), "type": "json_invalid"}],
-        ) from None
+        return json_body.loads(body)
+    except json_body.JsonRefused as exc:
+        raise Rejection(exc.status, exc.reason, exc.errors) from None
 
 
 def _authenticate(state: AppState, request: Request, body: bytes) -> Caller:
@@ -226,12 +219,10 @@ def _authorize(state: AppState, caller: Caller, source: str) -> None:
 async def _respond_rejected(
     state: AppState, request: Request, rejection: Rejection, body: bytes, source: str | None
 ) -> JSONResponse:
-    dead_letter_id = None
-    if rejection.keep:
-        try:
-            dead_letter_id = await _keep(state, request, rejection, body, source)
-        except STORE_UNAVAILABLE as exc:
-            return store_unavailable(exc)
+    # A store outage here goes on to the app's 503 (smokejumper.api.outage), as everywhere.
+    dead_letter_id = (
+        await _keep(state, request, rejection, body, source) if rejection.keep else None
+    )
     content = AlertRejected(
         error=rejection.reason,
         fields=[FieldError(**error) for error in rejection.errors],
@@ -241,17 +232,6 @@ async def _respond_rejected(
     if rejection.retry_after is not None:
         headers = {"Retry-After": rejection.retry_after}
     return JSONResponse(content.model_dump(), status_code=rejection.status, headers=headers)
-
-
-def store_unavailable(exc: Exception) -> JSONResponse:
-    """Nothing was stored: tell the sender to retry instead of losing the alert."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    log.error("store unavailable, alert refused with 503: %s", type(cause).__name__)
-    return JSONResponse(
-        {"error": "the incident store is unavailable; retry later", "fields": []},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
 
 
 async def _keep(
@@ -281,10 +261,7 @@ async def _keep(
 
 
 async def _accept(state: AppState, alert: Alert, body: bytes) -> JSONResponse:
-    try:
-        accepted = await _store(state, alert, body)
-    except STORE_UNAVAILABLE as exc:
-        return store_unavailable(exc)
+    accepted = await _store(state, alert, body)
     return JSONResponse(accepted.model_dump(), status_code=202)
 
 
@@ -302,12 +279,19 @@ async def _store(state: AppState, alert: Alert, body: bytes) -> AlertAccepted:
 def _validate_generic(body: bytes) -> Alert:
     # Parse and validate in one pass (pydantic's own JSON parser): the hot path of a storm.
     try:
-        return Alert.model_validate_json(body)
+        alert = Alert.model_validate_json(body)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             _parse_json(body)  # raises the 400 with the JSON parser's message
             raise Rejection(400, "body is not valid JSON", field_errors(exc)) from None
         raise Rejection(422, "alert failed validation", field_errors(exc)) from None
+    if _NUL_ESCAPE in body:
+        _parse_json(body)  # pydantic takes NUL in text, which the store cannot keep
+    return alert
+
+
+# A NUL can only reach a valid alert as this escape (a raw NUL byte is no valid JSON).
+_NUL_ESCAPE = b"\\u0000"
 
 
 def _generic_body_schema() -> dict[str, Any]:
@@ -474,12 +458,10 @@ async def _idempotent(
     digest = hashlib.sha256(body).hexdigest()
     deadline = time.monotonic() + TWIN_WAIT_SECONDS
     while True:
-        try:
-            outcome = await asyncio.to_thread(
-                idempotency.claim, state.store, scope, key, digest, same_body=same_body
-            )
-        except STORE_UNAVAILABLE as exc:
-            return store_unavailable(exc)
+        # A store outage is the app's 503 (smokejumper.api.outage): nothing was claimed.
+        outcome = await asyncio.to_thread(
+            idempotency.claim, state.store, scope, key, digest, same_body=same_body
+        )
         if isinstance(outcome, idempotency.Answered):
             return JSONResponse(
                 json.loads(outcome.response),
@@ -517,12 +499,10 @@ async def _idempotent(
     try:
         response = await handle()
     except BaseException:
+        # A store outage among them: nothing was stored, so the retry must be processed,
+        # not answered.
         await _release(state, outcome.row_id)
         raise
-    if response.status_code >= 500:
-        # Nothing was stored (503): the retry must be processed, not answered.
-        await _release(state, outcome.row_id)
-        return response
     try:
         await asyncio.to_thread(
             idempotency.finish,
@@ -531,7 +511,7 @@ async def _idempotent(
             response.status_code,
             bytes(response.body).decode("utf-8"),
         )
-    except STORE_UNAVAILABLE as exc:
+    except STORE_OUTAGE as exc:
         # Stored, but the answer is not kept: a retry after the stale-claim time is new.
         log.error("idempotency answer not kept for %s: %s", scope, type(exc).__name__)
     return response
@@ -540,7 +520,7 @@ async def _idempotent(
 async def _release(state: AppState, row_id: int) -> None:
     try:
         await asyncio.to_thread(idempotency.release, state.store, row_id)
-    except STORE_UNAVAILABLE as exc:
+    except STORE_OUTAGE as exc:
         log.error("idempotency claim %s not released: %s", row_id, type(exc).__name__)
 
 
@@ -631,9 +611,6 @@ def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
     for number, line in lines:
         try:
             outcome = reader.read(_parse_json(line), state)
-        except RecursionError:
-            read.refused.append((number, line, _too_deep()))
-            continue
         except Rejection as refusal:
             read.refused.append((number, line, refusal))
             continue
@@ -652,15 +629,11 @@ def _read_stream(reader: StreamReader, body: bytes) -> _StreamRead:
 
 
 def _is_one_object(body: bytes) -> bool:
+    # Only how the body is framed: the object itself is then read strictly.
     try:
         return isinstance(json.loads(body), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return False
-
-
-def _too_deep() -> Rejection:
-    error = {"field": "(body)", "message": "JSON nested too deeply", "type": "json_invalid"}
-    return Rejection(400, "body is not valid JSON", [error])
 
 
 def _on_line(line: int, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -690,26 +663,23 @@ async def _receive_stream(
     usable = bool(read.alerts or read.acknowledged)
     if not usable or len(read.refused) > MAX_REFUSED_LINES:
         raise _whole_body_refused(read)
-    try:
-        refused = []
-        for number, line, rejection in read.refused:
-            letter = await _keep(state, request, rejection, line, source, line=number)
-            refused.append(
-                RefusedLine(
-                    line=number,
-                    error=rejection.reason,
-                    fields=[FieldError(**e) for e in _on_line(number, rejection.errors)],
-                    dead_letter_id=letter,
-                )
+    # A store outage midway is a 503: what was stored stays, a retry joins the same incidents.
+    refused = []
+    for number, line, rejection in read.refused:
+        letter = await _keep(state, request, rejection, line, source, line=number)
+        refused.append(
+            RefusedLine(
+                line=number,
+                error=rejection.reason,
+                fields=[FieldError(**e) for e in _on_line(number, rejection.errors)],
+                dead_letter_id=letter,
             )
-        alerts = []
-        for number, line, alert in read.alerts:
-            alert = with_context(state, alert.model_copy(update={"source": source}), query)
-            accepted = await _store(state, alert, line)
-            alerts.append(AcceptedLine(**accepted.model_dump(), line=number))
-    except STORE_UNAVAILABLE as exc:
-        # What was stored stays; a retry joins the same incidents.
-        return store_unavailable(exc)
+        )
+    alerts = []
+    for number, line, alert in read.alerts:
+        alert = with_context(state, alert.model_copy(update={"source": source}), query)
+        accepted = await _store(state, alert, line)
+        alerts.append(AcceptedLine(**accepted.model_dump(), line=number))
     answer = StreamAccepted(
         lines=read.lines, alerts=alerts, acknowledged=read.acknowledged, refused=refused
     )
@@ -744,9 +714,10 @@ def _whole_body_refused(read: _StreamRead) -> Rejection:
 
 
 def _claimed_source(body: bytes) -> str | None:
+    # Lenient on purpose: a refused body still files its dead letter under its source.
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     source = payload.get("source") if isinstance(payload, dict) else None
     return source if isinstance(source, str) else None

@@ -19,9 +19,11 @@ from smokejumper.api import (
     incident_actions,
     incidents,
     metrics,
+    outage,
     reports,
     slack,
 )
+from smokejumper.api.nul_guard import RefuseNulInUrl
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.console import mount_console
@@ -75,6 +77,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.smokejumper = state
+    outage.install(app)
+    app.add_middleware(RefuseNulInUrl)
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(incident_actions.router)

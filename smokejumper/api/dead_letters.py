@@ -15,12 +15,10 @@ from sqlalchemy import func, select, update
 
 from smokejumper.api.alerts import (
     QUERY_KEY,
-    STORE_UNAVAILABLE,
     AlertRejected,
     FieldError,
     Rejection,
     parse_alert,
-    store_unavailable,
 )
 from smokejumper.api.auth import Responder, Viewer
 from smokejumper.api.state import AppState, app_state
@@ -189,12 +187,9 @@ async def replay_dead_letter(
 ) -> Any:
     """Send the stored (or a corrected) body through intake again, once, under the dead
     letter's own source; every attempt is in the audit log as `dead_letter.replay`."""
-    try:
-        return await _replay(state, dead_letter_id, replay, caller)
-    except STORE_UNAVAILABLE as exc:
-        # Replaying again is safe: the claim was released and the alert joins its
-        # incident by fingerprint.
-        return store_unavailable(exc)
+    # A store outage is a 503 (smokejumper.api.outage). Replaying again is safe then: the
+    # claim was released and the alert joins its incident by fingerprint.
+    return await _replay(state, dead_letter_id, replay, caller)
 
 
 def _claim(state: AppState, dead_letter_id: str) -> DeadLetter:

@@ -25,12 +25,13 @@ from smokejumper.masking import mask
 from smokejumper.security.users import Principal
 from smokejumper.store import audit
 from smokejumper.store.db import Store
-from smokejumper.store.tables import AlertRow, EvidenceItem, Incident
+from smokejumper.store.tables import ROW_ID_MAX, AlertRow, EvidenceItem, Incident
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
 
 EvidenceReader = Callable[[str], bytes]
 IncidentId = Annotated[str, Path(max_length=120)]
+EvidenceId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="The evidence row's id.")]
 
 
 class EvidenceSummary(BaseModel):
@@ -153,7 +154,7 @@ async def list_evidence(
 )
 async def get_raw_evidence(
     incident_id: IncidentId,
-    evidence_id: int,
+    evidence_id: EvidenceId,
     state: Annotated[AppState, Depends(app_state)],
     reader: Annotated[EvidenceReader | None, Depends(evidence_reader)],
     caller: Responder,

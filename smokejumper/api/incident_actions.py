@@ -40,6 +40,7 @@ from smokejumper.domain.incidents import (
     IncidentStatus,
     RestoreRequest,
 )
+from smokejumper.domain.text import StorableText
 from smokejumper.incidents.service import find_incident
 from smokejumper.sdk.approvals import Choice, DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
@@ -61,11 +62,11 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 class ReasonBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+    reason: StorableText = Field(default="", max_length=2000)
 
 
 class CloseBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+    reason: StorableText = Field(default="", max_length=2000)
     # A false positive: undo the containment too, once someone else approves (as a restore).
     lift_containment: bool = False
 
@@ -77,7 +78,7 @@ class DecisionBody(BaseModel):
 
     approve: bool | None = None
     choice: Choice | None = None
-    reason: str = Field(default="", max_length=2000)
+    reason: StorableText = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
     def _answered(self) -> DecisionBody:
@@ -88,7 +89,7 @@ class DecisionBody(BaseModel):
 
 class StopClockBody(BaseModel):
     filed_at: AwareDatetime
-    reference: str = Field(default="", max_length=500)
+    reference: StorableText = Field(default="", max_length=500)
 
 
 class RestoreAccepted(BaseModel):

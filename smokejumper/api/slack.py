@@ -11,7 +11,7 @@ import integrations; it answers within Slack's 3 seconds and does slow work afte
 from __future__ import annotations
 
 import importlib
-import json
+import logging
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -20,9 +20,12 @@ from fastapi.responses import JSONResponse, Response
 from slack_sdk.signature import SignatureVerifier
 
 from smokejumper.api.state import AppState, app_state
+from smokejumper.domain.text import UNSTORABLE_MESSAGE
+from smokejumper.intake import json_body
 from smokejumper.security.signatures import ReplayGuard, timestamp_fresh
 
 router = APIRouter(prefix="/slack", tags=["slack"])
+log = logging.getLogger("smokejumper.slack")
 
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 SIGNATURE_HEADER = "x-slack-signature"
@@ -30,6 +33,7 @@ SIGNATURE_HEADER = "x-slack-signature"
 WINDOW_SECONDS = 300
 _RESPONDER_MODULE = "integrations.slack.responder"
 _REJECTED: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not form data, or a payload smokejumper cannot read (fields named)"},
     401: {"description": "Missing, forged, stale or replayed Slack signature"},
     404: {"description": "Slack is not configured"},
 }
@@ -49,6 +53,9 @@ class SlackGate:
         self.replays = ReplayGuard(WINDOW_SECONDS)
         module = importlib.import_module(_RESPONDER_MODULE)
         self.responder = module.Responder(state.settings, state.store, state.temporal)
+        # What the responder raises for a payload of another shape; its message names
+        # fields only.
+        self.invalid: type[Exception] = module.InvalidInteraction
 
     def check(self, body: bytes, timestamp: str | None, signature: str | None) -> None:
         if not timestamp or not signature:
@@ -80,29 +87,82 @@ async def _verified_form(request: Request, gate: SlackGate) -> dict[str, str]:
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
         raise HTTPException(status_code=400, detail="body is not UTF-8 form data") from None
-    return {name: values[0] for name, values in form.items()}
+    fields = {name: values[0] for name, values in form.items()}
+    # Nothing Slack sends holds NUL; PostgreSQL would refuse it in a lookup or a reason.
+    unstorable = sorted(
+        json_body.storable_text(name)
+        for name, value in fields.items()
+        if not json_body.storable(value)
+    )
+    if unstorable:
+        raise _refused(f"{', '.join(unstorable)}: {UNSTORABLE_MESSAGE}")
+    return fields
 
 
 def _answer(body: dict[str, Any] | None) -> Response:
     return Response(status_code=200) if body is None else JSONResponse(body)
 
 
-@router.post("/interactions", responses=_REJECTED)
+def _form(required: list[str], fields: dict[str, str]) -> dict[str, Any]:
+    """The form Slack posts, for the OpenAPI document (the route reads the raw body: the
+    signature is over its bytes)."""
+    properties = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+@router.post(
+    "/interactions",
+    # An empty 200 acknowledges; a JSON one (a modal's errors) is for Slack to show.
+    response_class=Response,
+    responses=_REJECTED,
+    openapi_extra=_form(["payload"], {"payload": "Slack's interaction payload, as JSON."}),
+)
 async def interactions(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> Response:
     """Button clicks and modal submissions, in Slack's interaction payload format."""
     form = await _verified_form(request, gate)
+    if "payload" not in form:
+        raise _refused("payload: a JSON interaction payload is required")
     try:
-        payload = json.loads(form["payload"])
-    except (KeyError, ValueError):
-        raise HTTPException(
-            status_code=400, detail="payload: a JSON interaction payload is required"
-        ) from None
+        payload = json_body.loads(form["payload"], subject="payload")
+    except json_body.JsonRefused as exc:
+        fields = [error["field"] for error in exc.errors if error["field"] != "(body)"]
+        at = f" at: {', '.join(fields)}" if fields else ""
+        raise _refused(f"{exc.reason}{at}") from None
     if not isinstance(payload, dict):
-        raise HTTPException(status_code=400, detail="payload: must be a JSON object")
-    return _answer(await gate.responder.interaction(payload))
+        raise _refused("payload: must be a JSON object")
+    try:
+        answer = await gate.responder.interaction(payload)
+    except gate.invalid as exc:
+        raise _refused(str(exc)) from None
+    return _answer(answer)
 
 
-@router.post("/commands", responses=_REJECTED)
+def _refused(detail: str) -> HTTPException:
+    """A signed request smokejumper cannot read: Slack shows its user an error, and the
+    log says which fields (never their content: a responder's words, incident details)."""
+    log.warning("Slack interaction refused: %s", detail)
+    return HTTPException(status_code=400, detail=detail)
+
+
+@router.post(
+    "/commands",
+    response_class=Response,
+    responses=_REJECTED,
+    openapi_extra=_form(
+        ["user_id"],
+        {
+            "user_id": "The Slack user who typed the command.",
+            "channel_id": "Where it was typed.",
+            "text": "What follows `/smokejumper`.",
+        },
+    ),
+)
 async def commands(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> Response:
     """The `/smokejumper` slash command."""
     form = await _verified_form(request, gate)

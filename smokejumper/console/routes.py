@@ -28,6 +28,7 @@ from smokejumper.console.context import (
 )
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import IncidentStatus, close_confirmation
+from smokejumper.domain.text import StorableText
 from smokejumper.incidents.service import find_incident, incident_detail
 from smokejumper.inventory.blast_radius import BlastRadius, TargetError, blast_radius
 from smokejumper.inventory.key_prefixes import redactor_for
@@ -45,8 +46,9 @@ log = logging.getLogger("smokejumper.console")
 router = APIRouter(include_in_schema=False)
 
 IncidentRef = Annotated[str, Path(max_length=120)]
-Offset = Annotated[int, Query(ge=0)]
-Text = Annotated[str, Form(max_length=2000)]
+# As the API's pages: beyond this no page holds anything, and the database's integers end.
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
+Text = Annotated[StorableText, Form(max_length=2000)]
 
 
 # --- signing in and out ----------------------------------------------------------------
@@ -62,9 +64,9 @@ async def login_form(page: Page, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     page: CheckedForm,
-    username: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1000)],
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    username: Annotated[StorableText, Form(max_length=200)],
+    password: Annotated[StorableText, Form(max_length=1000)],
+    next: Annotated[StorableText, Form(max_length=2000)] = "/",
 ) -> Response:
     typed = username.strip()
     address = page.request.client.host if page.request.client else "unknown"
@@ -314,7 +316,7 @@ async def raw_alert(
 
 
 @router.get("/incidents/{ref}/evidence/{evidence_id}/raw")
-async def raw_evidence(page: Page, ref: IncidentRef, evidence_id: int) -> Response:
+async def raw_evidence(page: Page, ref: IncidentRef, evidence_id: evidence.EvidenceId) -> Response:
     page.require(Role.RESPONDER, "raw evidence")
     reader = evidence.evidence_reader(page.request)
     try:
@@ -359,7 +361,7 @@ async def playbooks(page: Page) -> Response:
 async def dry_run(
     page: CheckedForm,
     name: Annotated[str, Path(max_length=100)],
-    alert: Annotated[str, Form(max_length=1_000_000)],
+    alert: Annotated[StorableText, Form(max_length=1_000_000)],
     approve: Annotated[str, Form(pattern="^(all|none)$")] = "all",
 ) -> Response:
     page.require(Role.RESPONDER, "rehearsing playbooks")

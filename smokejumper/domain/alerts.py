@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from smokejumper.domain.taxonomy import AtlasId, OwaspId
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _finite(value: str | int | float | bool | None) -> str | int | float | bool | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return value
+
+
+# NaN and the infinities are no JSON numbers: an alert holding one could not be stored as
+# JSON or served back. Checked on the value, so the error names the detail, not a union arm.
+DetailValue = Annotated[str | int | float | bool | None, AfterValidator(_finite)]
 
 
 class AlertKind(StrEnum):
@@ -75,8 +96,8 @@ class Evidence(_Strict):
     prompt: str | None = Field(default=None, max_length=200_000)
     response: str | None = Field(default=None, max_length=200_000)
     matched_spans: list[MatchedSpan] = Field(default_factory=list, max_length=1000)
-    scores: dict[Name, float] = Field(default_factory=dict)
-    details: dict[Name, str | int | float | bool | None] = Field(default_factory=dict)
+    scores: dict[Name, FiniteFloat] = Field(default_factory=dict)
+    details: dict[Name, DetailValue] = Field(default_factory=dict)
 
 
 class Alert(_Strict):

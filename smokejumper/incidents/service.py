@@ -24,7 +24,7 @@ from smokejumper.incidents.schemas import (
 )
 from smokejumper.masking import mask, mask_data
 from smokejumper.redaction import DEFAULT, Redactor
-from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
+from smokejumper.store.tables import ROW_ID_MAX, AlertRow, Incident, TimelineEvent
 
 # Who a playbook notified or asked: configured people, groups and inventory owners, which
 # responders need to read as they are. Everything else a timeline entry carries is masked.
@@ -38,7 +38,7 @@ def find_incident(session: Session, ident: str) -> Incident | None:
     if match:
         return session.scalars(select(Incident).where(Incident.ref == ident.upper())).first()
     # ASCII digits only ("³".isdigit() is true too), and no more than a row id can hold.
-    if ident.isascii() and ident.isdigit() and len(ident) <= 18:
+    if ident.isascii() and ident.isdigit() and len(ident) <= 10 and int(ident) <= ROW_ID_MAX:
         return session.get(Incident, int(ident))
     by_workflow = session.scalars(
         select(Incident).where(Incident.workflow_id == ident).order_by(Incident.id.desc())

@@ -21,6 +21,7 @@ from smokejumper.domain.taxonomy import taxonomy_of
 from smokejumper.intake.fingerprint import workflow_id_for
 from smokejumper.intake.routing import RouteDecision
 from smokejumper.store.db import Store
+from smokejumper.store.outage import STORE_OUTAGE
 from smokejumper.store.tables import AlertRow, Incident, TimelineEvent
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Recorder:
                 try:
                     with session.begin_nested():
                         return list(self._record_many(session, batch))
+                except STORE_OUTAGE:
+                    raise  # the connection is gone: no savepoint to go on from
                 except Exception:
                     log.warning("batched write failed; writing %d alerts one by one", len(batch))
             results: list[Recorded | Exception] = []
@@ -92,6 +95,8 @@ class Recorder:
                 try:
                     with session.begin_nested():
                         results.append(self._record(session, item))
+                except STORE_OUTAGE:
+                    raise  # every sender of the batch hears it (a 503), not just this one
                 except Exception as exc:  # reported to that alert's sender alone
                     results.append(exc)
             return results

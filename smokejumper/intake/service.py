@@ -36,6 +36,7 @@ from smokejumper.intake.fingerprint import fingerprint
 from smokejumper.intake.recorder import Pending, Recorded, Recorder, start_of
 from smokejumper.intake.routing import Router
 from smokejumper.store.db import Store
+from smokejumper.store.outage import STORE_OUTAGE
 from smokejumper.store.tables import AlertRow, Incident
 from smokejumper.temporal import search_attributes
 
@@ -240,7 +241,12 @@ class IntakeService:
             workflow_id,
             error,
         )
-        await asyncio.to_thread(self._mark_failed, alert_ids, error)
+        try:
+            await asyncio.to_thread(self._mark_failed, alert_ids, error)
+        except STORE_OUTAGE as outage:
+            # Only the count is lost: the alerts are stored, the sender must hear so (not
+            # a 503 that would make it send them again), and the outbox finds them anyway.
+            log.warning("could not count the dispatch attempt: %s", type(outage).__name__)
 
     def _mark_failed(self, alert_ids: list[str], error: str) -> None:
         with self.store.transaction() as session:

@@ -58,6 +58,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Row ids are `Integer` columns (32-bit on PostgreSQL): a larger number names no row, and
+# PostgreSQL refuses to compare one with them instead of finding nothing.
+ROW_ID_MAX = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime}

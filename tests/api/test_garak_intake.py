@@ -237,5 +237,6 @@ async def test_a_pretty_printed_entry_and_a_deeply_nested_line(engine: Engine) -
     response = await engine.http.post("/api/v1/alerts/garak", content=body)
     assert response.status_code == 202, response.text
     (refused,) = response.json()["refused"]
-    assert refused["fields"][0]["message"] == "JSON nested too deeply"
+    assert refused["error"] == "body is nested too deeply"
+    assert refused["fields"][0]["message"] == "JSON nested deeper than 64 levels"
     assert counts(engine) == (1, 5, 2)

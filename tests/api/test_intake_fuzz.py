@@ -130,3 +130,76 @@ def test_malformed_bodies_get_4xx_and_are_all_dead_lettered(
     assert letters == outcomes["rejected"]
     assert alerts == outcomes["accepted"]
     assert outcomes["rejected"] >= 1000
+
+
+NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E400"]
+UNSTORABLE = ["\x00", "\ud800", "\udfff"]
+
+
+@st.composite
+def hostile_alerts(draw: st.DrawFn) -> bytes:
+    """A valid alert with one value (anywhere, evidence included) made hostile: a number
+    JSON cannot carry, text holding NUL or an unpaired surrogate, or nesting deep enough to
+    exhaust a recursive parser or walker."""
+    alert: dict[str, Any] = json.loads(json.dumps(VALID))
+    parents: list[dict[str, Any]] = [alert, alert["evidence"], alert["evidence"]["scores"]]
+    parents += [alert["principal"], alert["target"], alert["labels"]]
+    parent = draw(st.sampled_from(parents))
+    key = draw(st.sampled_from(sorted(parent)) | st.text(min_size=1, max_size=8))
+    harm = draw(st.sampled_from(["number", "text", "key", "deep"]))
+    if harm == "text":
+        parent[key] = draw(st.text(max_size=5)) + draw(st.sampled_from(UNSTORABLE))
+    elif harm == "key":
+        parent[key + draw(st.sampled_from(UNSTORABLE))] = "v"
+    elif harm == "deep":
+        depth = draw(st.integers(min_value=65, max_value=5_000))
+        parent[key] = "__DEEP__"
+        return json.dumps(alert).replace('"__DEEP__"', "[" * depth + "]" * depth).encode()
+    else:
+        parent[key] = "__NUMBER__"
+        return json.dumps(alert).replace('"__NUMBER__"', draw(st.sampled_from(NON_FINITE))).encode()
+    return json.dumps(alert).encode()
+
+
+@pytest.fixture
+def any_store_client(tmp_path: Path, database_url: str) -> Iterator[tuple[SyncIntake, Store]]:
+    """As `client`, on SQLite and on PostgreSQL (which refuses NUL where SQLite keeps it)."""
+    upgrade(database_url)
+    app_settings = load_settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        temporal={"address": f"127.0.0.1:{free_port()}"},
+    )
+    store = Store(database_url, audit=TEST_AUDIT_SEAL)
+    app = create_app(app_settings, store, normalizers=NORMALIZERS)
+    loop = asyncio.new_event_loop()
+    yield SyncIntake(loop, httpx.ASGITransport(app=app), operator_token(app_settings)), store
+    loop.close()
+    store.dispose()
+
+
+def test_hostile_values_get_4xx_and_are_all_kept(
+    any_store_client: tuple[SyncIntake, Store],
+) -> None:
+    http, store = any_store_client
+    refused = 0
+    paths = ["/api/v1/alerts", "/api/v1/alerts/generic", "/api/v1/alerts/lakera"]
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(body=hostile_alerts(), path=st.sampled_from(paths))
+    def send(body: bytes, path: str) -> None:
+        nonlocal refused
+        response = http.post(path, content=body)
+        assert response.status_code in {400, 422}, (response.status_code, response.text)
+        answer = response.json()
+        assert answer["dead_letter_id"] and answer["fields"], answer
+        refused += 1
+
+    send()
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == refused
+        assert session.scalar(select(func.count()).select_from(AlertRow)) == 0

@@ -106,6 +106,39 @@ async def test_a_bad_line_is_dead_lettered_and_the_rest_proceed(harness: Harness
     assert not await scheduler.run_poller("guard-log")
 
 
+async def test_hostile_lines_are_dead_lettered_and_do_not_wedge_the_poller(
+    harness: Harness,
+) -> None:
+    """Lines nested past the stack, holding NaN or a NUL (which PostgreSQL cannot keep):
+    each is its own dead letter and the file is read on, instead of a run that fails on the
+    same line every interval."""
+    log = harness.tmp_path / "guard.jsonl"
+    nan = alert_line(harness, "nan").replace(
+        '"target"', '"evidence": {"scores": {"s": NaN}}, "target"'
+    )
+    append(
+        log,
+        "[" * 5_000
+        + "]" * 5_000
+        + "\n"
+        + nan
+        + alert_line(harness, "nul \x00 byte")
+        + alert_line(harness, "good"),
+    )
+    scheduler = await harness.scheduler([jsonl(log)])
+
+    counts = await scheduler.run_poller("guard-log")
+
+    assert (counts.accepted, counts.dead_lettered) == (1, 3)
+    assert harness.titles() == ["good"]
+    deep, non_finite, nul = harness.dead_letters()
+    assert deep.reason == "event is nested too deeply"
+    assert non_finite.reason == "event holds values that cannot be stored"
+    assert [error["field"] for error in non_finite.errors] == ["evidence.scores.s"]
+    assert nul.errors[0]["field"] == "title"
+    assert nul.raw_body == alert_line(harness, "nul \x00 byte").rstrip("\n")
+
+
 async def test_rotation_and_truncation_restart_the_file(harness: Harness) -> None:
     log = harness.tmp_path / "guard.jsonl"
     append(log, alert_line(harness, "a") + alert_line(harness, "b"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from pydantic import ValidationError
 from integrations.sources.base import NormalizationError, Normalizer
 from integrations.sources.registry import NORMALIZERS, get_normalizer
 from smokejumper.domain.alerts import Alert
+from smokejumper.intake.json_body import MAX_DEPTH
+from tests.helpers import json_paths, json_replaced
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_DIRS = {
@@ -68,29 +71,6 @@ def fixtures_for(source: str) -> list[Any]:
         else:
             payloads.append(json.loads(text))
     return payloads
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every location inside a JSON value, the value itself included."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += paths(child, (*prefix, index))
-    return found
-
-
-def replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    copied = copy.deepcopy(value)
-    parent = copied
-    for step in path[:-1]:
-        parent = parent[step]
-    parent[path[-1]] = new
-    return copied
 
 
 def check(normalizer: Normalizer, payload: Any) -> None:
@@ -139,6 +119,39 @@ def test_arbitrary_json(source: str, payload: Any) -> None:
 @given(data=st.data())
 def test_fixtures_with_one_value_replaced(source: str, data: st.DataObject) -> None:
     fixture = data.draw(st.sampled_from(fixtures_for(source)), label="fixture")
-    path = data.draw(st.sampled_from(paths(fixture)), label="path")
+    path = data.draw(st.sampled_from(json_paths(fixture)), label="path")
     new = data.draw(JSON, label="replacement")
-    check(NORMALIZERS[source], replaced(fixture, path, new))
+    check(NORMALIZERS[source], json_replaced(fixture, path, new))
+
+
+# What intake's parser lets through at most (smokejumper.intake.json_body), and numbers and
+# number-like strings a normalizer might turn into NaN or infinity.
+NON_FINITE = st.sampled_from(
+    [math.nan, math.inf, -math.inf, "NaN", "nan", "Infinity", "-inf", "1e999", "-1e999"]
+)
+DEEP = st.integers(min_value=1, max_value=MAX_DEPTH - 2).map(lambda depth: nested_list(depth))
+
+
+def nested_list(depth: int) -> Any:
+    value: Any = [1.5]
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("source", sorted(FIXTURE_DIRS))
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(data=st.data())
+def test_no_alert_carries_a_number_json_cannot(source: str, data: st.DataObject) -> None:
+    """NaN and the infinities, as numbers or as strings a normalizer parses, and values
+    nested as deep as intake lets through: the normalizer refuses, or returns an alert that
+    is standard JSON (what the store keeps and the API serves)."""
+    fixture = data.draw(st.sampled_from(fixtures_for(source)), label="fixture")
+    path = data.draw(st.sampled_from(json_paths(fixture)), label="path")
+    payload = json_replaced(fixture, path, data.draw(NON_FINITE | DEEP, label="replacement"))
+    # Not `check`: NaN is unequal to itself, so "the payload is unchanged" cannot be asked.
+    try:
+        alert = NORMALIZERS[source].normalize(payload)
+    except (NormalizationError, ValidationError):
+        return
+    json.dumps(alert.model_dump(mode="json"), allow_nan=False)

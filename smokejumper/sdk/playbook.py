@@ -152,6 +152,18 @@ class _Attempted:
     timeout: timedelta | None = None
     heartbeat: timedelta | None = None
 
+    async def run(self) -> Any:
+        """Its activity, with its retry policy and timeouts (the defaults where unset)."""
+        assert self.activity is not None, "a step with nothing to run is only handed over"
+        return await workflow.execute_activity(
+            self.activity,
+            self.arg,
+            result_type=self.result_type,
+            start_to_close_timeout=self.timeout or DEFAULT_STEP_TIMEOUT,
+            heartbeat_timeout=self.heartbeat,
+            retry_policy=self.retry or DEFAULT_STEP_RETRY,
+        )
+
 
 @dataclass
 class _Clock:
@@ -284,15 +296,7 @@ class Playbook:
         self._current_step = name
         await self.record("step.started", f"Step {name} started", step=name)
         try:
-            assert attempted.activity is not None
-            return await workflow.execute_activity(
-                attempted.activity,
-                attempted.arg,
-                result_type=attempted.result_type,
-                start_to_close_timeout=attempted.timeout or DEFAULT_STEP_TIMEOUT,
-                heartbeat_timeout=attempted.heartbeat,
-                retry_policy=attempted.retry or DEFAULT_STEP_RETRY,
-            )
+            return await attempted.run()
         except ActivityError as exc:
             await self.record("step.failed", f"Step {name} failed: {_describe(exc)}", step=name)
             raise
@@ -338,15 +342,7 @@ class Playbook:
             if self._ending:
                 return
             try:
-                assert attempted.activity is not None
-                result = await workflow.execute_activity(
-                    attempted.activity,
-                    attempted.arg,
-                    result_type=attempted.result_type,
-                    start_to_close_timeout=attempted.timeout or DEFAULT_STEP_TIMEOUT,
-                    heartbeat_timeout=attempted.heartbeat,
-                    retry_policy=attempted.retry or DEFAULT_STEP_RETRY,
-                )
+                result = await attempted.run()
             except ActivityError as exc:
                 await self._handoff(attempted, f"re-checking it failed: {_describe(exc)}")
                 return

@@ -174,6 +174,9 @@ async def test_a_failed_isolation_is_handed_over_and_the_revoked_keys_stay_revok
     not_done = report.split("## Not done", 1)[1].split("##", 1)[0]
     assert "isolate agent" in not_done and "no endpoint agent-unknown" in not_done
 
+    # From the CLI, done by hand needs a note of what was done.
+    blank = await responder.engine.cli("done", ref, "isolate agent failed", "--note", " ")
+    assert blank.exit_code == 1 and "--note is required" in blank.output, blank.output
     # Skipping without a reason is refused; with one, the incident is contained.
     refused = await responder.engine.http.post(
         f"/api/v1/incidents/{ref}/approvals/isolate agent failed", json={"choice": "skip"}

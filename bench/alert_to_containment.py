@@ -69,7 +69,7 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
         "bench-containment",
         sources__bench__format="generic",
         sources__bench__token=TOKEN,
-        sources__bench__rate_limit_per_second=0,
+        sources__bench__rate_limit_per_second="0",
     )
     seed(data, names)
     actions = Actions(data)

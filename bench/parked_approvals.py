@@ -119,7 +119,7 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
         "bench-parked",
         sources__bench__format="generic",
         sources__bench__token=TOKEN,
-        sources__bench__rate_limit_per_second=0,
+        sources__bench__rate_limit_per_second="0",
         operator=APPROVER,
     )
     seed(data, names, endpoints=True)

@@ -363,8 +363,12 @@ async def test_lifting_a_false_positive_leaves_what_another_open_incident_holds(
     async with running_engine(settings, temporal_env.client) as running:
 
         async def contained(ref: str) -> bool:
+            # Contained, and both steps in force as the run itself sees them (a close asks
+            # the run what to lift).
             detail = (await running.http.get(f"/api/v1/incidents/{ref}")).json()
-            return detail["status"] == "contained"
+            live = detail.get("live") or {}
+            in_force = live.get("in_force") or []
+            return detail["status"] == "contained" and "add input filter" in in_force
 
         first = (
             await running.http.post("/api/v1/alerts", json=example(dedup_key=uuid.uuid4().hex))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -269,14 +270,15 @@ async def test_incident_endpoints_require_the_operator_token(engine: Engine) -> 
 async def test_a_generic_alert_naming_no_taxonomy_gets_its_kinds(engine: Engine) -> None:
     """A responder filters and reports by OWASP and ATLAS: an alert that names none is
     filed under its kind's entries; one that names its own keeps them."""
-    bare = example(kind="model_compromise", owasp=[], atlas=[], dedup_key="bare-compromise")
+    # Keys of this test alone: the dev server is shared, and a workflow id is per fingerprint.
+    bare = example(kind="model_compromise", owasp=[], atlas=[], dedup_key=uuid.uuid4().hex)
     accepted = await engine.http.post("/api/v1/alerts", json=bare)
     assert accepted.status_code == 202, accepted.text
     detail = (await engine.http.get(f"/api/v1/incidents/{accepted.json()['incident_id']}")).json()
     assert detail["owasp"] == ["LLM03", "LLM04"]
     assert detail["atlas"] == ["AML.T0010", "AML.T0018"]
 
-    named = example(kind="model_compromise", owasp=["LLM04"], atlas=[], dedup_key="named")
+    named = example(kind="model_compromise", owasp=["LLM04"], atlas=[], dedup_key=uuid.uuid4().hex)
     accepted = await engine.http.post("/api/v1/alerts", json=named)
     detail = (await engine.http.get(f"/api/v1/incidents/{accepted.json()['incident_id']}")).json()
     assert detail["owasp"] == ["LLM04"]

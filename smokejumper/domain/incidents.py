@@ -35,7 +35,7 @@ class IncidentStatus(StrEnum):
     CONTAINED = "contained"
     # The playbook reached the point of containment with something missing: a step that
     # failed and waits for a responder, one not yet verified, or one nothing could act on.
-    CONTAINMENT_INCOMPLETE = "containment_incomplete"
+    PARTLY_CONTAINED = "partly_contained"
     RESOLVED = "resolved"
     CLOSED = "closed"
 

@@ -463,7 +463,7 @@ class Playbook:
         """Once nothing is missing, an incident the playbook said was contained is."""
         if self._missing or self._contained_reason is None or self._ending:
             return
-        if self._status is not IncidentStatus.CONTAINMENT_INCOMPLETE:
+        if self._status is not IncidentStatus.PARTLY_CONTAINED:
             return
         reason = self._contained_reason
         if self._skipped:
@@ -670,12 +670,12 @@ class Playbook:
 
     async def set_status(self, status: IncidentStatus, reason: str = "") -> None:
         """Change the incident's status. `contained` is said only when it is verified:
-        with containment missing it becomes `containment_incomplete`, naming what is
+        with containment missing it becomes `partly_contained`, naming what is
         missing, and turns `contained` once the last of it is done."""
         if status is IncidentStatus.CONTAINED and workflow.patched(HANDOFF_PATCH):
             self._contained_reason = reason
             if self._missing:
-                status = IncidentStatus.CONTAINMENT_INCOMPLETE
+                status = IncidentStatus.PARTLY_CONTAINED
                 missing = "; ".join(f"{step}: {why}" for step, why in self._missing.items())
                 reason = f"not verified contained; missing: {missing}"
         await self._bookkeep(

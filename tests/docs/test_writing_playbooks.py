@@ -161,7 +161,7 @@ async def test_a_failed_isolation_is_handed_to_people(playbook_harness: HarnessF
     # The response goes on; the incident says what is missing instead of "contained".
     await harness.wait_for_timeline("playbook.finished")
     state = await harness.wait_for_pending("isolate endpoint failed")
-    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert state.status is IncidentStatus.PARTLY_CONTAINED
     assert state.missing == {"isolate endpoint": "gateway refused the change"}
     assert "restore_api_key" not in [call.activity for call in harness.calls]
 

@@ -1,6 +1,6 @@
 """Each built-in playbook with each of its containment steps failing: the step is handed to
 people (retry now, done by hand, skip), the rest of the response still runs, and the
-incident is `containment_incomplete` — not `contained` — until the hand-off is answered.
+incident is `partly_contained` — not `contained` — until the hand-off is answered.
 
 On the time-skipping server, with the built-in activities on a real store and only the
 failing activity (and the inventory, where a step needs one) faked."""
@@ -211,7 +211,7 @@ async def test_retried_now_it_completes_and_the_incident_is_contained(
     state = await harness.wait_for_pending("block principal failed")
     await harness.wait_for_timeline("incident.status", count=2)
     state = await harness.state()
-    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert state.status is IncidentStatus.PARTLY_CONTAINED
     assert list(state.missing) == ["block principal"]
 
     # The provider is back: the retry runs the step again and it completes.
@@ -251,7 +251,7 @@ async def test_nothing_to_act_on_is_not_contained_and_asks_for_a_responder(
     state = await harness.wait_for_pending("quarantine documents not done")
     await harness.wait_for_timeline("incident.status", count=2)
     state = await harness.state()
-    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert state.status is IncidentStatus.PARTLY_CONTAINED
     assert "no document" in state.missing["quarantine documents"]
     # Nothing to retry: only done by hand or skip.
     with pytest.raises(DecisionRefused, match="done, skip, not retry"):
@@ -303,7 +303,7 @@ async def test_an_unconfirmed_isolation_is_rechecked_until_the_provider_confirms
     await harness.wait_for_timeline("step.unverified", step="isolate agent")
     await harness.wait_for_timeline("incident.status", count=2)
     state = await harness.state()
-    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert state.status is IncidentStatus.PARTLY_CONTAINED
     assert "does not confirm" in state.missing["isolate agent"]
 
     fake.returns("isolate_endpoint", lambda a: action_result(a, "isolate_endpoint", True))
@@ -334,4 +334,4 @@ async def test_never_confirmed_it_is_handed_to_people(playbook_harness: HarnessF
     await harness.advance(VERIFY_WITHIN + VERIFY_EVERY)
     state = await harness.wait_for_pending("isolate agent failed")
     assert "did not confirm it within" in state.missing["isolate agent"]
-    assert state.status is IncidentStatus.CONTAINMENT_INCOMPLETE
+    assert state.status is IncidentStatus.PARTLY_CONTAINED

@@ -167,7 +167,7 @@ async def test_a_failed_isolation_is_handed_over_and_the_revoked_keys_stay_revok
     await responder.wait_for_approval(ref, "isolate agent failed")
     await responder.wait_for(ref, "playbook.finished")
     detail = await responder.detail(ref)
-    assert detail["status"] == "containment_incomplete"
+    assert detail["status"] == "partly_contained"
     keys = LocalKeys(responder.settings.local_keys_file)
     assert keys.state("key-support-web").status == "inactive"
     report = await responder.report(ref)

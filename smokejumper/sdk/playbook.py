@@ -280,7 +280,9 @@ class Playbook:
         background. Until both are settled the incident cannot be `contained`.
         `on_failure=OnFailure.RAISE` raises the failure into `respond` instead.
         """
-        attempted = _Attempted(name, activity, arg, result_type, undo, undo_arg, retry, timeout)
+        attempted = _Attempted(
+            name, activity, arg, result_type, undo, undo_arg, retry, timeout, heartbeat
+        )
         try:
             result: T = await self._attempt(attempted)
         except ActivityError as exc:

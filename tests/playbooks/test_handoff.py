@@ -12,9 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from playbooks.data_leakage import SensitiveDataLeakage
-from playbooks.model_compromise import ModelCompromise
+from playbooks.model_compromise import ROLLBACK_HEARTBEAT, ROLLBACK_TIMEOUT, ModelCompromise
 from playbooks.model_extraction import COOL_OFF, ModelExtraction
 from playbooks.prompt_injection import PromptInjection
 from smokejumper.domain.alerts import Alert
@@ -335,3 +336,28 @@ async def test_never_confirmed_it_is_handed_to_people(playbook_harness: HarnessF
     state = await harness.wait_for_pending("isolate agent failed")
     assert "did not confirm it within" in state.missing["isolate agent"]
     assert state.status is IncidentStatus.PARTLY_CONTAINED
+
+
+async def test_a_rollback_runs_with_its_heartbeat_timeout(playbook_harness: HarnessFactory) -> None:
+    """Hashing a model's artifacts may take the rollback's 30 minutes; a killed worker's
+    rollback is attempted again after its heartbeat timeout, not after those 30 minutes."""
+    fake = FakeProvider(
+        "inventory_context",
+        "rollback_model",
+        results={"inventory_context": SERVING},
+        failures={"rollback_model": REFUSED},
+    )
+    harness = await playbook_harness(ModelCompromise, providers=[fake], approvers=APPROVERS)
+    run = await harness.run(compromise())
+    await harness.approve("isolate endpoints", as_=ONCALL)
+    await harness.approve("roll back model", as_="ml-dev")
+    await harness.approve("roll back model", as_=ONCALL)
+    await harness.wait_for_pending("roll back model failed")
+    scheduled = [
+        event.activity_task_scheduled_event_attributes
+        async for event in run.handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "rollback_model"
+    ]
+    assert [s.heartbeat_timeout.ToTimedelta() for s in scheduled] == [ROLLBACK_HEARTBEAT]
+    assert scheduled[0].start_to_close_timeout.ToTimedelta() == ROLLBACK_TIMEOUT

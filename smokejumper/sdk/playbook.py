@@ -441,25 +441,31 @@ class Playbook:
             requested_by=f"playbook:{workflow.info().workflow_type}",
             choices=choices,
         )
+        pending = await self._post_request(
+            spec, choices=", ".join(c.value for c in choices), handoff=name, cause=cause
+        )
+        await self.audit("handoff.requested", spec.requested_by, {"step": name, "cause": cause})
+        await self._announce(pending)
+        return await self._await_decision(pending)
+
+    async def _post_request(self, spec: ApprovalSpec, **data: str) -> PendingApproval:
+        """Register a request for people (an approval or a hand-off), eligible as its
+        approvers resolve now, and put it on the timeline where every surface reads it."""
         eligible = await self._resolve(spec.approvers)
         pending = PendingApproval(spec=spec, requested_at=workflow.now(), eligible=eligible)
         self._approvals[spec.step] = pending
         await self.record(
             "approval.requested",
-            f"Approval requested for {spec.step}: {question}",
+            f"Approval requested for {spec.step}: {spec.question}",
             step=spec.step,
             data={
                 "approvers": ", ".join(spec.approvers),
-                "min_approvals": 1,
+                "min_approvals": spec.min_approvals,
                 "risk": spec.risk,
-                "choices": ", ".join(c.value for c in choices),
-                "handoff": name,
-                "cause": cause,
+                **data,
             },
         )
-        await self.audit("handoff.requested", spec.requested_by, {"step": name, "cause": cause})
-        await self._announce(pending)
-        return await self._await_decision(pending)
+        return pending
 
     async def _settled(self) -> None:
         """Once nothing is missing, an incident the playbook said was contained is."""
@@ -504,20 +510,8 @@ class Playbook:
         )
         if step in self._approvals:
             raise ValueError(f"approval step {step!r} was already requested")
-        eligible = await self._resolve(spec.approvers)
-        pending = PendingApproval(spec=spec, requested_at=workflow.now(), eligible=eligible)
-        self._approvals[step] = pending
         self._current_step = step
-        await self.record(
-            "approval.requested",
-            f"Approval requested for {step}: {question}",
-            step=step,
-            data={
-                "approvers": ", ".join(spec.approvers),
-                "min_approvals": min_approvals,
-                "risk": spec.risk,
-            },
-        )
+        pending = await self._post_request(spec)
         await self._announce(pending)
         decision = await self._await_decision(pending)
         self._current_step = None

@@ -35,7 +35,6 @@ class GuardedH11Protocol(H11Protocol):
     # requests, oldest first (a dict keeps order): the first are evicted first.
     awaiting_head: ClassVar[dict[GuardedH11Protocol, None]]
     idle: ClassVar[dict[GuardedH11Protocol, None]]
-    evicted: ClassVar[int] = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,7 +87,6 @@ class GuardedH11Protocol(H11Protocol):
         if self not in self.awaiting_head and self not in self.idle:
             return  # its head arrived meanwhile
         self._head_done()
-        type(self).evicted += 1
         log.debug("connection from %s dropped: %s", self.client, why)
         self.transport.abort()
 
@@ -109,6 +107,5 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[Guarde
             "max_connections": max_connections,
             "awaiting_head": {},
             "idle": {},
-            "evicted": 0,
         },
     )

@@ -283,12 +283,9 @@ def action_result(action: dict[str, Any], kind: str, verified: bool) -> dict[str
     }
 
 
-async def test_an_unconfirmed_isolation_is_rechecked_until_the_provider_confirms_it(
-    playbook_harness: HarnessFactory,
-) -> None:
-    """An endpoint still `Updating` after the isolation: not contained until a re-check
-    finds it isolated."""
-    fake = FakeProvider(
+def unconfirmed_isolation() -> FakeProvider:
+    """The agent's key revoked and confirmed; its isolation done, not yet confirmed."""
+    return FakeProvider(
         "inventory_context",
         "revoke_key",
         "isolate_endpoint",
@@ -298,6 +295,14 @@ async def test_an_unconfirmed_isolation_is_rechecked_until_the_provider_confirms
             "isolate_endpoint": lambda a: action_result(a, "isolate_endpoint", False),
         },
     )
+
+
+async def test_an_unconfirmed_isolation_is_rechecked_until_the_provider_confirms_it(
+    playbook_harness: HarnessFactory,
+) -> None:
+    """An endpoint still `Updating` after the isolation: not contained until a re-check
+    finds it isolated."""
+    fake = unconfirmed_isolation()
     harness = await playbook_harness(PromptInjection, providers=[fake], approvers=APPROVERS)
     await harness.run(agentic())
     await harness.approve("freeze agent", as_=ONCALL)
@@ -318,16 +323,7 @@ async def test_an_unconfirmed_isolation_is_rechecked_until_the_provider_confirms
 
 
 async def test_never_confirmed_it_is_handed_to_people(playbook_harness: HarnessFactory) -> None:
-    fake = FakeProvider(
-        "inventory_context",
-        "revoke_key",
-        "isolate_endpoint",
-        results={
-            "inventory_context": AGENT,
-            "revoke_key": lambda a: action_result(a, "revoke_key", True),
-            "isolate_endpoint": lambda a: action_result(a, "isolate_endpoint", False),
-        },
-    )
+    fake = unconfirmed_isolation()
     harness = await playbook_harness(PromptInjection, providers=[fake], approvers=APPROVERS)
     await harness.run(agentic())
     await harness.approve("freeze agent", as_=ONCALL)

@@ -94,8 +94,8 @@ class ViewSubmission(_Read):
 
 
 class ModalMetadata(_Read):
-    """What the deny and hand-off note modals carry back (Responder._deny_modal and
-    _note_modal): written by smokejumper, so anything else is refused."""
+    """What the deny and hand-off note modals carry back (Responder._reason_modal):
+    written by smokejumper, so anything else is refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

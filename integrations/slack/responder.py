@@ -94,9 +94,9 @@ class Responder:
                     self._later(self._decide(ref, step, True, "", user, channel, Choice.RETRY))
                 elif action.action_id in ("done", "skip"):
                     clicked = Choice(action.action_id)
-                    self._later(self._note_modal(trigger, ref, step, channel, clicked))
+                    self._later(self._reason_modal(trigger, ref, step, channel, clicked))
                 elif action.action_id == "deny":
-                    self._later(self._deny_modal(trigger, ref, step, channel))
+                    self._later(self._reason_modal(trigger, ref, step, channel))
             return None
         if isinstance(read, ViewSubmission):
             if read.view.callback_id not in (DENY_CALLBACK, NOTE_CALLBACK):
@@ -227,27 +227,21 @@ class Responder:
                 "approval(s) needed.",
             )
 
-    async def _deny_modal(self, trigger_id: str, ref: str, step: str, channel: str) -> None:
-        view = self.renderer.render(
-            "deny_modal",
-            ref=ref,
-            step=step,
-            # Ids the code carries back, not shown to anyone: passed as they are.
-            metadata=Raw(json.dumps({"ref": ref, "step": step, "channel": channel})),
-        )
-        await asyncio.to_thread(self.client.views_open, trigger_id=trigger_id, view=view)
-
-    async def _note_modal(
-        self, trigger_id: str, ref: str, step: str, channel: str, choice: Choice
+    async def _reason_modal(
+        self, trigger_id: str, ref: str, step: str, channel: str, choice: Choice | None = None
     ) -> None:
+        """The modal a click that needs words opens: Deny (the reason), or a hand-off's Done
+        by hand / Skip (the note); its submission carries back where it came from."""
+        carried: dict[str, str] = {"ref": ref, "step": step, "channel": channel}
+        if choice is not None:
+            carried["choice"] = choice.value
         view = self.renderer.render(
-            "note_modal",
+            "deny_modal" if choice is None else "note_modal",
             ref=ref,
             step=step,
-            choice=choice.value,
-            metadata=Raw(
-                json.dumps({"ref": ref, "step": step, "channel": channel, "choice": choice.value})
-            ),
+            choice=choice.value if choice is not None else "",
+            # Ids the code carries back, not shown to anyone: passed as they are.
+            metadata=Raw(json.dumps(carried)),
         )
         await asyncio.to_thread(self.client.views_open, trigger_id=trigger_id, view=view)
 

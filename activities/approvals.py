@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from smokejumper.config import Settings
+from smokejumper.contracts.bookkeeping import RESOLVE_APPROVERS
 
 GROUP_PREFIX = "group:"
 
@@ -34,6 +34,6 @@ class ApprovalActivities:
     def __init__(self, settings: Settings) -> None:
         self.groups = settings.approvers
 
-    @activity.defn(name="resolve_approvers")
+    @RESOLVE_APPROVERS.implementation
     async def resolve_approvers(self, approvers: list[str]) -> list[str]:
         return resolve_people(approvers, self.groups)

@@ -13,12 +13,13 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.evidence import EvidenceActivities
 from smokejumper.assessment import categories_of, context_of, json_tool_calls, leak_of
 from smokejumper.config import Settings
+from smokejumper.contracts.assessment import ASSESS_LEAK, INCIDENT_CONTEXT
+from smokejumper.contracts.evidence import CAPTURE_TOOL_CALLS
 from smokejumper.domain.evidence import EvidenceCapture
 from smokejumper.domain.response import (
     EvidenceSummary,
@@ -77,7 +78,7 @@ class AssessmentActivities:
             EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings) for ref in refs
         ]
 
-    @activity.defn(name="incident_context")
+    @INCIDENT_CONTEXT.implementation
     async def incident_context(self, incident_id: int) -> IncidentContext:
         """Who, what and how, from the incident and its alerts (no evidence content)."""
         return await asyncio.to_thread(self._context, incident_id)
@@ -92,7 +93,7 @@ class AssessmentActivities:
             alerts=alerts,
         )
 
-    @activity.defn(name="assess_leak")
+    @ASSESS_LEAK.implementation
     async def assess_leak(self, incident_id: int) -> LeakAssessment:
         """Capture every alert's prompt and response as evidence and classify what the
         responses (or, for a prompt-side DLP alert, the prompts) gave away."""
@@ -137,7 +138,7 @@ class AssessmentActivities:
             for key_id in sorted(key_ids)
         ]
 
-    @activity.defn(name="capture_tool_calls")
+    @CAPTURE_TOOL_CALLS.implementation
     async def capture_tool_calls(self, request: ToolCallsRequest) -> EvidenceSummary | None:
         """The tool calls the agent made in the alerts' window, as one piece of evidence."""
         return await asyncio.to_thread(self._capture_tool_calls, request)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio import activity
-
+from smokejumper.contracts.bookkeeping import RECORD_AUDIT
 from smokejumper.domain.incidents import AuditRecord
 from smokejumper.store import audit
 from smokejumper.store.db import Store
@@ -15,7 +14,7 @@ class AuditActivities:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @activity.defn(name="record_audit")
+    @RECORD_AUDIT.implementation
     async def record_audit(self, record: AuditRecord) -> bool:
         """Append the record; False when a retry finds it already written."""
         return await asyncio.to_thread(self._append, record)

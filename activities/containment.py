@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from temporalio import activity
 
 from activities.actions import ISOLATE, ActionRows, Applied, Attempt, in_thread
 from integrations.endpoints.base import ISOLATED, EndpointNotFound, EndpointState
@@ -16,6 +15,8 @@ from integrations.endpoints.registry import EndpointProviders
 from integrations.keys.base import KeyNotFound, KeyState
 from integrations.keys.registry import KeyProviders
 from smokejumper.config import Settings
+from smokejumper.contracts.endpoints import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
+from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
 from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
 from smokejumper.store.db import Store
 
@@ -50,7 +51,7 @@ class ContainmentActivities(ActionRows):
 
     # -- revoke ---------------------------------------------------------------------------
 
-    @activity.defn(name="revoke_key")
+    @REVOKE_KEY.implementation
     async def revoke_key(self, action: KeyAction) -> ActionResult:
         """Disable the key at its provider; once per business key."""
         return await in_thread(self._revoke, action)
@@ -70,7 +71,7 @@ class ContainmentActivities(ActionRows):
 
     # -- isolate --------------------------------------------------------------------------
 
-    @activity.defn(name="isolate_endpoint")
+    @ISOLATE_ENDPOINT.implementation
     async def isolate_endpoint(self, action: EndpointAction) -> ActionResult:
         """Stop the endpoint serving at its provider; once per business key."""
         return await in_thread(self._isolate, action)
@@ -94,7 +95,7 @@ class ContainmentActivities(ActionRows):
 
     # -- restore --------------------------------------------------------------------------
 
-    @activity.defn(name="restore_key")
+    @RESTORE_KEY.implementation
     async def restore_key(self, action: KeyAction) -> ActionResult:
         """Put the key back as the revoke recorded it before; once per business key."""
         return await in_thread(self._restore_key, action)
@@ -113,7 +114,7 @@ class ContainmentActivities(ActionRows):
             restore,
         )
 
-    @activity.defn(name="restore_endpoint")
+    @RESTORE_ENDPOINT.implementation
     async def restore_endpoint(self, action: EndpointAction) -> ActionResult:
         """Put the endpoint back as the isolation recorded it before; once per business key."""
         return await in_thread(self._restore_endpoint, action)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.actions import ActionRows, Applied, Attempt, in_thread
@@ -32,6 +31,14 @@ from integrations.controls.local import (
     expiry_text,
 )
 from smokejumper.config import Settings
+from smokejumper.contracts.controls import (
+    ADD_FILTER_RULE,
+    BLOCK_PRINCIPAL,
+    QUARANTINE_DOCUMENT,
+    RELEASE_DOCUMENT,
+    REMOVE_FILTER_RULE,
+    UNBLOCK_PRINCIPAL,
+)
 from smokejumper.domain.containment import (
     ActionResult,
     DocumentAction,
@@ -67,7 +74,7 @@ class ControlPlaneActivities(ActionRows):
 
     # -- block / unblock a principal ------------------------------------------------------
 
-    @activity.defn(name="block_principal")
+    @BLOCK_PRINCIPAL.implementation
     async def block_principal(self, action: PrincipalAction) -> ActionResult:
         """Refuse the principal's requests at the gateway; once per business key."""
         target = action.target
@@ -96,14 +103,14 @@ class ControlPlaneActivities(ActionRows):
             lambda: self.principals.is_blocked(target),
         )
 
-    @activity.defn(name="unblock_principal")
+    @UNBLOCK_PRINCIPAL.implementation
     async def unblock_principal(self, action: PrincipalAction) -> ActionResult:
         """Put the principal back as the block found it."""
         return await in_thread(self._restore, action, "block", self.principals, action.target)
 
     # -- add / remove an input-filter rule ------------------------------------------------
 
-    @activity.defn(name="add_filter_rule")
+    @ADD_FILTER_RULE.implementation
     async def add_filter_rule(self, action: FilterRuleAction) -> ActionResult:
         """Make the gateway refuse prompts matching the rule until it expires."""
 
@@ -130,14 +137,14 @@ class ControlPlaneActivities(ActionRows):
             lambda: self.rules.is_active(action.rule_id),
         )
 
-    @activity.defn(name="remove_filter_rule")
+    @REMOVE_FILTER_RULE.implementation
     async def remove_filter_rule(self, action: FilterRuleAction) -> ActionResult:
         """Take the rule out before it expires (or put back the one it replaced)."""
         return await in_thread(self._restore, action, "filter rule", self.rules, action.rule_id)
 
     # -- quarantine / release a retrieval document ----------------------------------------
 
-    @activity.defn(name="quarantine_document")
+    @QUARANTINE_DOCUMENT.implementation
     async def quarantine_document(self, action: DocumentAction) -> ActionResult:
         """Keep the document out of retrieval results; once per business key."""
 
@@ -160,7 +167,7 @@ class ControlPlaneActivities(ActionRows):
             lambda: self.documents.is_quarantined(action.document),
         )
 
-    @activity.defn(name="release_document")
+    @RELEASE_DOCUMENT.implementation
     async def release_document(self, action: DocumentAction) -> ActionResult:
         """Return the document to retrieval as the quarantine found it."""
         return await in_thread(self._restore, action, "quarantine", self.documents, action.document)

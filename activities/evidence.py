@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integrations.evidence.base import EvidenceStore, EvidenceStoreError
 from integrations.evidence.registry import evidence_store
 from smokejumper.config import Settings
+from smokejumper.contracts.evidence import CAPTURE_EVIDENCE
 from smokejumper.domain.evidence import PREVIEW_CHARS, EvidenceCapture, EvidenceRef, evidence_key
 from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.redaction import Redactor
@@ -44,7 +44,7 @@ class EvidenceActivities:
             self._evidence = evidence_store(self.settings)
         return self._evidence
 
-    @activity.defn(name="capture_evidence")
+    @CAPTURE_EVIDENCE.implementation
     async def capture_evidence(self, capture: EvidenceCapture) -> EvidenceRef:
         """Store the content once per incident, name and hash; return its reference.
 

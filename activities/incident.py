@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from temporalio import activity
 
+from smokejumper.contracts.bookkeeping import (
+    RECORD_TIMELINE_EVENT,
+    SET_INCIDENT_SEVERITY,
+    SET_INCIDENT_STATUS,
+)
 from smokejumper.domain.incidents import (
     IncidentStatus,
     SeverityChange,
@@ -47,7 +51,7 @@ class IncidentActivities:
         if self.on_recorded is not None:
             await self.on_recorded(entry)
 
-    @activity.defn(name="record_timeline_event")
+    @RECORD_TIMELINE_EVENT.implementation
     async def record_timeline_event(self, entry: TimelineEntry) -> bool:
         """Write one timeline row; returns False when it was already written (a retry)."""
         written = await asyncio.to_thread(self._record, entry)
@@ -77,7 +81,7 @@ class IncidentActivities:
             return False
         return True
 
-    @activity.defn(name="set_incident_status")
+    @SET_INCIDENT_STATUS.implementation
     async def set_incident_status(self, change: StatusChange) -> bool:
         """Move the incident to `status`, stamp its time, and record it on the timeline."""
         applied = await asyncio.to_thread(self._set_status, change)
@@ -128,7 +132,7 @@ class IncidentActivities:
             )
         return True
 
-    @activity.defn(name="set_incident_severity")
+    @SET_INCIDENT_SEVERITY.implementation
     async def set_incident_severity(self, change: SeverityChange) -> bool:
         """Raise or lower the incident's severity, on the timeline."""
         applied = await asyncio.to_thread(self._set_severity, change)

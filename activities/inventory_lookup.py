@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import select
-from temporalio import activity
 
+from smokejumper.contracts.assessment import INVENTORY_CONTEXT
 from smokejumper.domain.response import EndpointInfo, InventoryContext, InventoryQuery, KeyRef
 from smokejumper.inventory.blast_radius import TargetError, blast_radius
 from smokejumper.store.db import Store
@@ -48,7 +48,7 @@ class InventoryLookupActivities:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @activity.defn(name="inventory_context")
+    @INVENTORY_CONTEXT.implementation
     async def inventory_context(self, query: InventoryQuery) -> InventoryContext:
         """Owners, blast radius, expected digest, last known good and the high-risk flag."""
         return await asyncio.to_thread(self._lookup, query)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from temporalio import activity
-
 from activities.actions import ActionRows, Applied, Attempt, in_thread
 from integrations.memory.base import MemoryProviderError, MemoryScope
 from integrations.memory.registry import MemoryProviders, not_configured
 from smokejumper.config import Settings
+from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY
 from smokejumper.domain.containment import ActionResult
 from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery, resolve_patterns
 from smokejumper.store.db import Store
@@ -45,7 +44,7 @@ class MemoryActivities(ActionRows):
             )
         return MemoryScope(application=application, patterns=patterns)
 
-    @activity.defn(name="memory_purge_plan")
+    @MEMORY_PURGE_PLAN.implementation
     async def memory_purge_plan(self, query: MemoryQuery) -> MemoryPlan:
         """Whether the application's conversation memory can be purged for this
         conversation (from the configuration; nothing is contacted)."""
@@ -72,7 +71,7 @@ class MemoryActivities(ActionRows):
             configured=True, application=app, provider=config.provider, patterns=len(patterns)
         )
 
-    @activity.defn(name="purge_memory")
+    @PURGE_MEMORY.implementation
     async def purge_memory(self, action: MemoryAction) -> ActionResult:
         """Delete the conversation's memory and cache entries; once per business key."""
         return await in_thread(self._purge, action)

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select
-from temporalio import activity
 
 from activities.actions import ActionRows, Applied, Attempt, in_thread
 from integrations.models.base import (
@@ -25,6 +24,7 @@ from integrations.models.base import (
 from integrations.models.registry import ModelProviders
 from integrations.pollers.digest import normalize_digest
 from smokejumper.config import Settings
+from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
 from smokejumper.domain.containment import ActionResult, ModelAction
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, InventoryModel, InventoryModelVersion
@@ -39,7 +39,7 @@ class ModelActivities(ActionRows):
 
     # -- roll back ------------------------------------------------------------------------
 
-    @activity.defn(name="rollback_model")
+    @ROLLBACK_MODEL.implementation
     async def rollback_model(self, action: ModelAction) -> ActionResult:
         """Point the serving alias at the last known good version; once per business key."""
         return await in_thread(self._rollback, action)
@@ -123,7 +123,7 @@ class ModelActivities(ActionRows):
 
     # -- restore --------------------------------------------------------------------------
 
-    @activity.defn(name="restore_model")
+    @RESTORE_MODEL.implementation
     async def restore_model(self, action: ModelAction) -> ActionResult:
         """Point the alias back at the version the rollback recorded; once per business key."""
         return await in_thread(self._restore_model, action)

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from temporalio import activity
 
 from activities.approvals import resolve_people
 from smokejumper.config import Settings
+from smokejumper.contracts.bookkeeping import NOTIFY
 from smokejumper.domain.incidents import Notification, TimelineEntry
 from smokejumper.store.db import Store
 from smokejumper.store.tables import TimelineEvent
@@ -34,7 +34,7 @@ class NotifyActivities:
         # incident's channel, mentioning the recipients.
         self.on_recorded = on_recorded
 
-    @activity.defn(name="notify")
+    @NOTIFY.implementation
     async def notify(self, notification: Notification) -> list[str]:
         """Record the notification; returns who it is for (resolved)."""
         recipients = resolve_people(notification.to, self.groups)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from temporalio import activity
-
 from activities.evidence import EvidenceActivities
 from smokejumper.config import Settings
+from smokejumper.contracts.evidence import RECORD_REPORT
 from smokejumper.domain.evidence import EvidenceCapture
 from smokejumper.domain.response import EvidenceSummary
 from smokejumper.inventory.key_prefixes import redactor_for
@@ -23,7 +22,7 @@ class ReportActivities:
         self.settings = settings
         self.evidence = EvidenceActivities(store, settings)
 
-    @activity.defn(name="record_report")
+    @RECORD_REPORT.implementation
     async def record_report(self, incident_id: int) -> EvidenceSummary:
         """Render the report and keep it as the evidence item `incident-report`."""
         return await asyncio.to_thread(self._record, incident_id)

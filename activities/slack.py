@@ -23,9 +23,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from integrations.slack.client import describe, web_client
 from integrations.slack.messages import (
-    DELIVER_ACTIVITY,
     RELAY_WORKFLOW,
     SIGNAL_TIMELINE,
+    SLACK_DELIVER,
     RelayStart,
     SlackDelivery,
     SlackPosts,
@@ -66,7 +66,7 @@ class SlackActivities:
             resolve=lambda entries: people(entries, settings.approvers),
         )
 
-    @activity.defn(name=DELIVER_ACTIVITY)
+    @SLACK_DELIVER.implementation
     async def slack_deliver(self, delivery: SlackDelivery) -> SlackPosts:
         """Post or update what one timeline event changes in Slack; resumes after the
         sub-steps an earlier attempt finished (kept in its heartbeat)."""

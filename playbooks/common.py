@@ -9,21 +9,29 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.alerts import Severity
-    from smokejumper.domain.containment import ActionResult, KeyAction, PrincipalAction
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.domain.response import (
-        IncidentContext,
-        InventoryContext,
-        InventoryQuery,
-        KeyRef,
-        LeakAssessment,
-    )
-    from smokejumper.masking import mask
-    from smokejumper.sdk.approvals import Escalation, Fallback
-    from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
-    from smokejumper.sdk.playbook import Playbook
+from smokejumper.masking import mask
+from smokejumper.sdk import (
+    ASSESS_LEAK,
+    BLOCK_PRINCIPAL,
+    INCIDENT_CONTEXT,
+    INVENTORY_CONTEXT,
+    RECORD_REPORT,
+    REVOKE_KEY,
+    ClockBasis,
+    ClockKind,
+    Escalation,
+    Fallback,
+    IncidentContext,
+    IncidentStart,
+    InventoryContext,
+    InventoryQuery,
+    KeyAction,
+    KeyRef,
+    LeakAssessment,
+    Playbook,
+    PrincipalAction,
+    Severity,
+)
 
 # Approver groups the built-in playbooks ask (configure them under [approvers]).
 SECURITY_ONCALL = "group:security-oncall"
@@ -49,19 +57,19 @@ class GenAIPlaybook(Playbook):
 
     async def look(self, incident: IncidentStart) -> tuple[IncidentContext, InventoryContext]:
         """What the alerts say, and what the inventory knows about their target."""
-        context: IncidentContext | None = await self.step(
-            "read alerts", "incident_context", incident.incident_id, result_type=IncidentContext
-        )
-        if context is None:  # a dry run's recorder answers nothing
+        context = await self.step("read alerts", INCIDENT_CONTEXT, incident.incident_id)
+        if context is None:
+            # Handed to people: go on with what the incident itself says, so that every
+            # step that needs more is handed to them too.
             context = IncidentContext(
                 incident_id=incident.incident_id,
                 ref=incident.ref,
                 kind=incident.kind,
                 severity=incident.severity,
             )
-        inventory: InventoryContext | None = await self.step(
+        inventory = await self.step(
             "look up inventory",
-            "inventory_context",
+            INVENTORY_CONTEXT,
             InventoryQuery(
                 endpoint=context.endpoint,
                 model=context.model,
@@ -69,16 +77,15 @@ class GenAIPlaybook(Playbook):
                 application=context.application,
                 key_id=context.api_key_id,
             ),
-            result_type=InventoryContext,
         )
         return context, inventory or InventoryContext()
 
     async def assess_leak(self, incident: IncidentStart) -> LeakAssessment:
         """Capture and hash the evidence, and classify what left."""
-        leak: LeakAssessment | None = await self.step(
-            "classify leak", "assess_leak", incident.incident_id, result_type=LeakAssessment
-        )
-        leak = leak or LeakAssessment(incident_id=incident.incident_id)
+        # Handed to people, it classifies nothing: the evidence is on the timeline to read.
+        leak = await self.step(
+            "classify leak", ASSESS_LEAK, incident.incident_id
+        ) or LeakAssessment(incident_id=incident.incident_id)
         what = ", ".join(leak.categories) or "nothing sensitive"
         await self.record(
             "leak.classified",
@@ -110,14 +117,7 @@ class GenAIPlaybook(Playbook):
                 provider=key.provider,
                 key_id=key.key_id,
             )
-            result: ActionResult | None = await self.step(
-                name,
-                "revoke_key",
-                action,
-                result_type=ActionResult,
-                undo="restore_key",
-                undo_arg=action,
-            )
+            result = await self.step(name, REVOKE_KEY, action)
             if result is not None and not result.verified:
                 unverified.append(mask(key.key_id))
         return unverified
@@ -151,14 +151,7 @@ class GenAIPlaybook(Playbook):
             expires_at=workflow.now() + for_ if for_ is not None else None,
             reason=reason,
         )
-        await self.step(
-            step,
-            "block_principal",
-            action,
-            result_type=ActionResult,
-            undo="unblock_principal",
-            undo_arg=action,
-        )
+        await self.step(step, BLOCK_PRINCIPAL, action)
         return action
 
     async def notify_owners(
@@ -169,12 +162,8 @@ class GenAIPlaybook(Playbook):
         await self.notify(message, to=[*inventory.owners, SECURITY_ONCALL, *(also or [])])
 
     async def escalate(self, severity: Severity, reason: str) -> None:
-        if Severity(self.incident_severity).rank < severity.rank:
+        if self.incident_severity.rank < severity.rank:
             await self.set_severity(severity, reason)
-
-    @property
-    def incident_severity(self) -> str:
-        return str(self._severity)
 
     async def privacy_review(self, incident: IncidentStart, leak: LeakAssessment) -> None:
         """Personal data left: start GDPR Art. 33's 72 hours from awareness and ask the DPO
@@ -207,15 +196,12 @@ class GenAIPlaybook(Playbook):
             )
             return
         who = ", ".join(decision.decided_by) or "the DPO"
-        await self._stop_clock(
-            StopClock(
-                clock=clock,
-                actor=who,
-                filed_at=workflow.now(),
-                reference=f"assessed not notifiable: {decision.reason or 'no reason given'}",
-            )
+        await self.stop_clock(
+            clock,
+            actor=who,
+            reference=f"assessed not notifiable: {decision.reason or 'no reason given'}",
         )
 
     async def write_report(self, incident: IncidentStart) -> None:
         """The post-incident report as it stands, kept as evidence (hash on the timeline)."""
-        await self.step("write report", "record_report", incident.incident_id)
+        await self.step("write report", RECORD_REPORT, incident.incident_id)

@@ -35,17 +35,22 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-with workflow.unsafe.imports_passed_through():
-    from playbooks.common import CREDENTIALS, PERSONAL_DATA, SECURITY_ONCALL, GenAIPlaybook
-    from smokejumper.domain.alerts import AlertKind, Severity
-    from smokejumper.domain.containment import ActionResult
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery
-    from smokejumper.domain.response import IncidentContext
-    from smokejumper.intake.routing import Route
-    from smokejumper.masking import mask
-    from smokejumper.sdk.approvals import Fallback
-    from smokejumper.sdk.playbook import playbook
+from playbooks.common import CREDENTIALS, PERSONAL_DATA, SECURITY_ONCALL, GenAIPlaybook
+from smokejumper.masking import mask
+from smokejumper.sdk import (
+    MEMORY_PURGE_PLAN,
+    PURGE_MEMORY,
+    AlertKind,
+    Fallback,
+    IncidentContext,
+    IncidentStart,
+    IncidentStatus,
+    MemoryAction,
+    MemoryQuery,
+    Route,
+    Severity,
+    playbook,
+)
 
 # Runs recorded before the purge step existed replay without it.
 MEMORY_PURGE_PATCH = "leakage-memory-purge"
@@ -143,22 +148,17 @@ class SensitiveDataLeakage(GenAIPlaybook):
         approval. Anything short of a purge leaves a follow-up."""
         who = _conversation(context)
         app = context.application or "the application"
-        plan: MemoryPlan | None = await self.step(
+        plan = await self.step(
             "check memory purge",
-            "memory_purge_plan",
+            MEMORY_PURGE_PLAN,
             MemoryQuery(
                 application=context.application, session=context.session_id, user=context.user
             ),
-            result_type=MemoryPlan,
         )
-        if plan is None:
-            # A dry run's recorder answers nothing: rehearse the purge where it could apply.
-            plan = MemoryPlan(
-                configured=bool(context.application and (context.session_id or context.user)),
-                application=context.application,
-                reason="the alerts name no application, or no session or user",
-            )
         by_hand = f"Purge the conversation memory and caches of {who} in {app} by hand"
+        if plan is None:
+            await self.follow_up(f"{by_hand}: could not check whether purging is configured")
+            return
         if not plan.configured or context.application is None:
             await self.follow_up(f"{by_hand}: not automated here ({plan.reason})")
             return
@@ -193,18 +193,17 @@ class SensitiveDataLeakage(GenAIPlaybook):
         # A purge that fails is handed to people (retry, done by hand, skip); it must not
         # undo the containment before it. Runs from before hand-offs raise here instead.
         try:
-            result: ActionResult | None = await self.step(
+            result = await self.step(
                 PURGE_STEP,
-                "purge_memory",
+                PURGE_MEMORY,
                 action,
-                result_type=ActionResult,
                 retry=PURGE_RETRY,
                 timeout=PURGE_TIMEOUT,
             )
         except ActivityError:
             await self.follow_up(f"{by_hand}: the purge failed (see the timeline)")
             return
-        if result is None:  # handed to people, or a dry run's recorder answers nothing
+        if result is None:  # handed to people
             return
         before = int(result.before.get("keys", 0))
         await self.record(

@@ -24,26 +24,30 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from playbooks.common import INCIDENT_COMMANDERS, ML_PLATFORM, SECURITY_ONCALL, GenAIPlaybook
-    from smokejumper.domain.alerts import AlertKind, Severity
-    from smokejumper.domain.containment import ActionResult, EndpointAction, ModelAction
-    from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.domain.response import EndpointInfo, IncidentContext, InventoryContext
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.approvals import Fallback
-    from smokejumper.sdk.clocks import ClockBasis, ClockKind
-    from smokejumper.sdk.playbook import playbook
+from playbooks.common import INCIDENT_COMMANDERS, ML_PLATFORM, SECURITY_ONCALL, GenAIPlaybook
+from smokejumper.sdk import (
+    CAPTURE_EVIDENCE,
+    ISOLATE_ENDPOINT,
+    ROLLBACK_MODEL,
+    AlertKind,
+    ClockBasis,
+    ClockKind,
+    EndpointAction,
+    EndpointInfo,
+    EvidenceCapture,
+    Fallback,
+    IncidentContext,
+    IncidentStart,
+    IncidentStatus,
+    InventoryContext,
+    ModelAction,
+    Route,
+    Severity,
+    playbook,
+)
 
 ISOLATE_DECIDE_WITHIN = timedelta(minutes=15)
 ROLLBACK_DECIDE_WITHIN = timedelta(hours=4)
-
-
-ROLLBACK_TIMEOUT = timedelta(minutes=30)
-ROLLBACK_HEARTBEAT = timedelta(seconds=15)
 
 
 @playbook
@@ -138,7 +142,7 @@ class ModelCompromise(GenAIPlaybook):
         }
         await self.step(
             "capture registry state",
-            "capture_evidence",
+            CAPTURE_EVIDENCE,
             EvidenceCapture(
                 incident_id=incident.incident_id,
                 name="registry-state",
@@ -146,14 +150,13 @@ class ModelCompromise(GenAIPlaybook):
                 content=json.dumps(history, indent=2, sort_keys=True),
                 captured_by=f"playbook:{self.name}",
             ),
-            result_type=EvidenceRef,
         )
 
     async def isolate(
         self, incident: IncidentStart, serving: list[EndpointInfo], version: str
     ) -> None:
         names = ", ".join(e.name for e in serving)
-        critical = Severity(self.incident_severity) is Severity.CRITICAL
+        critical = self.incident_severity is Severity.CRITICAL
         decision = await self.approve(
             "isolate endpoints",
             question=f"Isolate {names}, serving the compromised {version}?",
@@ -173,14 +176,7 @@ class ModelCompromise(GenAIPlaybook):
                 endpoint=endpoint.name,
                 reason=f"{incident.ref}: serves compromised {version}",
             )
-            await self.step(
-                name,
-                "isolate_endpoint",
-                action,
-                result_type=ActionResult,
-                undo="restore_endpoint",
-                undo_arg=action,
-            )
+            await self.step(name, ISOLATE_ENDPOINT, action)
 
     async def roll_back(
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
@@ -211,14 +207,6 @@ class ModelCompromise(GenAIPlaybook):
             to_version=inventory.last_known_good,
             reason=f"{incident.ref}: {context.model}@{context.model_version} compromised",
         )
-        await self.step(
-            "roll back model",
-            "rollback_model",
-            action,
-            result_type=ActionResult,
-            undo="restore_model",
-            undo_arg=action,
-            # Hashing a large model's artifacts takes minutes; the activity heartbeats.
-            timeout=ROLLBACK_TIMEOUT,
-            heartbeat=ROLLBACK_HEARTBEAT,
-        )
+        # Hashing a large model's artifacts takes minutes: the contract's retry class
+        # allows 30 minutes, with a heartbeat.
+        await self.step("roll back model", ROLLBACK_MODEL, action)

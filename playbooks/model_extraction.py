@@ -20,14 +20,19 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from playbooks.common import GenAIPlaybook
-    from smokejumper.domain.alerts import AlertKind, Severity
-    from smokejumper.domain.containment import ActionResult, PrincipalAction
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.domain.response import IncidentContext, KeyRef
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.playbook import playbook
+from playbooks.common import GenAIPlaybook
+from smokejumper.sdk import (
+    BLOCK_PRINCIPAL,
+    AlertKind,
+    IncidentContext,
+    IncidentStart,
+    IncidentStatus,
+    KeyRef,
+    PrincipalAction,
+    Route,
+    Severity,
+    playbook,
+)
 
 COOL_OFF = timedelta(minutes=15)
 
@@ -71,7 +76,8 @@ class ModelExtraction(GenAIPlaybook):
             expires_at=workflow.now() + COOL_OFF,
             reason=f"{incident.ref}: {incident.kind}, {COOL_OFF} cool-off",
         )
-        await self.step("throttle principal", "block_principal", throttle, result_type=ActionResult)
+        # Not undone on abort or lift: the throttle lapses on its own after the cool-off.
+        await self.step("throttle principal", BLOCK_PRINCIPAL, throttle, undo=None)
         seen = self.state().alerts_seen
         try:
             await workflow.wait_condition(lambda: self.state().alerts_seen > seen, timeout=COOL_OFF)
@@ -89,14 +95,7 @@ class ModelExtraction(GenAIPlaybook):
                     "reason": f"{incident.ref}: carried on after a {COOL_OFF} cool-off",
                 }
             )
-            await self.step(
-                "block principal",
-                "block_principal",
-                block,
-                result_type=ActionResult,
-                undo="unblock_principal",
-                undo_arg=block,
-            )
+            await self.step("block principal", BLOCK_PRINCIPAL, block)
             if context.api_key_id is not None:
                 provider = next(
                     (k.provider for k in inventory.keys if k.key_id == context.api_key_id),

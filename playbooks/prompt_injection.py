@@ -26,25 +26,27 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from playbooks.common import INCIDENT_COMMANDERS, SECURITY_ONCALL, GenAIPlaybook
-    from smokejumper.domain.alerts import AlertKind, Severity
-    from smokejumper.domain.containment import (
-        ActionResult,
-        DocumentAction,
-        EndpointAction,
-        FilterRuleAction,
-    )
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.domain.response import (
-        EvidenceSummary,
-        IncidentContext,
-        InventoryContext,
-        ToolCallsRequest,
-    )
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.approvals import Escalation, Fallback
-    from smokejumper.sdk.playbook import playbook
+from playbooks.common import INCIDENT_COMMANDERS, SECURITY_ONCALL, GenAIPlaybook
+from smokejumper.sdk import (
+    ADD_FILTER_RULE,
+    CAPTURE_TOOL_CALLS,
+    ISOLATE_ENDPOINT,
+    QUARANTINE_DOCUMENT,
+    AlertKind,
+    DocumentAction,
+    EndpointAction,
+    Escalation,
+    Fallback,
+    FilterRuleAction,
+    IncidentContext,
+    IncidentStart,
+    IncidentStatus,
+    InventoryContext,
+    Route,
+    Severity,
+    ToolCallsRequest,
+    playbook,
+)
 
 FILTER_FOR = timedelta(hours=24)
 FREEZE_DECIDE_WITHIN = timedelta(minutes=30)
@@ -127,14 +129,7 @@ class PromptInjection(GenAIPlaybook):
             expires_at=workflow.now() + FILTER_FOR,
             reason=f"{incident.ref}: replay of a direct prompt injection",
         )
-        await self.step(
-            "add input filter",
-            "add_filter_rule",
-            rule,
-            result_type=ActionResult,
-            undo="remove_filter_rule",
-            undo_arg=rule,
-        )
+        await self.step("add input filter", ADD_FILTER_RULE, rule)
 
     async def contain_indirect(
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
@@ -153,14 +148,7 @@ class PromptInjection(GenAIPlaybook):
                 source=context.data_source,
                 reason=f"{incident.ref}: carried an indirect prompt injection",
             )
-            await self.step(
-                name,
-                "quarantine_document",
-                action,
-                result_type=ActionResult,
-                undo="release_document",
-                undo_arg=action,
-            )
+            await self.step(name, QUARANTINE_DOCUMENT, action)
         source = context.data_source or "the retrieval source"
         await self.record(
             "datasource.flagged",
@@ -176,14 +164,13 @@ class PromptInjection(GenAIPlaybook):
     async def contain_agentic(
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
     ) -> None:
-        calls: EvidenceSummary | None = await self.step(
+        calls = await self.step(
             "capture tool calls",
-            "capture_tool_calls",
+            CAPTURE_TOOL_CALLS,
             ToolCallsRequest(incident_id=incident.incident_id, captured_by="playbook"),
-            result_type=EvidenceSummary,
         )
         target = context.endpoint or "the agent's endpoint"
-        critical = Severity(self.incident_severity) is Severity.CRITICAL
+        critical = self.incident_severity is Severity.CRITICAL
         decision = await self.approve(
             "freeze agent",
             question=f"The agent behind {target} executed {context.tool_calls} tool call(s) "
@@ -217,11 +204,4 @@ class PromptInjection(GenAIPlaybook):
             endpoint=context.endpoint,
             reason=f"{incident.ref}: agent executed injected tool calls",
         )
-        await self.step(
-            "isolate agent",
-            "isolate_endpoint",
-            action,
-            result_type=ActionResult,
-            undo="restore_endpoint",
-            undo_arg=action,
-        )
+        await self.step("isolate agent", ISOLATE_ENDPOINT, action)

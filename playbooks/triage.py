@@ -6,11 +6,7 @@ further alert with the same fingerprint and keeps the incident open until it is 
 
 from __future__ import annotations
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.sdk import IncidentStart, Playbook, playbook
 
 
 @playbook

@@ -27,7 +27,8 @@ from activities.notify import NotifyActivities
 from activities.reports import ReportActivities
 from activities.slack import slack_activities, slack_hook
 from integrations.evidence.checkpoints import head_checkpoints
-from smokejumper.config import Settings
+from smokejumper.config import ConfigError, Settings
+from smokejumper.contracts.base import ContractError, check_implementations, contracts_of
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
@@ -108,12 +109,19 @@ def build_worker(
     client: Client, settings: Settings, store: Store, workflows: Sequence[type] | None = None
 ) -> Worker:
     """A worker for `workflows`, by default every discovered playbook (built-in and
-    `playbook_dirs`); raises ConfigError when a playbook cannot be loaded."""
+    `playbook_dirs`); raises ConfigError when a playbook cannot be loaded, or when an
+    activity contract its workflows call has no implementation (or several)."""
+    chosen = [*(workflows or discover(settings).values()), *slack_workflows(settings)]
+    activities = activities_for(store, settings)
+    try:
+        check_implementations(activities, contracts_of(chosen))
+    except ContractError as exc:
+        raise ConfigError(str(exc)) from None
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=[*(workflows or discover(settings).values()), *slack_workflows(settings)],
-        activities=activities_for(store, settings),
+        workflows=chosen,
+        activities=activities,
         max_concurrent_activities=50,
         max_cached_workflows=settings.temporal.max_cached_workflows,
         workflow_runner=sandboxed_runner(),
@@ -134,11 +142,13 @@ def sandboxed_runner() -> SandboxedWorkflowRunner:
 
     Every new workflow instance otherwise re-imports the core's pydantic models inside the
     sandbox, which costs more than the workflow's own work. The core is deterministic
-    library code (models, names, policies); playbook modules are still re-imported.
+    library code (models, names, policies, contracts), and so is the built-in playbooks'
+    shared base; playbook modules themselves are still re-imported. Playbooks therefore
+    import from the core plainly, with no `imports_passed_through` block.
     """
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "smokejumper", "pydantic", "pydantic_core", "annotated_types"
+            "smokejumper", "playbooks.common", "pydantic", "pydantic_core", "annotated_types"
         )
     )
 

@@ -3,13 +3,32 @@ sandbox re-imports this module)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import timedelta
 
+from pydantic import BaseModel, Field
+from temporalio.common import RetryPolicy
+
+from smokejumper.contracts.base import Contract, RetryClass
 from smokejumper.domain.incidents import TimelineEntry
 
 SIGNAL_TIMELINE = "timeline"
 RELAY_WORKFLOW = "slack-relay"
-DELIVER_ACTIVITY = "slack_deliver"
+
+# Slack outages last minutes; rate limits name their own delay (Retry-After, honoured by
+# the activity through next_retry_delay). After about 30 minutes an event is given up:
+# the next one re-renders the card from the store anyway.
+SLACK = RetryClass(
+    "slack",
+    RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=40,
+        non_retryable_error_types=["SlackRefused", "TemplateProblem", "ValueError"],
+    ),
+    timedelta(seconds=30),
+    heartbeat=timedelta(seconds=30),
+)
 
 
 class SlackPosts(BaseModel):
@@ -28,6 +47,16 @@ class SlackPosts(BaseModel):
 class SlackDelivery(BaseModel):
     entry: TimelineEntry
     posts: SlackPosts
+
+
+SLACK_DELIVER = Contract(
+    "slack_deliver",
+    SlackDelivery,
+    SlackPosts,
+    retry=SLACK,
+    rehearse=lambda delivery, _: delivery.posts,
+    description="Post or update what one timeline event changes in Slack.",
+)
 
 
 class RelayStart(BaseModel):

@@ -8,34 +8,20 @@ keeps where the card and the approval messages were posted, so updates land in p
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from integrations.slack.messages import (
-        DELIVER_ACTIVITY,
         RELAY_WORKFLOW,
         SIGNAL_TIMELINE,
+        SLACK_DELIVER,
         RelayStart,
         SlackDelivery,
         SlackPosts,
     )
     from smokejumper.domain.incidents import TimelineEntry
 
-# Slack outages last minutes; rate limits name their own delay (Retry-After, honoured by
-# the activity through next_retry_delay). After about 30 minutes an event is given up:
-# the next one re-renders the card from the store anyway.
-SLACK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=40,
-    non_retryable_error_types=["SlackRefused", "TemplateProblem", "ValueError"],
-)
-SLACK_TIMEOUT = timedelta(seconds=30)
 _CONTINUE_AS_NEW_AFTER_EVENTS = 5_000
 _SEEN_KEPT = 500
 
@@ -57,13 +43,8 @@ class SlackRelay:
                 return self.posts
             entry = self.pending.pop(0)
             try:
-                self.posts = await workflow.execute_activity(
-                    DELIVER_ACTIVITY,
-                    SlackDelivery(entry=entry, posts=self.posts),
-                    result_type=SlackPosts,
-                    start_to_close_timeout=SLACK_TIMEOUT,
-                    heartbeat_timeout=SLACK_TIMEOUT,
-                    retry_policy=SLACK_RETRY,
+                self.posts = await SLACK_DELIVER.execute(
+                    SlackDelivery(entry=entry, posts=self.posts)
                 )
             except ActivityError:
                 # Given up on this event (logged by the activity); the next one re-renders

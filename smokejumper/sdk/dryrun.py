@@ -2,11 +2,12 @@
 
 The playbook runs for real — as a Temporal workflow, in the sandbox — but on the
 time-skipping test server, and every activity it calls is a recorder: it notes the name
-and the arguments and returns None — except the activities that only read the alert
-(`incident_context`, `assess_leak`), which answer from the alert given, so the rehearsal
-takes the branches the real incident would. No containment provider is called and no database is
-opened (the timeline, status and audit activities are recorders too). Approvals are
-answered by a policy; timers are skipped, so an hour-long timeout costs nothing.
+and the arguments and answers with the activity contract's typed fake — containment as
+done and confirmed, and what the reading activities (`incident_context`, `assess_leak`)
+would say of the alert given, so the rehearsal takes the branches the real incident would.
+No containment provider is called and no database is opened (the timeline, status and
+audit activities are recorders too). Approvals are answered by a policy; timers are
+skipped, so an hour-long timeout costs nothing.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 
-from smokejumper.assessment import categories_of, context_of, leak_of
 from smokejumper.config import Settings
+from smokejumper.contracts.base import Contract, Rehearsal, contracts_of
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import (
     QUERY_STATE,
@@ -45,9 +46,7 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentState,
 )
-from smokejumper.domain.response import KeyRef, LeakAssessment
 from smokejumper.intake.fingerprint import fingerprint, workflow_id_for
-from smokejumper.leakage import LeakClassifier
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.lint import sandbox_refusal
 from smokejumper.sdk.playbook import Playbook
@@ -204,13 +203,14 @@ class Recorder:
 
     def __init__(
         self,
-        engine_activities: Iterable[str] = (),
-        answers: dict[str, Callable[[list[Any]], Any]] | None = None,
+        contracts: Iterable[Contract[Any, Any]] = (),
+        rehearsal: Rehearsal | None = None,
     ) -> None:
-        self.answers = dict(answers or {})
+        self.contracts = {contract.name: contract for contract in contracts}
+        self.rehearsal = rehearsal
         # Activities of the engine itself (status, severity, audit, …) are never a step's:
         # a signal handler may call one while a step is open.
-        self.engine_activities = (frozenset(engine_activities) & SDK_ACTIVITIES) | FOLDED_ACTIVITIES
+        self.engine_activities = SDK_ACTIVITIES | FOLDED_ACTIVITIES
         self.calls: list[Call] = []
         self.timeline: dict[str, list[TimelineItem]] = {}
         self.workflow_types: dict[str, str] = {}
@@ -245,16 +245,11 @@ class Recorder:
                 during=open_steps if len(open_steps) > 1 else [],
             )
         )
-        if name in self.answers:
-            return self.answers[name](values)
-        if name == "resolve_approvers":
-            approvers = values[0] if values and isinstance(values[0], list) else []
-            return [*approvers, *SYNTHETIC_APPROVERS]
-        if name == "notify":
-            # Returns who would be notified; a dry run only knows who was named.
-            message = values[0] if values and isinstance(values[0], dict) else {}
-            return list(message.get("to", []))
-        return None
+        contract = self.contracts.get(name)
+        if contract is None or self.rehearsal is None:
+            return None
+        arg = converter.from_payload(args[0].payload, contract.arg) if args else None
+        return contract.answer(arg, self.rehearsal)
 
     def _timeline(self, workflow_id: str, entry: dict[str, Any]) -> None:
         item = TimelineItem(
@@ -291,31 +286,6 @@ class Recorder:
             if item.kind == "approval.requested" and item.step is not None:
                 asks.append(_ask_of(item))
         return asks
-
-
-def alert_answers(alert: Alert) -> dict[str, Callable[[list[Any]], Any]]:
-    """Answers of the read-only activities, computed from the alert alone (no store, no
-    inventory): what the incident's context and leak assessment would say."""
-    alerts = [alert.model_dump(mode="json")]
-    kind, severity = alert.kind.value, alert.severity.value
-
-    def context(_: list[Any]) -> Any:
-        found = context_of(
-            incident_id=0, ref="DRY-RUN", kind=kind, severity=severity, alerts=alerts
-        )
-        return found.model_dump(mode="json")
-
-    def leak(_: list[Any]) -> Any:
-        counts, key_ids, elicited = leak_of(kind, alerts, LeakClassifier())
-        return LeakAssessment(
-            incident_id=0,
-            categories=categories_of(counts),
-            kinds=sorted(counts),
-            keys=[KeyRef(provider="aws_iam", key_id=key_id) for key_id in sorted(key_ids)],
-            elicited=elicited,
-        ).model_dump(mode="json")
-
-    return {"incident_context": context, "assess_leak": leak}
 
 
 def _ask_of(item: TimelineItem) -> ApprovalAsk:
@@ -430,7 +400,6 @@ class DryRun:
     policy: Policy
     runner: WorkflowRunner
     playbooks: Sequence[type[Playbook]] = ()
-    engine_activities: frozenset[str] = frozenset()
     fingerprint_fields: list[str] | None = None
     ask: Callable[[ApprovalAsk], bool] | None = None
     real_time_limit: timedelta = REAL_TIME_LIMIT
@@ -439,7 +408,10 @@ class DryRun:
     _answers: dict[str, dict[str, _Answer]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.recorder = Recorder(self.engine_activities, alert_answers(self.alert))
+        self.recorder = Recorder(
+            contracts_of([self.playbook, *self.playbooks]),
+            Rehearsal(alert=self.alert, approvers=SYNTHETIC_APPROVERS),
+        )
 
     async def run(self) -> DryRunReport:
         fp = fingerprint(self.alert, self.fingerprint_fields)
@@ -683,7 +655,6 @@ def rehearse(
         policy=policy,
         runner=worker.sandboxed_runner(),
         playbooks=list(playbooks.values()),
-        engine_activities=worker.activity_names(settings),
         fingerprint_fields=source.fingerprint if source is not None else None,
         ask=ask,
     )

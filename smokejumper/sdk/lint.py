@@ -4,15 +4,16 @@ Two kinds of checks, each reported as `file:line: message`:
 
 - Reading the source (`ast`) of every playbook class: calls that make workflow code
   non-deterministic or do I/O (clock, randomness, environment, files, network, processes,
-  `asyncio.sleep`); activity names given to `self.step` that no worker registers; approver
-  groups that are not configured.
+  `asyncio.sleep`); activity names given to `self.step` as strings instead of typed
+  contracts; approver groups that are not configured.
 - Looking at the imported class: name, metadata and triggers well formed, names unique,
-  the @playbook decorator applied, and the class accepted by the Temporal workflow
-  sandbox (which imports its module afresh, as the worker will).
+  the @playbook decorator applied, every activity contract it can call implemented by the
+  worker (or in its own module), and the class accepted by the Temporal workflow sandbox
+  (which imports its module afresh, as the worker will).
 
 What it allows, on purpose: `print` (a side effect, not a source of divergence; it repeats
-on replay, so prefer `workflow.logger` or `self.record`); activity names and approvers
-that are not literals (they cannot be known before the run); code outside playbook
+on replay, so prefer `workflow.logger` or `self.record`); approvers that are not
+literals (they cannot be known before the run); code outside playbook
 classes (module-level helpers are left to the sandbox, which fails them at run time).
 """
 
@@ -32,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from temporalio import activity, workflow
 from temporalio.worker import WorkflowRunner
 
+from smokejumper.contracts.base import contracts_of
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.taxonomy import AtlasId, OwaspId
 from smokejumper.intake.routing import Route
@@ -40,6 +42,10 @@ from smokejumper.sdk.registry import Catalog, is_registered, source_of
 
 GROUP_PREFIX = "group:"
 UNREGISTERED = "is not an activity the worker registers"
+BY_NAME = (
+    "is an activity name: pass its typed contract (e.g. REVOKE_KEY from smokejumper.sdk, "
+    "or a Contract of your own)"
+)
 NAME_MAX_LENGTH = 100  # a Route's `playbook` may not be longer
 
 _CLOCK = "reads the wall clock, which differs on replay; use workflow.now()"
@@ -250,10 +256,15 @@ class _ClassChecker(ast.NodeVisitor):
 
     def _check_step(self, call: ast.Call) -> None:
         name = _literal_str(call.args[0]) if call.args else _literal_str(_keyword(call, "name"))
-        activity_node = call.args[1] if len(call.args) > 1 else _keyword(call, "activity")
+        contract = call.args[1] if len(call.args) > 1 else _keyword(call, "contract")
         label = f"step {name!r}" if name else "a step"
-        self._check_activity(call, _literal_str(activity_node), f"activity of {label}")
-        self._check_activity(call, _literal_str(_keyword(call, "undo")), f"undo of {label}")
+        for what, node in ((label, contract), (f"undo of {label}", _keyword(call, "undo"))):
+            activity_name = _literal_str(node)
+            if activity_name is not None:
+                self.report(
+                    call,
+                    f"{what}: {activity_name!r} {BY_NAME}",
+                )
 
     def _check_activity(self, node: ast.AST, name: str | None, what: str) -> None:
         if name is None or name in self.activities:
@@ -458,6 +469,21 @@ def _check_unique(
     return problems
 
 
+def _check_contracts(
+    cls: type[Playbook], at: Callable[[str], int], path: Path, implemented: frozenset[str]
+) -> list[Problem]:
+    return [
+        Problem(
+            path,
+            at("class"),
+            f"{cls.__qualname__} can call activity contract {contract.name!r}, which "
+            f"{UNREGISTERED}",
+        )
+        for contract in contracts_of([cls])
+        if contract.name not in implemented
+    ]
+
+
 def _check_definition(cls: type[Playbook], at: Callable[[str], int], path: Path) -> list[Problem]:
     definition = workflow._Definition.from_class(cls)
     if definition is None:
@@ -609,6 +635,7 @@ def lint_module(
         problems.extend(_check_triggers(cls, node, at, path, context))
         problems.extend(_check_unique(cls, at, path, context))
         problems.extend(_check_definition(cls, at, path))
+        problems.extend(_check_contracts(cls, at, path, context.activities | local_activities))
         sandboxed.append((cls, at("class")))
     if runner is not None:
         problems.extend(_sandbox_problems(sandboxed, path, runner))

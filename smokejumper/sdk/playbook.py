@@ -8,12 +8,12 @@ A playbook is a class with metadata and one `respond` method:
         triggers = [Route(playbook="contain-leak", kinds=(AlertKind.DATA_LEAKAGE,))]
 
         async def respond(self, incident: IncidentStart) -> None:
-            await self.step("revoke key", "revoke_key", KeyRef(...), undo="restore_key")
+            await self.step("revoke key", REVOKE_KEY, KeyAction(...))  # undo: RESTORE_KEY
             decision = await self.approve("isolate", question="Isolate the endpoint?",
                                           approvers=["group:sec-oncall"],
                                           timeout=timedelta(hours=4), fallback=Fallback.ABORT)
             if decision.approved:
-                await self.step("isolate endpoint", "isolate_endpoint", ...)
+                await self.step("isolate endpoint", ISOLATE_ENDPOINT, EndpointAction(...))
 
 It runs as a Temporal workflow (id `incident-<fingerprint>-<number>`): every alert of the incident
 arrives as a signal, approvals arrive as updates (or signals) checked before anything is
@@ -28,12 +28,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar, get_type_hints
+from typing import Any, ClassVar, Final, TypeVar, get_type_hints
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
+from smokejumper.contracts.base import Contract
+from smokejumper.contracts.bookkeeping import (
+    NOTIFY,
+    RECORD_AUDIT,
+    RECORD_TIMELINE_EVENT,
+    RESOLVE_APPROVERS,
+    SET_INCIDENT_SEVERITY,
+    SET_INCIDENT_STATUS,
+)
 from smokejumper.domain.alerts import Severity
 from smokejumper.domain.incidents import (
     LIFT_STEP,
@@ -81,21 +90,7 @@ from smokejumper.sdk.approvals import (
 )
 from smokejumper.sdk.clocks import DEFAULT_REMINDERS, ClockBasis, ClockKind, ClockSpec, StopClock
 from smokejumper.temporal import search_attributes
-from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
 
-# Containment calls outside systems: transient errors retry with backoff for about two
-# minutes; errors a retry cannot help (credentials, access, configuration, not found) are
-# non-retryable and fail at once. Either way a failed step is handed to people.
-DEFAULT_STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
-)
-# Short, so that a step whose worker was killed is attempted again by another worker within
-# seconds (its action row makes the second attempt finish the first's work, not redo it).
-# A step that needs longer passes its own `timeout`.
-DEFAULT_STEP_TIMEOUT = timedelta(seconds=20)
 # A failed step waits for people; this long without an answer, the escalation group is asked.
 HANDOFF_ESCALATE_AFTER = timedelta(minutes=15)
 # An action the provider does not confirm yet (an endpoint still `Updating`) is re-checked
@@ -115,7 +110,16 @@ CLOSE_ENDS_RUN_PATCH = "close-ends-run"
 LIFT_TIMEOUT = timedelta(days=1)
 CLOSED = "incident closed"
 
+A = TypeVar("A")
+R = TypeVar("R")
 T = TypeVar("T")
+
+
+class _ContractUndo:
+    """`step(undo=...)` left unset: the contract's own undo applies."""
+
+
+CONTRACT_UNDO: Final = _ContractUndo()
 
 
 class PlaybookAborted(Exception):
@@ -126,7 +130,7 @@ class PlaybookAborted(Exception):
 @dataclass
 class _Undo:
     step: str
-    activity: str
+    contract: Contract[Any, Any]
     arg: Any
 
 
@@ -143,25 +147,24 @@ class _Attempted:
     """A step as `step()` was asked to run it, kept so that a responder can retry it."""
 
     name: str
-    activity: str | None
+    contract: Contract[Any, Any] | None
     arg: Any = None
-    result_type: Any = None
-    undo: str | None = None
-    undo_arg: Any = None
+    undo: Contract[Any, Any] | None = None
     retry: RetryPolicy | None = None
     timeout: timedelta | None = None
     heartbeat: timedelta | None = None
 
     async def run(self) -> Any:
-        """Its activity, with its retry policy and timeouts (the defaults where unset)."""
-        assert self.activity is not None, "a step with nothing to run is only handed over"
+        """Its activity, with the contract's retry class unless the step overrides it."""
+        contract = self.contract
+        assert contract is not None, "a step with nothing to run is only handed over"
         return await workflow.execute_activity(
-            self.activity,
+            contract.name,
             self.arg,
-            result_type=self.result_type,
-            start_to_close_timeout=self.timeout or DEFAULT_STEP_TIMEOUT,
-            heartbeat_timeout=self.heartbeat,
-            retry_policy=self.retry or DEFAULT_STEP_RETRY,
+            result_type=contract.result,
+            start_to_close_timeout=self.timeout or contract.retry.timeout,
+            heartbeat_timeout=self.heartbeat or contract.retry.heartbeat,
+            retry_policy=self.retry or contract.retry.policy,
         )
 
 
@@ -257,21 +260,21 @@ class Playbook:
     async def step(
         self,
         name: str,
-        activity: str,
-        arg: Any = None,
+        contract: Contract[A, R],
+        arg: A,
         *,
-        result_type: type[T] | None = None,
-        undo: str | None = None,
-        undo_arg: Any = None,
+        undo: Contract[A, Any] | _ContractUndo | None = CONTRACT_UNDO,
         retry: RetryPolicy | None = None,
         timeout: timedelta | None = None,
         heartbeat: timedelta | None = None,
         on_failure: OnFailure = OnFailure.HAND_OFF,
-    ) -> T:
-        """Run `activity` as the named step, on the timeline with its start and outcome.
+    ) -> R | None:
+        """Run the `contract`'s activity with `arg` as the named step, on the timeline with
+        its start and outcome, and return its result.
 
-        `undo` names the activity that reverses it (called with `undo_arg`, or with the
-        step's result when that is None) if the playbook later fails or is aborted.
+        The contract's undo (or `undo`, None for none) reverses it with the same `arg` if
+        the playbook later fails or is aborted, or its containment is lifted. `retry`,
+        `timeout` and `heartbeat` override the contract's retry class for this step.
 
         A step that fails (at once when a retry cannot help, else after its retries) is
         handed to people: asked like an approval whether to retry it now, record that it was
@@ -280,16 +283,15 @@ class Playbook:
         background. Until both are settled the incident cannot be `contained`.
         `on_failure=OnFailure.RAISE` raises the failure into `respond` instead.
         """
-        attempted = _Attempted(
-            name, activity, arg, result_type, undo, undo_arg, retry, timeout, heartbeat
-        )
+        reverse = contract.undo if isinstance(undo, _ContractUndo) else undo
+        attempted = _Attempted(name, contract, arg, reverse, retry, timeout, heartbeat)
         try:
-            result: T = await self._attempt(attempted)
+            result: R = await self._attempt(attempted)
         except ActivityError as exc:
             if on_failure is OnFailure.RAISE or not workflow.patched(HANDOFF_PATCH):
                 raise
             self._hand_off(attempted, _describe(exc))
-            return None  # type: ignore[return-value]
+            return None
         await self._completed(attempted, result)
         return result
 
@@ -309,8 +311,7 @@ class Playbook:
         name = attempted.name
         self._steps_done.append(name)
         if attempted.undo is not None:
-            undo_arg = attempted.undo_arg if attempted.undo_arg is not None else result
-            self._undo.append(_Undo(name, attempted.undo, undo_arg))
+            self._undo.append(_Undo(name, attempted.undo, attempted.arg))
         await self.record("step.completed", f"Step {name} completed", step=name)
         if getattr(result, "verified", None) is False and workflow.patched(HANDOFF_PATCH):
             self._missing[name] = "done, but the provider does not confirm it yet"
@@ -368,10 +369,10 @@ class Playbook:
         self._missing[name] = cause
         round_ = 1
         while True:
-            step = f"{name} failed" if attempted.activity else f"{name} not done"
+            step = f"{name} failed" if attempted.contract else f"{name} not done"
             if round_ > 1:
                 step += f" ({round_})"
-            choices = HANDOFF_CHOICES if attempted.activity else [Choice.DONE, Choice.SKIP]
+            choices = HANDOFF_CHOICES if attempted.contract else [Choice.DONE, Choice.SKIP]
             decision = await self._ask_handoff(step, name, cause, choices)
             who = ", ".join(decision.decided_by)
             if decision.choice is None:
@@ -527,7 +528,7 @@ class Playbook:
     async def notify(self, message: str, to: list[str] | None = None) -> list[str]:
         """Tell responders (people or `group:<name>`); returns who was notified."""
         recipients: list[str] = await workflow.execute_activity(
-            "notify",
+            NOTIFY.name,
             Notification(
                 incident_id=self.incident.incident_id,
                 ref=self.incident.ref,
@@ -536,9 +537,9 @@ class Playbook:
                 sender=f"playbook:{workflow.info().workflow_type}",
                 event_key=self._event_key("notification"),
             ),
-            result_type=list[str],
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
+            result_type=NOTIFY.result,
+            start_to_close_timeout=NOTIFY.retry.timeout,
+            retry_policy=NOTIFY.retry.policy,
         )
         return recipients
 
@@ -601,6 +602,13 @@ class Playbook:
         )
         clock.task = asyncio.create_task(self._run_clock(clock))
         return spec.name
+
+    async def stop_clock(self, clock: str, *, actor: str, reference: str = "") -> ClockView:
+        """Stop a running clock now, as filed (or assessed as needing no filing) by
+        `actor`, with `reference` on record."""
+        return await self._stop_clock(
+            StopClock(clock=clock, actor=actor, filed_at=workflow.now(), reference=reference)
+        )
 
     async def _run_clock(self, clock: _Clock) -> None:
         spec = clock.spec
@@ -675,7 +683,7 @@ class Playbook:
                 missing = "; ".join(f"{step}: {why}" for step, why in self._missing.items())
                 reason = f"not verified contained; missing: {missing}"
         await self._bookkeep(
-            "set_incident_status",
+            SET_INCIDENT_STATUS,
             StatusChange(
                 incident_id=self.incident.incident_id,
                 status=status,
@@ -689,10 +697,15 @@ class Playbook:
         self._status = status
         workflow.upsert_search_attributes([search_attributes.INCIDENT_STATUS.value_set(status)])
 
+    @property
+    def incident_severity(self) -> Severity:
+        """The incident's severity now: the alert's, or what the playbook raised it to."""
+        return Severity(self._severity)
+
     async def set_severity(self, severity: Severity, reason: str = "") -> None:
         """Change the incident's severity (store, timeline and the Temporal search attribute)."""
         await self._bookkeep(
-            "set_incident_severity",
+            SET_INCIDENT_SEVERITY,
             SeverityChange(
                 incident_id=self.incident.incident_id,
                 severity=severity.value,
@@ -715,7 +728,7 @@ class Playbook:
     ) -> None:
         """Write one timeline entry (idempotent on a key derived from the run)."""
         await self._bookkeep(
-            "record_timeline_event",
+            RECORD_TIMELINE_EVENT,
             TimelineEntry(
                 incident_id=self.incident.incident_id,
                 kind=kind,
@@ -735,7 +748,7 @@ class Playbook:
     ) -> None:
         """Append to the hash-chained audit log (who decided what, on which incident)."""
         await self._bookkeep(
-            "record_audit",
+            RECORD_AUDIT,
             AuditRecord(
                 actor=actor,
                 action=action,
@@ -745,7 +758,7 @@ class Playbook:
             ),
         )
 
-    async def _bookkeep(self, activity: str, arg: Any, result_type: type[T] | None = None) -> T:
+    async def _bookkeep(self, contract: Contract[A, R], arg: A) -> R:
         """Run one of the engine's own store writes (timeline, audit, status, approvers).
 
         They are local activities: run by this worker inside the workflow task, so the
@@ -758,12 +771,12 @@ class Playbook:
             if workflow.patched(LOCAL_BOOKKEEPING_PATCH)
             else workflow.execute_activity
         )
-        result: T = await execute(
-            activity,
+        result: R = await execute(
+            contract.name,
             arg,
-            result_type=result_type,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
+            result_type=contract.result,
+            start_to_close_timeout=contract.retry.timeout,
+            retry_policy=contract.retry.policy,
         )
         return result
 
@@ -844,7 +857,7 @@ class Playbook:
             undo = self._undo.pop()
             try:
                 await self.step(
-                    f"undo {undo.step}", undo.activity, undo.arg, on_failure=OnFailure.RAISE
+                    f"undo {undo.step}", undo.contract, undo.arg, on_failure=OnFailure.RAISE
                 )
             except ActivityError:
                 # An undo that cannot be done (a deleted key cannot come back) is on the
@@ -853,11 +866,7 @@ class Playbook:
                 continue
 
     async def _resolve(self, approvers: list[str]) -> list[str]:
-        resolved: list[str] = await self._bookkeep(
-            "resolve_approvers",
-            approvers,
-            result_type=list[str],
-        )
+        resolved: list[str] = await self._bookkeep(RESOLVE_APPROVERS, approvers)
         return resolved
 
     async def _await_decision(self, pending: PendingApproval) -> Decision:
@@ -1069,7 +1078,7 @@ class Playbook:
             if workflow.patched(CLOSE_ENDS_RUN_PATCH):
                 await self._end_response(request)
             await self._bookkeep(
-                "set_incident_status",
+                SET_INCIDENT_STATUS,
                 StatusChange(
                     incident_id=self.incident.incident_id,
                     status=IncidentStatus.CLOSED,

@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from smokejumper.contracts.base import Contract
+
 # One counter for every fake, so calls to several providers can be merged in call order.
 _sequence = itertools.count()
 _sequence_lock = threading.Lock()
@@ -26,8 +28,9 @@ class Call(NamedTuple):
 class FakeProvider:
     """Answers the named activities, records every call, and returns what it is told to.
 
-        fake = FakeProvider("revoke_api_key", "restore_api_key",
-                            results={"revoke_api_key": "key-1"})
+        fake = FakeProvider(REVOKE_KEY, RESTORE_KEY, results={REVOKE_KEY: result})
+
+    Activities are named by contract (or by name, for an activity of the author's own).
 
     A result may be a value or a function of the argument; by default an activity returns
     its argument (so an undo receives what the step was given). `failures` makes an
@@ -36,18 +39,21 @@ class FakeProvider:
 
     def __init__(
         self,
-        *names: str,
-        results: Mapping[str, Any] | None = None,
-        failures: Mapping[str, str] | None = None,
+        *activities: str | Contract[Any, Any],
+        results: Mapping[str | Contract[Any, Any], Any] | None = None,
+        failures: Mapping[str | Contract[Any, Any], str] | None = None,
     ) -> None:
-        unknown = (set(results or {}) | set(failures or {})) - set(names)
+        named = tuple(_name(name) for name in activities)
+        answers = {_name(name): value for name, value in (results or {}).items()}
+        failing = {_name(name): value for name, value in (failures or {}).items()}
+        unknown = (set(answers) | set(failing)) - set(named)
         if unknown:
             raise ValueError(f"results or failures for activities not named: {sorted(unknown)}")
-        if not names:
+        if not named:
             raise ValueError("a FakeProvider needs at least one activity name")
-        self.names = tuple(dict.fromkeys(names))
-        self._results: dict[str, Any] = dict(results or {})
-        self._failures: dict[str, str] = dict(failures or {})
+        self.names = tuple(dict.fromkeys(named))
+        self._results: dict[str, Any] = dict(answers)
+        self._failures: dict[str, str] = dict(failing)
         self._calls: list[tuple[int, Call]] = []
         self._activities = [self._activity(name) for name in self.names]
 
@@ -56,14 +62,16 @@ class FakeProvider:
         """Every call so far, oldest first."""
         return [call for _, call in self._calls]
 
-    def returns(self, name: str, result: Any) -> None:
+    def returns(self, name: str | Contract[Any, Any], result: Any) -> None:
         """From now on `name` returns `result` (a value, or a function of the argument)."""
+        name = _name(name)
         self._check(name)
         self._results[name] = result
         self._failures.pop(name, None)
 
-    def fails(self, name: str, message: str) -> None:
+    def fails(self, name: str | Contract[Any, Any], message: str) -> None:
         """From now on `name` fails, without retries, with `message`."""
+        name = _name(name)
         self._check(name)
         self._failures[name] = message
 
@@ -91,6 +99,10 @@ class FakeProvider:
 
 
 _ECHO = object()
+
+
+def _name(activity: str | Contract[Any, Any]) -> str:
+    return activity.name if isinstance(activity, Contract) else activity
 
 
 def merged_calls(providers: Iterable[object]) -> list[Call]:

@@ -31,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 
 from smokejumper.config import Settings
+from smokejumper.contracts.base import check_implementations, contracts_of
 from smokejumper.domain.alerts import Alert, AlertKind, Severity
 from smokejumper.domain.incidents import (
     QUERY_STATE,
@@ -485,6 +486,9 @@ class PlaybookHarness:
                 ),
                 *offered,
             ]
+            # As the production worker does: a contract a playbook calls with no
+            # implementation fails here, by name, not as a step that times out.
+            check_implementations(activities, contracts_of(self.playbooks))
             worker = Worker(
                 client,
                 task_queue=self.task_queue,

@@ -1,0 +1,265 @@
+"""The typed activity contract: an activity declared once — name, argument, result, undo,
+retry class and the dry run's answer — called by playbooks and implemented by a worker.
+
+    REVOKE_KEY = Contract("revoke_key", KeyAction, ActionResult, undo=RESTORE_KEY,
+                          rehearse=rehearsed_action("revoke_key"))
+
+    result = await self.step("revoke key", REVOKE_KEY, action)   # ActionResult | None
+
+    class ContainmentActivities:
+        @REVOKE_KEY.implementation
+        async def revoke_key(self, action: KeyAction) -> ActionResult: ...
+
+Playbooks never name an activity by string, and mypy follows a step to its result type.
+The worker refuses to start unless every contract has exactly one implementation
+(`check_implementations`), and a dry run answers each contract with its typed fake.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, TypeVar, get_type_hints
+
+from pydantic import BaseModel, ValidationError
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+
+from smokejumper.domain.alerts import Alert
+from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
+
+A = TypeVar("A")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+@dataclass(frozen=True)
+class RetryClass:
+    """How a contract's activity is retried and timed: one name per kind of work, so a
+    playbook never spells out a policy for an ordinary step."""
+
+    name: str
+    policy: RetryPolicy
+    timeout: timedelta
+    heartbeat: timedelta | None = None
+
+
+# Containment calls outside systems: transient errors retry with backoff for about two
+# minutes; errors a retry cannot help (credentials, access, configuration, not found) are
+# non-retryable and fail at once. Either way a failed step is handed to people. The short
+# timeout lets a step whose worker was killed be attempted again by another worker within
+# seconds (its action row makes the second attempt finish the first's work, not redo it).
+CONTAINMENT = RetryClass(
+    "containment",
+    RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=8,
+    ),
+    timedelta(seconds=20),
+)
+# Writes to our own store (timeline, status, audit): a database blip must not fail an
+# incident, so they retry patiently.
+STORE = RetryClass("store", STORE_RETRY, STORE_TIMEOUT)
+
+
+class ContractError(Exception):
+    """A contract is declared twice differently, or its implementations do not match it."""
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What a dry run knows when it answers a contract: the alert it rehearses, the
+    incident's reference, and the stand-in approvers every approval may count."""
+
+    alert: Alert
+    ref: str = "DRY-RUN"
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Contract(Generic[A, R]):
+    """One activity's interface. `undo` takes the same argument and reverses the activity;
+    `rehearse` is the dry run's answer (without one, the result type's empty value)."""
+
+    name: str
+    arg: type[A]
+    result: type[R]
+    undo: Contract[A, Any] | None = None
+    retry: RetryClass = CONTAINMENT
+    rehearse: Callable[[A, Rehearsal], R] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rehearse is None:
+            empty_value(self.result, self.name)  # raises when the result has no empty value
+        _register(self)
+
+    def answer(self, arg: A, rehearsal: Rehearsal) -> R:
+        """The dry run's typed answer to a call with `arg`."""
+        if self.rehearse is not None:
+            return self.rehearse(arg, rehearsal)
+        value: R = empty_value(self.result, self.name)
+        return value
+
+    async def execute(self, arg: A) -> R:
+        """Run the activity from workflow code outside a playbook (a playbook calls
+        `self.step`), with the contract's retry class."""
+        result: R = await workflow.execute_activity(
+            self.name,
+            arg,
+            result_type=self.result,
+            start_to_close_timeout=self.retry.timeout,
+            heartbeat_timeout=self.retry.heartbeat,
+            retry_policy=self.retry.policy,
+        )
+        return result
+
+    def implementation(self, function: F) -> F:
+        """Declare `function` (an async activity method or function) this contract's
+        implementation: it becomes the Temporal activity of the contract's name, and its
+        annotated argument and result must be the contract's."""
+        _check_signature(self, function)
+        defined: F = activity.defn(name=self.name)(function)
+        return defined
+
+
+def _type_name(value: Any) -> str:
+    return getattr(value, "__qualname__", None) or repr(value)
+
+
+def _same_type(left: Any, right: Any) -> bool:
+    if left is right or left == right:
+        return True
+    # A playbook module's types are imported again inside the workflow sandbox; they are
+    # the same declaration when module and name agree.
+    return bool(
+        getattr(left, "__module__", None) == getattr(right, "__module__", object())
+        and _type_name(left) == _type_name(right)
+    )
+
+
+def _check_signature(contract: Contract[Any, Any], function: Callable[..., Any]) -> None:
+    hints = get_type_hints(function)
+    parameters = [
+        p for p in inspect.signature(function).parameters.values() if p.name not in {"self"}
+    ]
+    where = f"{function.__module__}.{function.__qualname__}"
+    if len(parameters) != 1:
+        raise ContractError(f"{where} implements {contract.name!r}: it must take one argument")
+    given = hints.get(parameters[0].name)
+    if not _same_type(given, contract.arg):
+        raise ContractError(
+            f"{where} implements {contract.name!r}: its argument is {_type_name(given)}, the "
+            f"contract's is {_type_name(contract.arg)}"
+        )
+    returned = hints.get("return")
+    # An implementation may promise more than the contract: `X` where it says `X | None`.
+    narrower = isinstance(contract.result, types.UnionType) and any(
+        _same_type(returned, member) for member in contract.result.__args__
+    )
+    if not (_same_type(returned, contract.result) or narrower):
+        raise ContractError(
+            f"{where} implements {contract.name!r}: it returns {_type_name(returned)}, the "
+            f"contract's result is {_type_name(contract.result)}"
+        )
+
+
+def empty_value(result: Any, name: str = "") -> Any:
+    """The empty value of a result type: None, False, 0, "", [] or {}, or a model built
+    from its defaults. Raises ContractError when there is none (give `rehearse`)."""
+    if result is None or result is type(None):
+        return None
+    if isinstance(result, types.UnionType) and type(None) in result.__args__:
+        return None
+    origin = getattr(result, "__origin__", None) or result
+    if origin in (list, tuple, set, frozenset, dict):
+        return origin()
+    if origin in (bool, int, float, str):
+        return origin()
+    if isinstance(origin, type) and issubclass(origin, BaseModel):
+        try:
+            return origin()
+        except ValidationError:
+            pass
+    raise ContractError(
+        f"contract {name!r}: its result {_type_name(result)} has no empty value; give "
+        "`rehearse=` the dry run's answer"
+    )
+
+
+_CONTRACTS: dict[str, Contract[Any, Any]] = {}
+
+
+def _register(contract: Contract[Any, Any]) -> None:
+    known = _CONTRACTS.get(contract.name)
+    if known is not None and not (
+        _same_type(known.arg, contract.arg) and _same_type(known.result, contract.result)
+    ):
+        raise ContractError(
+            f"activity {contract.name!r} is declared twice: "
+            f"({_type_name(known.arg)}) -> {_type_name(known.result)} and "
+            f"({_type_name(contract.arg)}) -> {_type_name(contract.result)}"
+        )
+    _CONTRACTS[contract.name] = contract
+
+
+def declared() -> Mapping[str, Contract[Any, Any]]:
+    """Every contract declared so far (imported modules), by activity name."""
+    return dict(_CONTRACTS)
+
+
+def contracts_of(classes: Iterable[type]) -> list[Contract[Any, Any]]:
+    """The contracts workflow classes can call: those their modules (and the modules of
+    the classes they derive from) hold, directly or one module down, with their undos."""
+    found: dict[str, Contract[Any, Any]] = {}
+
+    def take(value: object) -> None:
+        while isinstance(value, Contract) and value.name not in found:
+            found[value.name] = value
+            value = value.undo
+
+    for cls in classes:
+        for base in cls.__mro__:
+            module = sys.modules.get(base.__module__)
+            if module is None:
+                continue
+            for value in vars(module).values():
+                if isinstance(value, types.ModuleType):
+                    for inner in vars(value).values():
+                        take(inner)
+                else:
+                    take(value)
+    return sorted(found.values(), key=lambda contract: contract.name)
+
+
+def implemented_names(functions: Iterable[Callable[..., Any]]) -> list[str]:
+    """The activity names `functions` register (one per function, dynamic ones left out)."""
+    names: list[str] = []
+    for function in functions:
+        definition = activity._Definition.from_callable(function)
+        if definition is not None and definition.name is not None:
+            names.append(definition.name)
+    return names
+
+
+def check_implementations(
+    functions: Iterable[Callable[..., Any]], contracts: Iterable[Contract[Any, Any]]
+) -> None:
+    """Refuse a worker whose activities do not implement every contract its workflows
+    call exactly once (`contracts_of` finds those)."""
+    names = implemented_names(functions)
+    problems: list[str] = []
+    for contract in contracts:
+        count = names.count(contract.name)
+        if count == 0:
+            problems.append(f"{contract.name!r} has no implementation")
+        elif count > 1:
+            problems.append(f"{contract.name!r} has {count} implementations")
+    if problems:
+        raise ContractError("activity contracts not met: " + "; ".join(sorted(problems)))

@@ -1,0 +1,49 @@
+"""Evidence: capture content into the evidence store, the tool calls of an agent, and the
+post-incident report."""
+
+from __future__ import annotations
+
+from smokejumper.contracts.base import Contract, Rehearsal
+from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
+from smokejumper.domain.response import EvidenceSummary, ToolCallsRequest
+
+
+def _rehearsed_capture(capture: EvidenceCapture, rehearsal: Rehearsal) -> EvidenceRef:
+    # Nothing is stored: the reference says so, and carries no preview of the content.
+    return EvidenceRef(
+        incident_id=capture.incident_id,
+        name=capture.name,
+        kind=capture.kind,
+        evidence_key=f"{capture.incident_id}:evidence:{capture.name}:rehearsed",
+        sha256="",
+        size=len(capture.content),
+        uri="rehearsal:",
+        redacted_preview="",
+        captured_at=rehearsal.alert.occurred_at,
+        captured_by=capture.captured_by,
+    )
+
+
+CAPTURE_EVIDENCE = Contract(
+    "capture_evidence",
+    EvidenceCapture,
+    EvidenceRef,
+    rehearse=_rehearsed_capture,
+    description="Keep content in the evidence store: hashed, redacted preview outside it.",
+)
+# A union is not a `type` to mypy: the result is annotated on the contract instead.
+CAPTURE_TOOL_CALLS: Contract[ToolCallsRequest, EvidenceSummary | None] = Contract(
+    "capture_tool_calls",
+    ToolCallsRequest,
+    EvidenceSummary | None,  # type: ignore[arg-type]
+    description="Keep the tool calls the alerts report as evidence (None when there are none).",
+)
+RECORD_REPORT = Contract(
+    "record_report",
+    int,
+    EvidenceSummary,
+    rehearse=lambda incident_id, rehearsal: EvidenceSummary(
+        name=f"report-{rehearsal.ref}", sha256=""
+    ),
+    description="Write the post-incident report as it stands and keep it as evidence.",
+)

@@ -7,14 +7,12 @@ title names the `local` key (and endpoint) to contain, so each incident touches 
 
 from __future__ import annotations
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.alerts import AlertKind
-    from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.alerts import AlertKind
+from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
+from smokejumper.domain.incidents import IncidentStart, IncidentStatus
+from smokejumper.intake.routing import Route
+from smokejumper.sdk import ISOLATE_ENDPOINT, REVOKE_KEY
+from smokejumper.sdk.playbook import Playbook, playbook
 
 APPROVER = "operator"
 
@@ -47,7 +45,7 @@ class RevokeThenApprove(Playbook):
         if decision.approved:
             await self.step(
                 "isolate endpoint",
-                "isolate_endpoint",
+                ISOLATE_ENDPOINT,
                 EndpointAction(
                     incident_id=incident.incident_id,
                     step="isolate endpoint",
@@ -55,21 +53,17 @@ class RevokeThenApprove(Playbook):
                     endpoint=incident.title,
                     reason="approved by a responder",
                 ),
-                result_type=ActionResult,
-                undo="restore_endpoint",
             )
 
 
-async def revoke(playbook: Playbook, incident: IncidentStart) -> ActionResult:
+async def revoke(playbook: Playbook, incident: IncidentStart) -> ActionResult | None:
     return await playbook.step(
         "revoke key",
-        "revoke_key",
+        REVOKE_KEY,
         KeyAction(
             incident_id=incident.incident_id,
             step="revoke key",
             provider="local",
             key_id=incident.title,
         ),
-        result_type=ActionResult,
-        undo="restore_key",
     )

@@ -74,10 +74,11 @@ class ContractError(Exception):
 
 @dataclass(frozen=True)
 class Rehearsal:
-    """What a dry run knows when it answers a contract: the alert it rehearses, the
-    incident's reference, and the stand-in approvers every approval may count."""
+    """What a dry run knows when it answers a contract: the alert it rehearses (None for a
+    test's fake provider), the incident's reference, and the stand-in approvers every
+    approval may count."""
 
-    alert: Alert
+    alert: Alert | None = None
     ref: str = "DRY-RUN"
     approvers: tuple[str, ...] = ()
 

@@ -3,6 +3,8 @@ post-incident report."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from smokejumper.contracts.base import Contract, Rehearsal
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
 from smokejumper.domain.response import EvidenceSummary, ToolCallsRequest
@@ -19,7 +21,7 @@ def _rehearsed_capture(capture: EvidenceCapture, rehearsal: Rehearsal) -> Eviden
         size=len(capture.content),
         uri="rehearsal:",
         redacted_preview="",
-        captured_at=rehearsal.alert.occurred_at,
+        captured_at=rehearsal.alert.occurred_at if rehearsal.alert else datetime.now(UTC),
         captured_by=capture.captured_by,
     )
 

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from smokejumper.assessment import categories_of, context_of, leak_of
 from smokejumper.contracts.base import Rehearsal
+from smokejumper.domain.alerts import Alert
 from smokejumper.domain.containment import ActionResult
 from smokejumper.domain.response import IncidentContext, KeyRef, LeakAssessment
 from smokejumper.leakage import LeakClassifier
@@ -50,9 +51,15 @@ def rehearsed_action(name: str) -> Callable[[_Action, Rehearsal], ActionResult]:
     return answer
 
 
+def _alert(rehearsal: Rehearsal) -> Alert:
+    if rehearsal.alert is None:
+        raise ValueError("answering what the alerts say needs the rehearsed alert")
+    return rehearsal.alert
+
+
 def rehearsed_context(incident_id: int, rehearsal: Rehearsal) -> IncidentContext:
     """What the incident's context would say, from the alert alone (no store)."""
-    alert = rehearsal.alert
+    alert = _alert(rehearsal)
     return context_of(
         incident_id=incident_id,
         ref=rehearsal.ref,
@@ -64,7 +71,7 @@ def rehearsed_context(incident_id: int, rehearsal: Rehearsal) -> IncidentContext
 
 def rehearsed_leak(incident_id: int, rehearsal: Rehearsal) -> LeakAssessment:
     """What the leak assessment would classify, from the alert alone."""
-    alert = rehearsal.alert
+    alert = _alert(rehearsal)
     counts, key_ids, elicited = leak_of(
         alert.kind.value, [alert.model_dump(mode="json")], LeakClassifier()
     )

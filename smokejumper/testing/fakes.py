@@ -7,10 +7,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
+from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from smokejumper.contracts.base import Contract
+from smokejumper.contracts.base import Contract, Rehearsal
 
 # One counter for every fake, so calls to several providers can be merged in call order.
 _sequence = itertools.count()
@@ -33,8 +34,9 @@ class FakeProvider:
     Activities are named by contract (or by name, for an activity of the author's own).
 
     A result may be a value or a function of the argument; by default an activity returns
-    its argument (so an undo receives what the step was given). `failures` makes an
-    activity fail without retries, which fails the step at once.
+    its argument (so an undo receives what the step was given), or, when its contract
+    returns another type, the contract's rehearsed answer (containment done and confirmed).
+    `failures` makes an activity fail without retries, which fails the step at once.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class FakeProvider:
         failures: Mapping[str | Contract[Any, Any], str] | None = None,
     ) -> None:
         named = tuple(_name(name) for name in activities)
+        self._contracts = {c.name: c for c in activities if isinstance(c, Contract)}
         answers = {_name(name): value for name, value in (results or {}).items()}
         failing = {_name(name): value for name, value in (failures or {}).items()}
         unknown = (set(answers) | set(failing)) - set(named)
@@ -79,6 +82,15 @@ class FakeProvider:
         """The activity functions to register on a worker."""
         return list(self._activities)
 
+    def _default(self, name: str, arg: Any) -> Any:
+        """The argument back, unless the activity's contract returns another type: then the
+        contract's rehearsed answer (containment done and confirmed)."""
+        contract = self._contracts.get(name)
+        if contract is None or contract.result is contract.arg:
+            return arg
+        typed = TypeAdapter(contract.arg).validate_python(arg)
+        return contract.answer(typed, Rehearsal())
+
     def _check(self, name: str) -> None:
         if name not in self.names:
             raise ValueError(f"{name!r} is not one of this fake's activities {self.names}")
@@ -91,7 +103,7 @@ class FakeProvider:
                 raise ApplicationError(self._failures[name], non_retryable=True)
             result = self._results.get(name, _ECHO)
             if result is _ECHO:
-                return arg
+                return self._default(name, arg)
             return result(arg) if callable(result) else result
 
         fake.__name__ = fake.__qualname__ = f"fake_{name}"

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.sdk.playbook import Playbook, playbook
 
 
 @playbook

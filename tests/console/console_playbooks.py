@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.evidence import EvidenceCapture
+from smokejumper.domain.incidents import IncidentStart, IncidentStatus
+from smokejumper.sdk import CAPTURE_EVIDENCE
+from smokejumper.sdk.playbook import Playbook, playbook
 
 # Raw evidence with a credential in it: only responders may read it unredacted.
 LEAKED = "model output: here is the key AKIAIOSFODNN7EXAMPLE for the billing bucket"
@@ -21,7 +19,7 @@ class IsolateOnApproval(Playbook):
     async def respond(self, incident: IncidentStart) -> None:
         await self.step(
             "capture output",
-            "capture_evidence",
+            CAPTURE_EVIDENCE,
             EvidenceCapture(
                 incident_id=incident.incident_id,
                 name="model.output",
@@ -29,7 +27,6 @@ class IsolateOnApproval(Playbook):
                 content=LEAKED,
                 captured_by="playbook:test-console-isolate",
             ),
-            result_type=EvidenceRef,
         )
         decision = await self.approve(
             "isolate", question="Take the support endpoint offline?", approvers=["group:oncall"]

@@ -1,6 +1,6 @@
 """The playbook of docs/writing-playbooks.md: contain sensitive data leaking through model
-output. A module of its own that imports only temporalio and smokejumper, because the
-workflow sandbox re-imports it for every incident.
+output. A module of its own that imports only the SDK, because the workflow sandbox
+re-imports it for every incident.
 
 (`# --8<--` lines cut this file into the parts the guide shows;
 tests/docs/test_doc_matches_code.py keeps both identical.)
@@ -10,17 +10,35 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.alerts import AlertKind, Severity
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.approvals import Escalation, Fallback
-    from smokejumper.sdk.clocks import ClockBasis, ClockKind
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.sdk import (
+    ISOLATE_ENDPOINT,
+    AlertKind,
+    ClockBasis,
+    ClockKind,
+    Contract,
+    EndpointAction,
+    Escalation,
+    Fallback,
+    IncidentStart,
+    IncidentStatus,
+    Playbook,
+    Route,
+    Severity,
+    playbook,
+)
 
 # --8<--
+# The team's own activities, declared once: name, argument type, result type, and the
+# activity that undoes it. Their implementations run on the worker.
+SNAPSHOT_CONVERSATION = Contract("snapshot_conversation", str, str)
+NOTIFY_OWNER = Contract("notify_owner", str, str)
+KEY_STILL_ACTIVE = Contract("key_still_active", str, bool)
+RESTORE_API_KEY = Contract("restore_api_key", str, str)
+REVOKE_API_KEY = Contract("revoke_api_key", str, str, undo=RESTORE_API_KEY)
+
+# The endpoint this playbook takes offline (a playbook guarding many reads it from the
+# alerts with INCIDENT_CONTEXT, as the built-in playbooks do).
+ENDPOINT = "support-bot-prod"
 # A high (not critical) leak may be a false positive: before cutting a key that production
 # traffic depends on, its owner gets this long to rotate it themselves.
 GRACE_PERIOD = timedelta(minutes=15)
@@ -49,8 +67,8 @@ class ContainLeak(Playbook):
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "containment started")
         # Evidence first, and the owner hears of it at once: neither waits for the other.
         await self.parallel(
-            self.step("snapshot conversation", "snapshot_conversation", incident.ref),
-            self.step("notify owner", "notify_owner", incident.ref),
+            self.step("snapshot conversation", SNAPSHOT_CONVERSATION, incident.ref),
+            self.step("notify owner", NOTIFY_OWNER, incident.ref),
         )
         # Personal data leaked: GDPR Art. 33 gives 72 hours from awareness to notify the
         # supervisory authority. The clock runs beside the playbook until the DPO files.
@@ -61,20 +79,12 @@ class ContainLeak(Playbook):
             escalate_to=["group:dpo"],
         )
 
-        revoke = True
+        revoke: bool | None = True
         if incident.severity != Severity.CRITICAL:
             await self.wait(GRACE_PERIOD)
-            revoke = await self.step(
-                "check key", "key_still_active", incident.ref, result_type=bool
-            )
+            revoke = await self.step("check key", KEY_STILL_ACTIVE, incident.ref)
         if revoke:
-            await self.step(
-                "revoke key",
-                "revoke_api_key",
-                incident.ref,
-                result_type=str,
-                undo="restore_api_key",
-            )
+            await self.step("revoke key", REVOKE_API_KEY, incident.ref)
         decision = await self.approve(
             "isolate endpoint",
             question="Take the leaking endpoint offline?",
@@ -86,9 +96,14 @@ class ContainLeak(Playbook):
             fallback=Fallback.ABORT,
         )
         if decision.approved:
-            await self.step(
-                "isolate endpoint", "isolate_endpoint", incident.ref, undo="restore_endpoint"
+            isolation = EndpointAction(
+                incident_id=incident.incident_id,
+                step="isolate endpoint",
+                provider="gateway",
+                endpoint=ENDPOINT,
+                reason=f"{incident.ref}: leaking sensitive data",
             )
+            await self.step("isolate endpoint", ISOLATE_ENDPOINT, isolation)
             await self.set_status(
                 IncidentStatus.CONTAINED, f"isolated with {', '.join(decision.decided_by)}"
             )

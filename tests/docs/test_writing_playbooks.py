@@ -11,11 +11,19 @@ from datetime import timedelta
 import pytest
 
 from smokejumper.domain.alerts import Alert
-from smokejumper.domain.incidents import IncidentStatus
-from smokejumper.sdk.approvals import Choice
+from smokejumper.sdk import ISOLATE_ENDPOINT, RESTORE_ENDPOINT, Choice, IncidentStatus
 from smokejumper.testing import DecisionRefused, FakeProvider, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory
-from tests.docs.example_playbook import GRACE_PERIOD, ContainLeak
+from tests.docs.example_playbook import (
+    ENDPOINT,
+    GRACE_PERIOD,
+    KEY_STILL_ACTIVE,
+    NOTIFY_OWNER,
+    RESTORE_API_KEY,
+    REVOKE_API_KEY,
+    SNAPSHOT_CONVERSATION,
+    ContainLeak,
+)
 
 # --8<--
 GROUPS = {"oncall": ["alice", "bob", "carol"], "leads": ["dana"]}
@@ -34,14 +42,14 @@ def leak(severity: str = "critical") -> Alert:
 def providers(**results: object) -> FakeProvider:
     """Stands in for the evidence store, the owner's pager, the key vault and the gateway."""
     return FakeProvider(
-        "snapshot_conversation",
-        "notify_owner",
-        "key_still_active",
-        "revoke_api_key",
-        "restore_api_key",
-        "isolate_endpoint",
-        "restore_endpoint",
-        results={"revoke_api_key": "key-7", **results},
+        SNAPSHOT_CONVERSATION,
+        NOTIFY_OWNER,
+        KEY_STILL_ACTIVE,
+        REVOKE_API_KEY,
+        RESTORE_API_KEY,
+        ISOLATE_ENDPOINT,
+        RESTORE_ENDPOINT,
+        results={REVOKE_API_KEY: "key-7", **results},
     )
 
 
@@ -60,7 +68,8 @@ async def test_isolation_needs_two_people(playbook_harness: HarnessFactory) -> N
     calls = harness.calls
     # The two evidence steps ran in parallel, in either order.
     assert sorted(calls[:2]) == [("notify_owner", run.ref), ("snapshot_conversation", run.ref)]
-    assert calls[2:] == [("revoke_api_key", run.ref), ("isolate_endpoint", run.ref)]
+    assert calls[2] == ("revoke_api_key", run.ref)
+    assert (calls[3].activity, calls[3].arg["endpoint"]) == ("isolate_endpoint", ENDPOINT)
     state = await harness.state()
     assert state.status is IncidentStatus.CONTAINED
     assert state.steps_done[-2:] == ["revoke key", "isolate endpoint"]
@@ -90,14 +99,15 @@ async def test_no_decision_within_an_hour_aborts_and_restores_the_key(
     playbook_harness: HarnessFactory,
 ) -> None:
     harness = await playbook_harness(ContainLeak, providers=[providers()], approvers=GROUPS)
-    await harness.run(leak())
+    run = await harness.run(leak())
     await harness.wait_for_pending(STEP)
 
     await harness.advance(timedelta(hours=1, minutes=1))
     await harness.wait_for_timeline("step.completed", step="undo revoke key")
     kinds = [item.kind for item in harness.timeline()]
     assert kinds.index("approval.timed_out") < kinds.index("playbook.aborted")
-    assert harness.calls[-1] == ("restore_api_key", "key-7")
+    # The undo gets what the step was given.
+    assert harness.calls[-1] == ("restore_api_key", run.ref)
     assert "isolate_endpoint" not in [call.activity for call in harness.calls]
 
 
@@ -150,7 +160,7 @@ async def test_the_dpo_is_reminded_then_files(playbook_harness: HarnessFactory) 
 # --8<--
 async def test_a_failed_isolation_is_handed_to_people(playbook_harness: HarnessFactory) -> None:
     fake = providers()
-    fake.fails("isolate_endpoint", "gateway refused the change")
+    fake.fails(ISOLATE_ENDPOINT, "gateway refused the change")
     harness = await playbook_harness(
         ContainLeak, providers=[fake], approvers={**GROUPS, "incident-commanders": ["erin"]}
     )

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.sdk import IncidentStart, Playbook, playbook
+from tests.docs.example_playbook import NOTIFY_OWNER, REVOKE_API_KEY, SNAPSHOT_CONVERSATION
 
 
 # --8<--
@@ -24,8 +23,8 @@ class RevokeKeyV1(Playbook):
     version = "1"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("revoke key", "revoke_api_key", incident.ref, undo="restore_api_key")
-        await self.step("notify owner", "notify_owner", incident.ref)
+        await self.step("revoke key", REVOKE_API_KEY, incident.ref)
+        await self.step("notify owner", NOTIFY_OWNER, incident.ref)
 
 
 # --8<--
@@ -35,11 +34,11 @@ class RevokeKeyV2(Playbook):
     version = "2"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("revoke key", "revoke_api_key", incident.ref, undo="restore_api_key")
+        await self.step("revoke key", REVOKE_API_KEY, incident.ref)
         # Incidents that v1 started replay without this step; new ones take it.
         if workflow.patched("snapshot-before-notify"):
-            await self.step("snapshot conversation", "snapshot_conversation", incident.ref)
-        await self.step("notify owner", "notify_owner", incident.ref)
+            await self.step("snapshot conversation", SNAPSHOT_CONVERSATION, incident.ref)
+        await self.step("notify owner", NOTIFY_OWNER, incident.ref)
 
 
 # --8<--
@@ -49,6 +48,6 @@ class RevokeKeyV2Unguarded(Playbook):
     version = "2"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("revoke key", "revoke_api_key", incident.ref, undo="restore_api_key")
-        await self.step("snapshot conversation", "snapshot_conversation", incident.ref)
-        await self.step("notify owner", "notify_owner", incident.ref)
+        await self.step("revoke key", REVOKE_API_KEY, incident.ref)
+        await self.step("snapshot conversation", SNAPSHOT_CONVERSATION, incident.ref)
+        await self.step("notify owner", NOTIFY_OWNER, incident.ref)

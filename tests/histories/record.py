@@ -42,13 +42,21 @@ from playbooks.model_compromise import ModelCompromise
 from playbooks.model_extraction import ModelExtraction
 from playbooks.prompt_injection import PromptInjection
 from smokejumper.domain.incidents import UPDATE_DECIDE, UPDATE_STOP_CLOCK
+from smokejumper.sdk import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli
 from smokejumper.testing import FakeProvider, PlaybookHarness, PlaybookRun, make_alert
-from tests.docs.example_playbook import ContainLeak
+from tests.docs.example_playbook import (
+    KEY_STILL_ACTIVE,
+    NOTIFY_OWNER,
+    RESTORE_API_KEY,
+    REVOKE_API_KEY,
+    SNAPSHOT_CONVERSATION,
+    ContainLeak,
+)
 from tests.docs.versioned_playbook import RevokeKeyV1
 from tests.sdk.sample_playbooks import FakeProvider as SampleProvider
 from tests.sdk.sample_playbooks import FourEyesIsolation, GdprClock
@@ -64,13 +72,13 @@ GROUPS = {
     "ml-platform": ["carol"],
 }
 LEAK_ACTIVITIES = (
-    "snapshot_conversation",
-    "notify_owner",
-    "key_still_active",
-    "revoke_api_key",
-    "restore_api_key",
-    "isolate_endpoint",
-    "restore_endpoint",
+    SNAPSHOT_CONVERSATION,
+    NOTIFY_OWNER,
+    KEY_STILL_ACTIVE,
+    REVOKE_API_KEY,
+    RESTORE_API_KEY,
+    ISOLATE_ENDPOINT,
+    RESTORE_ENDPOINT,
 )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.containment import ActionResult, ModelAction
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.containment import ModelAction
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.sdk import ROLLBACK_MODEL
+from smokejumper.sdk.playbook import Playbook, playbook
 
 
 @playbook
@@ -24,13 +24,6 @@ class RollBackModel(Playbook):
             model=incident.title,
         )
         # The result names `model@alias` as its target; the undo gets the action itself.
-        await self.step(
-            "roll back model",
-            "rollback_model",
-            action,
-            result_type=ActionResult,
-            undo="restore_model",
-            undo_arg=action,
-        )
+        await self.step("roll back model", ROLLBACK_MODEL, action)
         # Holds the incident open, as a responder investigating would, until aborted.
         await workflow.wait_condition(lambda: False)

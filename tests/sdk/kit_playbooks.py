@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from temporalio import workflow
+from typing import Any
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from temporalio.exceptions import ApplicationError
+
+from smokejumper.sdk import Contract, IncidentStart, Playbook, playbook
+
+# The fakes answer anything; a dry run would echo the argument.
+PAGE_OWNER = Contract("page_owner", object, object, rehearse=lambda arg, _: arg)
+OPEN_TICKET = Contract("open_ticket", object, object, rehearse=lambda arg, _: arg)
+NOBODY_IMPLEMENTS = Contract("nobody_registers_this", str, str)
+NEVER_ANSWERS = Contract("never_answers", str, str)
 
 
 @playbook
@@ -14,9 +20,9 @@ class CallsTwoProviders(Playbook):
     name = "test-kit-two-providers"
 
     async def respond(self, incident: IncidentStart) -> None:
-        first = await self.step("page", "page_owner", {"ref": incident.ref}, result_type=str)
-        await self.step("ticket", "open_ticket", first)
-        await self.step("page again", "page_owner", None)
+        first: Any = await self.step("page", PAGE_OWNER, {"ref": incident.ref})
+        await self.step("ticket", OPEN_TICKET, first)
+        await self.step("page again", PAGE_OWNER, None)
 
 
 @playbook
@@ -24,4 +30,17 @@ class CallsNobody(Playbook):
     name = "test-kit-unregistered"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("call", "nobody_registers_this", incident.ref)
+        await self.step("call", NOBODY_IMPLEMENTS, incident.ref)
+
+
+@NEVER_ANSWERS.implementation
+async def never_answers(ref: str) -> str:
+    raise ApplicationError(f"provider unavailable for {ref}")
+
+
+@playbook
+class WaitsOnAFailingProvider(Playbook):
+    name = "test-kit-failing"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step("call", NEVER_ANSWERS, incident.ref)

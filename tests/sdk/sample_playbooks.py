@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio import activity, workflow
+from smokejumper.sdk import (
+    ClockBasis,
+    ClockKind,
+    Contract,
+    Escalation,
+    Fallback,
+    IncidentStart,
+    Playbook,
+    Severity,
+    playbook,
+)
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.alerts import Severity
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.approvals import Escalation, Fallback
-    from smokejumper.sdk.clocks import ClockBasis, ClockKind
-    from smokejumper.sdk.playbook import Playbook, playbook
+FAKE_UNDO = Contract("fake_undo", str, str)
+FAKE_ACTION = Contract("fake_action", str, str, undo=FAKE_UNDO)
 
 
 @playbook
@@ -20,7 +26,7 @@ class FourEyesIsolation(Playbook):
     description = "Snapshot, then isolate with two approvals; leads are asked after 15 min."
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("snapshot", "fake_action", "snapshot", undo="fake_undo")
+        await self.step("snapshot", FAKE_ACTION, "snapshot")
         decision = await self.approve(
             "isolate",
             question="Isolate the endpoint?",
@@ -32,7 +38,7 @@ class FourEyesIsolation(Playbook):
             fallback=Fallback.ABORT,
         )
         if decision.approved:
-            await self.step("isolate", "fake_action", "isolate", undo="fake_undo")
+            await self.step("isolate", FAKE_ACTION, "isolate")
 
 
 class FakeProvider:
@@ -41,12 +47,12 @@ class FakeProvider:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
 
-    @activity.defn(name="fake_action")
+    @FAKE_ACTION.implementation
     async def action(self, what: str) -> str:
         self.calls.append(("do", what))
         return what
 
-    @activity.defn(name="fake_undo")
+    @FAKE_UNDO.implementation
     async def undo(self, what: str) -> str:
         self.calls.append(("undo", what))
         return what
@@ -82,7 +88,7 @@ class ChildLeak(Playbook):
     name = "test-child-leak"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("capture", "fake_action", "capture")
+        await self.step("capture", FAKE_ACTION, "capture", undo=None)
 
 
 @playbook
@@ -109,7 +115,7 @@ class ChildAsks(Playbook):
     name = "test-child-asks"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("capture", "fake_action", "capture")
+        await self.step("capture", FAKE_ACTION, "capture", undo=None)
         decision = await self.approve(
             "purge",
             question="Purge the conversation's memory?",
@@ -118,7 +124,7 @@ class ChildAsks(Playbook):
             fallback=Fallback.SKIP,
         )
         if decision.approved:
-            await self.step("purge", "fake_action", "purge")
+            await self.step("purge", FAKE_ACTION, "purge", undo=None)
 
 
 @playbook

@@ -9,11 +9,17 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from playbooks.triage import Triage
+from smokejumper.contracts.base import ContractError
 from smokejumper.domain.incidents import IncidentStart, IncidentStatus
 from smokejumper.testing import FakeProvider, PlaybookHarness, WaitTimedOut, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory, playbook_harness
 from tests.docs.example_playbook import ContainLeak
-from tests.sdk.kit_playbooks import CallsNobody, CallsTwoProviders
+from tests.sdk.kit_playbooks import (
+    CallsNobody,
+    CallsTwoProviders,
+    WaitsOnAFailingProvider,
+    never_answers,
+)
 
 # Imported for pytest, which finds fixtures by name in the test module.
 __all__ = ["playbook_harness"]
@@ -78,17 +84,26 @@ async def test_an_incident_start_runs_without_intake(playbook_harness: HarnessFa
     assert (state.ref, state.alerts_seen, state.status) == ("INC-2026-0041", 1, "open")
 
 
+async def test_a_contract_nobody_implements_stops_the_harness(
+    playbook_harness: HarnessFactory,
+) -> None:
+    with pytest.raises(ContractError, match="'nobody_registers_this' has no implementation"):
+        await playbook_harness(CallsNobody)
+
+
 async def test_a_wait_that_times_out_says_what_it_saw(playbook_harness: HarnessFactory) -> None:
-    harness = await playbook_harness(CallsNobody, timeout=1.5)
-    await harness.run(make_alert(), playbook="test-kit-unregistered")
+    harness = await playbook_harness(
+        WaitsOnAFailingProvider, providers=[never_answers], timeout=1.5
+    )
+    run = await harness.run(make_alert(), playbook="test-kit-failing")
     with pytest.raises(WaitTimedOut) as caught:
         await harness.wait_for_timeline("step.completed", step="call")
     report = str(caught.value)
     assert "timed out after 1.5s waiting for timeline 'step.completed' step='call'" in report
     assert "status: RUNNING" in report
     assert "step.started" in report
-    assert "activity nobody_registers_this attempt" in report
-    assert "not registered" in report
+    assert "activity never_answers attempt" in report
+    assert f"provider unavailable for {run.ref}" in report
 
 
 async def test_close_and_result_on_the_dev_server(temporal_env: WorkflowEnvironment) -> None:

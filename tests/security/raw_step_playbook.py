@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.evidence import EvidenceCapture
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.sdk import CAPTURE_EVIDENCE
+from smokejumper.sdk.playbook import Playbook, playbook
 
 KEY_ID = "AKIAZ7QX3MPLK9WEB2TY"
 
@@ -21,7 +19,7 @@ class RawStepNames(Playbook):
     async def respond(self, incident: IncidentStart) -> None:
         await self.step(
             f"capture what {KEY_ID} leaked",
-            "capture_evidence",
+            CAPTURE_EVIDENCE,
             EvidenceCapture(
                 incident_id=incident.incident_id,
                 name="model.output",
@@ -29,7 +27,6 @@ class RawStepNames(Playbook):
                 content=f"the key {KEY_ID} was printed",
                 captured_by="playbook:test-raw-step-names",
             ),
-            result_type=EvidenceRef,
         )
         await self.approve(
             "isolate", question=f"Isolate the endpoint {KEY_ID} was used on?", approvers=["x"]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.containment import ActionResult, KeyAction
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.containment import KeyAction
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.sdk import REVOKE_KEY
+from smokejumper.sdk.playbook import Playbook, playbook
 
 FIRST_KEY = "key-support-web"
 SECOND_KEY = "key-support-batch"
@@ -34,10 +32,8 @@ class ContainInSlack(Playbook):
     async def _revoke(self, step: str, key_id: str) -> None:
         await self.step(
             step,
-            "revoke_key",
+            REVOKE_KEY,
             KeyAction(
                 incident_id=self.incident.incident_id, step=step, provider="local", key_id=key_id
             ),
-            result_type=ActionResult,
-            undo="restore_key",
         )

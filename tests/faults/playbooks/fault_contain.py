@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio import workflow
-
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.alerts import AlertKind
-    from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.alerts import AlertKind
+from smokejumper.domain.containment import EndpointAction, KeyAction
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.intake.routing import Route
+from smokejumper.sdk import ISOLATE_ENDPOINT, REVOKE_KEY
+from smokejumper.sdk.playbook import Playbook, playbook
 
 STEP_TIMEOUT = timedelta(seconds=10)
 
@@ -35,22 +33,22 @@ class ContainEverywhere(Playbook):
         ):
             await self.step(
                 step,
-                "revoke_key",
+                REVOKE_KEY,
                 KeyAction(
                     incident_id=incident.incident_id, step=step, provider=provider, key_id=key_id
                 ),
-                result_type=ActionResult,
+                undo=None,
                 timeout=STEP_TIMEOUT,
             )
         await self.step(
             "isolate endpoint",
-            "isolate_endpoint",
+            ISOLATE_ENDPOINT,
             EndpointAction(
                 incident_id=incident.incident_id,
                 step="isolate endpoint",
                 provider="local",
                 endpoint=local_key,
             ),
-            result_type=ActionResult,
+            undo=None,
             timeout=STEP_TIMEOUT,
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.containment import ActionResult, KeyAction
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.domain.containment import KeyAction
+from smokejumper.domain.incidents import IncidentStart
+from smokejumper.sdk import REVOKE_KEY
+from smokejumper.sdk.playbook import Playbook, playbook
 
 
 async def revoke_then_wait(flow: Playbook, incident: IncidentStart, provider: str) -> None:
@@ -16,15 +16,13 @@ async def revoke_then_wait(flow: Playbook, incident: IncidentStart, provider: st
     open, as a responder investigating would, until aborted."""
     await flow.step(
         "revoke key",
-        "revoke_key",
+        REVOKE_KEY,
         KeyAction(
             incident_id=incident.incident_id,
             step="revoke key",
             provider=provider,
             key_id=incident.title,
         ),
-        result_type=ActionResult,
-        undo="restore_key",
     )
     await workflow.wait_condition(lambda: False)
 

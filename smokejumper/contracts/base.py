@@ -18,9 +18,8 @@ The worker refuses to start unless every contract has exactly one implementation
 from __future__ import annotations
 
 import inspect
-import sys
 import types
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar, get_type_hints
@@ -99,7 +98,6 @@ class Contract(Generic[A, R]):
     def __post_init__(self) -> None:
         if self.rehearse is None:
             empty_value(self.result, self.name)  # raises when the result has no empty value
-        _register(self)
 
     def answer(self, arg: A, rehearsal: Rehearsal) -> R:
         """The dry run's typed answer to a call with `arg`."""
@@ -194,49 +192,62 @@ def empty_value(result: Any, name: str = "") -> Any:
     )
 
 
-_CONTRACTS: dict[str, Contract[Any, Any]] = {}
-
-
-def _register(contract: Contract[Any, Any]) -> None:
-    known = _CONTRACTS.get(contract.name)
-    if known is not None and not (
-        _same_type(known.arg, contract.arg) and _same_type(known.result, contract.result)
-    ):
-        raise ContractError(
-            f"activity {contract.name!r} is declared twice: "
-            f"({_type_name(known.arg)}) -> {_type_name(known.result)} and "
-            f"({_type_name(contract.arg)}) -> {_type_name(contract.result)}"
-        )
-    _CONTRACTS[contract.name] = contract
-
-
-def declared() -> Mapping[str, Contract[Any, Any]]:
-    """Every contract declared so far (imported modules), by activity name."""
-    return dict(_CONTRACTS)
-
-
 def contracts_of(classes: Iterable[type]) -> list[Contract[Any, Any]]:
-    """The contracts workflow classes can call: those their modules (and the modules of
-    the classes they derive from) hold, directly or one module down, with their undos."""
+    """The contracts workflow classes can call, with their undos: every contract a method
+    of theirs (or of a class they derive from) names, directly, through a module, or
+    through a function of the module it calls. Raises ContractError when two different
+    contracts carry one activity name."""
     found: dict[str, Contract[Any, Any]] = {}
+    seen: set[types.CodeType] = set()
 
     def take(value: object) -> None:
-        while isinstance(value, Contract) and value.name not in found:
+        while isinstance(value, Contract):
+            known = found.get(value.name)
+            if known is not None:
+                if not _same_declaration(known, value):
+                    raise ContractError(
+                        f"activity {value.name!r} is declared twice: "
+                        f"{_signature(known)} and {_signature(value)}"
+                    )
+                return
             found[value.name] = value
             value = value.undo
 
+    def visit(code: types.CodeType | None, scope: dict[str, Any]) -> None:
+        if code is None or code in seen:
+            return
+        seen.add(code)
+        for name in code.co_names:
+            value = scope.get(name)
+            take(value)
+            if isinstance(value, types.ModuleType):
+                for attribute in code.co_names:
+                    take(getattr(value, attribute, None))
+            elif isinstance(value, types.FunctionType):
+                visit(value.__code__, value.__globals__)
+        for constant in code.co_consts:
+            if isinstance(constant, types.CodeType):
+                visit(constant, scope)
+
     for cls in classes:
         for base in cls.__mro__:
-            module = sys.modules.get(base.__module__)
-            if module is None:
-                continue
-            for value in vars(module).values():
-                if isinstance(value, types.ModuleType):
-                    for inner in vars(value).values():
-                        take(inner)
-                else:
-                    take(value)
+            for value in vars(base).values():
+                take(value)
+                function = value.fget if isinstance(value, property) else value
+                function = getattr(function, "__func__", function)
+                if isinstance(function, types.FunctionType):
+                    visit(function.__code__, function.__globals__)
     return sorted(found.values(), key=lambda contract: contract.name)
+
+
+def _same_declaration(left: Contract[Any, Any], right: Contract[Any, Any]) -> bool:
+    return left is right or (
+        _same_type(left.arg, right.arg) and _same_type(left.result, right.result)
+    )
+
+
+def _signature(contract: Contract[Any, Any]) -> str:
+    return f"({_type_name(contract.arg)}) -> {_type_name(contract.result)}"
 
 
 def implemented_names(functions: Iterable[Callable[..., Any]]) -> list[str]:

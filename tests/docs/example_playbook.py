@@ -39,6 +39,8 @@ REVOKE_API_KEY = Contract("revoke_api_key", str, str, undo=RESTORE_API_KEY)
 # The endpoint this playbook takes offline (a playbook guarding many reads it from the
 # alerts with INCIDENT_CONTEXT, as the built-in playbooks do).
 ENDPOINT = "support-bot-prod"
+
+# --8<--
 # A high (not critical) leak may be a false positive: before cutting a key that production
 # traffic depends on, its owner gets this long to rotate it themselves.
 GRACE_PERIOD = timedelta(minutes=15)

@@ -15,9 +15,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from playbooks.data_leakage import SensitiveDataLeakage
-from playbooks.model_compromise import ROLLBACK_HEARTBEAT, ROLLBACK_TIMEOUT, ModelCompromise
+from playbooks.model_compromise import ModelCompromise
 from playbooks.model_extraction import COOL_OFF, ModelExtraction
 from playbooks.prompt_injection import PromptInjection
+from smokejumper.contracts.models import ROLLBACK
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.sdk.approvals import Choice
@@ -355,5 +356,5 @@ async def test_a_rollback_runs_with_its_heartbeat_timeout(playbook_harness: Harn
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         and event.activity_task_scheduled_event_attributes.activity_type.name == "rollback_model"
     ]
-    assert [s.heartbeat_timeout.ToTimedelta() for s in scheduled] == [ROLLBACK_HEARTBEAT]
-    assert scheduled[0].start_to_close_timeout.ToTimedelta() == ROLLBACK_TIMEOUT
+    assert [s.heartbeat_timeout.ToTimedelta() for s in scheduled] == [ROLLBACK.heartbeat]
+    assert scheduled[0].start_to_close_timeout.ToTimedelta() == ROLLBACK.timeout

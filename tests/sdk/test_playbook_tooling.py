@@ -99,18 +99,15 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.alerts import AlertKind
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.intake.routing import Route
-    from smokejumper.sdk.approvals import Escalation
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.sdk import AlertKind, Contract, Escalation, IncidentStart, Playbook, Route, playbook
 
 STARTED_AT = datetime.now()  # outside a class: the sandbox refuses it at import
+CHECK_ROTATED = Contract("check_rotated", str, bool)  # nobody implements it
+ROTATED = "check rotated"
 
 
 @playbook
-class Careless(Playbook):  # expect: Careless: fails in the Temporal workflow sandbox
+class Careless(Playbook):  # expect: Careless: fails in the Temporal workflow sandbox | Careless can call activity contract 'check_rotated', which is not an activity the worker registers
     name = "careless"  # expect: playbook name 'careless' is also used by Twin (bad/twin.py:7)
     severity = "urgent"  # expect: severity 'urgent' is not one of info, low, medium, high
     owasp = ["LLM99"]  # expect: owasp: 'LLM99' is not an OWASP LLM Top 10 2025 id
@@ -133,10 +130,10 @@ class Careless(Playbook):  # expect: Careless: fails in the Temporal workflow sa
         subprocess.run(["true"], check=True)  # expect: subprocess.run() runs a process
         print("print is allowed", started, today, token, region)
         await self.wait(timedelta(minutes=5))
-        await self.step(  # expect: step 'revoke': 'rotate_key' is not an activity the | undo
+        await self.step(  # expect: step 'revoke': 'rotate_key' is an activity name | undo of
             "revoke", "rotate_key", "k", undo="unrotate_key"
         )
-        await self.step("note", "record_timeline_event", "fine: the worker has this one")
+        await self.step(ROTATED, CHECK_ROTATED, "k")
         await self.approve(
             "isolate",
             question="Isolate?",
@@ -169,7 +166,7 @@ with workflow.unsafe.imports_passed_through():
 
 @playbook
 class Twin(Playbook):
-    name = "careless"  # expect: 'careless' is also used by Careless (bad/careless.py:26)
+    name = "careless"  # expect: 'careless' is also used by Careless (bad/careless.py:23)
 
     async def respond(self, incident) -> None:
         await self.record("twin", "the same name as another playbook")
@@ -335,10 +332,11 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-    from smokejumper.sdk.approvals import Fallback
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.sdk import Contract, Fallback, IncidentStart, IncidentStatus, Playbook, playbook
+
+NOTIFY_OWNER = Contract("notify_owner", dict, dict)
+UNROTATE_KEY = Contract("unrotate_key", str, str)
+ROTATE_KEY = Contract("rotate_key", str, str, undo=UNROTATE_KEY)
 
 
 @playbook
@@ -346,7 +344,7 @@ class SlowBurn(Playbook):
     name = "slow-burn"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("tell the owner", "notify_owner", {"title": incident.title})
+        await self.step("tell the owner", NOTIFY_OWNER, {"title": incident.title})
         await self.wait(timedelta(hours=6))
         decision = await self.approve(
             "rotate",
@@ -356,7 +354,7 @@ class SlowBurn(Playbook):
             fallback=Fallback.SKIP,
         )
         if decision.approved:
-            await self.step("rotate", "rotate_key", "key-support-web", undo="restore_key")
+            await self.step("rotate", ROTATE_KEY, "key-support-web")
         await self.set_status(IncidentStatus.CONTAINED, "key rotated")
 """
 
@@ -438,9 +436,10 @@ def test_dry_run_reports_a_module_the_sandbox_refuses(
 PARENT_AND_CHILD = """\
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.sdk.playbook import Playbook, playbook
+from smokejumper.sdk import Contract, IncidentStart, Playbook, playbook
+
+PAGE_ONCALL = Contract("page_oncall", str, str)
+QUARANTINE_MODEL = Contract("quarantine_model", dict, dict)
 
 
 @playbook
@@ -448,7 +447,7 @@ class Escalate(Playbook):
     name = "escalate-to-child"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("page", "page_oncall", "primary")
+        await self.step("page", PAGE_ONCALL, "primary")
         await self.child("quarantine-child", suffix="quarantine")
 
 
@@ -457,7 +456,7 @@ class Quarantine(Playbook):
     name = "quarantine-child"
 
     async def respond(self, incident: IncidentStart) -> None:
-        await self.step("quarantine", "quarantine_model", {"model": "support-llm"})
+        await self.step("quarantine", QUARANTINE_MODEL, {"model": "support-llm"})
 """
 
 

@@ -13,7 +13,14 @@ from smokejumper.contracts.base import ContractError
 from smokejumper.domain.incidents import IncidentStart, IncidentStatus
 from smokejumper.testing import FakeProvider, PlaybookHarness, WaitTimedOut, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory, playbook_harness
-from tests.docs.example_playbook import ContainLeak
+from tests.docs.example_playbook import (
+    KEY_STILL_ACTIVE,
+    NOTIFY_OWNER,
+    RESTORE_API_KEY,
+    REVOKE_API_KEY,
+    SNAPSHOT_CONVERSATION,
+    ContainLeak,
+)
 from tests.sdk.kit_playbooks import (
     CallsNobody,
     CallsTwoProviders,
@@ -35,7 +42,10 @@ def test_fake_provider_refuses_what_it_does_not_answer() -> None:
 
 
 async def test_an_alert_no_trigger_matches_is_refused(playbook_harness: HarnessFactory) -> None:
-    harness = await playbook_harness(ContainLeak, providers=[FakeProvider("notify_owner")])
+    fake = FakeProvider(
+        SNAPSHOT_CONVERSATION, NOTIFY_OWNER, KEY_STILL_ACTIVE, REVOKE_API_KEY, RESTORE_API_KEY
+    )
+    harness = await playbook_harness(ContainLeak, providers=[fake])
     with pytest.raises(AssertionError, match="matches no trigger of \\['example-contain-leak'\\]"):
         await harness.run(make_alert(kind="jailbreak", severity="critical"))
     with pytest.raises(AssertionError, match="matches no trigger"):

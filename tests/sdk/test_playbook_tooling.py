@@ -99,7 +99,8 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
-from smokejumper.sdk import AlertKind, Contract, Escalation, IncidentStart, Playbook, Route, playbook
+from smokejumper.sdk import AlertKind, Contract, Escalation, IncidentStart, Playbook, Route
+from smokejumper.sdk import playbook
 
 STARTED_AT = datetime.now()  # outside a class: the sandbox refuses it at import
 CHECK_ROTATED = Contract("check_rotated", str, bool)  # nobody implements it
@@ -107,7 +108,7 @@ ROTATED = "check rotated"
 
 
 @playbook
-class Careless(Playbook):  # expect: Careless: fails in the Temporal workflow sandbox | Careless can call activity contract 'check_rotated', which is not an activity the worker registers
+class Careless(Playbook):  # expect: fails in the Temporal workflow sandbox | contract 'check_rotated', which
     name = "careless"  # expect: playbook name 'careless' is also used by Twin (bad/twin.py:7)
     severity = "urgent"  # expect: severity 'urgent' is not one of info, low, medium, high
     owasp = ["LLM99"]  # expect: owasp: 'LLM99' is not an OWASP LLM Top 10 2025 id

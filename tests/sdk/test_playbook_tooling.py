@@ -108,7 +108,7 @@ ROTATED = "check rotated"
 
 
 @playbook
-class Careless(Playbook):  # expect: fails in the Temporal workflow sandbox | contract 'check_rotated', which
+class Careless(Playbook):  # expect: fails in the Temporal workflow sandbox | contract 'check_rotated'
     name = "careless"  # expect: playbook name 'careless' is also used by Twin (bad/twin.py:7)
     severity = "urgent"  # expect: severity 'urgent' is not one of info, low, medium, high
     owasp = ["LLM99"]  # expect: owasp: 'LLM99' is not an OWASP LLM Top 10 2025 id
@@ -167,7 +167,7 @@ with workflow.unsafe.imports_passed_through():
 
 @playbook
 class Twin(Playbook):
-    name = "careless"  # expect: 'careless' is also used by Careless (bad/careless.py:23)
+    name = "careless"  # expect: 'careless' is also used by Careless (bad/careless.py:24)
 
     async def respond(self, incident) -> None:
         await self.record("twin", "the same name as another playbook")

@@ -108,7 +108,7 @@ ROTATED = "check rotated"
 
 
 @playbook
-class Careless(Playbook):  # expect: fails in the Temporal workflow sandbox | contract 'check_rotated'
+class Careless(Playbook):  # expect: fails in the Temporal workflow sandbox | 'check_rotated'
     name = "careless"  # expect: playbook name 'careless' is also used by Twin (bad/twin.py:7)
     severity = "urgent"  # expect: severity 'urgent' is not one of info, low, medium, high
     owasp = ["LLM99"]  # expect: owasp: 'LLM99' is not an OWASP LLM Top 10 2025 id

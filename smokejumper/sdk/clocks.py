@@ -12,10 +12,14 @@ Business days skip Saturdays and Sundays only; public holidays are not modelled,
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
+
+from smokejumper.domain.incidents import ClockView
 
 
 class ClockKind(StrEnum):
@@ -99,3 +103,28 @@ class StopClock(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
     filed_at: datetime
     reference: str = Field(default="", max_length=500)
+
+
+@dataclass
+class RunningClock:
+    """A clock as its playbook runs it: reminders sent, breach, and the filing."""
+
+    spec: ClockSpec
+    reminders_sent: int = 0
+    breached: bool = False
+    stop: StopClock | None = None
+    task: asyncio.Task[None] | None = None
+
+    def view(self) -> ClockView:
+        return ClockView(
+            name=self.spec.name,
+            kind=self.spec.kind.value,
+            basis=self.spec.basis.value,
+            started_at=self.spec.started_at,
+            deadline=self.spec.deadline,
+            stopped_by=self.stop.actor if self.stop else None,
+            filed_at=self.stop.filed_at if self.stop else None,
+            reference=self.stop.reference if self.stop else "",
+            breached=self.breached,
+            reminders_sent=self.reminders_sent,
+        )

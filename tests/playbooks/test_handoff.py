@@ -22,7 +22,8 @@ from smokejumper.contracts.models import ROLLBACK
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.sdk.approvals import Choice
-from smokejumper.sdk.playbook import VERIFY_EVERY, VERIFY_WITHIN, Playbook
+from smokejumper.sdk.handoffs import VERIFY_EVERY, VERIFY_WITHIN
+from smokejumper.sdk.playbook import Playbook
 from smokejumper.testing import DecisionRefused, FakeProvider, make_alert
 from smokejumper.testing.pytest_plugin import HarnessFactory
 

@@ -1,0 +1,77 @@
+"""What a step is made of: the attempt a responder can retry, the undo it leaves, what a
+failure does, and how an activity's failure is told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Final, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from smokejumper.contracts.base import Contract
+
+
+class ContractUndo:
+    """`step(undo=...)` left unset: the contract's own undo applies."""
+
+
+class PlaybookAborted(Exception):
+    """Raised inside `respond` to stop and undo what was done (or by a timed-out approval
+    whose fallback is abort)."""
+
+
+@dataclass
+class Undo:
+    step: str
+    contract: Contract[Any, Any]
+    arg: Any
+
+
+class OnFailure(StrEnum):
+    """What a failed step does: hand itself to people while the response goes on (the
+    default), or raise into `respond` (for a step the rest cannot do without)."""
+
+    HAND_OFF = "hand_off"
+    RAISE = "raise"
+
+
+@dataclass
+class Attempted:
+    """A step as `step()` was asked to run it, kept so that a responder can retry it."""
+
+    name: str
+    contract: Contract[Any, Any] | None
+    arg: Any = None
+    undo: Contract[Any, Any] | None = None
+    retry: RetryPolicy | None = None
+    timeout: timedelta | None = None
+    heartbeat: timedelta | None = None
+
+    async def run(self) -> Any:
+        """Its activity, with the contract's retry class unless the step overrides it."""
+        contract = self.contract
+        assert contract is not None, "a step with nothing to run is only handed over"
+        return await workflow.execute_activity(
+            contract.name,
+            self.arg,
+            result_type=contract.result,
+            start_to_close_timeout=self.timeout or contract.retry.timeout,
+            heartbeat_timeout=self.heartbeat or contract.retry.heartbeat,
+            retry_policy=self.retry or contract.retry.policy,
+        )
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, ActivityError) and isinstance(exc.cause, ApplicationError):
+        return exc.cause.message
+    return str(exc) or type(exc).__name__
+
+
+CONTRACT_UNDO: Final = ContractUndo()
+
+A = TypeVar("A")
+R = TypeVar("R")

@@ -1,0 +1,13 @@
+"""The `workflow.patched` markers of the playbook runtime: each guards a change of what a
+playbook's workflow does, so that runs recorded before it replay unchanged."""
+
+from __future__ import annotations
+
+# Marks runs that hand failed steps to people and tell containment as it is verified.
+HANDOFF_PATCH = "failure-handoff"
+# Marks histories whose bookkeeping writes are local activities (see RunState._bookkeep).
+LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping"
+# Marks child runs that announce their approvals to the parent (see ChildApprovals._announce).
+CHILD_APPROVALS_PATCH = "child-approvals"
+# Marks runs that end when their incident is closed (see Lifecycle._close).
+CLOSE_ENDS_RUN_PATCH = "close-ends-run"

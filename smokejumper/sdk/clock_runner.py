@@ -123,6 +123,23 @@ class Clocks(Approvals):
         )
         return clock.view()
 
+    def _validate_stop_clock(self, request: StopClock) -> None:
+        problem = self._clock_refusal(request)
+        if problem is not None:
+            raise ValueError(problem)
+
+    async def _stop_clock_signal(self, request: StopClock) -> None:
+        problem = self._clock_refusal(request)
+        if problem is not None:
+            await self.record(
+                "clock.refused",
+                f"Refused to stop a clock: {problem}",
+                actor=request.actor,
+                data={"clock": request.clock},
+            )
+            return
+        await self._stop_clock(request)
+
     def _clock_refusal(self, request: StopClock) -> str | None:
         clock = self._clocks.get(request.clock)
         if clock is None:

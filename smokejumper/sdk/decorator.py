@@ -43,6 +43,17 @@ def playbook(cls: type[P]) -> type[P]:
         raise TypeError(f"{cls.__name__} needs a `name`")
     if cls.respond is RunState.respond:
         raise TypeError(f"{cls.__name__} needs a `respond` method")
+    handlers = _handlers()
+    for attribute, function in handlers.items():
+        _place(cls, attribute, function)
+    for attribute, wrapped in _as_temporal(handlers).items():
+        setattr(cls, attribute, wrapped)
+    return workflow.defn(name=cls.name)(cls)
+
+
+def _handlers() -> dict[str, Callable[..., Any]]:
+    """Fresh functions for one class: each delegates to the runtime, and is named and
+    annotated for that class below (Temporal reads both)."""
 
     def __init__(self: Lifecycle, start: IncidentStart) -> None:
         RunState.__init__(self, start)
@@ -50,14 +61,14 @@ def playbook(cls: type[P]) -> type[P]:
     async def run(self: Lifecycle, start: IncidentStart) -> IncidentState:
         return await self._execute(start)
 
-    async def alert(self: Lifecycle, attached: AlertAttached) -> None:
+    async def alert_signal(self: Lifecycle, attached: AlertAttached) -> None:
         self._alert(attached)
 
-    async def alerts(self: Lifecycle, batch: AlertsAttached) -> None:
+    async def alerts_signal(self: Lifecycle, batch: AlertsAttached) -> None:
         for attached in batch.alerts:
             self._alert(attached)
 
-    async def decide(self: Lifecycle, request: DecisionRequest) -> VoteReceipt:
+    async def decide_update(self: Lifecycle, request: DecisionRequest) -> VoteReceipt:
         return await self._decide(request)
 
     def validate_decide(self: Lifecycle, request: DecisionRequest) -> None:
@@ -69,7 +80,7 @@ def playbook(cls: type[P]) -> type[P]:
     async def child_approval_signal(self: Lifecycle, message: ChildApproval) -> None:
         await self._child_approval_signal(message)
 
-    async def close(self: Lifecycle, request: CloseRequest) -> IncidentState:
+    async def close_update(self: Lifecycle, request: CloseRequest) -> IncidentState:
         return await self._close(request)
 
     def validate_close(self: Lifecycle, request: CloseRequest) -> None:
@@ -78,93 +89,67 @@ def playbook(cls: type[P]) -> type[P]:
     def query_state(self: Lifecycle) -> IncidentState:
         return self.state()
 
-    async def stop_clock(self: Lifecycle, request: StopClock) -> ClockView:
+    async def stop_clock_update(self: Lifecycle, request: StopClock) -> ClockView:
         return await self._stop_clock(request)
 
     def validate_stop_clock(self: Lifecycle, request: StopClock) -> None:
-        problem = self._clock_refusal(request)
-        if problem is not None:
-            raise ValueError(problem)
+        self._validate_stop_clock(request)
 
     async def stop_clock_signal(self: Lifecycle, request: StopClock) -> None:
-        problem = self._clock_refusal(request)
-        if problem is not None:
-            await self.record(
-                "clock.refused",
-                f"Refused to stop a clock: {problem}",
-                actor=request.actor,
-                data={"clock": request.clock},
-            )
-            return
-        await self._stop_clock(request)
+        await self._stop_clock_signal(request)
 
-    async def restore(self: Lifecycle, request: RestoreRequest) -> IncidentState:
+    async def restore_update(self: Lifecycle, request: RestoreRequest) -> IncidentState:
         return await self._restore(request)
 
     def validate_restore(self: Lifecycle, request: RestoreRequest) -> None:
         self._validate_restore(request)
 
-    async def abort(self: Lifecycle, request: AbortRequest) -> IncidentState:
+    async def abort_update(self: Lifecycle, request: AbortRequest) -> IncidentState:
         return await self._abort(request)
 
     def validate_abort(self: Lifecycle, request: AbortRequest) -> None:
         self._validate_abort(request)
 
-    # Name and module first: Temporal accepts only handlers that look defined on the class.
-    raw: dict[str, Callable[..., Any]] = {
-        "__init__": __init__,
-        "run": run,
-        "alert_signal": alert,
-        "alerts_signal": alerts,
-        "decide_signal": decide_signal,
-        "child_approval_signal": child_approval_signal,
-        "query_state": query_state,
-        "decide_update": decide,
-        "validate_decide": validate_decide,
-        "close_update": close,
-        "validate_close": validate_close,
-        "stop_clock_update": stop_clock,
-        "validate_stop_clock": validate_stop_clock,
-        "stop_clock_signal": stop_clock_signal,
-        "abort_update": abort,
-        "validate_abort": validate_abort,
-        "restore_update": restore,
-        "validate_restore": validate_restore,
-    }
-    for attribute, function in raw.items():
-        # Resolve annotations here: Temporal reads them in the class's module, where the
-        # message types may not be imported.
-        # `self` must stay unannotated, or Temporal counts it as the first argument.
-        hints = get_type_hints(function)
-        hints.pop("self", None)
-        function.__annotations__ = hints
-        function.__qualname__ = f"{cls.__qualname__}.{attribute}"
-        function.__module__ = cls.__module__
+    return {function.__name__: function for function in locals().values()}
+
+
+def _place(cls: type, attribute: str, function: Callable[..., Any]) -> None:
+    # Temporal accepts only handlers that look defined on the class, and resolves their
+    # annotations in the class's module, where the message types may not be imported.
+    # `self` must stay unannotated, or Temporal counts it as the first argument.
+    hints = get_type_hints(function)
+    hints.pop("self", None)
+    function.__annotations__ = hints
+    function.__qualname__ = f"{cls.__qualname__}.{attribute}"
+    function.__module__ = cls.__module__
+
+
+def _as_temporal(raw: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """The handlers as Temporal sees them: init, run, signals, the query, and updates with
+    their validators."""
     handlers: dict[str, Callable[..., Any]] = {
-        "__init__": workflow.init(__init__),
-        "run": workflow.run(run),
-        "alert_signal": workflow.signal(name=SIGNAL_ALERT)(alert),
-        "alerts_signal": workflow.signal(name=SIGNAL_ALERTS)(alerts),
-        "decide_signal": workflow.signal(name=SIGNAL_DECIDE)(decide_signal),
-        "child_approval_signal": workflow.signal(name=SIGNAL_CHILD_APPROVAL)(child_approval_signal),
-        "query_state": workflow.query(name=QUERY_STATE)(query_state),
+        "__init__": workflow.init(raw["__init__"]),
+        "run": workflow.run(raw["run"]),
+        "query_state": workflow.query(name=QUERY_STATE)(raw["query_state"]),
     }
-    decide_update = workflow.update(name=UPDATE_DECIDE)(decide)
-    decide_update.validator(validate_decide)
-    handlers["decide_update"] = decide_update
-    close_update = workflow.update(name=UPDATE_CLOSE)(close)
-    close_update.validator(validate_close)
-    handlers["close_update"] = close_update
-    handlers["stop_clock_signal"] = workflow.signal(name=SIGNAL_STOP_CLOCK)(stop_clock_signal)
-    stop_clock_update = workflow.update(name=UPDATE_STOP_CLOCK)(stop_clock)
-    stop_clock_update.validator(validate_stop_clock)
-    handlers["stop_clock_update"] = stop_clock_update
-    restore_update = workflow.update(name=UPDATE_RESTORE)(restore)
-    restore_update.validator(validate_restore)
-    handlers["restore_update"] = restore_update
-    abort_update = workflow.update(name=UPDATE_ABORT)(abort)
-    abort_update.validator(validate_abort)
-    handlers["abort_update"] = abort_update
-    for attribute, function in handlers.items():
-        setattr(cls, attribute, function)
-    return workflow.defn(name=cls.name)(cls)
+    signals = {
+        "alert_signal": SIGNAL_ALERT,
+        "alerts_signal": SIGNAL_ALERTS,
+        "decide_signal": SIGNAL_DECIDE,
+        "child_approval_signal": SIGNAL_CHILD_APPROVAL,
+        "stop_clock_signal": SIGNAL_STOP_CLOCK,
+    }
+    for attribute, name in signals.items():
+        handlers[attribute] = workflow.signal(name=name)(raw[attribute])
+    updates = {
+        "decide_update": (UPDATE_DECIDE, "validate_decide"),
+        "close_update": (UPDATE_CLOSE, "validate_close"),
+        "stop_clock_update": (UPDATE_STOP_CLOCK, "validate_stop_clock"),
+        "restore_update": (UPDATE_RESTORE, "validate_restore"),
+        "abort_update": (UPDATE_ABORT, "validate_abort"),
+    }
+    for attribute, (name, validator) in updates.items():
+        update = workflow.update(name=name)(raw[attribute])
+        update.validator(raw[validator])
+        handlers[attribute] = update
+    return handlers

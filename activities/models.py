@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 
 from activities.actions import ActionRows, Applied, Attempt, in_thread
+from integrations.digest import normalize_digest
 from integrations.models.base import (
     ModelProvider,
     ModelProviderError,
@@ -22,7 +23,6 @@ from integrations.models.base import (
     last_known_good,
 )
 from integrations.models.registry import ModelProviders
-from integrations.pollers.digest import normalize_digest
 from smokejumper.config import Settings
 from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
 from smokejumper.domain.containment import ActionResult, ModelAction

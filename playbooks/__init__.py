@@ -8,9 +8,11 @@ for every run of a built-in playbook, and must not import all the others each ti
 
 from __future__ import annotations
 
-from smokejumper.intake.routing import Route
+import sys
+
+from smokejumper.domain.routing import Route
 from smokejumper.sdk.playbook import Playbook
-from smokejumper.sdk.registry import builtin_playbooks, routes_of
+from smokejumper.sdk.registry import builtin_playbooks, routes_of, use_builtin
 
 # Playbook name (the Temporal workflow type) → class.
 BUILTIN_PLAYBOOKS: dict[str, type[Playbook]]
@@ -18,6 +20,7 @@ BUILTIN_WORKFLOWS: list[type[Playbook]]
 
 
 def __getattr__(name: str) -> object:
+    use_builtin(sys.modules[__name__])
     if name == "BUILTIN_PLAYBOOKS":
         return builtin_playbooks()
     if name == "BUILTIN_WORKFLOWS":
@@ -27,4 +30,5 @@ def __getattr__(name: str) -> object:
 
 def playbook_routes() -> list[Route]:
     """Triggers the built-in playbooks declare (`triage`, the fallback, declares none)."""
+    use_builtin(sys.modules[__name__])
     return routes_of(builtin_playbooks())

@@ -30,12 +30,12 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from smokejumper.domain.fingerprint import validate_fingerprint_fields
 from smokejumper.domain.memory import PLACEHOLDERS, placeholders
-from smokejumper.intake.context import SourceContext
-from smokejumper.intake.fingerprint import validate_fingerprint_fields
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
+from smokejumper.domain.source_context import SourceContext
+from smokejumper.payload_keys import CodecKeyError, decode_key
 from smokejumper.redaction import Redactor
-from smokejumper.temporal.codec import CodecKeyError, EncryptionCodec, decode_key
 
 ENV_PREFIX = "SMOKEJUMPER_"
 CONFIG_ENV = "SMOKEJUMPER_CONFIG"
@@ -197,14 +197,6 @@ class TemporalSettings(_Section):
             if key is not None:
                 decode_key(key.get_secret_value())
         return value
-
-    def payload_codec(self) -> EncryptionCodec | None:
-        if self.encryption_key is None:
-            return None
-        return EncryptionCodec(
-            decode_key(self.encryption_key.get_secret_value()),
-            [decode_key(key.get_secret_value()) for key in self.previous_encryption_keys],
-        )
 
     @model_validator(mode="after")
     def _client_cert_pair(self) -> TemporalSettings:

@@ -18,13 +18,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from cli.main import app as cli_app
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
+from integrations.slack.responder import slack_responder
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
-from smokejumper.api.app import create_app
 from smokejumper.api.server import server_config
-from smokejumper.cli.main import app as cli_app
+from smokejumper.app import create_app
 from smokejumper.config import Settings
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
@@ -68,6 +69,7 @@ async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
         normalizers=NORMALIZERS,
         playbook_routes=playbook_routes(),
         evidence_reader=evidence_store(settings).get,
+        slack_responder=slack_responder,
     )
     # Served as `smokejumper api` serves it: with the connection guard.
     server = uvicorn.Server(server_config(app, settings, log_level="warning"))
@@ -148,7 +150,7 @@ async def in_process_api(
     upgrade(database_url)
     settings = make_settings(tmp_path, database_url, f"127.0.0.1:{free_port()}", **extra)
     store = open_store(settings, head_checkpoints(settings))
-    app = create_app(settings, store, normalizers=NORMALIZERS)
+    app = create_app(settings, store, normalizers=NORMALIZERS, slack_responder=slack_responder)
     headers = {"authorization": f"Bearer {operator_token(settings)}"}
     try:
         async with (

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from smokejumper.cli.main import app
+from cli.main import app
 from smokejumper.config import ConfigError, load_settings
 
 

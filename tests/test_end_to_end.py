@@ -21,7 +21,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from smokejumper.cli.main import app as cli_app
+from cli.main import app as cli_app
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
 from smokejumper.temporal import search_attributes

@@ -12,7 +12,7 @@ import pytest
 
 from playbooks import BUILTIN_PLAYBOOKS
 from smokejumper.sdk.playbook import Playbook
-from smokejumper.testing import load_history, replay
+from testkit import load_history, replay
 from tests.docs.example_playbook import ContainLeak
 from tests.docs.versioned_playbook import RevokeKeyV2
 from tests.sdk.sample_playbooks import FourEyesIsolation, GdprClock

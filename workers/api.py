@@ -6,9 +6,10 @@ import uvicorn
 
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
+from integrations.slack.responder import slack_responder
 from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
 from smokejumper.api.server import server_config
+from smokejumper.app import create_app
 from smokejumper.config import Settings
 from smokejumper.sdk.registry import discover, routes_of
 
@@ -22,6 +23,7 @@ def main(settings: Settings) -> None:
         known_playbooks=playbooks,
         evidence_reader=evidence_store(settings).get,
         audit_checkpoints=head_checkpoints(settings),
+        slack_responder=slack_responder,
     )
     config = server_config(app, settings)
     uvicorn.Server(config).run()

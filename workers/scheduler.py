@@ -26,8 +26,8 @@ from integrations.pollers.runner import run_poller
 from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.config import ConfigError, Settings
+from smokejumper.domain.routing import Router
 from smokejumper.intake import idempotency
-from smokejumper.intake.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
 from smokejumper.store.db import Store

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from smokejumper.api.app import check_playbooks
+from smokejumper.app import check_playbooks
 from smokejumper.config import CONFIG_ENV, Settings
+from smokejumper.private_files import private_database, private_dir
 from smokejumper.sdk.registry import discover
-from smokejumper.security.files import private_database, private_dir
 from smokejumper.security.payload_key import ensure_payload_key
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
@@ -143,7 +143,7 @@ class Supervisor:
         self.stopping = True
 
     def _child(self, name: str) -> Child:
-        argv = [sys.executable, "-m", "smokejumper", name]
+        argv = [sys.executable, "-m", "cli", name]
         log_file = self.log_dir / f"{name}.log" if self.log_dir is not None else None
         return Child(name=name, argv=argv, log_file=log_file)
 

@@ -11,7 +11,6 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.approvals import ApprovalActivities
 from activities.assessment import AssessmentActivities
@@ -33,6 +32,9 @@ from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect, ensure_search_attributes
+from smokejumper.temporal.sandbox import sandboxed_runner
+
+__all__ = ["activities_for", "activity_names", "build_worker", "run", "sandboxed_runner"]
 
 log = logging.getLogger("smokejumper.worker")
 
@@ -135,22 +137,6 @@ def slack_workflows(settings: Settings) -> list[type]:
     from integrations.slack.relay import SlackRelay
 
     return [SlackRelay]
-
-
-def sandboxed_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with the engine core passed through.
-
-    Every new workflow instance otherwise re-imports the core's pydantic models inside the
-    sandbox, which costs more than the workflow's own work. The core is deterministic
-    library code (models, names, policies, contracts), and so is the built-in playbooks'
-    shared base; playbook modules themselves are still re-imported. Playbooks therefore
-    import from the core plainly, with no `imports_passed_through` block.
-    """
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "smokejumper", "playbooks.common", "pydantic", "pydantic_core", "annotated_types"
-        )
-    )
 
 
 async def run(settings: Settings) -> None:

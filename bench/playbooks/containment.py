@@ -10,7 +10,7 @@ from __future__ import annotations
 from smokejumper.domain.alerts import AlertKind
 from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
 from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.sdk import ISOLATE_ENDPOINT, REVOKE_KEY
 from smokejumper.sdk.playbook import Playbook, playbook
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from integrations.evidence.s3 import S3EvidenceStore
 from smokejumper.config import Settings
-from smokejumper.security.files import private_dir
+from smokejumper.private_files import private_dir
 from smokejumper.store.audit_seal import HeadCheckpoints
 
 HEAD_NAME = "audit/head.json"

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from integrations.digest import artifact_digest
 from integrations.local_state import LocalProvider
 from integrations.models.base import ModelNotFound, ModelProviderError, ModelState
-from integrations.pollers.digest import artifact_digest
 
 PROVIDER = "local"
 SECTION = "models"

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
+from integrations.digest import ArtifactCheck, artifact_digest, frame_member
 from integrations.models.base import ModelNotFound, ModelProviderError
-from integrations.pollers.digest import ArtifactCheck, artifact_digest, frame_member
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -175,7 +175,7 @@ class MlflowClient:
     def version_digest(
         self, name: str, version: str, *, s3_endpoint_url: str | None = None
     ) -> str | None:
-        """The digest of the version's artifacts, as `integrations.pollers.digest` computes
+        """The digest of the version's artifacts, as `integrations.digest` computes
         it for a directory (so a model folder digests the same here, on disk and in S3)."""
         return self.uri_digest(self.download_uri(name, version), s3_endpoint_url=s3_endpoint_url)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from integrations.digest import ArtifactCheck
 from integrations.models.base import ModelProvider, ModelProviderError
 from integrations.models.local import LocalModels
 from integrations.models.mlflow import MlflowModels
 from integrations.models.mlflow_client import MlflowAuth, MlflowClient, registry_artifact_check
-from integrations.pollers.digest import ArtifactCheck
 from integrations.provider_registry import ProviderRegistry
 from smokejumper.config import Settings
 

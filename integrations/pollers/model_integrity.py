@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from integrations.digest import ArtifactCheck, artifact_digest, normalize_digest
 from integrations.pollers.base import Checkpoint, Cursor, Item, Record
-from integrations.pollers.digest import ArtifactCheck, artifact_digest, normalize_digest
 from integrations.sources.base import Normalizer
 from smokejumper.store.db import Store
 from smokejumper.store.tables import InventoryModel, InventoryModelVersion

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from integrations.pollers.base import Checkpoint, Cursor, Item, Poller, RunCounts
 from smokejumper.domain.alerts import Alert
+from smokejumper.domain.source_context import SourceContext, apply
 from smokejumper.intake import json_body
-from smokejumper.intake.context import SourceContext, apply
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.service import IntakeService

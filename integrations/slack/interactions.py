@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from smokejumper.api.slack import SlackPayloadRefused
 from smokejumper.sdk.approvals import Choice
 
 DENY_CALLBACK = "deny_reason"
@@ -24,7 +25,7 @@ SlackId = Annotated[str, StringConstraints(max_length=255)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 
 
-class InvalidInteraction(ValueError):
+class InvalidInteraction(SlackPayloadRefused):
     """The payload does not have the shape the responder reads; `fields` name where."""
 
     def __init__(self, fields: list[str]) -> None:

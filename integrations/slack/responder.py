@@ -39,6 +39,7 @@ from integrations.slack.interactions import (
 )
 from integrations.slack.templates import Raw, Renderer, mention
 from integrations.slack.views import console_url, load_incident, mentions, people
+from smokejumper.api.state import AppState
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import UPDATE_DECIDE, IncidentStatus
 from smokejumper.incidents.service import find_incident
@@ -56,6 +57,11 @@ USAGE = (
     "`deny INCIDENT STEP reason`, `ack INCIDENT`, `escalate INCIDENT`, `report INCIDENT`"
 )
 Answer = dict[str, Any]
+
+
+def slack_responder(state: AppState) -> Responder:
+    """The responder of an API app (what `create_app(slack_responder=...)` takes)."""
+    return Responder(state.settings, state.store, state.temporal)
 
 
 class Responder:

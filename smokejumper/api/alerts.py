@@ -34,11 +34,11 @@ from pydantic import BaseModel, ValidationError
 from smokejumper.api.outage import RETRY_AFTER_SECONDS
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import SOURCE_NAME
+from smokejumper.domain import source_context as intake_context
 from smokejumper.domain.alerts import Alert
-from smokejumper.intake import context as intake_context
+from smokejumper.domain.source_context import ContextError, SourceContext
 from smokejumper.intake import idempotency, json_body
 from smokejumper.intake.auth import AuthError, Caller
-from smokejumper.intake.context import ContextError, SourceContext
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.rate_limits import retry_after

@@ -23,9 +23,10 @@ from smokejumper.api.auth import bearer_principal, refused
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import Settings
 from smokejumper.intake.auth import bearer
+from smokejumper.payload_keys import CodecKeyError
 from smokejumper.security.sessions import COOKIE
 from smokejumper.security.users import Principal, Role, active_principal
-from smokejumper.temporal.codec import CodecKeyError
+from smokejumper.temporal.codec import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["temporal codec"])
 
@@ -158,7 +159,7 @@ async def preflight(request: Request, state: Annotated[AppState, Depends(app_sta
 async def decode(
     body: WirePayloads, _: Decoder, state: Annotated[AppState, Depends(app_state)]
 ) -> WirePayloads:
-    codec = state.settings.temporal.payload_codec()
+    codec = payload_codec(state.settings.temporal)
     if codec is None:
         # Nothing is encrypted: the payloads are already readable.
         return body
@@ -172,7 +173,7 @@ async def decode(
 async def encode(
     body: WirePayloads, _: Encoder, state: Annotated[AppState, Depends(app_state)]
 ) -> WirePayloads:
-    codec = state.settings.temporal.payload_codec()
+    codec = payload_codec(state.settings.temporal)
     if codec is None:
         return body
     return _to_wire(await codec.encode(_to_proto(body.payloads)))

@@ -4,15 +4,16 @@
 Every request is checked with slack-sdk's `SignatureVerifier` against the signing secret:
 a missing, forged or stale signature, or one already used (a replay), is answered 401
 before anything is parsed. What the click or command means is handled by the Slack
-integration (`integrations.slack.responder`), loaded by module name so the core does not
-import integrations; it answers within Slack's 3 seconds and does slow work afterwards.
+responder the process passes to `create_app` (`integrations.slack.responder`; the core
+does not import integrations); it answers within Slack's 3 seconds and does slow work
+afterwards.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -31,7 +32,6 @@ TIMESTAMP_HEADER = "x-slack-request-timestamp"
 SIGNATURE_HEADER = "x-slack-signature"
 # Slack's own rule: a request more than five minutes old is refused.
 WINDOW_SECONDS = 300
-_RESPONDER_MODULE = "integrations.slack.responder"
 _REJECTED: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not form data, or a payload smokejumper cannot read (fields named)"},
     401: {"description": "Missing, forged, stale or replayed Slack signature"},
@@ -39,23 +39,37 @@ _REJECTED: dict[int | str, dict[str, Any]] = {
 }
 
 
+class SlackPayloadRefused(ValueError):
+    """What a responder raises for a payload of another shape; its message names fields
+    only (never their content)."""
+
+
+class SlackResponder(Protocol):
+    """What answers Slack's clicks and commands once they are verified."""
+
+    async def interaction(self, payload: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def command(self, form: dict[str, str]) -> dict[str, Any]: ...
+
+    async def drain(self) -> None: ...
+
+
+SlackResponderFactory = Callable[[AppState], SlackResponder]
+
+
 class SlackGate:
     """Signature checks and the responder, built once per app."""
 
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, responder: SlackResponderFactory | None) -> None:
         slack = state.settings.slack
-        if not slack.enabled or slack.signing_secret is None:
+        if not slack.enabled or slack.signing_secret is None or responder is None:
             raise HTTPException(
                 status_code=404,
                 detail="Slack is not configured (slack.bot_token and slack.signing_secret)",
             )
         self.verifier = SignatureVerifier(slack.signing_secret.get_secret_value())
         self.replays = ReplayGuard(WINDOW_SECONDS)
-        module = importlib.import_module(_RESPONDER_MODULE)
-        self.responder = module.Responder(state.settings, state.store, state.temporal)
-        # What the responder raises for a payload of another shape; its message names
-        # fields only.
-        self.invalid: type[Exception] = module.InvalidInteraction
+        self.responder = responder(state)
 
     def check(self, body: bytes, timestamp: str | None, signature: str | None) -> None:
         if not timestamp or not signature:
@@ -75,7 +89,7 @@ class SlackGate:
 def _gate(request: Request, state: Annotated[AppState, Depends(app_state)]) -> SlackGate:
     gate: SlackGate | None = getattr(request.app.state, "slack_gate", None)
     if gate is None:
-        gate = SlackGate(state)
+        gate = SlackGate(state, getattr(request.app.state, "slack_responder", None))
         request.app.state.slack_gate = gate
     return gate
 
@@ -138,7 +152,7 @@ async def interactions(request: Request, gate: Annotated[SlackGate, Depends(_gat
         raise _refused("payload: must be a JSON object")
     try:
         answer = await gate.responder.interaction(payload)
-    except gate.invalid as exc:
+    except SlackPayloadRefused as exc:
         raise _refused(str(exc)) from None
     return _answer(answer)
 

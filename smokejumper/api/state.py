@@ -11,9 +11,9 @@ from fastapi import Request
 from temporalio.client import Client
 
 from smokejumper.config import Settings
+from smokejumper.domain.routing import Route, Router
 from smokejumper.intake.auth import SourceAuthenticator
 from smokejumper.intake.rate_limits import RateLimits
-from smokejumper.intake.routing import Route, Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store

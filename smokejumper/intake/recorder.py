@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smokejumper.domain.alerts import Alert
+from smokejumper.domain.fingerprint import workflow_id_for
 from smokejumper.domain.incidents import AlertAttached, IncidentStart
+from smokejumper.domain.routing import RouteDecision
 from smokejumper.domain.taxonomy import taxonomy_of
-from smokejumper.intake.fingerprint import workflow_id_for
-from smokejumper.intake.routing import RouteDecision
 from smokejumper.store.db import Store
 from smokejumper.store.outage import STORE_OUTAGE
 from smokejumper.store.tables import AlertRow, Incident, TimelineEvent

@@ -23,6 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from smokejumper.domain.alerts import Alert
+from smokejumper.domain.fingerprint import fingerprint
 from smokejumper.domain.incidents import (
     SIGNAL_ALERT,
     SIGNAL_ALERTS,
@@ -31,10 +32,9 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentStatus,
 )
+from smokejumper.domain.routing import Router
 from smokejumper.intake.batching import Coalescer, Confirmations, GroupCommit
-from smokejumper.intake.fingerprint import fingerprint
 from smokejumper.intake.recorder import Pending, Recorded, Recorder, start_of
-from smokejumper.intake.routing import Router
 from smokejumper.store.db import Store
 from smokejumper.store.outage import STORE_OUTAGE
 from smokejumper.store.tables import AlertRow, Incident

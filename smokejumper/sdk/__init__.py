@@ -44,7 +44,7 @@ from smokejumper.domain.response import (
     LeakAssessment,
     ToolCallsRequest,
 )
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.sdk.approvals import Choice, Decision, Escalation, Fallback
 from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
 from smokejumper.sdk.playbook import OnFailure, Playbook, PlaybookAborted, playbook

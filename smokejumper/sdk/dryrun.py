@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
-import importlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,6 +37,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from smokejumper.config import Settings
 from smokejumper.contracts.base import Contract, Rehearsal, contracts_of
 from smokejumper.domain.alerts import Alert
+from smokejumper.domain.fingerprint import fingerprint, workflow_id_for
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
@@ -46,13 +46,13 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentState,
 )
-from smokejumper.intake.fingerprint import fingerprint, workflow_id_for
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.lint import sandbox_refusal
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import BinaryNotFound, temporal_test_server
 from smokejumper.temporal.client import ensure_search_attributes
+from smokejumper.temporal.sandbox import sandboxed_runner
 
 Policy = Literal["all", "none", "ask"]
 Outcome = Literal["finished", "aborted", "failed", "incomplete"]
@@ -646,14 +646,12 @@ def rehearse(
     with the worker's sandbox and activity names, as `smokejumper playbooks dry-run` and the
     console do. Blocking, on its own event loop and Temporal runtime: run it in a thread
     beside another loop. Raises DryRunError when the rehearsal cannot run."""
-    # The worker's sandbox and activity names live in `workers/`, which depends on the core.
-    worker = importlib.import_module("workers.worker")
     source = settings.sources.get(alert.source)
     run = DryRun(
         playbook=chosen,
         alert=alert,
         policy=policy,
-        runner=worker.sandboxed_runner(),
+        runner=sandboxed_runner(),
         playbooks=list(playbooks.values()),
         fingerprint_fields=source.fingerprint if source is not None else None,
         ask=ask,

@@ -35,8 +35,8 @@ from temporalio.worker import WorkflowRunner
 
 from smokejumper.contracts.base import contracts_of
 from smokejumper.domain.alerts import AlertKind, Severity
+from smokejumper.domain.routing import Route
 from smokejumper.domain.taxonomy import AtlasId, OwaspId
-from smokejumper.intake.routing import Route
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.sdk.registry import Catalog, is_registered, source_of
 

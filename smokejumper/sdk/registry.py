@@ -28,10 +28,9 @@ from types import ModuleType
 from temporalio import workflow
 
 from smokejumper.config import ConfigError, Settings
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.sdk.playbook import Playbook
 
-BUILTIN_PACKAGE = "playbooks"
 PACKAGE_PREFIX = "smokejumper_playbooks_"
 
 
@@ -191,9 +190,26 @@ def _import(module_name: str, path: Path) -> PlaybookModule:
     return PlaybookModule(path=path, module=module, playbooks=_defined_playbooks(module))
 
 
-def builtin_folder() -> Path:
-    package = importlib.import_module(BUILTIN_PACKAGE)
-    return Path(package.__path__[0]).resolve()
+@dataclass(frozen=True)
+class _BuiltinPackage:
+    name: str
+    folder: Path
+
+
+_builtin_package: _BuiltinPackage | None = None
+
+
+def use_builtin(package: ModuleType) -> None:
+    """Name the package of built-in playbooks. The `playbooks` package calls this when it
+    is imported, so every process that imports it (the workers, the CLI, the test kit)
+    discovers its playbooks; the core itself never imports it."""
+    global _builtin_package
+    if _builtin_package is None or _builtin_package.name != package.__name__:
+        _builtin_package = _BuiltinPackage(package.__name__, Path(package.__path__[0]).resolve())
+
+
+def builtin_folder() -> Path | None:
+    return _builtin_package.folder if _builtin_package is not None else None
 
 
 def load_file(path: Path) -> PlaybookModule:
@@ -209,8 +225,8 @@ def load_file(path: Path) -> PlaybookModule:
         raise PlaybookLoadError(
             path, "the file name is not a Python module name (use letters, digits and _)"
         )
-    if resolved.parent == builtin_folder():
-        return _import(f"{BUILTIN_PACKAGE}.{resolved.stem}", resolved)
+    if _builtin_package is not None and resolved.parent == _builtin_package.folder:
+        return _import(f"{_builtin_package.name}.{resolved.stem}", resolved)
     return _import(f"{package_name(resolved.parent)}.{resolved.stem}", resolved)
 
 
@@ -246,13 +262,16 @@ def load_path(path: Path) -> Catalog:
 
 
 def load_builtin() -> Catalog:
-    """Every module of the built-in `playbooks` package (its own name, not a synthetic one)."""
-    package = importlib.import_module(BUILTIN_PACKAGE)
+    """Every module of the built-in `playbooks` package (its own name, not a synthetic one);
+    none when no package of built-ins was named (`use_builtin`)."""
     catalog = Catalog()
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda item: item.name):
+    if _builtin_package is None:
+        return catalog
+    modules = pkgutil.iter_modules([str(_builtin_package.folder)])
+    for info in sorted(modules, key=lambda item: item.name):
         if info.name.startswith("_"):
             continue
-        name = f"{BUILTIN_PACKAGE}.{info.name}"
+        name = f"{_builtin_package.name}.{info.name}"
         spec = importlib.util.find_spec(name)
         origin = Path(spec.origin) if spec is not None and spec.origin else Path(name)
         try:
@@ -265,7 +284,7 @@ def load_builtin() -> Catalog:
 def load_all(settings: Settings | None = None, extra: Iterable[Path] = ()) -> Catalog:
     """Built-in playbooks, then `settings.playbook_dirs` in order, then `extra` paths."""
     catalog = load_builtin()
-    seen = {builtin_folder()}
+    seen = {folder} if (folder := builtin_folder()) is not None else set()
     folders = settings.playbook_dirs if settings else []
     for path, load in [*((p, load_folder) for p in folders), *((p, load_path) for p in extra)]:
         resolved = path.resolve()
@@ -327,7 +346,8 @@ def routes_of(playbooks: Mapping[str, type[Playbook]] | Iterable[type[Playbook]]
     (`playbooks validate` reports a mismatch); `origin` says where the route came from.
     """
     classes = list(playbooks.values() if isinstance(playbooks, Mapping) else playbooks)
-    builtin = [cls for cls in classes if cls.__module__.startswith(f"{BUILTIN_PACKAGE}.")]
+    prefix = f"{_builtin_package.name}." if _builtin_package is not None else None
+    builtin = [cls for cls in classes if prefix and cls.__module__.startswith(prefix)]
     routes: list[Route] = []
     for cls in [*(cls for cls in classes if cls not in builtin), *builtin]:
         for trigger in cls.triggers:

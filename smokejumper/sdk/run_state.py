@@ -26,7 +26,7 @@ from smokejumper.domain.incidents import (
     StatusChange,
     TimelineEntry,
 )
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.sdk.approvals import ChildApproval, PendingApproval
 from smokejumper.sdk.attempts import Undo
 from smokejumper.sdk.clocks import RunningClock

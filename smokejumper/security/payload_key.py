@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from smokejumper.config import PAYLOAD_KEY_FILE, Settings
-from smokejumper.temporal.codec import KEY_BYTES
+from smokejumper.payload_keys import KEY_BYTES
 
 
 def payload_key_path(settings: Settings) -> Path:

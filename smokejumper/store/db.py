@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from smokejumper.security.files import private_database
+from smokejumper.private_files import private_database
 from smokejumper.store import audit_seal
 from smokejumper.store.audit_seal import AuditSeal
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smokejumper.config import Settings
-from smokejumper.security.audit_key import audit_key
+from smokejumper.store.audit_key import audit_key
 from smokejumper.store.audit_seal import AuditSeal, HeadCheckpoints
 from smokejumper.store.db import Store
 

@@ -11,7 +11,7 @@ from temporalio.service import RPCError, TLSConfig
 
 from smokejumper.config import TemporalSettings
 from smokejumper.temporal import search_attributes
-from smokejumper.temporal.codec import data_converter
+from smokejumper.temporal.codec import data_converter, payload_codec
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ async def connect(settings: TemporalSettings) -> Client:
     return await Client.connect(
         settings.target,
         namespace=settings.namespace,
-        data_converter=data_converter(settings.payload_codec()),
+        data_converter=data_converter(payload_codec(settings)),
         tls=tls_config(settings),
         api_key=api_key,
     )

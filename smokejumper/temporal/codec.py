@@ -11,8 +11,6 @@ on does not break histories written before it was.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import hashlib
 import os
@@ -28,31 +26,12 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from smokejumper.config import TemporalSettings
+from smokejumper.payload_keys import CodecKeyError, decode_key
+
 ENCODING = b"binary/smokejumper-aes256gcm"
 KEY_ID = "encryption-key-id"
-KEY_BYTES = 32
 _NONCE_BYTES = 12
-
-
-class CodecKeyError(ValueError):
-    """A configured key is malformed, or a payload needs a key that is not configured."""
-
-
-def decode_key(text: str) -> bytes:
-    """A key as configured: base64 (standard or URL-safe) of 32 random bytes."""
-    value = text.strip()
-    padded = value + "=" * (-len(value) % 4)
-    for altchars in (None, b"-_"):
-        try:
-            raw = base64.b64decode(padded, altchars=altchars, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if len(raw) == KEY_BYTES:
-            return raw
-    raise CodecKeyError(
-        f"an encryption key must be base64 of {KEY_BYTES} random bytes "
-        "(e.g. `openssl rand -base64 32`)"
-    )
 
 
 def key_id(key: bytes) -> str:
@@ -119,4 +98,14 @@ def data_converter(codec: EncryptionCodec | None) -> DataConverter:
         pydantic_data_converter,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def payload_codec(settings: TemporalSettings) -> EncryptionCodec | None:
+    """The codec of the configured payload key (and previous keys still read), if any."""
+    if settings.encryption_key is None:
+        return None
+    return EncryptionCodec(
+        decode_key(settings.encryption_key.get_secret_value()),
+        [decode_key(key.get_secret_value()) for key in settings.previous_encryption_keys],
     )

@@ -18,7 +18,7 @@ import pytest_asyncio
 from sqlalchemy import func, select, update
 
 from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
+from smokejumper.app import create_app
 from smokejumper.config import Settings, load_settings
 from smokejumper.intake import idempotency
 from smokejumper.security.operator import operator_token

@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
+from cli.main import app as cli_app
 from integrations.evidence.checkpoints import head_checkpoints
-from smokejumper.cli.main import app as cli_app
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import UPDATE_DECIDE
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
+from smokejumper.app import create_app
 from smokejumper.config import load_settings
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.domain.incidents import QUERY_STATE, UPDATE_DECIDE, IncidentState
-from smokejumper.intake.routing import Router
+from smokejumper.domain.routing import Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.approvals import DecisionRequest, VoteReceipt
 from smokejumper.store.open import open_store

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.local import LocalEvidenceStore
 from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
+from smokejumper.app import create_app
 from smokejumper.config import Settings, load_settings
 from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.security.operator import operator_token

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from cli.main import app as cli_app
 from playbooks.triage import Triage
-from smokejumper.cli.main import app as cli_app
 from smokejumper.store.tables import Incident
 from tests.api.routed_playbook import ContainInjection
 from tests.engine import Engine, engine_on

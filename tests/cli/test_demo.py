@@ -102,7 +102,7 @@ def cli(command: str) -> subprocess.CompletedProcess[str]:
     argv = shlex.split(command)
     assert argv[0] == "smokejumper"
     return subprocess.run(
-        [sys.executable, "-m", "smokejumper", *argv[1:]],
+        [sys.executable, "-m", "cli", *argv[1:]],
         capture_output=True,
         text=True,
         timeout=60,
@@ -181,7 +181,7 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
     )
     assert command, out
     process = subprocess.Popen(
-        [sys.executable, "-m", "smokejumper", "demo", "--data-dir", str(data)],
+        [sys.executable, "-m", "cli", "demo", "--data-dir", str(data)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=(tmp_path / "demo.log").open("w"),
@@ -238,7 +238,7 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
 
 def test_demo_refuses_half_the_port_options(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "smokejumper", "demo", "--api-port", "18000"],
+        [sys.executable, "-m", "cli", "demo", "--api-port", "18000"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

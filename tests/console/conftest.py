@@ -14,7 +14,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.sources.registry import NORMALIZERS
-from smokejumper.api.app import create_app
+from smokejumper.app import create_app
 from smokejumper.config import Settings
 from smokejumper.security.users import Role, add_user, issue_token
 from smokejumper.store.db import Store

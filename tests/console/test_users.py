@@ -10,7 +10,7 @@ from click.testing import Result
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
-from smokejumper.cli.main import app as cli_app
+from cli.main import app as cli_app
 from smokejumper.config import Settings
 from smokejumper.console.context import safe_next
 from smokejumper.security.users import hash_password, verify_password

@@ -16,7 +16,7 @@ import pytest_asyncio
 from activities.containment import ContainmentActivities
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
-from smokejumper.api.app import create_app
+from smokejumper.app import create_app
 from smokejumper.config import Settings, load_settings
 from smokejumper.domain.containment import KeyAction
 from smokejumper.store.db import Store

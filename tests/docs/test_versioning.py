@@ -14,8 +14,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.workflow import NondeterminismError
 
-from smokejumper.testing import FakeProvider, load_history, make_alert, replay
-from smokejumper.testing.pytest_plugin import HarnessFactory
+from testkit import FakeProvider, load_history, make_alert, replay
+from testkit.pytest_plugin import HarnessFactory
 from tests.docs.versioned_playbook import RevokeKeyV1, RevokeKeyV2, RevokeKeyV2Unguarded
 
 # --8<--

@@ -12,8 +12,8 @@ import pytest
 
 from smokejumper.domain.alerts import Alert
 from smokejumper.sdk import ISOLATE_ENDPOINT, RESTORE_ENDPOINT, Choice, IncidentStatus
-from smokejumper.testing import DecisionRefused, FakeProvider, make_alert
-from smokejumper.testing.pytest_plugin import HarnessFactory
+from testkit import DecisionRefused, FakeProvider, make_alert
+from testkit.pytest_plugin import HarnessFactory
 from tests.docs.example_playbook import (
     ENDPOINT,
     GRACE_PERIOD,

@@ -53,7 +53,7 @@ def worker_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[b
     """`smokejumper worker` as a child process; stopped (if still alive) at the end."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "smokejumper", "worker"],
+            [sys.executable, "-m", "cli", "worker"],
             env=process_env(settings),
             stdout=out,
             stderr=subprocess.STDOUT,

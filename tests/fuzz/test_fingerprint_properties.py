@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smokejumper.domain.alerts import Alert, AlertKind, Severity
-from smokejumper.intake.fingerprint import FINGERPRINT_FIELDS, fingerprint
+from smokejumper.domain.fingerprint import FINGERPRINT_FIELDS, fingerprint
 
 names = st.text(min_size=1, max_size=40).map(str.strip).filter(bool)
 parts = st.fixed_dictionaries(
@@ -78,7 +78,7 @@ def test_configured_fields_decide_alone(alert: dict[str, Any], fields: list[str]
 _OTHER_PROCESS = """
 import json, sys
 from smokejumper.domain.alerts import Alert
-from smokejumper.intake.fingerprint import fingerprint
+from smokejumper.domain.fingerprint import fingerprint
 cases = json.load(sys.stdin)
 print(json.dumps([fingerprint(Alert.model_validate(a), f) for a, f in cases]))
 """

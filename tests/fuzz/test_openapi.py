@@ -66,7 +66,7 @@ def api_url(
     base = f"http://127.0.0.1:{port}"
     with (data / "api.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "smokejumper", "api"], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "cli", "api"], env=env, stdout=log, stderr=log
         )
     try:
         for _ in range(300):

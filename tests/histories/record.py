@@ -48,7 +48,7 @@ from smokejumper.sdk.clocks import StopClock
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli
-from smokejumper.testing import FakeProvider, PlaybookHarness, PlaybookRun, make_alert
+from testkit import FakeProvider, PlaybookHarness, PlaybookRun, make_alert
 from tests.docs.example_playbook import (
     KEY_STILL_ACTIVE,
     NOTIFY_OWNER,

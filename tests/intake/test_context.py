@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smokejumper.config import ConfigError, load_settings
-from smokejumper.intake.context import ContextError, SourceContext, from_query
+from smokejumper.domain.source_context import ContextError, SourceContext, from_query
 
 
 def test_source_defaults_from_a_config_file_and_the_environment(

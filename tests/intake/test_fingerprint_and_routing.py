@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from smokejumper.domain.alerts import Alert, AlertKind, Severity
-from smokejumper.intake.fingerprint import fingerprint, workflow_id_for
-from smokejumper.intake.routing import Route, Router
+from smokejumper.domain.fingerprint import fingerprint, workflow_id_for
+from smokejumper.domain.routing import Route, Router
 
 
 def alert(**changes: Any) -> Alert:

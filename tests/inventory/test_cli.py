@@ -5,7 +5,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from smokejumper.cli.main import app
+from cli.main import app
 from smokejumper.store.migrate import upgrade
 from tests.inventory.helpers import EXAMPLE, example_data
 

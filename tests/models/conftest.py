@@ -25,7 +25,7 @@ from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.models import ModelActivities
-from integrations.pollers.digest import directory_digest
+from integrations.digest import directory_digest
 from smokejumper.config import Settings, load_settings
 from smokejumper.domain.containment import ActionResult, ModelAction
 from smokejumper.inventory.importer import import_inventory

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner, Result
 
-from smokejumper.cli.main import app
+from cli.main import app
 from smokejumper.store.db import Store
 from smokejumper.store.tables import InventoryApiKey, InventoryModel
 from tests.helpers import free_port, isolate_aws

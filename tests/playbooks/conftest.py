@@ -20,7 +20,8 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.control_plane import ControlPlaneActivities
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
-from smokejumper.api.app import create_app
+from integrations.slack.emulator import SlackEmulator
+from smokejumper.app import create_app
 from smokejumper.config import Settings
 from smokejumper.domain.containment import ActionResult
 from smokejumper.domain.incidents import SIGNAL_DECIDE
@@ -29,8 +30,7 @@ from smokejumper.inventory.schema import load_inventory
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, EvidenceItem
-from smokejumper.testing.pytest_plugin import playbook_harness
-from smokejumper.testing.slack_emulator import SlackEmulator
+from testkit.pytest_plugin import playbook_harness
 from tests.controls.conftest import CONTROLS_TOKEN, settings
 from tests.engine import Engine, engine_on
 from tests.helpers import eventually

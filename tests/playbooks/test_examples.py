@@ -10,7 +10,7 @@ import pytest
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
 from smokejumper.domain.alerts import Alert
-from smokejumper.intake.routing import Router
+from smokejumper.domain.routing import Router
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "alerts"
 ROUTER = Router(playbook_routes(), "triage")

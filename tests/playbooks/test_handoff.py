@@ -24,8 +24,8 @@ from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.sdk.approvals import Choice
 from smokejumper.sdk.handoffs import VERIFY_EVERY, VERIFY_WITHIN
 from smokejumper.sdk.playbook import Playbook
-from smokejumper.testing import DecisionRefused, FakeProvider, make_alert
-from smokejumper.testing.pytest_plugin import HarnessFactory
+from testkit import DecisionRefused, FakeProvider, make_alert
+from testkit.pytest_plugin import HarnessFactory
 
 ONCALL = "oncall-ana"
 APPROVERS = {

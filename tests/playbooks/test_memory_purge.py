@@ -14,11 +14,11 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from integrations.slack.emulator import SlackEmulator
 from playbooks.data_leakage import PURGE_DECIDE_WITHIN, SensitiveDataLeakage
 from smokejumper.domain.alerts import Alert
-from smokejumper.testing import FakeProvider, make_alert
-from smokejumper.testing.pytest_plugin import HarnessFactory
-from smokejumper.testing.slack_emulator import SlackEmulator
+from testkit import FakeProvider, make_alert
+from testkit.pytest_plugin import HarnessFactory
 from tests.integrations.memory.conftest import Conversations, conversations
 from tests.playbooks.conftest import APPROVERS, LEAKED_KEY, OPERATOR, Responder, responder_on
 from tests.playbooks.test_data_leakage import assert_redacted, leak_alert

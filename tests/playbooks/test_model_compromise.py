@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from integrations.digest import local_digest
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
 from integrations.models.local import LocalModels
-from integrations.pollers.digest import local_digest
 from smokejumper.inventory.importer import import_inventory
 from smokejumper.inventory.schema import load_inventory
 from tests.playbooks.conftest import CAROL, OPERATOR, Responder, inventory

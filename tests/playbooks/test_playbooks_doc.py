@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from smokejumper.cli.main import app
+from cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "playbooks.md"

@@ -17,8 +17,8 @@ from playbooks.prompt_injection import (
     PromptInjection,
 )
 from smokejumper.config import Settings
-from smokejumper.testing import make_alert
-from smokejumper.testing.pytest_plugin import HarnessFactory
+from testkit import make_alert
+from testkit.pytest_plugin import HarnessFactory
 from tests.playbooks.conftest import APPROVERS
 
 

@@ -14,9 +14,9 @@ from click.testing import Result
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
+from cli.main import app as cli_app
 from playbooks import BUILTIN_PLAYBOOKS
 from playbooks.triage import Triage
-from smokejumper.cli.main import app as cli_app
 from smokejumper.sdk.lint import display
 from smokejumper.sdk.registry import source_of
 from tests.sdk.test_registry import CONTAIN_LEAK, WORDING, write

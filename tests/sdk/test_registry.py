@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 import playbooks
+from cli.main import app as cli_app
 from playbooks.triage import Triage
-from smokejumper.cli.main import app as cli_app
 from smokejumper.config import ConfigError, load_settings
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import SIGNAL_ALERT, AlertAttached
@@ -43,7 +43,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from smokejumper.domain.alerts import AlertKind, Severity
     from smokejumper.domain.incidents import IncidentStart
-    from smokejumper.intake.routing import Route
+    from smokejumper.domain.routing import Route
     from smokejumper.sdk.playbook import Playbook, playbook
 
 from ._wording import CONTAINED

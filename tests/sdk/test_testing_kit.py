@@ -11,8 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 from playbooks.triage import Triage
 from smokejumper.contracts.base import ContractError
 from smokejumper.domain.incidents import IncidentStart, IncidentStatus
-from smokejumper.testing import FakeProvider, PlaybookHarness, WaitTimedOut, make_alert
-from smokejumper.testing.pytest_plugin import HarnessFactory, playbook_harness
+from testkit import FakeProvider, PlaybookHarness, WaitTimedOut, make_alert
+from testkit.pytest_plugin import HarnessFactory, playbook_harness
 from tests.docs.example_playbook import (
     KEY_STILL_ACTIVE,
     NOTIFY_OWNER,

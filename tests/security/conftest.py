@@ -14,8 +14,8 @@ import httpx
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from integrations.slack.emulator import SlackEmulator
 from smokejumper.console.context import CSRF_FIELD
-from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.console.conftest import PASSWORDS, add_users
 from tests.engine import Engine
 from tests.security import payloads

@@ -12,7 +12,7 @@ import pytest
 from markdown_it import MarkdownIt
 from playwright.async_api import Browser, Page
 
-from smokejumper.testing.slack_emulator import SlackEmulator
+from integrations.slack.emulator import SlackEmulator
 from tests.console.conftest import PASSWORDS
 from tests.console.test_browser import chromium
 from tests.engine import Engine

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from integrations.keys.local import LocalKeys
+from integrations.slack.emulator import SlackEmulator
 from integrations.slack.messages import relay_id
 from smokejumper.store.tables import Incident
-from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.engine import Engine, engine_on, terminate_workflows
 from tests.slack.planted import PLANTED, leaks
 from tests.slack.slack_playbooks import FIRST_KEY, SECOND_KEY, ContainInSlack

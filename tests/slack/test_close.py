@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from smokejumper.testing.slack_emulator import SlackEmulator
+from integrations.slack.emulator import SlackEmulator
 from tests.helpers import eventually
 from tests.slack.conftest import slack_engine
 from tests.slack.test_flow import approval_message, messages, open_incident

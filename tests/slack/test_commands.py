@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from integrations.slack.emulator import SlackEmulator
 from smokejumper.store.tables import Incident
-from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.engine import Engine
 from tests.helpers import eventually
 from tests.slack.conftest import (

@@ -11,8 +11,8 @@ from slack_sdk.errors import SlackApiError
 
 from activities.slack import rate_limit_or_outage
 from integrations.slack.client import web_client
+from integrations.slack.emulator import SlackEmulator
 from smokejumper.config import ConfigError, SlackSettings, load_settings
-from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.slack.conftest import slack_config
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from smokejumper.testing.slack_emulator import DEFAULT_BOT_TOKEN, SlackEmulator
+from integrations.slack.emulator import DEFAULT_BOT_TOKEN, SlackEmulator
 
 
 @pytest.fixture

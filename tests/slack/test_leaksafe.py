@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from integrations.slack.emulator import Recorded
 from integrations.slack.leaksafe import mask
 from integrations.slack.templates import Raw, Renderer, TemplateProblem
-from smokejumper.testing.slack_emulator import Recorded
 from tests.slack.planted import AWS_KEY_ID, CARD, EMAIL, OPENAI_KEY, PHONE, leaks
 
 

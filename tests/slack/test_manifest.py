@@ -10,7 +10,7 @@ import yaml
 
 import integrations.slack
 from integrations.slack.views import console_url
-from smokejumper.api.app import create_app
+from smokejumper.app import create_app
 from smokejumper.config import load_settings
 
 MANIFEST = Path(integrations.slack.__file__).with_name("manifest.yaml")

@@ -9,6 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from integrations.slack.client import web_client
+from integrations.slack.emulator import SlackEmulator
 from integrations.slack.messages import SlackPosts
 from integrations.slack.publisher import Publisher
 from integrations.slack.templates import Renderer
@@ -16,7 +17,6 @@ from integrations.slack.views import people
 from smokejumper.config import load_settings
 from smokejumper.domain.incidents import TimelineEntry
 from smokejumper.store.db import Store
-from smokejumper.testing.slack_emulator import SlackEmulator
 from tests.helpers import insert_incident
 from tests.slack.conftest import ALICE, BOB, CAROL, slack_config
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from smokejumper.testing.slack_emulator import SlackEmulator
+from integrations.slack.emulator import SlackEmulator
 from tests.helpers import eventually
 from tests.slack.conftest import slack_engine
 from tests.slack.planted import leaking_alert

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from smokejumper.testing.slack_emulator import SlackEmulator
+from integrations.slack.emulator import SlackEmulator
 from tests.helpers import eventually
 from tests.slack.conftest import ALICE, click, command, slack_engine
 from tests.slack.test_flow import approval_message, open_incident, timeline

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from integrations.evidence.checkpoints import LocalHeadCheckpoints, head_checkpoints
-from smokejumper.cli.main import app
 from smokejumper.config import Settings
 from smokejumper.store import audit
 from smokejumper.store.db import Store

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from smokejumper.cli.main import app
+from cli.main import app
 from smokejumper.store.db import Store
 
 

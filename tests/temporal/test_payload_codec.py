@@ -20,9 +20,10 @@ from bench.playbooks.containment import RevokeFirst
 from integrations.keys.local import LocalKeys
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.domain.incidents import IncidentStart
+from smokejumper.payload_keys import CodecKeyError
 from smokejumper.security.operator import operator_token
 from smokejumper.temporal.binaries import temporal_cli
-from smokejumper.temporal.codec import ENCODING, CodecKeyError, EncryptionCodec, data_converter
+from smokejumper.temporal.codec import ENCODING, EncryptionCodec, data_converter
 from tests.engine import running_engine
 from tests.helpers import eventually, make_settings
 

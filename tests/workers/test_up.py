@@ -63,7 +63,7 @@ def wait_for_banner(process: subprocess.Popen[str], stdout: IO[str], within: flo
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "smokejumper", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -92,7 +92,7 @@ def test_up_runs_everything_stops_cleanly_and_resumes(tmp_path: Path) -> None:
 
     def start() -> tuple[subprocess.Popen[str], set[int]]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "smokejumper", "up"],
+            [sys.executable, "-m", "cli", "up"],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -185,7 +185,7 @@ def test_up_refuses_a_busy_port(tmp_path: Path) -> None:
             "SMOKEJUMPER_API__PORT": str(port),
         }
         result = subprocess.run(
-            [sys.executable, "-m", "smokejumper", "up"],
+            [sys.executable, "-m", "cli", "up"],
             env=env,
             cwd=tmp_path,
             capture_output=True,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from integrations.slack.emulator import DEFAULT_BOT_TOKEN
 from smokejumper.config import BUILTIN_PLAYBOOK_GROUPS, ENV_PREFIX, Settings, load_settings
-from smokejumper.testing.slack_emulator import DEFAULT_BOT_TOKEN
 from workers.demo.examples import DemoError
 from workers.demo.seed import CONSOLE_USER, MEMORY_PATTERN, write_secret
 

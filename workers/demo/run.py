@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from smokejumper.api.app import check_playbooks
+from smokejumper.app import check_playbooks
 from smokejumper.config import Settings
 from smokejumper.redaction import redact
 from smokejumper.sdk.registry import discover
@@ -163,7 +163,7 @@ def run(options: Options) -> int:
             argv=[
                 sys.executable,
                 "-m",
-                "smokejumper.testing.slack_emulator",
+                "integrations.slack.emulator",
                 "--port",
                 str(ports_of(settings).slack),
                 "--log",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from integrations.digest import local_digest
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
 from integrations.memory.local import LocalMemory
 from integrations.models.local import LocalModels
-from integrations.pollers.digest import local_digest
 from smokejumper.config import Settings
 from smokejumper.domain.alerts import Alert, AlertKind
 from smokejumper.inventory.importer import import_inventory

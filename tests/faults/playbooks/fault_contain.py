@@ -12,7 +12,7 @@ from datetime import timedelta
 from smokejumper.domain.alerts import AlertKind
 from smokejumper.domain.containment import EndpointAction, KeyAction
 from smokejumper.domain.incidents import IncidentStart
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.sdk import ISOLATE_ENDPOINT, REVOKE_KEY
 from smokejumper.sdk.playbook import Playbook, playbook
 

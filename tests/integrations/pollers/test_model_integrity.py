@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.pollers.digest import artifact_digest, directory_digest, file_digest
+from integrations.digest import artifact_digest, directory_digest, file_digest
 from smokejumper.store.cursors import load_cursor
 from smokejumper.store.db import Store
 from smokejumper.store.tables import InventoryModel, InventoryModelVersion

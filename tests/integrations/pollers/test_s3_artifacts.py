@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.pollers.digest import (
+from integrations.digest import (
     ArtifactCheck,
     artifact_digest,
     directory_digest,

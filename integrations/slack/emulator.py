@@ -6,7 +6,7 @@ chat.update, chat.postEphemeral, conversations.create/invite/setTopic, views.ope
 users.info and apps.connections.open, whose URL is a Socket Mode websocket served here too.
 Failures (HTTP 429 with Retry-After, outages) can be switched on to test resilience.
 
-Run it alone for a demo: `python -m smokejumper.testing.slack_emulator --port 3001`, then
+Run it alone for a demo: `python -m integrations.slack.emulator --port 3001`, then
 set `slack.base_url = "http://127.0.0.1:3001/api/"`. What it received can be read, never
 changed, at `/` (a page of channels and their messages) and `/messages.json`.
 """

@@ -4,7 +4,6 @@ skip time and read what they wrote, in a few lines per test."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import secrets
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import select
 from temporalio import activity
@@ -28,11 +27,12 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker import Worker
 
 from smokejumper.config import Settings
 from smokejumper.contracts.base import check_implementations, contracts_of
 from smokejumper.domain.alerts import Alert, AlertKind, Severity
+from smokejumper.domain.fingerprint import workflow_id_for
 from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
@@ -44,9 +44,8 @@ from smokejumper.domain.incidents import (
     IncidentStart,
     IncidentState,
 )
-from smokejumper.intake.fingerprint import workflow_id_for
+from smokejumper.domain.routing import Route, Router
 from smokejumper.intake.recorder import start_of
-from smokejumper.intake.routing import Route, Router
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.approvals import Choice, DecisionRequest
 from smokejumper.sdk.clocks import StopClock
@@ -59,8 +58,10 @@ from smokejumper.store.tables import Incident, TimelineEvent
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli, temporal_test_server
 from smokejumper.temporal.client import ensure_search_attributes
-from smokejumper.testing._history import idle, problems
-from smokejumper.testing.fakes import Call, activities_of, merged_calls
+from smokejumper.temporal.sandbox import sandboxed_runner
+from testkit._history import idle, problems
+from testkit.fakes import Call, activities_of, merged_calls
+from workers.worker import activities_for
 
 T = TypeVar("T")
 
@@ -100,18 +101,6 @@ def make_alert(
     data: dict[str, Any] = {"source": "test", "kind": kind, "severity": severity, "title": title}
     data.update(fields)
     return Alert.model_validate(data)
-
-
-def _worker_parts() -> tuple[
-    Callable[[Store, Settings], list[Callable[..., Any]]], Callable[[], WorkflowRunner]
-]:
-    # The core does not import `workers/` statically (it depends on the core, not the
-    # reverse); loading it by name gives tests the production activity set and sandbox.
-    module = importlib.import_module("workers.worker")
-    return (
-        cast(Callable[[Store, Settings], list[Callable[..., Any]]], module.activities_for),
-        cast(Callable[[], WorkflowRunner], module.sandboxed_runner),
-    )
 
 
 class PlaybookRun:
@@ -454,7 +443,6 @@ class PlaybookHarness:
     async def start(self) -> None:
         if self._stack is not None:
             raise RuntimeError("this harness is already started")
-        activities_for, sandboxed_runner = _worker_parts()
         stack = AsyncExitStack()
         try:
             env = self._given_env or await self._start_env(stack)

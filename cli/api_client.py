@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from smokejumper.cli.output import fail
+from cli.output import fail
 from smokejumper.config import Settings
 from smokejumper.security.operator import OperatorTokenMissing, operator_token
 

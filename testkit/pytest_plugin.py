@@ -1,8 +1,8 @@
 """pytest fixtures for playbook tests. Enable in the project's top-level conftest.py:
 
-    pytest_plugins = ["smokejumper.testing.pytest_plugin"]
+    pytest_plugins = ["testkit.pytest_plugin"]
 
-(or import the fixture there: `from smokejumper.testing.pytest_plugin import
+(or import the fixture there: `from testkit.pytest_plugin import
 playbook_harness`). Then, with pytest-asyncio:
 
     async def test_contains(playbook_harness: HarnessFactory) -> None:
@@ -25,7 +25,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from smokejumper.sdk.playbook import Playbook
-from smokejumper.testing.harness import DEFAULT_TIMEOUT, PlaybookHarness
+from testkit.harness import DEFAULT_TIMEOUT, PlaybookHarness
 
 
 class HarnessFactory(Protocol):

@@ -5,7 +5,7 @@ A directory (or prefix) digest covers every regular file below it in order of re
 path (sorted by code point): for each, the path in UTF-8, a NUL byte, the size in decimal
 ASCII, a NUL byte, then the contents. Names and sizes are framed so that moving bytes between
 files or renaming one changes the digest. A directory copied to S3 digests the same as the
-local copy. `python -m integrations.pollers.digest PATH_OR_URI` prints the digest to register
+local copy. `python -m integrations.digest PATH_OR_URI` prints the digest to register
 (for an S3-compatible store, set `AWS_ENDPOINT_URL_S3`).
 """
 
@@ -211,7 +211,7 @@ def artifact_digest(uri: str, *, s3_endpoint_url: str | None = None) -> Artifact
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m integrations.pollers.digest PATH_OR_URI", file=sys.stderr)
+        print("usage: python -m integrations.digest PATH_OR_URI", file=sys.stderr)
         return 2
     check = artifact_digest(argv[0])
     if check.digest is None:

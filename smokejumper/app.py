@@ -1,4 +1,5 @@
-"""The FastAPI application factory."""
+"""The HTTP application: the API's routes, the console and Slack's endpoints in one FastAPI
+app (above `api` and `console`, which it assembles)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from smokejumper.api.nul_guard import RefuseNulInUrl
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.console import mount_console
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.store.audit_seal import HeadCheckpoints
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
@@ -41,11 +42,13 @@ def create_app(
     known_playbooks: Collection[str] | None = None,
     evidence_reader: evidence.EvidenceReader | None = None,
     audit_checkpoints: HeadCheckpoints | None = None,
+    slack_responder: slack.SlackResponderFactory | None = None,
 ) -> FastAPI:
     """The API; `normalizers` (source formats), `playbook_routes` and `known_playbooks` come
     from the caller so the core does not import integrations or playbooks; so does
     `evidence_reader` (evidence store URI to bytes), which serves raw evidence, and
-    `audit_checkpoints` (where the audit log's signed head goes) for the store it opens.
+    `audit_checkpoints` (where the audit log's signed head goes) for the store it opens,
+    and `slack_responder`, which answers Slack's verified clicks and commands.
 
     Raises ConfigError when a configured route or the default playbook names a playbook
     that is not among `known_playbooks` (when given).
@@ -89,6 +92,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(codec.router)
     app.state.evidence_reader = evidence_reader
+    app.state.slack_responder = slack_responder
     app.include_router(reports.router)
     mount_console(app, state)
     app.include_router(slack.router)

@@ -7,14 +7,14 @@ recorded histories in a test finds the change that would not, before it is deplo
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
-from typing import cast
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer, WorkflowRunner
+from temporalio.worker import Replayer
+
+from smokejumper.temporal.sandbox import sandboxed_runner
 
 
 def load_history(path: str | Path) -> WorkflowHistory:
@@ -36,11 +36,9 @@ async def replay(history: WorkflowHistory | str | Path, *playbooks: type) -> Non
         raise ValueError("replay needs the playbook class(es) the history may run")
     if not isinstance(history, WorkflowHistory):
         history = load_history(history)
-    # Loaded by name: `workers/` depends on the core, not the reverse.
-    runner = cast(WorkflowRunner, importlib.import_module("workers.worker").sandboxed_runner())
     replayer = Replayer(
         workflows=list(playbooks),
-        workflow_runner=runner,
+        workflow_runner=sandboxed_runner(),
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)

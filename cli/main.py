@@ -6,9 +6,9 @@ Exit codes: 0 success, 1 the operation was refused or failed, 2 bad usage or con
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,17 +16,17 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from cli.api_client import ApiClient
+from cli.demo import demo
+from cli.inventory import inventory_app
+from cli.output import fail, print_json, table
+from cli.playbooks import playbooks_app
+from cli.users import users_app
 from smokejumper import __version__
-from smokejumper.cli.api_client import ApiClient
-from smokejumper.cli.demo import demo
-from smokejumper.cli.inventory import inventory_app
-from smokejumper.cli.output import fail, print_json, table
-from smokejumper.cli.playbooks import playbooks_app
-from smokejumper.cli.users import users_app
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.domain.incidents import IncidentState, close_confirmation
 from smokejumper.logs import configure_logging
-from smokejumper.security.files import private_dir
+from smokejumper.private_files import private_dir
 from smokejumper.security.payload_key import ensure_payload_key
 
 app = typer.Typer(
@@ -88,10 +88,16 @@ def _run_process(ctx: typer.Context, name: str) -> None:
     # An embedded engine's process started on its own encrypts like the ones `up` starts.
     ensure_payload_key(settings)
     configure_logging(settings.log_level, settings.secret_values(), process=name)
-    # Process entry points live in `workers/`, which depends on the core, not the reverse.
-    module = importlib.import_module(f"workers.{name}")
+    # Imported when run: the other commands start without loading every provider.
+    from workers import api, scheduler, worker
+
+    processes: dict[str, Callable[[Settings], None]] = {
+        "worker": worker.main,
+        "api": api.main,
+        "scheduler": scheduler.main,
+    }
     try:
-        module.main(settings)
+        processes[name](settings)
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
 
@@ -108,10 +114,11 @@ def up(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     ensure_payload_key(settings)
     configure_logging(settings.log_level, settings.secret_values(), process="up")
-    module = importlib.import_module("workers.up")
+    from workers import up as engine
+
     context: _Context = ctx.obj
     try:
-        code = module.main(settings, context.config_file)
+        code = engine.main(settings, context.config_file)
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
     raise typer.Exit(code)
@@ -589,17 +596,17 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(ctx: typer.Context) -> None:
     """Walk the audit log's keyed chain and compare its end with the signed head checkpoint;
     exit 1 naming every edited, inserted or deleted row."""
-    from smokejumper.security.audit_key import AuditKeyError
     from smokejumper.store.audit import AuditKeyMissing, verify_chain
+    from smokejumper.store.audit_key import AuditKeyError
     from smokejumper.store.db import Store
     from smokejumper.store.open import open_store
 
     settings = _settings(ctx)
-    # Checkpoints live in `integrations/`, which depends on the core, not the reverse.
-    checkpoints = importlib.import_module("integrations.evidence.checkpoints")
+    from integrations.evidence.checkpoints import head_checkpoints
+
     missing_key: AuditKeyError | None = None
     try:
-        store = open_store(settings, checkpoints.head_checkpoints(settings), create_key=False)
+        store = open_store(settings, head_checkpoints(settings), create_key=False)
     except AuditKeyError as exc:
         # No key yet: fine for a log of legacy rows only, which verify without it.
         missing_key = exc

@@ -6,17 +6,16 @@ starts its own time-skipping test server).
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 import typer
 
-from smokejumper.cli.output import fail, print_json, table
+from cli.output import fail, print_json, table
 from smokejumper.config import ConfigError, Settings, config_path_from_env
 from smokejumper.domain.alerts import Alert
-from smokejumper.intake.routing import Route
+from smokejumper.domain.routing import Route
 from smokejumper.sdk import lint
 from smokejumper.sdk.dryrun import (
     ApprovalAsk,
@@ -29,6 +28,7 @@ from smokejumper.sdk.dryrun import (
 )
 from smokejumper.sdk.playbook import Playbook
 from smokejumper.sdk.registry import Catalog, by_name, load_all, load_path, source_of
+from smokejumper.temporal.sandbox import sandboxed_runner
 
 playbooks_app = typer.Typer(
     help="List, validate and dry-run playbooks (no engine needed).", no_args_is_help=True
@@ -76,11 +76,6 @@ def _discovered(settings: Settings, extra: list[Path]) -> dict[str, type[Playboo
         return by_name(catalog.playbooks)
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
-
-
-def _worker_module() -> Any:
-    # The worker's activity list and sandbox live in `workers/`, which depends on the core.
-    return importlib.import_module("workers.worker")
 
 
 def _trigger(route: Route) -> str:
@@ -162,13 +157,16 @@ def validate(
             targets.extend(load_path(path))
     else:
         targets = everything
-    worker = _worker_module()
+    # Imported when run: the other commands start without loading every provider.
+    from workers.worker import activity_names
+
+    registered = activity_names(settings)
     problems, checked = lint.validate(
         targets,
         everything,
-        activities=worker.activity_names(settings),
+        activities=registered,
         approver_groups=settings.approvers.keys(),
-        runner=worker.sandboxed_runner(),
+        runner=sandboxed_runner(),
     )
     if not extra:
         config = context.config_file or config_path_from_env()
@@ -183,7 +181,7 @@ def validate(
         if any(lint.UNREGISTERED in problem.message for problem in problems):
             typer.echo(
                 "  (the worker registers: "
-                + ", ".join(sorted(worker.activity_names(settings)))
+                + ", ".join(sorted(registered))
                 + "; activities defined in a playbook's own module count as registered)"
             )
         typer.echo(f"{len(problems)} problem(s) in {count} playbook(s), {files} file(s)")

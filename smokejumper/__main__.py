@@ -1,5 +1,0 @@
-"""`python -m smokejumper` is the `smokejumper` command."""
-
-from smokejumper.cli.main import main
-
-main()

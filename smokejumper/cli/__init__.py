@@ -1,1 +1,0 @@
-"""The `smokejumper` command line."""

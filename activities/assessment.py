@@ -22,8 +22,8 @@ from smokejumper.contracts.assessment import ASSESS_LEAK, INCIDENT_CONTEXT
 from smokejumper.contracts.evidence import CAPTURE_TOOL_CALLS
 from smokejumper.domain.evidence import EvidenceCapture
 from smokejumper.domain.response import (
-    EvidenceSummary,
     IncidentContext,
+    KeptEvidence,
     KeyRef,
     LeakAssessment,
     ToolCallsRequest,
@@ -55,9 +55,7 @@ class AssessmentActivities:
             session.expunge(incident)
             return incident, [dict(row.normalized) for row in rows], [row.id for row in rows]
 
-    def _capture(
-        self, incident_id: int, pieces: list[tuple[str, str, str]]
-    ) -> list[EvidenceSummary]:
+    def _capture(self, incident_id: int, pieces: list[tuple[str, str, str]]) -> list[KeptEvidence]:
         """(name, kind, content) pieces as evidence of the incident, in one write."""
         # Previews are redacted with the inventory's key formats too (read now: the
         # inventory changes while the worker runs).
@@ -75,7 +73,7 @@ class AssessmentActivities:
             redactor_for(self.store, self.settings),
         )
         return [
-            EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings) for ref in refs
+            KeptEvidence(name=ref.name, sha256=ref.sha256, findings=ref.findings) for ref in refs
         ]
 
     @INCIDENT_CONTEXT.implementation
@@ -139,11 +137,11 @@ class AssessmentActivities:
         ]
 
     @CAPTURE_TOOL_CALLS.implementation
-    async def capture_tool_calls(self, request: ToolCallsRequest) -> EvidenceSummary | None:
+    async def capture_tool_calls(self, request: ToolCallsRequest) -> KeptEvidence | None:
         """The tool calls the agent made in the alerts' window, as one piece of evidence."""
         return await asyncio.to_thread(self._capture_tool_calls, request)
 
-    def _capture_tool_calls(self, request: ToolCallsRequest) -> EvidenceSummary | None:
+    def _capture_tool_calls(self, request: ToolCallsRequest) -> KeptEvidence | None:
         _, alerts, ids = self._alerts(request.incident_id)
         content = json_tool_calls(alerts, ids)
         if not content:

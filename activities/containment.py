@@ -17,11 +17,11 @@ from integrations.keys.registry import KeyProviders
 from smokejumper.config import Settings
 from smokejumper.contracts.endpoints import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
 from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
-from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction
+from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction, KeyStatus
 from smokejumper.store.db import Store
 
 REVOKE = "revoke_key"
-REVOKED = "inactive"
+REVOKED = KeyStatus.INACTIVE
 
 S = TypeVar("S", KeyState, EndpointState)
 

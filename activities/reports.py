@@ -10,7 +10,7 @@ from activities.evidence import EvidenceActivities
 from smokejumper.config import Settings
 from smokejumper.contracts.evidence import RECORD_REPORT
 from smokejumper.domain.evidence import EvidenceCapture
-from smokejumper.domain.response import EvidenceSummary
+from smokejumper.domain.response import KeptEvidence
 from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.reports.render import incident_report
 from smokejumper.store.db import Store
@@ -23,11 +23,11 @@ class ReportActivities:
         self.evidence = EvidenceActivities(store, settings)
 
     @RECORD_REPORT.implementation
-    async def record_report(self, incident_id: int) -> EvidenceSummary:
+    async def record_report(self, incident_id: int) -> KeptEvidence:
         """Render the report and keep it as the evidence item `incident-report`."""
         return await asyncio.to_thread(self._record, incident_id)
 
-    def _record(self, incident_id: int) -> EvidenceSummary:
+    def _record(self, incident_id: int) -> KeptEvidence:
         redactor = redactor_for(self.store, self.settings)
         text = incident_report(self.store, incident_id, "md", redactor, datetime.now(UTC))
         ref = self.evidence.capture_many(
@@ -42,4 +42,4 @@ class ReportActivities:
             ],
             redactor,
         )[0]
-        return EvidenceSummary(name=ref.name, sha256=ref.sha256, findings=ref.findings)
+        return KeptEvidence(name=ref.name, sha256=ref.sha256, findings=ref.findings)

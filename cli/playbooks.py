@@ -22,7 +22,7 @@ from smokejumper.sdk.dryrun import (
     DryRunError,
     InvalidAlert,
     Policy,
-    parse_alert,
+    alert_from_json,
     rehearse,
     render,
 )
@@ -195,7 +195,7 @@ def _read_alert(source: str) -> Alert:
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
     try:
-        return parse_alert(body)
+        return alert_from_json(body)
     except InvalidAlert as exc:
         details = "\n".join(f"  {problem}" for problem in exc.problems)
         raise fail(f"{source} is not a valid alert:\n{details}", 2) from None

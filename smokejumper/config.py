@@ -654,7 +654,8 @@ class AuditSettings(_Section):
     )
 
 
-Role = Literal["viewer", "responder", "admin"]
+# A role as configuration names it (security.users.Role ranks them).
+RoleName = Literal["viewer", "responder", "admin"]
 
 
 class ConsoleSettings(_Section):
@@ -683,7 +684,7 @@ class ConsoleSettings(_Section):
         description="Addresses or networks (CIDR) of the auth proxies whose `trusted_header` "
         "is believed; from any other address the header is ignored.",
     )
-    proxy_default_role: Role | None = Field(
+    proxy_default_role: RoleName | None = Field(
         default="viewer",
         description="Role of a proxy-authenticated user with no local account; null refuses them.",
     )

@@ -32,7 +32,7 @@ from testkit.harness import (
     DecisionRefused,
     PlaybookHarness,
     PlaybookRun,
-    TimelineItem,
+    TimelineRecord,
     WaitTimedOut,
     make_alert,
 )
@@ -46,7 +46,7 @@ __all__ = [
     "FakeProvider",
     "PlaybookHarness",
     "PlaybookRun",
-    "TimelineItem",
+    "TimelineRecord",
     "WaitTimedOut",
     "load_history",
     "make_alert",

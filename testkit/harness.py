@@ -69,7 +69,7 @@ DEFAULT_TIMEOUT = 15.0
 _POLL_SECONDS = 0.05
 
 
-class TimelineItem(NamedTuple):
+class TimelineRecord(NamedTuple):
     """One row of the incident timeline, as responders see it."""
 
     kind: str
@@ -130,7 +130,7 @@ class PlaybookRun:
 
     # -- reading ----------------------------------------------------------------------
 
-    def timeline(self) -> list[TimelineItem]:
+    def timeline(self) -> list[TimelineRecord]:
         """The incident's timeline so far (parent and child playbooks), oldest first."""
         with self.harness.store.session() as session:
             rows = session.scalars(
@@ -138,7 +138,7 @@ class PlaybookRun:
                 .where(TimelineEvent.incident_id == self.incident.incident_id)
                 .order_by(TimelineEvent.id)
             )
-            return [TimelineItem(row.kind, row.step, row.actor, row.message) for row in rows]
+            return [TimelineRecord(row.kind, row.step, row.actor, row.message) for row in rows]
 
     async def state(self, *, child: str | None = None, rpc_timeout: float = 5.0) -> IncidentState:
         """The playbook's `state` query."""
@@ -161,11 +161,11 @@ class PlaybookRun:
         actor: str | None = None,
         count: int = 1,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         """Wait until the timeline holds `count` entries of `kind` (with this step and actor,
         when given); return the last of them."""
 
-        async def probe() -> TimelineItem | None:
+        async def probe() -> TimelineRecord | None:
             found = [
                 item
                 for item in self.timeline()
@@ -224,7 +224,7 @@ class PlaybookRun:
         via: str = "test",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         """Approve `step` as `as_`; returns the recorded vote, or raises DecisionRefused."""
         return await self.decide(
             DecisionRequest(step=step, approve=True, actor=as_, reason=reason, via=via),
@@ -241,7 +241,7 @@ class PlaybookRun:
         via: str = "test",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         """Deny `step` as `as_`; returns the recorded vote, or raises DecisionRefused."""
         return await self.decide(
             DecisionRequest(step=step, approve=False, actor=as_, reason=reason, via=via),
@@ -259,7 +259,7 @@ class PlaybookRun:
         via: str = "test",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         """Answer the hand-off `step` (`<step> failed`) with retry, done (by hand; `note`
         says what was done) or skip (`note` says why); returns the recorded vote."""
         return await self.decide(
@@ -281,7 +281,7 @@ class PlaybookRun:
         *,
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         """Send a decision by the `decide-signal` signal and wait for its fate.
 
         A signal, not the `decide` update: the time-skipping server loses track of updates
@@ -297,7 +297,7 @@ class PlaybookRun:
         await self._handle(child).signal(SIGNAL_DECIDE, request)
         refusal = f"Refused a decision from {request.actor}:"
 
-        async def probe() -> TimelineItem | None:
+        async def probe() -> TimelineRecord | None:
             for item in self.timeline()[seen:]:
                 if item.kind == "approval.vote" and (item.step, item.actor) == (
                     step,
@@ -322,7 +322,7 @@ class PlaybookRun:
         reference: str = "",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         """Record the filing that stops regulatory clock `clock` (by its signal); returns
         the `clock.stopped` entry, or raises ClockRefused. `filed_at` defaults to the
         server's now, which on the time-skipping server is its virtual time."""
@@ -333,7 +333,7 @@ class PlaybookRun:
             StopClock(clock=clock, actor=as_, filed_at=filed, reference=reference),
         )
 
-        async def probe() -> TimelineItem | None:
+        async def probe() -> TimelineRecord | None:
             for item in self.timeline()[seen:]:
                 if item.kind == "clock.stopped" and item.actor == as_:
                     return item
@@ -751,7 +751,7 @@ class PlaybookHarness:
 
     # -- the latest run, for the common single-incident test ---------------------------
 
-    def timeline(self) -> list[TimelineItem]:
+    def timeline(self) -> list[TimelineRecord]:
         return self.current.timeline()
 
     async def state(self, *, child: str | None = None) -> IncidentState:
@@ -765,7 +765,7 @@ class PlaybookHarness:
         reason: str = "",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         return await self.current.approve(
             step, as_=as_, reason=reason, child=child, timeout=timeout
         )
@@ -778,7 +778,7 @@ class PlaybookHarness:
         reason: str,
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         return await self.current.deny(step, as_=as_, reason=reason, child=child, timeout=timeout)
 
     async def answer(
@@ -790,7 +790,7 @@ class PlaybookHarness:
         note: str = "",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         return await self.current.answer(
             step, choice, as_=as_, note=note, child=child, timeout=timeout
         )
@@ -804,7 +804,7 @@ class PlaybookHarness:
         reference: str = "",
         child: str | None = None,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         return await self.current.stop_clock(
             clock, as_=as_, filed_at=filed_at, reference=reference, child=child, timeout=timeout
         )
@@ -822,7 +822,7 @@ class PlaybookHarness:
         actor: str | None = None,
         count: int = 1,
         timeout: float | None = None,
-    ) -> TimelineItem:
+    ) -> TimelineRecord:
         return await self.current.wait_for_timeline(
             kind, step=step, actor=actor, count=count, timeout=timeout
         )

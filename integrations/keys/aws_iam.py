@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 
 from integrations.aws_client import LazyAwsClient, retry_can_help, why
 from integrations.keys.base import KeyAccessDenied, KeyNotFound, KeyProviderError, KeyState
+from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "aws_iam"
 
@@ -102,7 +103,7 @@ class AwsIamKeys:
         return self._set(key_id, "Inactive")
 
     def verify_revoked(self, key_id: str) -> bool:
-        return self.state(key_id).status == "inactive"
+        return self.state(key_id).status == KeyStatus.INACTIVE
 
     def restore(self, key_id: str, before: KeyState) -> KeyState:
         aws_status = str(before.details.get("aws_status") or before.status.capitalize())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from integrations.http_api import ErrorKinds, HttpApi, bearer
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
+from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "litellm"
 _ERRORS = ErrorKinds(error=KeyProviderError, not_found=KeyNotFound)
@@ -41,7 +42,7 @@ class LiteLLMKeys:
         return KeyState(
             key_id=key_id,
             provider=PROVIDER,
-            status="inactive" if blocked else "active",
+            status=KeyStatus.INACTIVE if blocked else KeyStatus.ACTIVE,
             details={name: info.get(name) for name in _KEPT},
         )
 
@@ -53,10 +54,10 @@ class LiteLLMKeys:
         return self._post("/key/block", key_id, "block")
 
     def verify_revoked(self, key_id: str) -> bool:
-        return self.state(key_id).status == "inactive"
+        return self.state(key_id).status == KeyStatus.INACTIVE
 
     def restore(self, key_id: str, before: KeyState) -> KeyState:
-        if before.status == "inactive":
+        if before.status == KeyStatus.INACTIVE:
             # Blocked before the incident: it stays blocked.
             return self._post("/key/block", key_id, "block")
         return self._post("/key/unblock", key_id, "unblock")

@@ -13,9 +13,10 @@ from typing import Any
 
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState
 from integrations.local_state import LocalProvider
+from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "local"
-_STATUSES = ("active", "inactive")
+_STATUSES = tuple(KeyStatus)
 
 
 class LocalKeys(LocalProvider):
@@ -35,7 +36,7 @@ class LocalKeys(LocalProvider):
         return KeyState(
             key_id=key_id,
             provider=PROVIDER,
-            status=str(record.get("status", "active")),
+            status=str(record.get("status", KeyStatus.ACTIVE)),
             details={k: v for k, v in record.items() if k != "status"},
         )
 
@@ -43,7 +44,7 @@ class LocalKeys(LocalProvider):
         """Register an active key (what the control plane does when it issues one)."""
         with self._locked():
             keys = self._read()
-            record = keys.setdefault(key_id, {"status": "active"})
+            record = keys.setdefault(key_id, {"status": KeyStatus.ACTIVE.value})
             if owner is not None:
                 record["owner"] = owner
             self._write(keys)
@@ -68,10 +69,10 @@ class LocalKeys(LocalProvider):
             return self._state(key_id, record)
 
     def revoke(self, key_id: str) -> KeyState:
-        return self._set(key_id, "inactive")
+        return self._set(key_id, KeyStatus.INACTIVE)
 
     def verify_revoked(self, key_id: str) -> bool:
-        return self.state(key_id).status == "inactive"
+        return self.state(key_id).status == KeyStatus.INACTIVE
 
     def restore(self, key_id: str, before: KeyState) -> KeyState:
         if before.status not in _STATUSES:

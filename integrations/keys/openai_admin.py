@@ -13,6 +13,7 @@ from typing import Any
 
 from integrations.http_api import ErrorKinds, HttpApi, bearer
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState, gone
+from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "openai"
 _ERRORS = ErrorKinds(error=KeyProviderError, not_found=KeyNotFound)
@@ -58,7 +59,7 @@ class OpenAIProjectKeys:
             "last_used_at": body.get("last_used_at"),
             **_owner(body),
         }
-        return KeyState(key_id=key_id, provider=PROVIDER, status="active", details=details)
+        return KeyState(key_id=key_id, provider=PROVIDER, status=KeyStatus.ACTIVE, details=details)
 
     def revoke(self, key_id: str) -> KeyState:
         body = self.api.json("DELETE", self._path(key_id), what=f"delete {key_id}")
@@ -68,7 +69,7 @@ class OpenAIProjectKeys:
         return KeyState(
             key_id=key_id,
             provider=PROVIDER,
-            status="inactive",
+            status=KeyStatus.INACTIVE,
             details={"project_id": project, "deleted": True},
         )
 

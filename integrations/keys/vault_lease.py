@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState, gone
 from integrations.keys.vault_api import vault_api
+from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "vault_lease"
 # Enough lease ids for a responder to recognise; the count says how many there were.
@@ -49,7 +50,7 @@ class VaultLeases:
         return KeyState(
             key_id=key_id,
             provider=PROVIDER,
-            status="active",
+            status=KeyStatus.ACTIVE,
             details={"lease_count": len(leases), "leases": leases[:_SHOWN]},
         )
 
@@ -60,7 +61,7 @@ class VaultLeases:
             what=f"revoke leases under {key_id}",
         )
         return KeyState(
-            key_id=key_id, provider=PROVIDER, status="inactive", details={"revoked": True}
+            key_id=key_id, provider=PROVIDER, status=KeyStatus.INACTIVE, details={"revoked": True}
         )
 
     def verify_revoked(self, key_id: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from integrations.keys.base import KeyProviderError, KeyState, gone
 from integrations.keys.vault_api import invalid_accessor, vault_api
+from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "vault_token"
 _KEPT = ("display_name", "policies", "expire_time", "entity_id", "orphan", "path")
@@ -33,7 +34,7 @@ class VaultTokens:
         return KeyState(
             key_id=key_id,
             provider=PROVIDER,
-            status="active",
+            status=KeyStatus.ACTIVE,
             details={name: data.get(name) for name in _KEPT},
         )
 
@@ -46,7 +47,7 @@ class VaultTokens:
             missing=invalid_accessor,
         )
         return KeyState(
-            key_id=key_id, provider=PROVIDER, status="inactive", details={"revoked": True}
+            key_id=key_id, provider=PROVIDER, status=KeyStatus.INACTIVE, details={"revoked": True}
         )
 
     def verify_revoked(self, key_id: str) -> bool:

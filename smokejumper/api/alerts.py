@@ -540,7 +540,7 @@ def with_context(state: AppState, alert: Alert, query: SourceContext) -> Alert:
     return intake_context.apply(alert, query.over(defaults))
 
 
-def parse_alert(
+def admit_alert(
     state: AppState, body: bytes, path_source: str | None, caller: Caller, query: str = ""
 ) -> Alert:
     """Body → validated, authorised Alert, or a Rejection; shared with dead-letter replay.

@@ -61,8 +61,8 @@ def _require(role: Role, what: str) -> Callable[[Request, AppState], Principal]:
     return dependency
 
 
-Viewer = Annotated[Principal, Depends(_require(Role.VIEWER, "reading"))]
-Responder = Annotated[Principal, Depends(_require(Role.RESPONDER, "acting on incidents"))]
-Admin = Annotated[Principal, Depends(_require(Role.ADMIN, "this"))]
+ViewerAccess = Annotated[Principal, Depends(_require(Role.VIEWER, "reading"))]
+ResponderAccess = Annotated[Principal, Depends(_require(Role.RESPONDER, "acting on incidents"))]
+AdminAccess = Annotated[Principal, Depends(_require(Role.ADMIN, "this"))]
 # Routes written before roles existed took the operator token: admins, as the token is.
-Operator = Admin
+OperatorAccess = AdminAccess

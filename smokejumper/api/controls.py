@@ -28,17 +28,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from smokejumper.api.state import AppState, app_state
+from smokejumper.domain.containment import KeyStatus
 from smokejumper.intake.auth import bearer
 
 log = logging.getLogger("smokejumper.api.controls")
 
 router = APIRouter(prefix="/api/v1/controls", tags=["controls"])
 
-REVOKED = "inactive"
+REVOKED = KeyStatus.INACTIVE
 ISOLATED = "isolated"
 BLOCKED = "blocked"
 QUARANTINED = "quarantined"
-ACTIVE = "active"
+ACTIVE = "active"  # a filter rule in force
 
 
 class Reason(BaseModel):

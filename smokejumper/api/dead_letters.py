@@ -18,9 +18,9 @@ from smokejumper.api.alerts import (
     AlertRejected,
     FieldError,
     Rejection,
-    parse_alert,
+    admit_alert,
 )
-from smokejumper.api.auth import Responder, Viewer
+from smokejumper.api.auth import ResponderAccess, ViewerAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.intake.auth import Caller
 from smokejumper.security.users import Principal
@@ -106,7 +106,7 @@ def _summary(row: DeadLetter) -> dict[str, Any]:
 @router.get("/dead-letters", response_model=DeadLetterPage)
 async def list_dead_letters(
     state: Annotated[AppState, Depends(app_state)],
-    _caller: Viewer,
+    _caller: ViewerAccess,
     source: Annotated[str | None, Query(max_length=200)] = None,
     pending: Annotated[bool, Query(description="Only those not yet replayed.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -146,7 +146,7 @@ def _load(state: AppState, dead_letter_id: str) -> DeadLetter:
 async def get_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> DeadLetterDetail:
     """The rejected alert as received (responders and admins only); every read is in the
     audit log as `dead_letter.raw_viewed`."""
@@ -183,7 +183,7 @@ async def replay_dead_letter(
     dead_letter_id: Annotated[str, Path(max_length=36)],
     replay: ReplayBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> Any:
     """Send the stored (or a corrected) body through intake again, once, under the dead
     letter's own source; every attempt is in the audit log as `dead_letter.replay`."""
@@ -270,7 +270,7 @@ async def _replay(
         body = text.encode("utf-8")
         path_source = _format_source(state, row.endpoint)
         query = str(row.headers.get(QUERY_KEY, ""))
-        alert = parse_alert(state, body, path_source, Caller(source=None), query)
+        alert = admit_alert(state, body, path_source, Caller(source=None), query)
         # A generic body names its source; a replay may not move it under another one.
         if path_source is None and row.source is not None and alert.source != row.source:
             message = f"a replay keeps the dead letter's source {row.source!r}"

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smokejumper.api.auth import Responder, Viewer
+from smokejumper.api.auth import ResponderAccess, ViewerAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
 from smokejumper.masking import mask
@@ -133,7 +133,7 @@ def _not_found(exc: RawNotFound) -> HTTPException:
     responses={404: {"description": "No such incident"}},
 )
 async def list_evidence(
-    incident_id: IncidentId, state: Annotated[AppState, Depends(app_state)], _caller: Viewer
+    incident_id: IncidentId, state: Annotated[AppState, Depends(app_state)], _caller: ViewerAccess
 ) -> list[EvidenceSummary]:
     """Hashes, sizes and redacted previews: what every role may see."""
 
@@ -157,7 +157,7 @@ async def get_raw_evidence(
     evidence_id: EvidenceId,
     state: Annotated[AppState, Depends(app_state)],
     reader: Annotated[EvidenceReader | None, Depends(evidence_reader)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> Response:
     """The captured bytes, unredacted (responders and admins only); audited."""
     try:
@@ -188,7 +188,7 @@ async def get_raw_alert(
     incident_id: IncidentId,
     alert_id: Annotated[str, Path(max_length=36)],
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> Response:
     """The alert as received, unredacted (responders and admins only); audited."""
     try:

@@ -24,7 +24,7 @@ from temporalio.client import (
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from smokejumper.api.auth import Responder
+from smokejumper.api.auth import ResponderAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import (
     QUERY_STATE,
@@ -168,7 +168,7 @@ async def close_incident(
     incident_id: IncidentId,
     body: CloseBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> IncidentState:
     """Close the incident and end its playbook run: pending approvals are withdrawn and
     clocks stop. The containment stays in force (`in_force` lists it) unless
@@ -220,7 +220,7 @@ async def decide_approval(
     step: Annotated[str, Path(max_length=100)],
     body: DecisionBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> VoteReceipt:
     """Approve or deny a pending step; the first valid answer decides, later ones are
     refused with the reason (not an approver, own request, already answered, timed out)."""
@@ -251,7 +251,7 @@ async def abort_playbook(
     incident_id: IncidentId,
     body: ReasonBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> IncidentState:
     """Stop the running playbook and undo its completed reversible steps."""
     request = AbortRequest(actor=caller.name, reason=body.reason)
@@ -268,7 +268,7 @@ async def restore_incident(
     incident_id: IncidentId,
     body: ReasonBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> RestoreAccepted:
     """Ask to undo a finished playbook's steps; someone else must approve step `restore`."""
     handle = await _handle(state, incident_id)
@@ -298,7 +298,7 @@ async def stop_clock(
     clock: Annotated[str, Path(max_length=100)],
     body: StopClockBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: Responder,
+    caller: ResponderAccess,
 ) -> ClockView:
     """Record the filing that stops a regulatory clock (who, when, reference)."""
     filed_at: datetime = body.filed_at

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from smokejumper.api.auth import Viewer
+from smokejumper.api.auth import ViewerAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import QUERY_STATE, IncidentState, IncidentStatus
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 @router.get("/incidents", response_model=IncidentPage)
 async def get_incidents(
     state: Annotated[AppState, Depends(app_state)],
-    _caller: Viewer,
+    _caller: ViewerAccess,
     status: IncidentStatus | None = None,
     severity: Severity | None = None,
     kind: AlertKind | None = None,
@@ -61,7 +61,7 @@ async def get_incidents(
 async def get_incident(
     incident_id: Annotated[str, Path(max_length=120)],
     state: Annotated[AppState, Depends(app_state)],
-    _caller: Viewer,
+    _caller: ViewerAccess,
 ) -> IncidentDetail:
     settings = state.settings
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 
-from smokejumper.api.auth import Viewer
+from smokejumper.api.auth import ViewerAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.incidents.service import find_incident
 from smokejumper.inventory.key_prefixes import redactor_for
@@ -32,7 +32,7 @@ async def get_report(
     # Whoever may see the incident may read its report: it is the redacted, masked
     # account (Slack hands its link to the whole channel); raw values stay behind the
     # raw endpoints.
-    _caller: Viewer,
+    _caller: ViewerAccess,
     # A Literal is validated by FastAPI, so a bad value gets the documented 422 body.
     format: Annotated[
         Format, Query(description="`md` (Markdown), `html` (printable, self-contained) or `json`.")

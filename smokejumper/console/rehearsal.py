@@ -14,9 +14,9 @@ class RehearsalError(ValueError):
     """The alert or the playbook is wrong, or the rehearsal could not run; says which."""
 
 
-def parse_alert(body: str) -> Alert:
+def rehearsed_alert(body: str) -> Alert:
     try:
-        return dryrun.parse_alert(body)
+        return dryrun.alert_from_json(body)
     except InvalidAlert as exc:
         raise RehearsalError(f"not a valid alert: {exc}") from None
 

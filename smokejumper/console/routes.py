@@ -367,7 +367,7 @@ async def dry_run(
     page.require(Role.RESPONDER, "rehearsing playbooks")
     policy: Policy = "all" if approve == "all" else "none"
     try:
-        parsed = rehearsal.parse_alert(alert)
+        parsed = rehearsal.rehearsed_alert(alert)
         report = await asyncio.to_thread(
             rehearsal.rehearse, page.state.settings, name, parsed, policy
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from smokejumper.contracts.base import Contract, Rehearsal
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
-from smokejumper.domain.response import EvidenceSummary, ToolCallsRequest
+from smokejumper.domain.response import KeptEvidence, ToolCallsRequest
 
 
 def _rehearsed_capture(capture: EvidenceCapture, rehearsal: Rehearsal) -> EvidenceRef:
@@ -34,18 +34,16 @@ CAPTURE_EVIDENCE = Contract(
     description="Keep content in the evidence store: hashed, redacted preview outside it.",
 )
 # A union is not a `type` to mypy: the result is annotated on the contract instead.
-CAPTURE_TOOL_CALLS: Contract[ToolCallsRequest, EvidenceSummary | None] = Contract(
+CAPTURE_TOOL_CALLS: Contract[ToolCallsRequest, KeptEvidence | None] = Contract(
     "capture_tool_calls",
     ToolCallsRequest,
-    EvidenceSummary | None,  # type: ignore[arg-type]
+    KeptEvidence | None,  # type: ignore[arg-type]
     description="Keep the tool calls the alerts report as evidence (None when there are none).",
 )
 RECORD_REPORT = Contract(
     "record_report",
     int,
-    EvidenceSummary,
-    rehearse=lambda incident_id, rehearsal: EvidenceSummary(
-        name=f"report-{rehearsal.ref}", sha256=""
-    ),
+    KeptEvidence,
+    rehearse=lambda incident_id, rehearsal: KeptEvidence(name=f"report-{rehearsal.ref}", sha256=""),
     description="Write the post-incident report as it stands and keep it as evidence.",
 )

@@ -4,9 +4,18 @@ models, blocking principals, input-filter rules, quarantining documents, and the
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+
+class KeyStatus(StrEnum):
+    """A key's status as smokejumper records it, whatever the provider's own words; a
+    provider may report others (`unknown`), which are neither."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
 
 
 class KeyAction(BaseModel):

@@ -59,7 +59,7 @@ class IncidentContext(BaseModel):
     usage: dict[str, float] = Field(default_factory=dict)
 
 
-class EvidenceSummary(BaseModel):
+class KeptEvidence(BaseModel):
     name: str
     sha256: str
     findings: list[str] = Field(default_factory=list)
@@ -76,7 +76,7 @@ class LeakAssessment(BaseModel):
         default=False,
         description="The prompt asked for it (an injection, jailbreak or extraction attempt).",
     )
-    evidence: list[EvidenceSummary] = Field(default_factory=list)
+    evidence: list[KeptEvidence] = Field(default_factory=list)
 
     @property
     def leaked(self) -> bool:

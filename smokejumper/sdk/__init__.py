@@ -36,10 +36,10 @@ from smokejumper.domain.incidents import IncidentStart, IncidentState, IncidentS
 from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery
 from smokejumper.domain.response import (
     EndpointInfo,
-    EvidenceSummary,
     IncidentContext,
     InventoryContext,
     InventoryQuery,
+    KeptEvidence,
     KeyRef,
     LeakAssessment,
     ToolCallsRequest,
@@ -85,7 +85,6 @@ __all__ = [
     "Escalation",
     "EvidenceCapture",
     "EvidenceRef",
-    "EvidenceSummary",
     "Fallback",
     "FilterRuleAction",
     "IncidentContext",
@@ -94,6 +93,7 @@ __all__ = [
     "IncidentStatus",
     "InventoryContext",
     "InventoryQuery",
+    "KeptEvidence",
     "KeyAction",
     "KeyRef",
     "LeakAssessment",

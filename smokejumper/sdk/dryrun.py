@@ -95,7 +95,7 @@ class InvalidAlert(ValueError):
         self.problems = problems
 
 
-def parse_alert(body: str | bytes) -> Alert:
+def alert_from_json(body: str | bytes) -> Alert:
     """The alert a dry run rehearses, from JSON in the generic format."""
     try:
         return Alert.model_validate_json(body)
@@ -120,7 +120,7 @@ class Call(BaseModel):
     during: list[str] = Field(default_factory=list)
 
 
-class TimelineItem(BaseModel):
+class RehearsalEntry(BaseModel):
     kind: str
     message: str
     step: str | None = None
@@ -172,7 +172,7 @@ class DryRunReport(BaseModel):
     plan: list[PlanEntry]
     children: list[ChildPlan] = Field(default_factory=list)
     calls: list[Call]
-    timeline: list[TimelineItem]
+    timeline: list[RehearsalEntry]
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def redact(value: Any, limit: int = REDACT_LONGER_THAN) -> Any:
     return value
 
 
-class Recorder:
+class CallRecorder:
     """The only activity the dry-run worker has: it answers every activity name."""
 
     def __init__(
@@ -212,7 +212,7 @@ class Recorder:
         # a signal handler may call one while a step is open.
         self.engine_activities = SDK_ACTIVITIES | FOLDED_ACTIVITIES
         self.calls: list[Call] = []
-        self.timeline: dict[str, list[TimelineItem]] = {}
+        self.timeline: dict[str, list[RehearsalEntry]] = {}
         self.workflow_types: dict[str, str] = {}
         self._open_steps: dict[str, list[str]] = {}
 
@@ -252,7 +252,7 @@ class Recorder:
         return contract.answer(arg, self.rehearsal)
 
     def _timeline(self, workflow_id: str, entry: dict[str, Any]) -> None:
-        item = TimelineItem(
+        item = RehearsalEntry(
             kind=str(entry.get("kind", "")),
             message=str(entry.get("message", "")),
             step=entry.get("step"),
@@ -288,7 +288,7 @@ class Recorder:
         return asks
 
 
-def _ask_of(item: TimelineItem) -> ApprovalAsk:
+def _ask_of(item: RehearsalEntry) -> ApprovalAsk:
     assert item.step is not None
     prefix = f"Approval requested for {item.step}: "
     question = item.message.removeprefix(prefix)
@@ -408,7 +408,7 @@ class DryRun:
     _answers: dict[str, dict[str, _Answer]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.recorder = Recorder(
+        self.recorder = CallRecorder(
             contracts_of([self.playbook, *self.playbooks]),
             Rehearsal(alert=self.alert, approvers=SYNTHETIC_APPROVERS),
         )
@@ -709,7 +709,7 @@ def build_plan(calls: Iterable[Call], answers: dict[str, _Answer]) -> list[PlanE
                     )
                 )
             continue
-        item = TimelineItem.model_validate(call.args[0])
+        item = RehearsalEntry.model_validate(call.args[0])
         step = item.step or ""
         if item.kind == "step.started":
             steps[step] = PlanEntry(type="step", name=step, outcome="started")

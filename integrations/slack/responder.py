@@ -23,9 +23,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from integrations.slack.client import web_client
 from integrations.slack.interactions import (
@@ -41,9 +39,10 @@ from integrations.slack.templates import Raw, Renderer, mention
 from integrations.slack.views import console_url, load_incident, mentions, people
 from smokejumper.api.state import AppState
 from smokejumper.config import Settings
-from smokejumper.domain.incidents import UPDATE_DECIDE, IncidentStatus
+from smokejumper.domain.incidents import IncidentStatus
+from smokejumper.incidents.playbook_updates import IncidentNotFound, PlaybookRefused, decide
 from smokejumper.incidents.service import find_incident
-from smokejumper.sdk.approvals import Choice, DecisionRequest, VoteReceipt
+from smokejumper.sdk.approvals import Choice, DecisionRequest
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Incident, TimelineEvent
 
@@ -203,27 +202,22 @@ class Responder:
                 f"deny. An operator can add `slack.users.{user}`.",
             )
             return
-        workflow_id = await asyncio.to_thread(self._workflow_id, ref)
-        if workflow_id is None:
-            await self._tell(channel, user, f"There is no incident {ref}.")
-            return
         request = DecisionRequest(
             step=step, approve=approve, choice=choice, actor=responder, reason=reason, via="slack"
         )
         verb = choice.value if choice is not None else "approve" if approve else "deny"
         try:
-            handle = (await self.temporal()).get_workflow_handle(workflow_id)
-            receipt = await handle.execute_update(UPDATE_DECIDE, request, result_type=VoteReceipt)
-        except WorkflowUpdateFailedError as exc:
-            # The validator's own words, without the exception type Temporal prefixes.
-            cause = exc.cause
-            reason_text = cause.message if isinstance(cause, FailureError) else str(cause or exc)
-            await self._tell(channel, user, f"Your {verb} was not recorded: {reason_text}.")
+            receipt = await decide(self.store, self.temporal, ref, request)
+        except IncidentNotFound:
+            await self._tell(channel, user, f"There is no incident {ref}.")
             return
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            await self._tell(channel, user, f"{ref} has no running playbook to {verb} a step of.")
+        except PlaybookRefused as exc:
+            said = (
+                f"{ref} has no running playbook to {verb} a step of."
+                if exc.no_run
+                else f"Your {verb} was not recorded: {exc}."
+            )
+            await self._tell(channel, user, said)
             return
         if receipt.decision is None:
             await self._tell(
@@ -269,11 +263,6 @@ class Responder:
     def _reply(self, text: str, *, in_channel: bool = False, mentions: Raw | None = None) -> Answer:
         message = self.renderer.render("reply", text=text, mentions=mentions or "")
         return {"response_type": "in_channel" if in_channel else "ephemeral", **message}
-
-    def _workflow_id(self, ref: str) -> str | None:
-        with self.store.session() as session:
-            incident = find_incident(session, ref)
-            return incident.workflow_id if incident is not None else None
 
     def _list(self) -> Answer:
         with self.store.session() as session:

@@ -16,21 +16,17 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select
 from temporalio.client import (
     WorkflowHandle,
-    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from smokejumper.api.auth import ResponderAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import (
-    QUERY_STATE,
     UPDATE_ABORT,
     UPDATE_CLOSE,
-    UPDATE_DECIDE,
     UPDATE_RESTORE,
     UPDATE_STOP_CLOCK,
     AbortRequest,
@@ -41,6 +37,14 @@ from smokejumper.domain.incidents import (
     RestoreRequest,
 )
 from smokejumper.domain.text import StorableText
+from smokejumper.incidents import playbook_updates
+from smokejumper.incidents.playbook_updates import (
+    IncidentNotFound,
+    PlaybookRefused,
+    refusal,
+    run_handle,
+    send_update,
+)
 from smokejumper.incidents.service import find_incident
 from smokejumper.sdk.approvals import Choice, DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
@@ -98,69 +102,25 @@ class RestoreAccepted(BaseModel):
 
 
 async def _handle(state: AppState, incident_id: str) -> WorkflowHandle[Any, Any]:
-    """The run of the incident asked for, and no other.
-
-    Incidents opened before workflow ids named the incident share `incident-<fingerprint>`
-    with the other incidents of their fingerprint: the run answering there must say it
-    serves this incident, or the action is refused rather than landing on another one.
-    """
-
-    def lookup() -> tuple[int, str] | None:
-        with state.store.session() as session:
-            incident = find_incident(session, incident_id)
-            return (incident.id, incident.workflow_id) if incident is not None else None
-
-    found = await asyncio.to_thread(lookup)
-    if found is None:
-        raise HTTPException(status_code=404, detail=f"no incident {incident_id!r}")
-    number, workflow_id = found
-    handle = (await state.temporal()).get_workflow_handle(workflow_id)
-    if workflow_id.endswith(f"-{number}"):
-        return handle
     try:
-        serving = await handle.query(QUERY_STATE, result_type=IncidentState)
-    except (RPCError, WorkflowQueryFailedError):
-        return handle  # not running: the update answers "no running playbook"
-    if serving.incident_id != number:
-        raise HTTPException(
-            status_code=409,
-            detail=f"incident {incident_id} has no running playbook "
-            f"(workflow {workflow_id} now serves {serving.ref})",
-        )
-    return handle
+        return await run_handle(state.store, state.temporal, incident_id)
+    except (IncidentNotFound, PlaybookRefused) as exc:
+        raise _http(exc) from None
 
 
 async def _update(
     state: AppState, incident_id: str, name: str, arg: BaseModel, result: type[ResultT]
 ) -> ResultT:
-    handle = await _handle(state, incident_id)
-    for attempt in range(1, _NOT_READY_ATTEMPTS + 1):
-        try:
-            answer: ResultT = await handle.execute_update(name, arg, result_type=result)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.FAILED_PRECONDITION and attempt < _NOT_READY_ATTEMPTS:
-                # The workflow task carrying the update was not accepted (a close that
-                # stops a step just as it starts): nothing was applied, so ask again.
-                await asyncio.sleep(0.2 * attempt)
-                continue
-            raise _refused(exc, incident_id) from None
-        except WorkflowUpdateFailedError as exc:
-            raise _refused(exc, incident_id) from None
-        return answer
-    raise AssertionError("unreachable")
+    try:
+        return await send_update(state.store, state.temporal, incident_id, name, arg, result)
+    except (IncidentNotFound, PlaybookRefused) as exc:
+        raise _http(exc) from None
 
 
-def _refused(exc: WorkflowUpdateFailedError | RPCError, incident_id: str) -> HTTPException:
-    if isinstance(exc, WorkflowUpdateFailedError):
-        # The validator's own words, without the exception type Temporal prefixes.
-        cause = exc.cause
-        detail = cause.message if isinstance(cause, FailureError) else str(cause or exc)
-        return HTTPException(status_code=409, detail=detail)
-    if exc.status == RPCStatusCode.NOT_FOUND:
-        return HTTPException(
-            status_code=409, detail=f"incident {incident_id} has no running playbook"
-        )
-    raise exc
+def _http(exc: IncidentNotFound | PlaybookRefused) -> HTTPException:
+    return HTTPException(
+        status_code=404 if isinstance(exc, IncidentNotFound) else 409, detail=str(exc)
+    )
 
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentState, responses=_REFUSED)
@@ -243,7 +203,10 @@ async def decide(state: AppState, incident_id: str, request: DecisionRequest) ->
     """One vote, through the playbook's `decide` update and its validator (the console's
     forms come here too); HTTPException 404/409 when there is nothing to decide or the
     playbook refuses."""
-    return await _update(state, incident_id, UPDATE_DECIDE, request, VoteReceipt)
+    try:
+        return await playbook_updates.decide(state.store, state.temporal, incident_id, request)
+    except (IncidentNotFound, PlaybookRefused) as exc:
+        raise _http(exc) from None
 
 
 @router.post("/incidents/{incident_id}/abort", response_model=IncidentState, responses=_REFUSED)
@@ -286,7 +249,7 @@ async def restore_incident(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         pass
     except (WorkflowUpdateFailedError, RPCError) as exc:
-        raise _refused(exc, incident_id) from None
+        raise _http(refusal(exc, incident_id)) from None
     return RestoreAccepted(incident_id=incident_id, pending_approval="restore")
 
 

@@ -34,7 +34,7 @@ from bench.harness import (
     percentile,
     wait_for_worker,
 )
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 
 COUNT = 200
 WARMUP = 10

@@ -22,7 +22,7 @@ from bench.harness import Result, child, free_port, percentile, wait_for
 from bench.http_load import Connection
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 
 TOTAL = 5_000
 KEYS = 1_000

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.migrate import upgrade
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
 

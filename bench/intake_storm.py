@@ -20,7 +20,7 @@ from temporalio.client import Client
 from bench.floor import signal_with_start_throughput
 from bench.harness import Result, child, free_port, percentile, wait_for
 from bench.http_load import Connection
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.migrate import upgrade
 
 TOTAL = 10_000

@@ -41,7 +41,7 @@ from bench.harness import (
 )
 from bench.http_load import Connection
 from bench.playbooks.containment import APPROVER
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 
 PARKED = 1_000
 APPROVALS = 100

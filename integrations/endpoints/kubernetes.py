@@ -26,7 +26,7 @@ from integrations.endpoints.base import (
     EndpointProviderError,
     EndpointState,
 )
-from smokejumper.config import KubernetesSettings
+from smokejumper.settings.endpoints import KubernetesSettings
 
 PROVIDER = "kubernetes"
 SCALE = "scale"

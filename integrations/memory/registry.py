@@ -9,7 +9,8 @@ from integrations.memory.base import MemoryProvider, MemoryProviderError
 from integrations.memory.local import LocalMemory
 from integrations.memory.redis_memory import RedisMemory
 from integrations.provider_registry import ProviderRegistry
-from smokejumper.config import MemorySettings, Settings
+from smokejumper.config import Settings
+from smokejumper.settings.memory import MemorySettings
 
 PROVIDER_NAMES = frozenset({"redis", "local"})
 

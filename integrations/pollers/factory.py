@@ -10,12 +10,11 @@ from integrations.pollers.http_cursor import HttpCursorPoller
 from integrations.pollers.jsonl import JsonlPoller
 from integrations.pollers.model_integrity import ModelIntegrityPoller
 from integrations.sources.base import Normalizer
-from smokejumper.config import (
-    ConfigError,
+from smokejumper.config import ConfigError, Settings
+from smokejumper.settings.pollers import (
     HttpPollerSettings,
     JsonlPollerSettings,
     ModelIntegrityPollerSettings,
-    Settings,
 )
 from smokejumper.store.db import Store
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 
-from smokejumper.config import SlackSettings
+from smokejumper.settings.slack import SlackSettings
 
 # Slack errors that go away by themselves; every other `ok: false` is a refusal
 # (invalid_auth, channel_not_found, ...) that retrying cannot fix.

@@ -33,7 +33,6 @@ from pydantic import BaseModel, ValidationError
 
 from smokejumper.api.outage import RETRY_AFTER_SECONDS
 from smokejumper.api.state import AppState, app_state
-from smokejumper.config import SOURCE_NAME
 from smokejumper.domain import source_context as intake_context
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.source_context import ContextError, SourceContext
@@ -43,6 +42,7 @@ from smokejumper.intake.dead_letters import record_dead_letter
 from smokejumper.intake.errors import field_errors
 from smokejumper.intake.rate_limits import retry_after
 from smokejumper.intake.streams import NoFinding, StreamReader, StreamState, is_stream, lines_of
+from smokejumper.settings.intake import SOURCE_NAME
 from smokejumper.store.outage import STORE_OUTAGE
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])

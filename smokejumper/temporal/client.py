@@ -9,7 +9,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, TLSConfig
 
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.codec import data_converter, payload_codec
 

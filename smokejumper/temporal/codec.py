@@ -26,8 +26,8 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from smokejumper.config import TemporalSettings
 from smokejumper.payload_keys import CodecKeyError, decode_key
+from smokejumper.settings.temporal import TemporalSettings
 
 ENCODING = b"binary/smokejumper-aes256gcm"
 KEY_ID = "encryption-key-id"

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli
 

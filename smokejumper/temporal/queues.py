@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smokejumper.config import TemporalSettings
+from smokejumper.settings.temporal import TemporalSettings
 
 
 def playbook_queue(settings: TemporalSettings) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 from integrations.evidence.checkpoints import head_checkpoints
-from smokejumper.config import Settings, TemporalSettings
+from smokejumper.config import Settings
 from smokejumper.security.operator import operator_token
+from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.open import open_store

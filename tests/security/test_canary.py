@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.keys.local import LocalKeys
-from smokejumper.config import TemporalSettings, load_settings
+from smokejumper.config import load_settings
 from smokejumper.security.payload_key import ensure_payload_key
+from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.open import open_store
 from smokejumper.store.tables import Action, Incident, InventoryApiKey

@@ -12,7 +12,8 @@ from slack_sdk.errors import SlackApiError
 from activities.slack import rate_limit_or_outage
 from integrations.slack.client import web_client
 from integrations.slack.emulator import SlackEmulator
-from smokejumper.config import ConfigError, SlackSettings, load_settings
+from smokejumper.config import ConfigError, load_settings
+from smokejumper.settings.slack import SlackSettings
 from tests.slack.conftest import slack_config
 
 

@@ -23,7 +23,7 @@ from smokejumper.domain.incidents import IncidentStart
 from smokejumper.payload_keys import CodecKeyError
 from smokejumper.security.operator import operator_token
 from smokejumper.temporal.binaries import temporal_cli
-from smokejumper.temporal.codec import ENCODING, EncryptionCodec, data_converter
+from smokejumper.temporal.codec import ENCODING, EncryptionCodec, data_converter, payload_codec
 from tests.engine import running_engine
 from tests.helpers import eventually, make_settings
 
@@ -43,7 +43,7 @@ def codec(current: str, *previous: str) -> EncryptionCodec:
     settings = load_settings(
         temporal={"encryption_key": current, "previous_encryption_keys": list(previous)}
     )
-    found = settings.temporal.payload_codec()
+    found = payload_codec(settings.temporal)
     assert found is not None
     return found
 
@@ -91,7 +91,7 @@ async def test_payloads_written_before_the_codec_was_on_pass_through() -> None:
 
 
 def test_codec_is_off_by_default() -> None:
-    assert load_settings().temporal.payload_codec() is None
+    assert payload_codec(load_settings().temporal) is None
     assert data_converter(None) is pydantic_data_converter
 
 
@@ -124,7 +124,7 @@ def test_key_from_a_file_reference_and_masked_in_logs(tmp_path: Path) -> None:
     key = new_key()
     (tmp_path / "codec.key").write_text(key + "\n")
     settings = load_settings(temporal={"encryption_key": f"file:{tmp_path / 'codec.key'}"})
-    assert settings.temporal.payload_codec() is not None
+    assert payload_codec(settings.temporal) is not None
     assert key in settings.secret_values()
 
 
@@ -151,7 +151,7 @@ async def test_full_playbook_leaves_no_planted_data_in_the_temporal_history(
     keys = LocalKeys(settings.local_keys_file)
     keys.create(TITLE)
     # The worker's client is built like every process's: from the settings.
-    converter = data_converter(settings.temporal.payload_codec())
+    converter = data_converter(payload_codec(settings.temporal))
     client = Client(**{**temporal_env.client.config(), "data_converter": converter})
     async with running_engine(settings, client, [RevokeFirst]) as engine:
         alert = {

@@ -8,7 +8,7 @@ from integrations.endpoints.base import EndpointProviderError
 from integrations.endpoints.kubernetes import KubernetesEndpoints, Target
 from integrations.endpoints.litellm_models import LiteLLMModels
 from integrations.endpoints.sagemaker import SageMakerEndpoints
-from smokejumper.config import KubernetesSettings
+from smokejumper.settings.endpoints import KubernetesSettings
 from tests.integrations.emulators.kubernetes import KubernetesApi
 from tests.integrations.emulators.litellm import LiteLLMProxy
 from tests.integrations.endpoints.conftest import ADMIN_SECRET, SageMaker

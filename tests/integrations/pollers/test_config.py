@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from smokejumper.config import (
-    ConfigError,
+from smokejumper.config import ConfigError, load_settings
+from smokejumper.settings.pollers import (
     HttpPollerSettings,
     JsonlPollerSettings,
     ModelIntegrityPollerSettings,
-    load_settings,
 )
 from smokejumper.store.db import Store
 from tests.conftest import TEST_AUDIT_SEAL

@@ -98,59 +98,81 @@ def import_inventory(
 ) -> ImportReport:
     """Make the store hold `document`; with `prune`, also delete rows the file lacks."""
     report = ImportReport(pruned=prune)
-    c = report.counts
     with store.transaction() as session:
-        apps = {r.name: r for r in session.scalars(select(InventoryApplication))}
-        models = {r.name: r for r in session.scalars(select(InventoryModel))}
-        versions = {
+        run = _Import(session, report.counts)
+        run.applications(document)
+        run.models(document)
+        run.datasets(document)
+        run.endpoints(document)
+        run.api_keys(document)
+        run.links(document)
+        if prune:
+            run.prune()
+    return report
+
+
+class _Import:
+    """One import: the rows the store holds, by natural key, and the ids the document's
+    entries now have (what links resolve against and pruning keeps)."""
+
+    def __init__(self, session: Session, counts: dict[str, KindCounts]) -> None:
+        self.session = session
+        self.c = counts
+        self.apps = {r.name: r for r in session.scalars(select(InventoryApplication))}
+        self.models_ = {r.name: r for r in session.scalars(select(InventoryModel))}
+        self.versions = {
             (r.model_id, r.version): r for r in session.scalars(select(InventoryModelVersion))
         }
-        datasets = {r.name: r for r in session.scalars(select(InventoryDataset))}
-        endpoints = {r.name: r for r in session.scalars(select(InventoryEndpoint))}
-        keys = {(r.provider, r.key_id): r for r in session.scalars(select(InventoryApiKey))}
-        links = {
+        self.datasets_ = {r.name: r for r in session.scalars(select(InventoryDataset))}
+        self.endpoints_ = {r.name: r for r in session.scalars(select(InventoryEndpoint))}
+        self.keys = {(r.provider, r.key_id): r for r in session.scalars(select(InventoryApiKey))}
+        self.existing_links = {
             (r.src_type, r.src_id, r.relation, r.dst_type, r.dst_id): r
             for r in session.scalars(select(InventoryLink))
         }
+        self.app_ids: dict[str, int] = {}
+        self.model_ids: dict[str, int] = {}
+        self.version_ids: dict[str, int] = {}
+        self.dataset_ids: dict[str, int] = {}
+        self.endpoint_ids: dict[str, int] = {}
+        self.key_ids: dict[tuple[str, str], int] = {}
+        self.kept_links: set[int] = set()
 
-        app_ids: dict[str, int] = {}
+    def applications(self, document: InventoryDocument) -> None:
         for a in document.applications:
+            values = {
+                "name": a.name,
+                "owner": a.owner,
+                "description": a.description,
+                "high_risk": a.high_risk,
+            }
             row = upsert(
-                session,
-                c["applications"],
-                apps.get(a.name),
+                self.session,
+                self.c["applications"],
+                self.apps.get(a.name),
                 InventoryApplication,
-                {
-                    "name": a.name,
-                    "owner": a.owner,
-                    "description": a.description,
-                    "high_risk": a.high_risk,
-                },
+                values,
             )
-            app_ids[a.name] = row.id
+            self.app_ids[a.name] = row.id
 
-        model_ids: dict[str, int] = {}
-        version_ids: dict[str, int] = {}
+    def models(self, document: InventoryDocument) -> None:
         for m in document.models:
+            values = {
+                "name": m.name,
+                "provider": m.provider,
+                "registry_ref": m.registry_ref,
+                "owner": m.owner,
+                "description": m.description,
+            }
             model = upsert(
-                session,
-                c["models"],
-                models.get(m.name),
-                InventoryModel,
-                {
-                    "name": m.name,
-                    "provider": m.provider,
-                    "registry_ref": m.registry_ref,
-                    "owner": m.owner,
-                    "description": m.description,
-                },
+                self.session, self.c["models"], self.models_.get(m.name), InventoryModel, values
             )
-            model_ids[m.name] = model.id
+            self.model_ids[m.name] = model.id
             for v in m.versions:
                 version = upsert(
-                    session,
-                    c["model_versions"],
-                    versions.get((model.id, v.version)),
+                    self.session,
+                    self.c["model_versions"],
+                    self.versions.get((model.id, v.version)),
                     InventoryModelVersion,
                     {
                         "model_id": model.id,
@@ -161,81 +183,83 @@ def import_inventory(
                         "known_good": v.known_good,
                     },
                 )
-                version_ids[f"{m.name}@{v.version}"] = version.id
+                self.version_ids[f"{m.name}@{v.version}"] = version.id
 
-        dataset_ids: dict[str, int] = {}
+    def datasets(self, document: InventoryDocument) -> None:
         for d in document.datasets:
-            row_d = upsert(
-                session,
-                c["datasets"],
-                datasets.get(d.name),
+            row = upsert(
+                self.session,
+                self.c["datasets"],
+                self.datasets_.get(d.name),
                 InventoryDataset,
                 {"name": d.name, "uri": d.uri, "digest": d.digest, "owner": d.owner},
             )
-            dataset_ids[d.name] = row_d.id
+            self.dataset_ids[d.name] = row.id
 
-        endpoint_ids: dict[str, int] = {}
+    def endpoints(self, document: InventoryDocument) -> None:
         for e in document.endpoints:
-            row_e = upsert(
-                session,
-                c["endpoints"],
-                endpoints.get(e.name),
+            values = {
+                "name": e.name,
+                "provider": e.provider,
+                "ref": e.ref,
+                "environment": e.environment,
+                "model_version_id": None if e.model is None else self.version_ids[e.model],
+                "application_id": None if e.application is None else self.app_ids[e.application],
+                "status": e.status,
+            }
+            row = upsert(
+                self.session,
+                self.c["endpoints"],
+                self.endpoints_.get(e.name),
                 InventoryEndpoint,
-                {
-                    "name": e.name,
-                    "provider": e.provider,
-                    "ref": e.ref,
-                    "environment": e.environment,
-                    "model_version_id": None if e.model is None else version_ids[e.model],
-                    "application_id": None if e.application is None else app_ids[e.application],
-                    "status": e.status,
-                },
+                values,
             )
-            endpoint_ids[e.name] = row_e.id
+            self.endpoint_ids[e.name] = row.id
 
-        key_ids: dict[tuple[str, str], int] = {}
+    def api_keys(self, document: InventoryDocument) -> None:
         for k in document.api_keys:
-            row_k = upsert(
-                session,
-                c["api_keys"],
-                keys.get((k.provider, k.key_id)),
+            values = {
+                "key_id": k.key_id,
+                "provider": k.provider,
+                "prefix": k.prefix,
+                "owner": k.owner,
+                "scopes": list(k.scopes),
+                "status": k.status,
+                "application_id": None if k.application is None else self.app_ids[k.application],
+            }
+            row = upsert(
+                self.session,
+                self.c["api_keys"],
+                self.keys.get((k.provider, k.key_id)),
                 InventoryApiKey,
-                {
-                    "key_id": k.key_id,
-                    "provider": k.provider,
-                    "prefix": k.prefix,
-                    "owner": k.owner,
-                    "scopes": list(k.scopes),
-                    "status": k.status,
-                    "application_id": None if k.application is None else app_ids[k.application],
-                },
+                values,
             )
-            key_ids[(k.provider, k.key_id)] = row_k.id
+            self.key_ids[(k.provider, k.key_id)] = row.id
 
-        def resolve(text: str) -> tuple[str, int]:
-            # References were checked when the document was loaded, so lookups cannot miss.
-            ref = parse_ref(text)
-            if ref.type == "key":
-                return "key", next(
-                    i
-                    for (p, kid), i in key_ids.items()
-                    if kid == ref.name and ref.provider in (None, p)
-                )
-            table = {
-                "application": app_ids,
-                "model": model_ids,
-                "model_version": version_ids,
-                "endpoint": endpoint_ids,
-                "dataset": dataset_ids,
-            }[ref.type]
-            return ref.type, table[ref.name]
+    def resolve(self, text: str) -> tuple[str, int]:
+        # References were checked when the document was loaded, so lookups cannot miss.
+        ref = parse_ref(text)
+        if ref.type == "key":
+            return "key", next(
+                i
+                for (p, kid), i in self.key_ids.items()
+                if kid == ref.name and ref.provider in (None, p)
+            )
+        table = {
+            "application": self.app_ids,
+            "model": self.model_ids,
+            "model_version": self.version_ids,
+            "endpoint": self.endpoint_ids,
+            "dataset": self.dataset_ids,
+        }[ref.type]
+        return ref.type, table[ref.name]
 
-        kept_links: set[int] = set()
+    def links(self, document: InventoryDocument) -> None:
         for link in document.links:
-            src_type, src_id = resolve(link.src)
-            dst_type, dst_id = resolve(link.dst)
+            src_type, src_id = self.resolve(link.src)
+            dst_type, dst_id = self.resolve(link.dst)
             natural = (src_type, src_id, link.relation, dst_type, dst_id)
-            existing = links.get(natural)
+            existing = self.existing_links.get(natural)
             if existing is None:
                 new = InventoryLink(
                     src_type=src_type,
@@ -244,22 +268,31 @@ def import_inventory(
                     dst_type=dst_type,
                     dst_id=dst_id,
                 )
-                session.add(new)
-                session.flush()
-                links[natural] = new
-                kept_links.add(new.id)
-                c["links"].created += 1
-            elif existing.id not in kept_links:  # an edge written twice counts once
-                kept_links.add(existing.id)
-                c["links"].unchanged += 1
+                self.session.add(new)
+                self.session.flush()
+                self.existing_links[natural] = new
+                self.kept_links.add(new.id)
+                self.c["links"].created += 1
+            elif existing.id not in self.kept_links:  # an edge written twice counts once
+                self.kept_links.add(existing.id)
+                self.c["links"].unchanged += 1
 
-        if prune:
-            # Children before parents, so no foreign key points at a deleted row.
-            _prune(session, c["links"], list(session.scalars(select(InventoryLink))), kept_links)
-            _prune(session, c["api_keys"], list(keys.values()), set(key_ids.values()))
-            _prune(session, c["endpoints"], list(endpoints.values()), set(endpoint_ids.values()))
-            _prune(session, c["model_versions"], list(versions.values()), set(version_ids.values()))
-            _prune(session, c["models"], list(models.values()), set(model_ids.values()))
-            _prune(session, c["datasets"], list(datasets.values()), set(dataset_ids.values()))
-            _prune(session, c["applications"], list(apps.values()), set(app_ids.values()))
-    return report
+    def prune(self) -> None:
+        # Children before parents, so no foreign key points at a deleted row.
+        session, c = self.session, self.c
+        _prune(session, c["links"], list(session.scalars(select(InventoryLink))), self.kept_links)
+        _prune(session, c["api_keys"], list(self.keys.values()), set(self.key_ids.values()))
+        _prune(
+            session, c["endpoints"], list(self.endpoints_.values()), set(self.endpoint_ids.values())
+        )
+        _prune(
+            session,
+            c["model_versions"],
+            list(self.versions.values()),
+            set(self.version_ids.values()),
+        )
+        _prune(session, c["models"], list(self.models_.values()), set(self.model_ids.values()))
+        _prune(
+            session, c["datasets"], list(self.datasets_.values()), set(self.dataset_ids.values())
+        )
+        _prune(session, c["applications"], list(self.apps.values()), set(self.app_ids.values()))

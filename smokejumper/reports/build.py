@@ -9,6 +9,7 @@ it: a template cannot forget to. Digests and ids are not free text and are kept 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,6 +138,46 @@ def _json(value: dict[str, Any], redactor: Redactor) -> str:
 
 
 def build_report(store: Store, incident_id: int, redactor: Redactor, now: datetime) -> Report:
+    incident, events, actions, evidence = _load(store, incident_id)
+
+    def text(value: str) -> str:
+        return mask(value, redactor)
+
+    def step_of(value: str | None) -> str | None:
+        return mask(value, redactor) if value else value
+
+    approvals, clocks = _approvals_and_clocks(events, text)
+    return Report(
+        ref=incident.ref or str(incident.id),
+        title=text(incident.title),
+        kind=incident.kind,
+        severity=incident.severity,
+        status=incident.status,
+        playbook=incident.playbook,
+        opened_at=incident.opened_at,
+        generated_at=now,
+        principal={k: text(str(v)) for k, v in (incident.principal or {}).items() if v},
+        target={k: text(str(v)) for k, v in (incident.target or {}).items() if v},
+        owasp=[_label(owasp_label, o) for o in incident.owasp or []],
+        atlas=[_label(atlas_label, a) for a in incident.atlas or []],
+        alert_count=incident.alert_count,
+        durations=_durations(incident.opened_at, events),
+        timeline=[
+            TimelineRow(e.at, text(e.actor), e.kind, step_of(e.step), text(e.message))
+            for e in events
+        ],
+        actions=[_action_row(a, redactor) for a in actions],
+        evidence=[_evidence_row(e, redactor) for e in evidence],
+        approvals=list(approvals.values()),
+        clocks=list(clocks.values()),
+        not_done=[f"{step_of(step)}: {text(why)}" for step, why in not_done(events).items()],
+        follow_ups=_follow_ups(incident, events, actions, approvals, clocks, redactor),
+    )
+
+
+def _load(
+    store: Store, incident_id: int
+) -> tuple[Incident, list[TimelineEvent], list[Action], list[EvidenceItem]]:
     with store.session() as session:
         incident = session.get(Incident, incident_id)
         if incident is None:
@@ -161,22 +202,26 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
             )
         )
         session.expunge_all()
+    return incident, events, actions, evidence
 
-    def text(value: str) -> str:
-        return mask(value, redactor)
 
-    def step_of(value: str | None) -> str | None:
-        return mask(value, redactor) if value else value
-
+def _durations(opened: datetime, events: list[TimelineEvent]) -> dict[str, str]:
     acked = _first_status(events, ACK_STATUSES)
     contained = _first_status(events, CONTAIN_STATUSES)
     resolved = _first_status(events, RESOLVE_STATUSES)
-    opened = incident.opened_at
-    durations = {
+    return {
         "time to acknowledge": _duration(acked - opened if acked else None),
         "time to contain": _duration(contained - opened if contained else None),
         "time to resolve": _duration(resolved - opened if resolved else None),
     }
+
+
+_DECIDED = {"approval.approved", "approval.denied", "approval.timed_out", "approval.withdrawn"}
+
+
+def _approvals_and_clocks(
+    events: list[TimelineEvent], text: Callable[[str], str]
+) -> tuple[dict[str, ApprovalRow], dict[str, ClockRow]]:
     approvals: dict[str, ApprovalRow] = {}
     clocks: dict[str, ClockRow] = {}
     for event in events:
@@ -185,12 +230,7 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
             approvals[event.step] = ApprovalRow(text(event.step), text(question), event.at)
         elif event.kind == "approval.vote" and event.step in approvals:
             approvals[event.step].votes.append(text(event.message))
-        elif event.kind in {
-            "approval.approved",
-            "approval.denied",
-            "approval.timed_out",
-            "approval.withdrawn",
-        }:
+        elif event.kind in _DECIDED:
             row = approvals.get(event.step or "")
             if row is not None:
                 row.outcome = event.kind.removeprefix("approval.").replace("_", " ")
@@ -205,7 +245,17 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
                 if event.data.get("reason"):
                     clock.status = f"stopped: {event.data['reason']}"
                 clock.detail = text(event.message)
+    return approvals, clocks
 
+
+def _follow_ups(
+    incident: Incident,
+    events: list[TimelineEvent],
+    actions: list[Action],
+    approvals: dict[str, ApprovalRow],
+    clocks: dict[str, ClockRow],
+    redactor: Redactor,
+) -> list[str]:
     follow_ups = [
         f"approval {a.step} is still pending" for a in approvals.values() if a.outcome == "pending"
     ]
@@ -218,7 +268,7 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
         f"clock {c.name} breached its deadline" for c in clocks.values() if c.status == "breached"
     ]
     # What a playbook left for a responder (a purge not automated, denied or failed).
-    follow_ups += [text(e.message) for e in events if e.kind == "follow_up"]
+    follow_ups += [mask(e.message, redactor) for e in events if e.kind == "follow_up"]
     for done in actions:
         what = f"{done.action} of {mask_target(done.target, redactor)}"
         if done.status == "failed":
@@ -229,59 +279,35 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
             follow_ups.append(f"{what} is in force: lift it once resolved")
     if incident.status != "closed":
         follow_ups.append("close the incident once the follow-ups are done")
+    return follow_ups
 
-    return Report(
-        ref=incident.ref or str(incident.id),
-        title=text(incident.title),
-        kind=incident.kind,
-        severity=incident.severity,
-        status=incident.status,
-        playbook=incident.playbook,
-        opened_at=opened,
-        generated_at=now,
-        principal={k: text(str(v)) for k, v in (incident.principal or {}).items() if v},
-        target={k: text(str(v)) for k, v in (incident.target or {}).items() if v},
-        owasp=[_label(owasp_label, o) for o in incident.owasp or []],
-        atlas=[_label(atlas_label, a) for a in incident.atlas or []],
-        alert_count=incident.alert_count,
-        durations=durations,
-        timeline=[
-            TimelineRow(e.at, text(e.actor), e.kind, step_of(e.step), text(e.message))
-            for e in events
-        ],
-        actions=[
-            ActionRow(
-                action=a.action,
-                target=mask_target(a.target, redactor),
-                provider=a.provider,
-                step=step_of(a.step),
-                status=a.status,
-                before=_json(a.before or {}, redactor),
-                after=_json(a.after or {}, redactor),
-                verified=a.verified,
-                reversible=a.reversible,
-                restored_at=a.restored_at,
-                error=text(a.error) if a.error else None,
-            )
-            for a in actions
-        ],
-        evidence=[
-            EvidenceRow(
-                name=text(e.name),
-                kind=e.kind,
-                sha256=e.sha256,
-                size=e.size,
-                uri=e.uri,
-                preview=text(e.redacted_preview or ""),
-                captured_at=e.captured_at,
-                captured_by=e.captured_by,
-            )
-            for e in evidence
-        ],
-        approvals=list(approvals.values()),
-        clocks=list(clocks.values()),
-        not_done=[f"{step_of(step)}: {text(why)}" for step, why in not_done(events).items()],
-        follow_ups=follow_ups,
+
+def _action_row(action: Action, redactor: Redactor) -> ActionRow:
+    return ActionRow(
+        action=action.action,
+        target=mask_target(action.target, redactor),
+        provider=action.provider,
+        step=mask(action.step, redactor) if action.step else action.step,
+        status=action.status,
+        before=_json(action.before or {}, redactor),
+        after=_json(action.after or {}, redactor),
+        verified=action.verified,
+        reversible=action.reversible,
+        restored_at=action.restored_at,
+        error=mask(action.error, redactor) if action.error else None,
+    )
+
+
+def _evidence_row(item: EvidenceItem, redactor: Redactor) -> EvidenceRow:
+    return EvidenceRow(
+        name=mask(item.name, redactor),
+        kind=item.kind,
+        sha256=item.sha256,
+        size=item.size,
+        uri=item.uri,
+        preview=mask(item.redacted_preview or "", redactor),
+        captured_at=item.captured_at,
+        captured_by=item.captured_by,
     )
 
 

@@ -111,65 +111,23 @@ class LakeraNormalizer:
     name = "lakera"
 
     def normalize(self, payload: Any) -> Alert:
-        body = c.as_object(payload, "")
-        if "response" not in body and "flagged" in body:
-            # The /v2/guard answer alone; a `messages` list next to it is the request echoed.
-            body = {"response": body, "request": body if "messages" in body else None}
-        request = c.opt_obj(body, "request", "")
-        response = c.obj(body, "response", "")
-        if not c.req_bool(response, "flagged", "response"):
-            c.fail("response.flagged", "flagged is false: nothing to report")
+        request, response = _request_and_response(payload)
         messages = _messages(request)
         context = c.read_context(
             None if request is None else c.opt_obj(request, "metadata", "request"),
             "request.metadata",
         )
-
-        detections: list[tuple[str, int | None]] = []
-        project_id = policy_id = None
-        for i, raw in enumerate(c.opt_list(response, "breakdown", "response")):
-            path = c.join("response.breakdown", i)
-            item = c.as_object(raw, path)
-            detector_type = c.req_str(item, "detector_type", path)
-            if c.req_bool(item, "detected", path):
-                detections.append((detector_type, _message_index(item, path, len(messages))))
-                project_id = project_id or c.opt_str(item, "project_id", path)
-                policy_id = policy_id or c.opt_str(item, "policy_id", path)
-
+        detections, project_id, policy_id = _breakdown(response, len(messages))
         prompt_index = _last_index(messages, "user")
         response_index = _last_index(messages, "assistant")
-        spans: list[MatchedSpan] = []
-        spans_elsewhere = 0
-        for i, raw in enumerate(c.opt_list(response, "payload", "response")):
-            path = c.join("response.payload", i)
-            item = c.as_object(raw, path)
-            detector_type = c.req_str(item, "detector_type", path)
-            start, end = c.req_int(item, "start", path), c.req_int(item, "end", path)
-            if start < 0 or end < start:
-                c.fail(path, "start and end must satisfy 0 <= start <= end")
-            index = _message_index(item, path, len(messages))
-            if not any(d == detector_type for d, _ in detections):
-                # Breakdown was not requested (or omitted this detector): payload still shows it.
-                detections.append((detector_type, index))
-            if index is not None and index == prompt_index:
-                field = "prompt"
-            elif index is not None and index == response_index:
-                field = "response"
-            elif index is not None and messages[index][0] == "tool":
-                # Offsets into the tool message, which is kept in details (see below).
-                field = "tool"
-            else:
-                spans_elsewhere += 1
-                continue
-            label = c.req_name(detector_type, c.join(path, "detector_type"))
-            spans.append(MatchedSpan(start=start, end=end, label=label, field=field))
-
+        spans, spans_elsewhere = _spans(
+            response, messages, detections, prompt_index, response_index
+        )
         findings = [_classify(d, None if i is None else messages[i][0]) for d, i in detections] or [
             _classify("unknown", None)
         ]
         kind = next(k for k in _KIND_PRIORITY if any(f.kind is k for f in findings))
         vectors = c.unique(f.vector for f in findings if f.kind is kind and f.vector)
-
         metadata = c.opt_obj(response, "metadata", "response") or {}
         request_uuid = c.opt_str(metadata, "request_uuid", "response.metadata")
         details: dict[str, c.Scalar] = {
@@ -179,18 +137,8 @@ class LakeraNormalizer:
             "policy_id": policy_id,
             "spans_outside_evidence": spans_elsewhere,
         }
-        for _, index in detections:
-            # A flagged tool result or older turn is evidence too, and has no field of its own.
-            if index is not None and index not in {prompt_index, response_index}:
-                role, content = messages[index]
-                if content is not None:
-                    details[f"message[{index}].{role or 'unknown'}"[: c.NAME_MAX]] = content
-        dev_info = c.opt_obj(response, "dev_info", "response") or {}
-        for key in ("version", "model_version", "git_revision"):
-            value = dev_info.get(key)
-            if isinstance(value, str):
-                details[f"dev_info.{key}"] = c.detail(value)
-
+        details |= _flagged_elsewhere(messages, detections, {prompt_index, response_index})
+        details |= _dev_info(response)
         names = ", ".join(c.unique(d for d, _ in detections)) or "unattributed detector"
         return Alert(
             source=self.name,
@@ -217,3 +165,94 @@ class LakeraNormalizer:
             event_id=c.name(request_uuid),
             **c.occurred(context.occurred_at),
         )
+
+
+def _request_and_response(payload: Any) -> tuple[Mapping[str, Any] | None, Mapping[str, Any]]:
+    body = c.as_object(payload, "")
+    if "response" not in body and "flagged" in body:
+        # The /v2/guard answer alone; a `messages` list next to it is the request echoed.
+        body = {"response": body, "request": body if "messages" in body else None}
+    request = c.opt_obj(body, "request", "")
+    response = c.obj(body, "response", "")
+    if not c.req_bool(response, "flagged", "response"):
+        c.fail("response.flagged", "flagged is false: nothing to report")
+    return request, response
+
+
+def _breakdown(
+    response: Mapping[str, Any], count: int
+) -> tuple[list[tuple[str, int | None]], str | None, str | None]:
+    """The detectors that fired (with the message each flagged), and the project and
+    policy they ran under."""
+    detections: list[tuple[str, int | None]] = []
+    project_id = policy_id = None
+    for i, raw in enumerate(c.opt_list(response, "breakdown", "response")):
+        path = c.join("response.breakdown", i)
+        item = c.as_object(raw, path)
+        detector_type = c.req_str(item, "detector_type", path)
+        if c.req_bool(item, "detected", path):
+            detections.append((detector_type, _message_index(item, path, count)))
+            project_id = project_id or c.opt_str(item, "project_id", path)
+            policy_id = policy_id or c.opt_str(item, "policy_id", path)
+    return detections, project_id, policy_id
+
+
+def _spans(
+    response: Mapping[str, Any],
+    messages: list[tuple[str | None, str | None]],
+    detections: list[tuple[str, int | None]],
+    prompt_index: int | None,
+    response_index: int | None,
+) -> tuple[list[MatchedSpan], int]:
+    """The payload's matched spans in the evidence fields, and how many fell elsewhere;
+    a detector only the payload shows joins `detections`."""
+    spans: list[MatchedSpan] = []
+    spans_elsewhere = 0
+    for i, raw in enumerate(c.opt_list(response, "payload", "response")):
+        path = c.join("response.payload", i)
+        item = c.as_object(raw, path)
+        detector_type = c.req_str(item, "detector_type", path)
+        start, end = c.req_int(item, "start", path), c.req_int(item, "end", path)
+        if start < 0 or end < start:
+            c.fail(path, "start and end must satisfy 0 <= start <= end")
+        index = _message_index(item, path, len(messages))
+        if not any(d == detector_type for d, _ in detections):
+            # Breakdown was not requested (or omitted this detector): payload still shows it.
+            detections.append((detector_type, index))
+        if index is not None and index == prompt_index:
+            field = "prompt"
+        elif index is not None and index == response_index:
+            field = "response"
+        elif index is not None and messages[index][0] == "tool":
+            # Offsets into the tool message, which is kept in details (see below).
+            field = "tool"
+        else:
+            spans_elsewhere += 1
+            continue
+        label = c.req_name(detector_type, c.join(path, "detector_type"))
+        spans.append(MatchedSpan(start=start, end=end, label=label, field=field))
+    return spans, spans_elsewhere
+
+
+def _flagged_elsewhere(
+    messages: list[tuple[str | None, str | None]],
+    detections: list[tuple[str, int | None]],
+    evidence: set[int | None],
+) -> dict[str, c.Scalar]:
+    # A flagged tool result or older turn is evidence too, and has no field of its own.
+    details: dict[str, c.Scalar] = {}
+    for _, index in detections:
+        if index is not None and index not in evidence:
+            role, content = messages[index]
+            if content is not None:
+                details[f"message[{index}].{role or 'unknown'}"[: c.NAME_MAX]] = content
+    return details
+
+
+def _dev_info(response: Mapping[str, Any]) -> dict[str, c.Scalar]:
+    dev_info = c.opt_obj(response, "dev_info", "response") or {}
+    return {
+        f"dev_info.{key}": c.detail(value)
+        for key in ("version", "model_version", "git_revision")
+        if isinstance(value := dev_info.get(key), str)
+    }

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from integrations.sources import common as c
-from smokejumper.domain.alerts import Alert, AlertKind, Evidence, Severity
+from smokejumper.domain.alerts import Alert, AlertKind, Evidence, Severity, Target
 
 # Substring of a harm category -> (OWASP ids, ATLAS ids); first match wins.
 _CATEGORIES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
@@ -201,51 +201,17 @@ class PyritNormalizer:
         body, path = best.body, best.path
         memory_labels = _string_map(body, "labels", path, strict=True)
         target_identifier = _string_map(body, "target_identifier", path, strict=False)
-
         context = c.read_context(c.opt_obj(body, "context", path), c.join(path, "context"))
-        target = context.target
-        if target.model is None and target_identifier.get("model_name"):
-            target = target.model_copy(update={"model": c.name(target_identifier["model_name"])})
-        if target.endpoint is None and target_identifier.get("endpoint"):
-            target = target.model_copy(update={"endpoint": c.name(target_identifier["endpoint"])})
+        target = _target(context.target, target_identifier)
         raw_time = body.get("timestamp")
         occurred_at = context.occurred_at or (
             None if raw_time is None else c.parse_time(raw_time, c.join(path, "timestamp"))
         )
-
-        owasp: list[str] = []
-        atlas: list[str] = []
-        for category in (category for score in findings for category in score.categories):
-            lowered = category.lower()
-            for needles, category_owasp, category_atlas in _CATEGORIES:
-                if any(needle in lowered for needle in needles):
-                    owasp += category_owasp
-                    atlas += category_atlas
-                    break
-
+        owasp, atlas = _taxonomy(findings)
         conversation_id = c.name(c.opt_str(body, "conversation_id", path))
         category_text = ",".join(best.categories) or "uncategorized"
-        op_name = c.name(memory_labels.get("op_name"))
-        dedup_key = (
-            f"pyrit:{op_name}:{category_text}"
-            if op_name
-            else f"pyrit:conversation:{conversation_id}"
-            if conversation_id
-            else None
-        )
-        piece_id = c.opt_str(body, "message_piece_id", path) or c.opt_str(
-            body, "prompt_request_response_id", path
-        )
-        details: dict[str, c.Scalar] = {
-            "score_id": c.opt_str(body, "id", path),
-            "score_type": best.score_type,
-            "score_value_description": c.opt_str(body, "score_value_description", path),
-            # The rationale is model-written and often quotes the response: evidence only.
-            "rationale": c.opt_str(body, "score_rationale", path),
-            "objective": c.opt_str(body, "objective", path) or c.opt_str(body, "task", path),
-            "message_piece_id": piece_id,
-            "conversation_id": conversation_id,
-        }
+        dedup_key = _dedup_key(c.name(memory_labels.get("op_name")), category_text, conversation_id)
+        details = _details(best, path, conversation_id)
         if len(scores) > 1:
             details["scores_sent"] = len(scores)
             details["findings"] = len(findings)
@@ -284,3 +250,49 @@ class PyritNormalizer:
             dedup_key=c.name(dedup_key),
             **c.occurred(occurred_at),
         )
+
+
+def _target(target: Target, identifier: Mapping[str, str]) -> Target:
+    """The context's target, with the model and endpoint PyRIT's target identifier names
+    where the context names none."""
+    if target.model is None and identifier.get("model_name"):
+        target = target.model_copy(update={"model": c.name(identifier["model_name"])})
+    if target.endpoint is None and identifier.get("endpoint"):
+        target = target.model_copy(update={"endpoint": c.name(identifier["endpoint"])})
+    return target
+
+
+def _taxonomy(findings: list[_Score]) -> tuple[list[str], list[str]]:
+    owasp: list[str] = []
+    atlas: list[str] = []
+    for category in (category for score in findings for category in score.categories):
+        lowered = category.lower()
+        for needles, category_owasp, category_atlas in _CATEGORIES:
+            if any(needle in lowered for needle in needles):
+                owasp += category_owasp
+                atlas += category_atlas
+                break
+    return owasp, atlas
+
+
+def _dedup_key(op_name: str | None, categories: str, conversation_id: str | None) -> str | None:
+    if op_name:
+        return f"pyrit:{op_name}:{categories}"
+    return f"pyrit:conversation:{conversation_id}" if conversation_id else None
+
+
+def _details(best: _Score, path: str, conversation_id: str | None) -> dict[str, c.Scalar]:
+    body = best.body
+    piece_id = c.opt_str(body, "message_piece_id", path) or c.opt_str(
+        body, "prompt_request_response_id", path
+    )
+    return {
+        "score_id": c.opt_str(body, "id", path),
+        "score_type": best.score_type,
+        "score_value_description": c.opt_str(body, "score_value_description", path),
+        # The rationale is model-written and often quotes the response: evidence only.
+        "rationale": c.opt_str(body, "score_rationale", path),
+        "objective": c.opt_str(body, "objective", path) or c.opt_str(body, "task", path),
+        "message_piece_id": piece_id,
+        "conversation_id": conversation_id,
+    }

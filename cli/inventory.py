@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -192,88 +193,106 @@ def inventory_blast_radius(
 
 def _listing(store: Store) -> dict[str, list[dict[str, Any]]]:
     with store.session() as session:
-        apps = {a.id: a.name for a in session.scalars(select(InventoryApplication))}
-        models = {m.id: m for m in session.scalars(select(InventoryModel))}
-        versions = {v.id: v for v in session.scalars(select(InventoryModelVersion))}
-        datasets = list(session.scalars(select(InventoryDataset)))
-        endpoints = list(session.scalars(select(InventoryEndpoint)))
-        keys = list(session.scalars(select(InventoryApiKey)))
-        links = list(session.scalars(select(InventoryLink)))
+        rows = _Rows(
+            apps={a.id: a.name for a in session.scalars(select(InventoryApplication))},
+            models={m.id: m for m in session.scalars(select(InventoryModel))},
+            versions={v.id: v for v in session.scalars(select(InventoryModelVersion))},
+            datasets=list(session.scalars(select(InventoryDataset))),
+            endpoints=list(session.scalars(select(InventoryEndpoint))),
+            keys=list(session.scalars(select(InventoryApiKey))),
+            links=list(session.scalars(select(InventoryLink))),
+        )
+    return {
+        "applications": [{"name": name} for name in sorted(rows.apps.values())],
+        "model_versions": rows.model_versions(),
+        "datasets": sorted(({"name": d.name, "uri": d.uri} for d in rows.datasets), key=str),
+        "endpoints": rows.endpoint_rows(),
+        "api_keys": rows.key_rows(),
+        "links": rows.link_rows(),
+    }
 
-    def version_name(version_id: int | None) -> str | None:
+
+@dataclass
+class _Rows:
+    """The inventory as `inventory list` shows it: every table, and names for ids."""
+
+    apps: dict[int, str]
+    models: dict[int, InventoryModel]
+    versions: dict[int, InventoryModelVersion]
+    datasets: list[InventoryDataset]
+    endpoints: list[InventoryEndpoint]
+    keys: list[InventoryApiKey]
+    links: list[InventoryLink]
+
+    def version_name(self, version_id: int | None) -> str | None:
         if version_id is None:
             return None
-        version = versions[version_id]
-        return f"{models[version.model_id].name}@{version.version}"
+        version = self.versions[version_id]
+        return f"{self.models[version.model_id].name}@{version.version}"
 
-    names: dict[str, dict[int, str]] = {
-        "application": apps,
-        "model": {i: m.name for i, m in models.items()},
-        "model_version": {i: version_name(i) or "" for i in versions},
-        "dataset": {d.id: d.name for d in datasets},
-        "endpoint": {e.id: e.name for e in endpoints},
-        "key": {k.id: f"{k.provider}/{k.key_id}" for k in keys},
-    }
+    def model_versions(self) -> list[dict[str, Any]]:
+        rows = [
+            {
+                "model": self.models[v.model_id].name,
+                "version": v.version,
+                "digest": v.digest,
+                "status": v.status,
+                "known_good": v.known_good,
+                "aliases": list(v.aliases or []),
+            }
+            for v in self.versions.values()
+        ]
+        return sorted(rows, key=lambda row: (row["model"], row["version"]))
 
-    def node(kind: str, row_id: int) -> str:
-        return f"{kind}:{names[kind].get(row_id, f'#{row_id} (missing)')}"
+    def endpoint_rows(self) -> list[dict[str, Any]]:
+        rows = [
+            {
+                "name": e.name,
+                "environment": e.environment,
+                "provider": e.provider,
+                "model": self.version_name(e.model_version_id),
+                "application": self.apps.get(e.application_id) if e.application_id else None,
+                "status": e.status,
+            }
+            for e in self.endpoints
+        ]
+        return sorted(rows, key=lambda row: str(row["name"]))
 
-    return {
-        "applications": [{"name": name} for name in sorted(apps.values())],
-        "model_versions": sorted(
-            (
-                {
-                    "model": models[v.model_id].name,
-                    "version": v.version,
-                    "digest": v.digest,
-                    "status": v.status,
-                    "known_good": v.known_good,
-                    "aliases": list(v.aliases or []),
-                }
-                for v in versions.values()
-            ),
-            key=lambda row: (row["model"], row["version"]),
-        ),
-        "datasets": sorted(({"name": d.name, "uri": d.uri} for d in datasets), key=str),
-        "endpoints": sorted(
-            (
-                {
-                    "name": e.name,
-                    "environment": e.environment,
-                    "provider": e.provider,
-                    "model": version_name(e.model_version_id),
-                    "application": apps.get(e.application_id) if e.application_id else None,
-                    "status": e.status,
-                }
-                for e in endpoints
-            ),
-            key=lambda row: str(row["name"]),
-        ),
-        "api_keys": sorted(
-            (
-                {
-                    "key_id": k.key_id,
-                    "provider": k.provider,
-                    "prefix": k.prefix,
-                    "application": apps.get(k.application_id) if k.application_id else None,
-                    "status": k.status,
-                }
-                for k in keys
-            ),
-            key=lambda row: (str(row["provider"]), str(row["key_id"])),
-        ),
-        "links": sorted(
-            (
-                {
-                    "from": node(link.src_type, link.src_id),
-                    "relation": link.relation,
-                    "to": node(link.dst_type, link.dst_id),
-                }
-                for link in links
-            ),
-            key=lambda row: (row["from"], row["relation"], row["to"]),
-        ),
-    }
+    def key_rows(self) -> list[dict[str, Any]]:
+        rows = [
+            {
+                "key_id": k.key_id,
+                "provider": k.provider,
+                "prefix": k.prefix,
+                "application": self.apps.get(k.application_id) if k.application_id else None,
+                "status": k.status,
+            }
+            for k in self.keys
+        ]
+        return sorted(rows, key=lambda row: (str(row["provider"]), str(row["key_id"])))
+
+    def link_rows(self) -> list[dict[str, Any]]:
+        names: dict[str, dict[int, str]] = {
+            "application": self.apps,
+            "model": {i: m.name for i, m in self.models.items()},
+            "model_version": {i: self.version_name(i) or "" for i in self.versions},
+            "dataset": {d.id: d.name for d in self.datasets},
+            "endpoint": {e.id: e.name for e in self.endpoints},
+            "key": {k.id: f"{k.provider}/{k.key_id}" for k in self.keys},
+        }
+
+        def node(kind: str, row_id: int) -> str:
+            return f"{kind}:{names[kind].get(row_id, f'#{row_id} (missing)')}"
+
+        rows = [
+            {
+                "from": node(link.src_type, link.src_id),
+                "relation": link.relation,
+                "to": node(link.dst_type, link.dst_id),
+            }
+            for link in self.links
+        ]
+        return sorted(rows, key=lambda row: (row["from"], row["relation"], row["to"]))
 
 
 def _cell(value: Any) -> Any:

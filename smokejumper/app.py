@@ -44,11 +44,11 @@ def create_app(
     audit_checkpoints: HeadCheckpoints | None = None,
     slack_responder: slack.SlackResponderFactory | None = None,
 ) -> FastAPI:
-    """The API; `normalizers` (source formats), `playbook_routes` and `known_playbooks` come
-    from the caller so the core does not import integrations or playbooks; so does
-    `evidence_reader` (evidence store URI to bytes), which serves raw evidence, and
-    `audit_checkpoints` (where the audit log's signed head goes) for the store it opens,
-    and `slack_responder`, which answers Slack's verified clicks and commands.
+    """The API, the console and Slack's endpoints. From the process that assembles the
+    parts: `normalizers` (source formats), `playbook_routes` and `known_playbooks`,
+    `evidence_reader` (evidence store URI to bytes, which serves raw evidence),
+    `audit_checkpoints` (where the audit log's signed head goes, for the store it opens)
+    and `slack_responder` (which answers Slack's verified clicks and commands).
 
     Raises ConfigError when a configured route or the default playbook names a playbook
     that is not among `known_playbooks` (when given).

@@ -24,8 +24,7 @@ from smokejumper.temporal.client import connect
 class AppState:
     settings: Settings
     store: Store
-    # Source formats by name; injected by the process that builds the app (workers/api.py),
-    # so the core never imports integrations.
+    # Source formats by name, from the process that builds the app (workers/api.py).
     normalizers: Mapping[str, Any] = field(default_factory=dict)
     playbook_routes: list[Route] = field(default_factory=list)
     intake: IntakeService = field(init=False)

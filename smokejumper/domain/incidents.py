@@ -7,8 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Message names on every incident workflow; intake and the API use these strings so the
-# engine core never imports playbook code.
+# Message names on every incident workflow, which intake and the API send.
 SIGNAL_ALERT = "alert"
 # Duplicates of a running incident, several at once (see intake.batching.Coalescer).
 SIGNAL_ALERTS = "alerts"

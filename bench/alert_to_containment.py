@@ -74,8 +74,8 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     seed(data, names)
     actions = Actions(data)
     with (
-        child(["-m", "smokejumper", "worker"], env, workdir / "worker.log"),
-        child(["-m", "smokejumper", "api"], env, workdir / "api.log"),
+        child(["-m", "cli", "worker"], env, workdir / "worker.log"),
+        child(["-m", "cli", "api"], env, workdir / "api.log"),
     ):
         wait_for_worker(f"http://127.0.0.1:{port}")
         asyncio.run(_alerts(port, actions, names[:WARMUP]))

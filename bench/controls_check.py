@@ -98,7 +98,7 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
         "SMOKEJUMPER_TEMPORAL__TASK_QUEUE": "bench-controls",
     }
     api = f"http://127.0.0.1:{port}"
-    with child(["-m", "smokejumper", "api"], env, workdir / "api.log"):
+    with child(["-m", "cli", "api"], env, workdir / "api.log"):
 
         def serving() -> bool:
             try:

@@ -104,8 +104,8 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     }
     api = f"http://127.0.0.1:{port}"
     with (
-        child(["-m", "smokejumper", "worker"], env, workdir / "worker.log"),
-        child(["-m", "smokejumper", "api"], env, workdir / "api.log"),
+        child(["-m", "cli", "worker"], env, workdir / "worker.log"),
+        child(["-m", "cli", "api"], env, workdir / "api.log"),
     ):
 
         def worker_polling() -> bool:

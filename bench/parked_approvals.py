@@ -125,8 +125,8 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     seed(data, names, endpoints=True)
     actions = Actions(data)
     with (
-        child(["-m", "smokejumper", "worker"], env, workdir / "worker.log") as worker,
-        child(["-m", "smokejumper", "api"], env, workdir / "api.log"),
+        child(["-m", "cli", "worker"], env, workdir / "worker.log") as worker,
+        child(["-m", "cli", "api"], env, workdir / "api.log"),
     ):
         wait_for_worker(f"http://127.0.0.1:{port}")
         idle_rss = rss_mb(worker.pid)

@@ -120,7 +120,7 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
         [
             sys.executable,
             "-m",
-            "smokejumper",
+            "cli",
             "demo",
             "--once",
             "--data-dir",

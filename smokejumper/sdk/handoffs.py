@@ -65,6 +65,12 @@ class Steps(Clocks):
         background. Until both are settled the incident cannot be `contained`.
         `on_failure=OnFailure.RAISE` raises the failure into `respond` instead.
         """
+        if not isinstance(contract, Contract):
+            # A playbook written before contracts passes the activity's name.
+            raise TypeError(
+                f"step {name!r}: pass the activity's contract (e.g. REVOKE_KEY from "
+                f"smokejumper.sdk), not {contract!r}"
+            )
         reverse = contract.undo if isinstance(undo, ContractUndo) else undo
         attempted = Attempted(name, contract, arg, reverse, retry, timeout, heartbeat)
         try:

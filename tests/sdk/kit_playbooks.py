@@ -44,3 +44,13 @@ class WaitsOnAFailingProvider(Playbook):
 
     async def respond(self, incident: IncidentStart) -> None:
         await self.step("call", NEVER_ANSWERS, incident.ref)
+
+
+@playbook
+class NamesItsActivity(Playbook):
+    """Written before contracts: it names the activity."""
+
+    name = "test-contract-by-name"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step("rotate", "rotate_key", incident.ref)  # type: ignore[call-overload]

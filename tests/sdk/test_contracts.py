@@ -37,7 +37,13 @@ from smokejumper.sdk import (
     playbook,
 )
 from smokejumper.store.db import Store
+from testkit import make_alert
+from testkit.pytest_plugin import HarnessFactory, playbook_harness
+from tests.sdk.kit_playbooks import NamesItsActivity
 from workers.worker import activities_for, build_worker
+
+# Imported for pytest, which finds fixtures by name in the test module.
+__all__ = ["playbook_harness"]
 
 UNDO_NOTE = Contract("test_undo_note", str, str)
 NOTE = Contract("test_note", str, str, undo=UNDO_NOTE)
@@ -148,3 +154,13 @@ def test_a_dry_run_answers_with_typed_fakes() -> None:
     plan = MEMORY_PURGE_PLAN.answer(MemoryQuery(application="bot", session="s1"), rehearsal)
     assert plan.configured
     assert ROLLBACK_MODEL.retry.heartbeat is not None
+
+
+async def test_a_step_given_an_activity_name_fails_saying_so(
+    playbook_harness: HarnessFactory,
+) -> None:
+    harness = await playbook_harness(NamesItsActivity)
+    await harness.run(make_alert(), playbook="test-contract-by-name")
+    failed = await harness.wait_for_timeline("playbook.failed")
+    assert "step 'rotate': pass the activity's contract" in failed.message
+    assert "not 'rotate_key'" in failed.message

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio import activity
@@ -34,7 +35,15 @@ from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect, ensure_search_attributes
 from smokejumper.temporal.sandbox import sandboxed_runner
 
-__all__ = ["activities_for", "activity_names", "build_worker", "run", "sandboxed_runner"]
+__all__ = [
+    "WorkerParts",
+    "activities_for",
+    "activity_names",
+    "build_worker",
+    "run",
+    "sandboxed_runner",
+    "worker_parts",
+]
 
 log = logging.getLogger("smokejumper.worker")
 
@@ -107,11 +116,20 @@ def activity_names(settings: Settings | None = None) -> frozenset[str]:
         store.dispose()
 
 
-def build_worker(
-    client: Client, settings: Settings, store: Store, workflows: Sequence[type] | None = None
-) -> Worker:
-    """A worker for `workflows`, by default every discovered playbook (built-in and
-    `playbook_dirs`); raises ConfigError when a playbook cannot be loaded, or when an
+@dataclass(frozen=True)
+class WorkerParts:
+    """What a worker runs, checked: every activity contract its workflows call has
+    exactly one implementation."""
+
+    workflows: list[type]
+    activities: list[Callable[..., Any]]
+
+
+def worker_parts(
+    settings: Settings, store: Store, workflows: Sequence[type] | None = None
+) -> WorkerParts:
+    """`workflows`, by default every discovered playbook (built-in and `playbook_dirs`),
+    with the activities; raises ConfigError when a playbook cannot be loaded, or when an
     activity contract its workflows call has no implementation (or several)."""
     chosen = [*(workflows or discover(settings).values()), *slack_workflows(settings)]
     activities = activities_for(store, settings)
@@ -119,11 +137,23 @@ def build_worker(
         check_implementations(activities, contracts_of(chosen))
     except ContractError as exc:
         raise ConfigError(str(exc)) from None
+    return WorkerParts(chosen, activities)
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    store: Store,
+    workflows: Sequence[type] | None = None,
+    parts: WorkerParts | None = None,
+) -> Worker:
+    """A worker for `parts` (by default `worker_parts(settings, store, workflows)`)."""
+    parts = parts or worker_parts(settings, store, workflows)
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=chosen,
-        activities=activities,
+        workflows=parts.workflows,
+        activities=parts.activities,
         max_concurrent_activities=50,
         max_cached_workflows=settings.temporal.max_cached_workflows,
         workflow_runner=sandboxed_runner(),
@@ -141,12 +171,14 @@ def slack_workflows(settings: Settings) -> list[type]:
 
 async def run(settings: Settings) -> None:
     store = open_store(settings, head_checkpoints(settings))
+    # Checked before connecting: a worker that cannot run its playbooks says so at once.
+    parts = worker_parts(settings, store)
     client = await connect(settings.temporal)
     if settings.temporal.address is not None:
         # The embedded dev server gets them by flag; a cluster of the operator's may not
         # have them, and playbooks that set them would fail every workflow task.
         await ensure_search_attributes(client)
-    worker = build_worker(client, settings, store)
+    worker = build_worker(client, settings, store, parts=parts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

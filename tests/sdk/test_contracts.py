@@ -3,11 +3,14 @@ code names, and answered by a dry run with typed fakes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
+from typer.testing import CliRunner
 
+from cli.main import app
 from playbooks import BUILTIN_PLAYBOOKS
 from playbooks.data_leakage import SensitiveDataLeakage
 from smokejumper.config import ConfigError, Settings
@@ -164,3 +167,32 @@ async def test_a_step_given_an_activity_name_fails_saying_so(
     failed = await harness.wait_for_timeline("playbook.failed")
     assert "step 'rotate': pass the activity's contract" in failed.message
     assert "not 'rotate_key'" in failed.message
+
+
+UNIMPLEMENTED_PLAYBOOK = """\
+from smokejumper.sdk import Contract, IncidentStart, Playbook, playbook
+
+ROTATE = Contract("rotate_key", str, str)
+
+
+@playbook
+class Rotate(Playbook):
+    name = "rotate-key"
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await self.step("rotate", ROTATE, incident.ref)
+"""
+
+
+def test_smokejumper_worker_refuses_a_contract_nobody_implements(tmp_path: Path) -> None:
+    (tmp_path / "pb").mkdir()
+    (tmp_path / "pb" / "rotate.py").write_text(UNIMPLEMENTED_PLAYBOOK)
+    config = tmp_path / "smokejumper.toml"
+    # An unreachable Temporal: the check must come before any connection.
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nplaybook_dirs = ["{tmp_path / "pb"}"]\n'
+        '[temporal]\naddress = "127.0.0.1:1"\n'
+    )
+    result = CliRunner().invoke(app, ["-c", str(config), "worker"])
+    assert result.exit_code == 2, result.output
+    assert "activity contracts not met: 'rotate_key' has no implementation" in result.output

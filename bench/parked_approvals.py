@@ -91,7 +91,8 @@ async def _approve(
     return await timed_until_completed(http, posts, actions, "isolate_endpoint", 200)
 
 
-def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
+def _floor(temporal: TemporalSettings, workdir: Path) -> tuple[float, list[float]]:
+    """A bare worker's RSS with as many workflows parked, and its signal round trips."""
     floor_queue = "bench-floor-parked"
     with child(
         ["-m", "bench.floor", temporal.target, floor_queue], dict(os.environ), workdir / "floor.log"
@@ -108,6 +109,11 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
             return await signal_round_trips(client, "floor-park", APPROVALS)
 
         floor_latencies = asyncio.run(measured())
+    return floor_rss, floor_latencies
+
+
+def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
+    floor_rss, floor_latencies = _floor(temporal, workdir)
 
     data = workdir / "data"
     names = [f"park-{n}" for n in range(PARKED)]

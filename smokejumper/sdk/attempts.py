@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -72,6 +72,3 @@ def describe(exc: BaseException) -> str:
 
 
 CONTRACT_UNDO: Final = ContractUndo()
-
-A = TypeVar("A")
-R = TypeVar("R")

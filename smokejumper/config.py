@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL. Unset: SQLite file in data_dir."
     )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="SQLite only. full: every commit is on disk before it returns, so an "
+        "alert answered 202 survives a power loss. normal: faster commits, but the last "
+        "ones before a power loss (not a crash of smokejumper) can be lost.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     operator: str = Field(
         default="operator", description="Identity the CLI acts as until API tokens exist."

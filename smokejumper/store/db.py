@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,19 +15,24 @@ from smokejumper.private_files import private_database
 from smokejumper.store import audit_seal
 from smokejumper.store.audit_seal import AuditSeal
 
+# How SQLite waits for the disk on commit: FULL syncs the WAL on every commit, so what a
+# caller was told is stored (an alert's 202) survives a power loss; NORMAL syncs only at
+# checkpoints, and a power loss can take the last commits.
+Synchronous = Literal["full", "normal"]
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+
+def _sqlite_pragmas(dbapi_connection: Any, synchronous: Synchronous) -> None:
     # WAL lets the API, worker and scheduler processes read while one writes;
     # busy_timeout makes a writer wait for the lock instead of failing at once.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
     cursor.close()
 
 
-def make_engine(url: str, *, writer: bool = False) -> Engine:
+def make_engine(url: str, *, writer: bool = False, synchronous: Synchronous = "full") -> Engine:
     """An engine; on SQLite a `writer` engine takes the write lock when a transaction begins.
 
     pysqlite's own transaction handling defers BEGIN and mishandles SAVEPOINT, so SQLite
@@ -43,7 +48,7 @@ def make_engine(url: str, *, writer: bool = False) -> Engine:
         begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
         def on_connect(dbapi_connection: Any, record: Any) -> None:
-            _sqlite_pragmas(dbapi_connection, record)
+            _sqlite_pragmas(dbapi_connection, synchronous)
             dbapi_connection.isolation_level = None
 
         def on_begin(connection: Any) -> None:
@@ -62,12 +67,16 @@ class Store:
     everything but append to or verify the audit log.
     """
 
-    def __init__(self, url: str, *, audit: AuditSeal | None = None) -> None:
+    def __init__(
+        self, url: str, *, audit: AuditSeal | None = None, synchronous: Synchronous = "full"
+    ) -> None:
         self.url = url
         self.audit = audit
-        self.engine = make_engine(url, writer=True)
+        self.engine = make_engine(url, writer=True, synchronous=synchronous)
         # On PostgreSQL readers and writers share one pool; SQLite needs two (see above).
-        self.read_engine = make_engine(url) if url.startswith("sqlite") else self.engine
+        self.read_engine = (
+            make_engine(url, synchronous=synchronous) if url.startswith("sqlite") else self.engine
+        )
         info = {audit_seal.SEAL: audit}
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, info=info)

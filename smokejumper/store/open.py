@@ -14,4 +14,6 @@ def open_store(
     """The deployment's store; `checkpoints` (from integrations/evidence, handed in by the
     process that assembles the parts) receives the audit log's signed head."""
     seal = AuditSeal(audit_key(settings, create=create_key), checkpoints)
-    return Store(settings.effective_database_url, audit=seal)
+    return Store(
+        settings.effective_database_url, audit=seal, synchronous=settings.sqlite_synchronous
+    )

@@ -1,9 +1,10 @@
 """The playbook testing kit: test a playbook against a real Temporal server in a few lines.
 
+    from smokejumper.sdk import ISOLATE_ENDPOINT, RESTORE_ENDPOINT, RESTORE_KEY, REVOKE_KEY
     from testkit import FakeProvider, PlaybookHarness, make_alert
 
     async def test_isolation_is_approved() -> None:
-        fake = FakeProvider("revoke_key", "restore_key", "isolate_endpoint")
+        fake = FakeProvider(REVOKE_KEY, RESTORE_KEY, ISOLATE_ENDPOINT, RESTORE_ENDPOINT)
         async with PlaybookHarness(ContainLeak, providers=[fake],
                                    approvers={"sec-oncall": ["alice"]}) as harness:
             await harness.run(make_alert(kind="data_leakage"))
@@ -15,7 +16,8 @@
 story.)
 
 - `PlaybookHarness` runs playbook classes on the time-skipping test server (or the dev
-  server), with a fresh migrated SQLite store and the production bookkeeping activities.
+  server), with a fresh migrated SQLite store and the production worker's activities
+  (it refuses to start when a contract its playbooks call has no implementation).
 - `FakeProvider` stands in for containment providers and records what it was asked.
 - `replay` / `load_history` check that changed playbook code still replays recorded
   histories (see docs/writing-playbooks.md, "Changing a playbook").

@@ -42,6 +42,23 @@ class _Detector:
     pattern: re.Pattern[str]
     # Checksums and digit counts that a regex cannot express; False drops the match.
     valid: Callable[[str], bool] | None = None
+    # Digits inside a long hexadecimal identifier (a UUID, a hash) are part of it, not a
+    # number of their own: a session id must not read as a card number.
+    not_in_hex_ids: bool = False
+
+
+# A hexadecimal token this long is an identifier (UUIDs in hex are 32, hashes longer).
+_HEX_ID_LENGTH = 32
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _in_hex_id(text: str, start: int, end: int) -> bool:
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    token = text[start:end]
+    return len(token) >= _HEX_ID_LENGTH and set(token) <= _HEX
 
 
 def luhn_valid(digits: str) -> bool:
@@ -243,6 +260,7 @@ _DETECTORS: tuple[_Detector, ...] = (
         "card",
         re.compile(r"(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d]|[.-]\d)"),
         _card,
+        not_in_hex_ids=True,
     ),
     _Detector("ssn", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d]|-\d)"), _ssn),
     _Detector(
@@ -287,6 +305,8 @@ class Redactor:
                 if start == end or _overlaps(start, end, markers):
                     continue
                 if detector.valid is not None and not detector.valid(match.group(group)):
+                    continue
+                if detector.not_in_hex_ids and _in_hex_id(text, start, end):
                     continue
                 candidates.append((start, -(end - start), priority, detector.kind))
         findings: list[Finding] = []

@@ -188,3 +188,22 @@ def test_luhn_invalid_numbers_are_not_cards(digits: str, separator: str) -> None
     kinds = classify(f"number {grouped} end")
 
     assert ("card" in kinds) == (luhn_valid(digits) and len(set(digits)) > 1)
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        # Hex ids whose digits start with a Luhn-valid run of 13: found in random UUIDs.
+        "7596996129144cf99acdfcf27ae06616",
+        "4111111111111111aaaabbbbccccdddd",
+        "deadbeef4111111111111111deadbeefcafe",
+    ],
+)
+def test_digits_inside_a_hex_identifier_are_not_a_card(identifier: str) -> None:
+    assert redact(f"session {identifier} ended") == f"session {identifier} ended"
+
+
+def test_a_card_number_beside_a_short_token_is_still_found() -> None:
+    assert redact("x4111111111111111") == "x[REDACTED:card]"
+    # One character short of an identifier: still a card inside it.
+    assert redact("7596996129144cf99acdfcf27ae0661").startswith("[REDACTED:card]")

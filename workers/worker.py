@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -28,7 +27,12 @@ from activities.reports import ReportActivities
 from activities.slack import slack_activities, slack_hook
 from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.config import ConfigError, Settings
-from smokejumper.contracts.base import ContractError, check_implementations, contracts_of
+from smokejumper.contracts.base import (
+    ContractError,
+    check_implementations,
+    contracts_of,
+    implemented_names,
+)
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
@@ -106,12 +110,7 @@ def activity_names(settings: Settings | None = None) -> frozenset[str]:
     """
     store = Store("sqlite:///:memory:")
     try:
-        return frozenset(
-            name
-            for function in activities_for(store, settings)
-            if (definition := activity._Definition.from_callable(function)) is not None
-            and (name := definition.name) is not None
-        )
+        return frozenset(implemented_names(activities_for(store, settings)))
     finally:
         store.dispose()
 

@@ -106,16 +106,24 @@ class Contract(Generic[A, R]):
         value: R = empty_value(self.result, self.name)
         return value
 
-    async def execute(self, arg: A) -> R:
-        """Run the activity from workflow code outside a playbook (a playbook calls
-        `self.step`), with the contract's retry class."""
+    async def execute(
+        self,
+        arg: A,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+    ) -> R:
+        """Run the activity from workflow code (a playbook's step does, through
+        `self.step`), with the contract's retry class unless `retry`, `timeout` or
+        `heartbeat` override it."""
         result: R = await workflow.execute_activity(
             self.name,
             arg,
             result_type=self.result,
-            start_to_close_timeout=self.retry.timeout,
-            heartbeat_timeout=self.retry.heartbeat,
-            retry_policy=self.retry.policy,
+            start_to_close_timeout=timeout or self.retry.timeout,
+            heartbeat_timeout=heartbeat or self.retry.heartbeat,
+            retry_policy=retry or self.retry.policy,
         )
         return result
 

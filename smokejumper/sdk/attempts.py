@@ -8,7 +8,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -55,13 +54,8 @@ class Attempted:
         """Its activity, with the contract's retry class unless the step overrides it."""
         contract = self.contract
         assert contract is not None, "a step with nothing to run is only handed over"
-        return await workflow.execute_activity(
-            contract.name,
-            self.arg,
-            result_type=contract.result,
-            start_to_close_timeout=self.timeout or contract.retry.timeout,
-            heartbeat_timeout=self.heartbeat or contract.retry.heartbeat,
-            retry_policy=self.retry or contract.retry.policy,
+        return await contract.execute(
+            self.arg, retry=self.retry, timeout=self.timeout, heartbeat=self.heartbeat
         )
 
 

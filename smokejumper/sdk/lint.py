@@ -30,10 +30,10 @@ from types import ModuleType
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.worker import WorkflowRunner
 
-from smokejumper.contracts.base import contracts_of
+from smokejumper.contracts.base import contracts_of, implemented_names
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.routing import Route
 from smokejumper.domain.taxonomy import AtlasId, OwaspId
@@ -355,14 +355,7 @@ def _module_activities(module: ModuleType | None) -> frozenset[str]:
             candidates.extend(vars(value).values())
         else:
             candidates.append(value)
-    names = set()
-    for candidate in candidates:
-        if not callable(candidate):
-            continue
-        definition = activity._Definition.from_callable(candidate)
-        if definition is not None and definition.name:
-            names.add(definition.name)
-    return frozenset(names)
+    return frozenset(implemented_names(c for c in candidates if callable(c)))
 
 
 _OWASP = TypeAdapter(list[OwaspId])

@@ -58,8 +58,7 @@ class Playbook(Lifecycle):
 
     async def notify(self, message: str, to: list[str] | None = None) -> list[str]:
         """Tell responders (people or `group:<name>`); returns who was notified."""
-        recipients: list[str] = await workflow.execute_activity(
-            NOTIFY.name,
+        return await NOTIFY.execute(
             Notification(
                 incident_id=self.incident.incident_id,
                 ref=self.incident.ref,
@@ -67,12 +66,8 @@ class Playbook(Lifecycle):
                 to=to or [],
                 sender=f"playbook:{workflow.info().workflow_type}",
                 event_key=self._event_key("notification"),
-            ),
-            result_type=NOTIFY.result,
-            start_to_close_timeout=NOTIFY.retry.timeout,
-            retry_policy=NOTIFY.retry.policy,
+            )
         )
-        return recipients
 
     async def wait(self, duration: timedelta) -> None:
         """A durable pause (a Temporal timer)."""

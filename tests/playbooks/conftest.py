@@ -128,6 +128,10 @@ class Responder:
     # (incident, step) -> (channel, ts) of its approval message: once decided, its buttons
     # (by which it is found) are gone.
     _asked: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # Messages the session's emulator held before this engine started. Every test's
+    # database numbers its incidents from 1, so an earlier test's INC-1 approval, left
+    # undecided, carries the same button value as this one's.
+    _earlier: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def settings(self) -> Settings:
@@ -201,6 +205,8 @@ class Responder:
                 return channel, copy.deepcopy(self.emulator.message(channel, ts))
             for channel in self.emulator.recorded()["channels"]:
                 for message in channel["messages"]:
+                    if (str(channel["id"]), str(message["ts"])) in self._earlier:
+                        continue
                     if f"{ref}|{step}" in _button_values(message):
                         self._asked[ref, step] = str(channel["id"]), str(message["ts"])
                         return str(channel["id"]), copy.deepcopy(message)
@@ -285,7 +291,11 @@ class Responder:
 
         async def posted() -> list[dict[str, Any]] | None:
             for channel in self.emulator.recorded()["channels"]:
-                messages: list[dict[str, Any]] = copy.deepcopy(channel["messages"])
+                messages: list[dict[str, Any]] = [
+                    copy.deepcopy(m)
+                    for m in channel["messages"]
+                    if (str(channel["id"]), str(m["ts"])) not in self._earlier
+                ]
                 if str(channel["name"] or "").startswith(name) and any(
                     containing in m["text"] for m in messages
                 ):
@@ -340,6 +350,16 @@ class Responder:
     def evidence(self) -> list[EvidenceItem]:
         with self.engine.store.session() as session:
             return list(session.scalars(select(EvidenceItem)))
+
+
+def _messages_in(emulator: SlackEmulator | None) -> frozenset[tuple[str, str]]:
+    if emulator is None:
+        return frozenset()
+    return frozenset(
+        (str(channel["id"]), str(message["ts"]))
+        for channel in emulator.recorded()["channels"]
+        for message in channel["messages"]
+    )
 
 
 def _button_values(message: dict[str, Any]) -> list[str]:
@@ -420,7 +440,7 @@ async def responder_on(
         for endpoint in ("support-bot-prod", "support-bot-staging"):
             endpoints.create(endpoint)
         try:
-            yield Responder(engine, slack)
+            yield Responder(engine, slack, _earlier=_messages_in(slack))
         finally:
             if slack is not None:
                 await terminate_relays(engine)

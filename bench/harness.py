@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+import sqlalchemy
 
 from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.migrate import upgrade
@@ -117,15 +120,59 @@ def wait_for(predicate: Any, within: float, what: str) -> None:
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
 
-def engine_env(
-    data: Path, port: int, temporal: TemporalSettings, queue: str, **extra: str
-) -> dict[str, str]:
-    """Environment of `smokejumper worker`/`api` children: own data dir, SQLite store
-    (migrated here) and task queue; the benchmark playbooks loaded; `extra` as
-    SMOKEJUMPER_* variables."""
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+DATABASES = ("sqlite", "postgresql")
+
+
+@contextmanager
+def database(kind: str, data: Path) -> Iterator[str]:
+    """A fresh, migrated store of `kind` ("sqlite" in `data`, or a new PostgreSQL database
+    on this machine, dropped afterwards); yields its SQLAlchemy URL."""
     data.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{data / 'smokejumper.db'}"
-    upgrade(url)
+    if kind == "sqlite":
+        url = f"sqlite:///{data / 'smokejumper.db'}"
+        upgrade(url)
+        yield url
+        return
+    if kind != "postgresql":
+        raise ValueError(f"unknown database kind {kind!r}; known: {', '.join(DATABASES)}")
+    name = f"smokejumper_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def count(url: str, sql: str) -> int:
+    """One `SELECT count(*) …` against the store at `url`, SQLite or PostgreSQL."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sqlalchemy.text(sql)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def engine_env(
+    data: Path,
+    port: int,
+    temporal: TemporalSettings,
+    queue: str,
+    url: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """Environment of `smokejumper worker`/`api` children: own data dir, store (`url`, or
+    a SQLite file migrated here) and task queue; the benchmark playbooks loaded; `extra`
+    as SMOKEJUMPER_* variables."""
+    data.mkdir(parents=True, exist_ok=True)
+    if url is None:
+        url = f"sqlite:///{data / 'smokejumper.db'}"
+        upgrade(url)
     return {
         **os.environ,
         "SMOKEJUMPER_DATA_DIR": str(data),

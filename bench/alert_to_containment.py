@@ -1,106 +1,217 @@
-"""alert_to_containment: HTTP alert accepted -> first containment activity completed.
+"""alert_to_containment: an HTTP alert -> the leaked key revoked at its provider.
 
-200 sequential alerts, each its own incident, each routed to a playbook whose first step
-revokes the `local` key the alert names (no approval on that step). Latency: from just
-before the POST to the moment the `actions` row of the revocation is completed.
-Floor: a bare workflow start + one activity + result, sequentially, on the same server.
+200 sequential data-leak alerts, each its own incident, each run by the real built-in
+`sensitive-data-leakage` playbook: the alert's model output holds a key whose prefix the
+inventory knows (`local` provider); the playbook reads the alert, captures and classifies
+the evidence, and revokes the key. Latency: from just before the POST until this process
+sees the key inactive in the provider's state.
+
+Floor: a bare workflow started with the same client on the same server, whose one
+activity makes the same provider call; from just before the start until the same poll
+sees the key inactive. Both timers stop at the same point: the side effect observed.
+Run once on SQLite and once on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.containment import (
-    SOURCE,
-    TOKEN,
-    Actions,
-    alert,
-    connection,
-    seed,
-    segments,
-    timed_until_completed,
-)
-from bench.floor import start_and_one_activity
+from bench.containment import TOKEN, connection, segments_at, wait_revoked
 from bench.harness import (
+    DATABASES,
     Result,
     child,
+    count,
+    database,
     engine_env,
     free_port,
-    p50_against_floor,
+    ms,
     percentile,
     wait_for_worker,
 )
+from integrations.keys.local import LocalKeys
+from smokejumper.inventory.importer import import_inventory
+from smokejumper.inventory.schema import load_inventory
 from smokejumper.settings.temporal import TemporalSettings
+from smokejumper.store.db import Store
 
 COUNT = 200
 WARMUP = 10
-TARGET_RATIO = 1.5
+TARGET_P50 = 1.25
+TARGET_P99 = 1.5
+SOURCE = "bench"
 
 
-async def _alerts(port: int, actions: Actions, names: list[str]) -> tuple[list[float], int]:
-    posts = ((f"/api/v1/alerts/{SOURCE}", alert("data_leakage", name), name) for name in names)
-    return await timed_until_completed(connection(port), posts, actions, "revoke_key", 202)
+def _key_value(n: int) -> str:
+    return f"sjb{n:04d}_{'7f3a9c2e' * 3}"
+
+
+def _key_id(n: int) -> str:
+    return f"bench-key-{n}"
+
+
+def _inventory(total: int) -> dict[str, object]:
+    return {
+        "applications": [{"name": "bench-app", "owner": "bench@example.com"}],
+        "api_keys": [
+            {
+                "key_id": _key_id(n),
+                "provider": "local",
+                "prefix": f"sjb{n:04d}_",
+                "owner": "bench@example.com",
+                "application": "bench-app",
+            }
+            for n in range(total)
+        ],
+    }
+
+
+def _alert(n: int) -> bytes:
+    """A DLP alert on model output that holds key n; its own user, so its own incident."""
+    return json.dumps(
+        {
+            "source": SOURCE,
+            "kind": "data_leakage",
+            "severity": "high",
+            "title": f"Secret in bench-app output ({n})",
+            "principal": {"user": f"bench-user-{n}"},
+            "target": {"application": "bench-app"},
+            "evidence": {
+                "prompt": "What is the service key?",
+                "response": f"The key is {_key_value(n)}.",
+            },
+        }
+    ).encode()
+
+
+async def _floor(target: str, queue: str, keys: LocalKeys, path: Path, first: int) -> list[float]:
+    client = await Client.connect(target)
+    latencies: list[float] = []
+    for n in range(first, first + WARMUP + COUNT):
+        key_id = _key_id(n)
+        started = time.perf_counter()
+        await client.start_workflow(
+            "bench-one-revocation", [str(path), key_id], id=f"{queue}-{n}", task_queue=queue
+        )
+        await wait_revoked(keys, key_id)
+        latencies.append(time.perf_counter() - started)
+    return latencies[WARMUP:]
+
+
+async def _alerts(port: int, keys: LocalKeys) -> tuple[list[float], int]:
+    http = connection(port)
+    latencies: list[float] = []
+    refused = 0
+    try:
+        for n in range(WARMUP + COUNT):
+            started = time.perf_counter()
+            response = await http.post(f"/api/v1/alerts/{SOURCE}", _alert(n))
+            if response.status != 202:
+                refused += 1
+                continue
+            await wait_revoked(keys, _key_id(n))
+            latencies.append(time.perf_counter() - started)
+    finally:
+        await http.close()
+    return latencies[WARMUP:], refused
+
+
+def _measure(temporal: TemporalSettings, workdir: Path, kind: str) -> Result:
+    data = workdir / kind
+    keys_file = data / "keys.json"
+    data.mkdir(parents=True, exist_ok=True)
+    keys = LocalKeys(keys_file)
+    total = WARMUP + COUNT
+    for n in range(2 * total):
+        keys.create(_key_id(n))
+
+    floor_queue = f"bench-floor-containment-{kind}"
+    with child(
+        ["-m", "bench.floor", temporal.target, floor_queue],
+        dict(os.environ),
+        workdir / f"floor-{kind}.log",
+    ):
+        floor = asyncio.run(_floor(temporal.target, floor_queue, keys, keys_file, total))
+
+    with database(kind, data) as url:
+        store = Store(url)
+        import_inventory(store, load_inventory(_inventory(total)))
+        store.dispose()
+        port = free_port()
+        env = engine_env(
+            data,
+            port,
+            temporal,
+            f"bench-containment-{kind}",
+            url=url,
+            playbook_dirs="[]",
+            sources__bench__format="generic",
+            sources__bench__token=TOKEN,
+            sources__bench__rate_limit_per_second="0",
+        )
+        with (
+            child(["-m", "cli", "worker"], env, workdir / f"worker-{kind}.log"),
+            child(["-m", "cli", "api"], env, workdir / f"api-{kind}.log"),
+        ):
+            wait_for_worker(f"http://127.0.0.1:{port}")
+            latencies, refused = asyncio.run(_alerts(port, keys))
+        revoked = count(
+            url,
+            "SELECT count(*) FROM actions WHERE action = 'revoke_key' AND status = 'completed'",
+        )
+        playbooks = count(
+            url,
+            "SELECT count(DISTINCT incident_id) FROM timeline_events "
+            "WHERE kind = 'playbook.started' AND actor = 'playbook:sensitive-data-leakage'",
+        )
+        stretches = segments_at(url)
+    return _result(kind, latencies, floor, refused, revoked, playbooks, stretches)
+
+
+def _result(
+    kind: str,
+    latencies: Sequence[float],
+    floor: Sequence[float],
+    refused: int,
+    revoked: int,
+    playbooks: int,
+    stretches: dict[str, float],
+) -> Result:
+    total = WARMUP + COUNT
+    p50, floor_p50 = percentile(latencies, 50), percentile(floor, 50)
+    p99, floor_p99 = percentile(latencies, 99), percentile(floor, 99)
+    ratio, p99_ratio = p50 / floor_p50, p99 / floor_p99
+    exact = refused == 0 and revoked == total and playbooks == total
+    return Result(
+        name=f"alert_to_containment_{kind}",
+        value=ms(p50),
+        unit="ms p50",
+        floor=ms(floor_p50),
+        ratio=round(ratio, 2),
+        target=f"p50 ratio <= {TARGET_P50}, p99 ratio <= {TARGET_P99}; every alert "
+        "accepted, run by sensitive-data-leakage, its key revoked once",
+        ok=exact and ratio <= TARGET_P50 and p99_ratio <= TARGET_P99,
+        detail={
+            "p99_ms": ms(p99),
+            "floor_p99_ms": ms(floor_p99),
+            "p99_ratio": round(p99_ratio, 2),
+            "incidents": COUNT,
+            "refused": refused,
+            "keys_revoked": revoked,
+            "run_by_sensitive_data_leakage": playbooks,
+            "median_stretches": stretches,
+            "floor": "bare workflow start -> one activity making the same provider call; "
+            "both timers stop when the key is seen inactive",
+        },
+    )
 
 
 def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
-    floor_queue = "bench-floor-containment"
-    with child(
-        ["-m", "bench.floor", temporal.target, floor_queue], dict(os.environ), workdir / "floor.log"
-    ):
-
-        async def floor() -> list[float]:
-            client = await Client.connect(temporal.target)
-            await start_and_one_activity(client, floor_queue, WARMUP)
-            return await start_and_one_activity(client, floor_queue, COUNT)
-
-        floor_latencies = asyncio.run(floor())
-
-    data = workdir / "data"
-    names = [f"leak-{n}" for n in range(WARMUP + COUNT)]
-    port = free_port()
-    env = engine_env(
-        data,
-        port,
-        temporal,
-        "bench-containment",
-        sources__bench__format="generic",
-        sources__bench__token=TOKEN,
-        sources__bench__rate_limit_per_second="0",
-    )
-    seed(data, names)
-    actions = Actions(data)
-    with (
-        child(["-m", "cli", "worker"], env, workdir / "worker.log"),
-        child(["-m", "cli", "api"], env, workdir / "api.log"),
-    ):
-        wait_for_worker(f"http://127.0.0.1:{port}")
-        asyncio.run(_alerts(port, actions, names[:WARMUP]))
-        latencies, refused = asyncio.run(_alerts(port, actions, names[WARMUP:]))
-    revoked = actions.count(
-        "SELECT count(*) FROM actions WHERE action = 'revoke_key' AND status = 'completed'"
-    )
-    stretches = segments(actions)
-    actions.close()
-
-    return [
-        p50_against_floor(
-            "alert_to_containment",
-            latencies,
-            floor_latencies,
-            target_ratio=TARGET_RATIO,
-            target=f"p50 ratio <= {TARGET_RATIO}; every alert accepted, every key revoked once",
-            exact=refused == 0 and revoked == WARMUP + COUNT,
-            detail={
-                "p99_ratio": round(percentile(latencies, 99) / percentile(floor_latencies, 99), 2),
-                "incidents": COUNT,
-                "refused": refused,
-                "keys_revoked": revoked,
-                "median_stretches": stretches,
-                "floor": "bare workflow start + one activity + result, sequential, same server",
-            },
-        )
-    ]
+    return [_measure(temporal, workdir, kind) for kind in DATABASES]

@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
+import sqlalchemy
+
 from bench.http_load import Connection
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
+from smokejumper.domain.containment import KeyStatus
 
 SOURCE = "bench"
 TOKEN = "bench-containment-token-0123456789"  # noqa: S105 - a throwaway credential for the run
@@ -123,6 +126,43 @@ SELECT i.opened_at,
        a.started_at, a.finished_at
   FROM incidents i JOIN actions a ON a.incident_id = i.id AND a.action = 'revoke_key'
 """
+
+
+async def wait_revoked(keys: LocalKeys, key_id: str, within: float = 60) -> None:
+    """Until the provider's state shows the key inactive (the side effect itself)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        if keys.state(key_id).status == KeyStatus.INACTIVE:
+            return
+        await asyncio.sleep(POLL_SECONDS)
+    raise TimeoutError(f"{key_id} not revoked within {within}s")
+
+
+def _epoch(value: object) -> float:
+    stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def segments_at(url: str) -> dict[str, float]:
+    """`segments`, read from the store at `url` (SQLite or PostgreSQL)."""
+    names = ("to_playbook_started", "to_step_started", "to_activity_started", "activity")
+    spans: dict[str, list[float]] = {name: [] for name in names}
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text(SEGMENTS_SQL)).all()
+    finally:
+        engine.dispose()
+    for row in rows:
+        if None in row:
+            continue
+        stamps = [_epoch(value) for value in row]
+        for name, start, end in zip(names, stamps, stamps[1:], strict=False):
+            spans[name].append(end - start)
+    return {
+        f"{name}_ms": round(median(values) * 1000, 1) for name, values in spans.items() if values
+    }
 
 
 def segments(actions: Actions) -> dict[str, float]:

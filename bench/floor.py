@@ -11,10 +11,13 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+from integrations.keys.local import LocalKeys
 
 
 @workflow.defn(name="bench-parked")
@@ -52,6 +55,22 @@ class OneActivityWorkflow:
             "bench-noop", value, start_to_close_timeout=timedelta(seconds=30)
         )
         return result
+
+
+@activity.defn(name="bench-revoke-local")
+async def revoke_local(target: list[str]) -> None:
+    """The same provider call the engine's revocation makes: a `local` key set inactive."""
+    path, key_id = target
+    await asyncio.to_thread(LocalKeys(Path(path)).revoke, key_id)
+
+
+@workflow.defn(name="bench-one-revocation")
+class OneRevocationWorkflow:
+    @workflow.run
+    async def run(self, target: list[str]) -> None:
+        await workflow.execute_activity(
+            "bench-revoke-local", target, start_to_close_timeout=timedelta(seconds=30)
+        )
 
 
 @workflow.defn(name="bench-signal-then-activity")
@@ -134,6 +153,32 @@ async def signal_with_start_throughput(
     return total / elapsed
 
 
+async def signal_with_start_throughput_under(
+    client: Client, queue: str, prefix: str, total: int, ids: int, concurrency: int
+) -> float:
+    """`signal_with_start_throughput` over workflow ids `{prefix}-0…`: a floor measured
+    more than once on one server starts fresh workflows each time, not closed ones."""
+    counter = iter(range(total))
+
+    async def sender() -> None:
+        for n in counter:
+            await client.start_workflow(
+                "bench-parked",
+                "x",
+                id=f"{prefix}-{n % ids}",
+                task_queue=queue,
+                start_signal="alert",
+                start_signal_args=["a"],
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    for n in range(ids):
+        await client.get_workflow_handle(f"{prefix}-{n}").signal("finish")
+    return total / elapsed
+
+
 async def _run_worker(target: str, queue: str) -> None:
     client = await Client.connect(target)
     stop = asyncio.Event()
@@ -143,8 +188,13 @@ async def _run_worker(target: str, queue: str) -> None:
     async with Worker(
         client,
         task_queue=queue,
-        workflows=[ParkedWorkflow, OneActivityWorkflow, SignalThenActivityWorkflow],
-        activities=[noop],
+        workflows=[
+            ParkedWorkflow,
+            OneActivityWorkflow,
+            OneRevocationWorkflow,
+            SignalThenActivityWorkflow,
+        ],
+        activities=[noop, revoke_local],
     ):
         await stop.wait()
 
@@ -156,3 +206,68 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+@activity.defn(name="bench-stamp")
+async def stamp(built: float) -> dict[str, float]:
+    """The moment this activity started (epoch seconds, this machine's clock), and when the
+    workflow object that scheduled it was built (passed on by the workflow)."""
+    return {"started": time.time(), "built": built}
+
+
+@workflow.defn(name="bench-signal-then-stamp")
+class SignalThenStampWorkflow:
+    """Parked until signalled, then one activity that notes when it started: an approval's
+    bare equivalent, timed to the same point as the engine's next step."""
+
+    def __init__(self) -> None:
+        self.go = False
+        # The wall clock when this object was built: later than the signal means the worker
+        # had evicted the workflow from its cache and rebuilt it from its history.
+        with workflow.unsafe.sandbox_unrestricted():
+            self.built = time.time()
+
+    @workflow.run
+    async def run(self, _: str) -> dict[str, float]:
+        await workflow.wait_condition(lambda: self.go)
+        result: dict[str, float] = await workflow.execute_activity(
+            "bench-stamp", self.built, start_to_close_timeout=timedelta(seconds=30)
+        )
+        return result
+
+    @workflow.signal(name="go")
+    def signal_go(self) -> None:
+        self.go = True
+
+
+async def _serve_parked(target: str, queue: str, max_cached_workflows: int) -> None:
+    client = await Client.connect(target)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[SignalThenStampWorkflow],
+        activities=[stamp],
+        max_cached_workflows=max_cached_workflows,
+    ):
+        await stop.wait()
+
+
+def serve_parked(argv: Sequence[str]) -> None:
+    """A bare worker for `bench-signal-then-stamp` only (TARGET QUEUE MAX_CACHED): the
+    floor of parked approvals, with the engine worker's workflow cache size."""
+    target, queue, cached = argv
+    asyncio.run(_serve_parked(target, queue, int(cached)))
+
+
+async def signal_until_started(client: Client, workflow_id: str) -> tuple[float, bool]:
+    """Seconds from just before the `go` signal to the start of the activity it releases,
+    and whether the workflow was replayed (evicted from the worker's cache) to run it."""
+    handle = client.get_workflow_handle(workflow_id)
+    sent = time.time()
+    await handle.signal("go")
+    result = await handle.result()
+    return float(result["started"]) - sent, float(result["built"]) >= sent

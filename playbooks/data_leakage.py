@@ -4,11 +4,11 @@ OWASP LLM02 (Sensitive Information Disclosure) and LLM07 (System Prompt Leakage)
 AML.T0057 (LLM Data Leakage), AML.T0056 (Extract LLM System Prompt), AML.T0024
 (Exfiltration via AI Inference API).
 
-1. Read the alerts and look the target up in the inventory (owners, keys).
-2. Capture and hash the evidence (redacted previews only outside the evidence store) and
+1. Capture and hash the evidence (redacted previews only outside the evidence store) and
    classify what leaked: credentials, personal data, system prompt, proprietary data.
-3. Credentials: revoke every leaked key at once — no approval, containment first — and
-   verify each revocation at the provider.
+2. Credentials: revoke every leaked key at once — no approval, containment first, before
+   anything else is read — and verify each revocation at the provider.
+3. Read the alerts and look the target up in the inventory (owners, keys).
 4. Elicited (the prompt asked for it): block the user (else session, else key) for 24 h.
 5. Notify the owners and the security on-call (kinds and counts, never the data).
 6. Contained.
@@ -54,6 +54,8 @@ from smokejumper.sdk import (
 
 # Runs recorded before the purge step existed replay without it.
 MEMORY_PURGE_PATCH = "leakage-memory-purge"
+# Runs recorded when the inventory was read before the revocation replay in that order.
+CONTAINMENT_FIRST_PATCH = "leakage-containment-first"
 PURGE_APPROVAL = "purge memory"
 PURGE_STEP = "purge conversation memory"
 # The on-call was just notified of the leak. Unanswered, nothing is deleted (a purge
@@ -100,8 +102,16 @@ class SensitiveDataLeakage(GenAIPlaybook):
         child = workflow.info().parent is not None
         if not child:
             await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
-        context, inventory = await self.look(incident)
-        leak = await self.assess_leak(incident)
+        if workflow.patched(CONTAINMENT_FIRST_PATCH):
+            # Every millisecond a leaked key stays live it can be used: classify and revoke
+            # before reading the context the rest of the response needs.
+            leak = await self.assess_leak(incident)
+            unverified = await self.revoke(incident, leak.keys, "leaked in model output")
+            context, inventory = await self.look(incident)
+        else:
+            context, inventory = await self.look(incident)
+            leak = await self.assess_leak(incident)
+            unverified = []
         if not leak.leaked:
             await self.notify_owners(
                 inventory,
@@ -112,7 +122,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
 
         if CREDENTIALS in leak.categories or PERSONAL_DATA in leak.categories:
             await self.escalate(Severity.HIGH, f"{', '.join(leak.categories)} leaked")
-        unverified = await self.revoke(incident, leak.keys, "leaked in model output")
+        if not workflow.patched(CONTAINMENT_FIRST_PATCH):
+            unverified = await self.revoke(incident, leak.keys, "leaked in model output")
         if leak.elicited:
             await self.block(incident, context, f"{incident.ref}: elicited a data leak")
         await self.notify_owners(

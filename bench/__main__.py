@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import alert_to_containment, controls_check, intake_storm, parked_approvals
+from bench import (
+    alert_to_containment,
+    controls_check,
+    flood_priority,
+    intake_storm,
+    parked_approvals,
+)
 from bench.harness import Result, dev_server, machine
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -18,6 +24,7 @@ BENCHMARKS = {
     "intake_storm": intake_storm.run,
     "parked_approvals": parked_approvals.run,
     "controls_check": controls_check.run,
+    "flood_priority": flood_priority.run,
 }
 
 

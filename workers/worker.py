@@ -153,7 +153,9 @@ def build_worker(
         task_queue=settings.temporal.task_queue,
         workflows=parts.workflows,
         activities=parts.activities,
-        max_concurrent_activities=50,
+        max_concurrent_workflow_tasks=settings.temporal.max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.temporal.max_concurrent_activities,
+        max_concurrent_local_activities=settings.temporal.max_concurrent_local_activities,
         max_cached_workflows=settings.temporal.max_cached_workflows,
         workflow_runner=sandboxed_runner(),
     )

@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
 from smokejumper.domain.alerts import Alert
 from smokejumper.temporal.policies import STORE_RETRY, STORE_TIMEOUT
@@ -113,10 +113,11 @@ class Contract(Generic[A, R]):
         retry: RetryPolicy | None = None,
         timeout: timedelta | None = None,
         heartbeat: timedelta | None = None,
+        priority: Priority | None = None,
     ) -> R:
         """Run the activity from workflow code (a playbook's step does, through
         `self.step`), with the contract's retry class unless `retry`, `timeout` or
-        `heartbeat` override it."""
+        `heartbeat` override it; at `priority`, else the workflow's."""
         result: R = await workflow.execute_activity(
             self.name,
             arg,
@@ -124,6 +125,7 @@ class Contract(Generic[A, R]):
             start_to_close_timeout=timeout or self.retry.timeout,
             heartbeat_timeout=heartbeat or self.retry.heartbeat,
             retry_policy=retry or self.retry.policy,
+            priority=priority or Priority.default,
         )
         return result
 

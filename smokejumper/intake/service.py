@@ -39,6 +39,7 @@ from smokejumper.store.db import Store
 from smokejumper.store.outage import STORE_OUTAGE
 from smokejumper.store.tables import AlertRow, Incident
 from smokejumper.temporal import search_attributes
+from smokejumper.temporal.priority import task_priority
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,8 @@ class IntakeService:
             start_signal=SIGNAL_ALERT,
             start_signal_args=[attached],
             id_reuse_policy=reuse,
+            # Under a flood of low-severity incidents a critical one's tasks go first.
+            priority=task_priority(start.severity),
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(search_attributes.INCIDENT_ID, start.ref),

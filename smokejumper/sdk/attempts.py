@@ -12,6 +12,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from smokejumper.contracts.base import Contract
+from smokejumper.domain.alerts import Severity
+from smokejumper.temporal.priority import task_priority
 
 
 class ContractUndo:
@@ -49,13 +51,19 @@ class Attempted:
     retry: RetryPolicy | None = None
     timeout: timedelta | None = None
     heartbeat: timedelta | None = None
+    # The incident's severity when the step was asked for: its activity's task priority.
+    severity: Severity | None = None
 
     async def run(self) -> Any:
         """Its activity, with the contract's retry class unless the step overrides it."""
         contract = self.contract
         assert contract is not None, "a step with nothing to run is only handed over"
         return await contract.execute(
-            self.arg, retry=self.retry, timeout=self.timeout, heartbeat=self.heartbeat
+            self.arg,
+            retry=self.retry,
+            timeout=self.timeout,
+            heartbeat=self.heartbeat,
+            priority=task_priority(self.severity) if self.severity is not None else None,
         )
 
 

@@ -72,7 +72,9 @@ class Steps(Clocks):
                 f"smokejumper.sdk), not {contract!r}"
             )
         reverse = contract.undo if isinstance(undo, ContractUndo) else undo
-        attempted = Attempted(name, contract, arg, reverse, retry, timeout, heartbeat)
+        attempted = Attempted(
+            name, contract, arg, reverse, retry, timeout, heartbeat, self.incident_severity
+        )
         try:
             result: R = await self._attempt(attempted)
         except ActivityError as exc:

@@ -49,6 +49,7 @@ from smokejumper.sdk.attempts import OnFailure, PlaybookAborted
 from smokejumper.sdk.decorator import playbook
 from smokejumper.sdk.lifecycle import Lifecycle
 from smokejumper.sdk.patches import HANDOFF_PATCH
+from smokejumper.temporal.priority import task_priority
 
 __all__ = ["OnFailure", "Playbook", "PlaybookAborted", "playbook"]
 
@@ -66,7 +67,8 @@ class Playbook(Lifecycle):
                 to=to or [],
                 sender=f"playbook:{workflow.info().workflow_type}",
                 event_key=self._event_key("notification"),
-            )
+            ),
+            priority=task_priority(self.incident_severity),
         )
 
     async def wait(self, duration: timedelta) -> None:

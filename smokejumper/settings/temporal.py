@@ -31,6 +31,26 @@ class TemporalSettings(Section):
     dev_server_port: Port = 7233
     dev_server_ui_port: Port = 8233
     dev_server_ui: bool = True
+    # The backlog waits at the server, ordered by task priority (severity), rather than
+    # inside a worker that has taken more than it can run at once: there a critical
+    # incident's task would queue behind a flood's in first-come order.
+    max_concurrent_workflow_tasks: int = Field(
+        default=10,
+        ge=2,
+        description="Workflow tasks a worker runs at once. Kept small so that a backlog "
+        "waits in the task queue, where a critical incident's tasks go first.",
+    )
+    max_concurrent_activities: int = Field(
+        default=20,
+        ge=1,
+        description="Activities a worker runs at once (containment calls, store writes); "
+        "more queue at the server, by severity.",
+    )
+    max_concurrent_local_activities: int = Field(
+        default=20,
+        ge=1,
+        description="Timeline and status writes a worker runs at once.",
+    )
     max_cached_workflows: int = Field(
         default=250,
         ge=0,

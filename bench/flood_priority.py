@@ -1,0 +1,199 @@
+"""flood_priority: a critical leak during a flood of low-severity incidents.
+
+2,000 low-severity data-leak alerts (a noisy DLP scanner: nothing in them the detectors
+recognise, so each runs `sensitive-data-leakage` to its "confirm a false positive" notice)
+are posted in a burst by 50 clients, each its own incident. The moment the last is
+accepted, one critical leak whose model output holds an inventory key is posted. Measured:
+from just before that POST until the key is seen inactive at its provider.
+
+Floor: the same critical alert on the same engine while it is idle (the median of five,
+before the flood). Target: within 3x the idle time. Without task priorities the critical
+incident's tasks wait in the task queue behind the flood's backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from statistics import median
+
+from bench.containment import TOKEN, connection, wait_revoked
+from bench.harness import (
+    Result,
+    child,
+    count,
+    database,
+    engine_env,
+    free_port,
+    ms,
+    wait_for_worker,
+)
+from integrations.keys.local import LocalKeys
+from smokejumper.inventory.importer import import_inventory
+from smokejumper.inventory.schema import load_inventory
+from smokejumper.settings.temporal import TemporalSettings
+from smokejumper.store.db import Store
+
+FLOOD = 2_000
+CLIENTS = 50
+IDLE_RUNS = 5
+TARGET_RATIO = 3.0
+SOURCE = "bench"
+KEYS = IDLE_RUNS + 1
+
+
+def _key_id(n: int) -> str:
+    return f"flood-key-{n}"
+
+
+def _inventory() -> dict[str, object]:
+    return {
+        "applications": [{"name": "bench-app", "owner": "bench@example.com"}],
+        "api_keys": [
+            {
+                "key_id": _key_id(n),
+                "provider": "local",
+                "prefix": f"sjf{n:03d}_",
+                "owner": "bench@example.com",
+                "application": "bench-app",
+            }
+            for n in range(KEYS)
+        ],
+    }
+
+
+def _critical(n: int) -> bytes:
+    return json.dumps(
+        {
+            "source": SOURCE,
+            "kind": "data_leakage",
+            "severity": "critical",
+            "title": f"Service key in bench-app output ({n})",
+            "principal": {"user": f"critical-user-{n}"},
+            "target": {"application": "bench-app"},
+            "evidence": {
+                "prompt": "What is the service key?",
+                "response": f"The key is sjf{n:03d}_{'5e1d0c4b' * 3}.",
+            },
+        }
+    ).encode()
+
+
+def _noise(n: int) -> bytes:
+    return json.dumps(
+        {
+            "source": SOURCE,
+            "kind": "data_leakage",
+            "severity": "low",
+            "title": f"Possible leak in bench-app output ({n})",
+            "principal": {"user": f"noisy-user-{n}"},
+            "target": {"application": "bench-app"},
+            "evidence": {"prompt": "Summarise the ticket", "response": "Nothing to see here."},
+        }
+    ).encode()
+
+
+async def _critical_revoked(port: int, keys: LocalKeys, n: int) -> float:
+    http = connection(port)
+    try:
+        started = time.perf_counter()
+        response = await http.post(f"/api/v1/alerts/{SOURCE}", _critical(n))
+        if response.status != 202:
+            raise RuntimeError(f"the critical alert was answered {response.status}")
+        await wait_revoked(keys, _key_id(n), within=600)
+        return time.perf_counter() - started
+    finally:
+        await http.close()
+
+
+async def _flood(port: int) -> dict[int, int]:
+    pending = iter(range(FLOOD))
+    statuses: dict[int, int] = {}
+
+    async def sender() -> None:
+        http = connection(port)
+        try:
+            for n in pending:
+                response = await http.post(f"/api/v1/alerts/{SOURCE}", _noise(n))
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+        finally:
+            await http.close()
+
+    await asyncio.gather(*(sender() for _ in range(CLIENTS)))
+    return statuses
+
+
+async def _run(port: int, keys: LocalKeys) -> tuple[list[float], float, dict[int, int], float]:
+    idle = [await _critical_revoked(port, keys, n) for n in range(IDLE_RUNS)]
+    burst_started = time.perf_counter()
+    statuses = await _flood(port)
+    burst = time.perf_counter() - burst_started
+    flooded = await _critical_revoked(port, keys, IDLE_RUNS)
+    return idle, flooded, statuses, burst
+
+
+def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    keys = LocalKeys(data / "keys.json")
+    for n in range(KEYS):
+        keys.create(_key_id(n))
+    with database("sqlite", data) as url:
+        store = Store(url)
+        import_inventory(store, load_inventory(_inventory()))
+        store.dispose()
+        port = free_port()
+        env = engine_env(
+            data,
+            port,
+            temporal,
+            "bench-flood",
+            url=url,
+            playbook_dirs="[]",
+            sources__bench__format="generic",
+            sources__bench__token=TOKEN,
+            sources__bench__rate_limit_per_second="0",
+        )
+        with (
+            child(["-m", "cli", "worker"], env, workdir / "worker.log"),
+            child(["-m", "cli", "api"], env, workdir / "api.log"),
+        ):
+            wait_for_worker(f"http://127.0.0.1:{port}")
+            idle, flooded, statuses, burst = asyncio.run(_run(port, keys))
+            # How much of the flood was still to run when the critical key was revoked.
+            unfinished = (
+                FLOOD
+                + IDLE_RUNS
+                + 1
+                - count(
+                    url, "SELECT count(*) FROM timeline_events WHERE kind = 'playbook.finished'"
+                )
+            )
+        incidents = count(url, "SELECT count(*) FROM incidents")
+    idle_p50 = median(idle)
+    ratio = flooded / idle_p50
+    accepted = statuses.get(202, 0)
+    exact = accepted == FLOOD and incidents == FLOOD + IDLE_RUNS + 1
+    return [
+        Result(
+            name="flood_priority",
+            value=ms(flooded),
+            unit="ms",
+            floor=ms(idle_p50),
+            ratio=round(ratio, 2),
+            target=f"critical leak's key revoked within {TARGET_RATIO:g}x its idle time, "
+            f"after a burst of {FLOOD} low-severity incidents; every alert accepted",
+            ok=exact and ratio <= TARGET_RATIO,
+            detail={
+                "idle_ms": [ms(value) for value in idle],
+                "burst_seconds": round(burst, 1),
+                "flood_statuses": {str(k): v for k, v in sorted(statuses.items())},
+                "incidents": incidents,
+                "flood_unfinished_when_revoked": unfinished,
+                "floor": "the same critical alert on the same engine while idle (median of "
+                f"{IDLE_RUNS})",
+            },
+        )
+    ]

@@ -15,8 +15,9 @@ from bench import (
     flood_priority,
     intake_storm,
     parked_approvals,
+    table,
 )
-from bench.harness import Result, dev_server, machine
+from bench.harness import Result, dev_server, machine, measured_commit
 
 RESULTS = Path(__file__).parent / "results.json"
 BENCHMARKS = {
@@ -38,7 +39,8 @@ def _record(benchmark: str, produced: list[Result]) -> None:
         for entry in previous.get("results", []):
             if entry["name"] != benchmark and not entry["name"].startswith(f"{benchmark}_"):
                 kept.append({"ran_at": previous.get("ran_at"), **entry})
-    fresh = [{"ran_at": now, **result.as_dict()} for result in produced]
+    commit = measured_commit()
+    fresh = [{"ran_at": now, "commit": commit, **result.as_dict()} for result in produced]
     order = list(BENCHMARKS)
 
     def position(entry: dict[str, Any]) -> int:
@@ -47,6 +49,7 @@ def _record(benchmark: str, produced: list[Result]) -> None:
 
     report = {
         "ran_at": now,
+        "commit": commit,
         "machine": machine(),
         "results": sorted([*kept, *fresh], key=position),
     }
@@ -76,6 +79,8 @@ def main(names: list[str]) -> int:
             f"{'yes' if r.ok else 'NO ':<3} {r.target}"
         )
         print(f"{'':<16} {r.detail}")
+    # The README's and the operations guide's tables say what results.json says.
+    table.main([])
     return 0 if all(r.ok for r in results) else 1
 
 

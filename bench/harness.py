@@ -56,9 +56,44 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+def measured_commit() -> str:
+    """The commit the benchmarks ran at; `+changes` when the work tree differed from it."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = git(
+            "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results.json"
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+changes" if changed else "")
+
+
+def _memory_gib() -> float | None:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 1024 / 1024, 1)
+    return None
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gib": _memory_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
     }

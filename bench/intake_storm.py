@@ -1,7 +1,19 @@
-"""intake_storm: 10,000 alerts over 100 fingerprints, 50 concurrent HTTP clients.
+"""intake_storm: 10,000 alerts over 100 fingerprints, 50 concurrent HTTP clients, on each
+store (SQLite, PostgreSQL), with the default duplicate-signal window and with it set to 0.
 
-Floor: bare signal-with-start throughput on the same server (same total, ids, concurrency).
-Checks: exactly 100 incidents and 10,000 stored alerts, no 5xx.
+Rows: `intake_storm_<db>` (duplicates of a running incident coalesced into one signal per
+window: fewer signals than alerts) and `intake_storm_<db>_window0`
+(`intake.duplicate_signal_window_seconds = 0`: one signal, or signal-with-start, per alert
+before the sender is answered; like for like with the floor).
+
+Floor: bare signal-with-start throughput on the same dev server (same total, ids and
+concurrency, one per alert; `bench.floor`), measured right before each row, so a row and
+its floor see the same machine load and the same dev-server history (both grow as the
+run goes on). Each row gets a fresh database, fresh worker and API children, its own task
+queue, and alerts whose fingerprints are the row's own (incident workflow ids never meet
+another row's).
+Checks: exactly 100 incidents and 10,000 stored alerts, no 5xx, no alert left undispatched
+once the API has stopped (it delivers waiting duplicates and confirmations as it stops).
 """
 
 from __future__ import annotations
@@ -9,46 +21,56 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 from temporalio.client import Client
 
-from bench.floor import signal_with_start_throughput
-from bench.harness import Result, child, free_port, percentile, wait_for
+from bench.floor import signal_with_start_throughput_under
+from bench.harness import (
+    DATABASES,
+    Result,
+    child,
+    count,
+    database,
+    engine_env,
+    free_port,
+    percentile,
+    wait_for_worker,
+)
 from bench.http_load import Connection
+from smokejumper.settings.intake import IntakeSettings
 from smokejumper.settings.temporal import TemporalSettings
-from smokejumper.store.migrate import upgrade
 
 TOTAL = 10_000
 FINGERPRINTS = 100
 CLIENTS = 50
 TOKEN = "bench-storm-token-0123456789"  # noqa: S105 - a throwaway credential for the run
-TARGET_RATIO = 0.7
+TARGET_RATIO = 1.0  # default window: duplicates coalesced
+TARGET_RATIO_WINDOW0 = 0.8  # one signal per alert, like the floor
 
 
-def _alert(n: int) -> bytes:
+def _alert(n: int, tag: str) -> bytes:
     return json.dumps(
         {
             "source": "storm",
             "kind": "prompt_injection",
             "severity": "high",
             "title": f"injection attempt {n}",
-            "principal": {"user": f"user-{n % FINGERPRINTS}"},
+            # The row's tag in the principal: its own fingerprints, so its own workflow ids.
+            "principal": {"user": f"{tag}-user-{n % FINGERPRINTS}"},
             "target": {"application": "bench", "endpoint": "chat"},
             "evidence": {"prompt": "ignore previous instructions", "scores": {"pi": 0.97}},
         }
     ).encode()
 
 
-async def _storm(port: int) -> tuple[float, list[float], dict[int, int]]:
-    bodies = [_alert(n) for n in range(TOTAL)]
+async def _storm(port: int, tag: str) -> tuple[float, list[float], dict[int, int]]:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    for n in range(TOTAL):
+        queue.put_nowait(_alert(n, tag))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -69,82 +91,139 @@ async def _storm(port: int) -> tuple[float, list[float], dict[int, int]]:
     return TOTAL / elapsed, latencies, statuses
 
 
-def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
-    floor_queue = "bench-floor-storm"
+def _floor(temporal: TemporalSettings, workdir: Path, tag: str) -> float:
+    """Signal-with-start per alert against a bare worker, ids of this measurement's own."""
+    queue = f"bench-floor-storm-{tag}"
     with child(
-        ["-m", "bench.floor", temporal.target, floor_queue], dict(os.environ), workdir / "floor.log"
+        ["-m", "bench.floor", temporal.target, queue], dict(os.environ), workdir / "floor.log"
     ):
 
-        async def floor() -> float:
+        async def measure() -> float:
             client = await Client.connect(temporal.target)
-            return await signal_with_start_throughput(
-                client, floor_queue, TOTAL, FINGERPRINTS, CLIENTS
+            return await signal_with_start_throughput_under(
+                client, queue, f"floor-{tag}", TOTAL, FINGERPRINTS, CLIENTS
             )
 
-        floor_rate = asyncio.run(floor())
+        return asyncio.run(measure())
 
-    data = workdir / "storm"
-    database = data / "smokejumper.db"
-    url = f"sqlite:///{database}"
-    data.mkdir(parents=True, exist_ok=True)
-    upgrade(url)
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class Storm:
+    rate: float
+    latencies: list[float]
+    statuses: dict[int, int]
+    incidents: int
+    alerts: int
+    undispatched: int
+    cpu: dict[str, float]
+
+
+def _ours(temporal: TemporalSettings, workdir: Path, kind: str, window0: bool, tag: str) -> Storm:
     port = free_port()
-    env = {
-        **os.environ,
-        "SMOKEJUMPER_DATA_DIR": str(data),
-        "SMOKEJUMPER_DATABASE_URL": url,
-        "SMOKEJUMPER_LOG_LEVEL": "WARNING",
-        "SMOKEJUMPER_API__PORT": str(port),
-        "SMOKEJUMPER_TEMPORAL__ADDRESS": temporal.target,
-        "SMOKEJUMPER_TEMPORAL__TASK_QUEUE": "bench-storm",
-        "SMOKEJUMPER_SOURCES__STORM__FORMAT": "generic",
-        "SMOKEJUMPER_SOURCES__STORM__TOKEN": TOKEN,
+    extra = {
+        "sources__storm__format": "generic",
+        "sources__storm__token": TOKEN,
         # The storm measures intake's capacity, not the per-source limiter in front of it.
-        "SMOKEJUMPER_SOURCES__STORM__RATE_LIMIT_PER_SECOND": "0",
+        "sources__storm__rate_limit_per_second": "0",
     }
-    api = f"http://127.0.0.1:{port}"
-    with (
-        child(["-m", "cli", "worker"], env, workdir / "worker.log"),
-        child(["-m", "cli", "api"], env, workdir / "api.log"),
-    ):
-
-        def worker_polling() -> bool:
-            try:
-                health: dict[str, Any] = httpx.get(f"{api}/healthz", timeout=2).json()
-            except (httpx.HTTPError, ValueError):
-                return False
-            return bool(health.get("components", {}).get("worker") == "ok")
-
-        wait_for(worker_polling, 60, "smokejumper API and worker")
-        rate, latencies, statuses = asyncio.run(_storm(port))
-
-    with sqlite3.connect(database) as db:
-        incidents = db.execute("SELECT count(*) FROM incidents").fetchone()[0]
-        alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
-        undispatched = db.execute(
-            "SELECT count(*) FROM alerts WHERE dispatched_at IS NULL"
-        ).fetchone()[0]
-    server_errors = sum(count for status, count in statuses.items() if status >= 500)
-    exact = incidents == FINGERPRINTS and alerts == TOTAL and server_errors == 0
-    ratio = rate / floor_rate
-    return [
-        Result(
-            name="intake_storm",
-            value=round(rate, 1),
-            unit="alerts/s",
-            floor=round(floor_rate, 1),
-            ratio=round(ratio, 3),
-            target=f"ratio >= {TARGET_RATIO}; exactly {FINGERPRINTS} incidents, {TOTAL} alerts, "
-            "no 5xx",
-            ok=exact and ratio >= TARGET_RATIO,
-            detail={
-                "p50_ms": round(percentile(latencies, 50) * 1000, 1),
-                "p99_ms": round(percentile(latencies, 99) * 1000, 1),
-                "statuses": {str(k): v for k, v in sorted(statuses.items())},
-                "incidents": incidents,
-                "alerts": alerts,
-                "undispatched": undispatched,
-                "floor": "bare signal-with-start, same total, ids and concurrency",
-            },
+    if window0:
+        extra["intake__duplicate_signal_window_seconds"] = "0"
+    with database(kind, workdir / "data") as url:
+        env = engine_env(workdir / "data", port, temporal, f"bench-storm-{tag}", url=url, **extra)
+        with (
+            child(["-m", "cli", "worker"], env, workdir / "worker.log") as worker,
+            child(["-m", "cli", "api"], env, workdir / "api.log") as api,
+        ):
+            wait_for_worker(f"http://127.0.0.1:{port}")
+            before = [_cpu_seconds(worker.pid), _cpu_seconds(api.pid), time.process_time()]
+            busy_before = _machine_busy()
+            rate, latencies, statuses = asyncio.run(_storm(port, tag))
+            busy_after = _machine_busy()
+            after = [_cpu_seconds(worker.pid), _cpu_seconds(api.pid), time.process_time()]
+        # Where the storm's CPU went: the API, the worker, this process (the HTTP clients)
+        # and the share of the whole machine busy meanwhile (dev server, database, others).
+        spent = [round(b - a, 1) for a, b in zip(before, after, strict=True)]
+        cpu = {
+            "api_cpu_s": spent[1],
+            "worker_cpu_s": spent[0],
+            "clients_cpu_s": spent[2],
+            "machine_busy": round(
+                (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]), 2
+            ),
+        }
+        # Counted once the API has stopped: it flushes waiting duplicates and dispatch
+        # confirmations on the way out.
+        return Storm(
+            rate,
+            latencies,
+            statuses,
+            incidents=count(url, "SELECT count(*) FROM incidents"),
+            alerts=count(url, "SELECT count(*) FROM alerts"),
+            undispatched=count(url, "SELECT count(*) FROM alerts WHERE dispatched_at IS NULL"),
+            cpu=cpu,
         )
-    ]
+
+
+def _row(kind: str, window0: bool, storm: Storm, floor_rate: float) -> Result:
+    name = f"intake_storm_{kind}" + ("_window0" if window0 else "")
+    target_ratio = TARGET_RATIO_WINDOW0 if window0 else TARGET_RATIO
+    server_errors = sum(n for status, n in storm.statuses.items() if status >= 500)
+    exact = (
+        storm.incidents == FINGERPRINTS
+        and storm.alerts == TOTAL
+        and server_errors == 0
+        and storm.undispatched == 0
+    )
+    ratio = storm.rate / floor_rate
+    return Result(
+        name=name,
+        value=round(storm.rate, 1),
+        unit="alerts/s",
+        floor=round(floor_rate, 1),
+        ratio=round(ratio, 3),
+        target=f"ratio >= {target_ratio}; exactly {FINGERPRINTS} incidents, {TOTAL} alerts; "
+        "no 5xx; 0 undispatched",
+        ok=exact and ratio >= target_ratio,
+        detail={
+            "database": kind,
+            "duplicate_signal_window_seconds": (
+                0 if window0 else IntakeSettings().duplicate_signal_window_seconds
+            ),
+            "p50_ms": round(percentile(storm.latencies, 50) * 1000, 1),
+            "p99_ms": round(percentile(storm.latencies, 99) * 1000, 1),
+            "statuses": {str(k): v for k, v in sorted(storm.statuses.items())},
+            "incidents": storm.incidents,
+            "alerts": storm.alerts,
+            "undispatched": storm.undispatched,
+            "storm_s": round(TOTAL / storm.rate, 1),
+            **storm.cpu,
+            "floor": "bare signal-with-start per alert, same total, ids and concurrency, "
+            "same dev server, measured right before this row",
+        },
+    )
+
+
+def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
+    results = []
+    for kind in DATABASES:
+        for window0 in (False, True):
+            name = kind + ("_window0" if window0 else "")
+            tag = f"{name}-{uuid.uuid4().hex[:6]}"
+            floor_rate = _floor(temporal, workdir / name, tag)
+            storm = _ours(temporal, workdir / name, kind, window0, tag)
+            results.append(_row(kind, window0, storm, floor_rate))
+            print(f"  {results[-1].name}: {results[-1].value} alerts/s, floor {floor_rate:.1f}")
+    return results

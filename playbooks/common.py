@@ -81,11 +81,19 @@ class GenAIPlaybook(Playbook):
         return context, inventory or InventoryContext()
 
     async def assess_leak(self, incident: IncidentStart) -> LeakAssessment:
+        """Capture and hash the evidence, and classify what left; on the timeline."""
+        leak = await self.classify_leak(incident)
+        await self.record_leak(leak)
+        return leak
+
+    async def classify_leak(self, incident: IncidentStart) -> LeakAssessment:
         """Capture and hash the evidence, and classify what left."""
         # Handed to people, it classifies nothing: the evidence is on the timeline to read.
-        leak = await self.step(
+        return await self.step(
             "classify leak", ASSESS_LEAK, incident.incident_id
         ) or LeakAssessment(incident_id=incident.incident_id)
+
+    async def record_leak(self, leak: LeakAssessment) -> None:
         what = ", ".join(leak.categories) or "nothing sensitive"
         await self.record(
             "leak.classified",
@@ -99,7 +107,6 @@ class GenAIPlaybook(Playbook):
                 "evidence": len(leak.evidence),
             },
         )
-        return leak
 
     async def revoke(self, incident: IncidentStart, keys: list[KeyRef], why: str) -> list[str]:
         """Revoke each key at once (containment first) and check it took; returns the

@@ -7,7 +7,8 @@ AML.T0057 (LLM Data Leakage), AML.T0056 (Extract LLM System Prompt), AML.T0024
 1. Capture and hash the evidence (redacted previews only outside the evidence store) and
    classify what leaked: credentials, personal data, system prompt, proprietary data.
 2. Credentials: revoke every leaked key at once — no approval, containment first, before
-   anything else is read — and verify each revocation at the provider.
+   anything else is written or read — and verify each revocation at the provider. Then
+   the status (acknowledged) and the classification go on the timeline.
 3. Read the alerts and look the target up in the inventory (owners, keys).
 4. Elicited (the prompt asked for it): block the user (else session, else key) for 24 h.
 5. Notify the owners and the security on-call (kinds and counts, never the data).
@@ -100,15 +101,18 @@ class SensitiveDataLeakage(GenAIPlaybook):
 
     async def respond(self, incident: IncidentStart) -> None:
         child = workflow.info().parent is not None
-        if not child:
-            await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
         if workflow.patched(CONTAINMENT_FIRST_PATCH):
             # Every millisecond a leaked key stays live it can be used: classify and revoke
-            # before reading the context the rest of the response needs.
-            leak = await self.assess_leak(incident)
+            # before anything else is written or read.
+            leak = await self.classify_leak(incident)
             unverified = await self.revoke(incident, leak.keys, "leaked in model output")
+            if not child:
+                await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
+            await self.record_leak(leak)
             context, inventory = await self.look(incident)
         else:
+            if not child:
+                await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
             context, inventory = await self.look(incident)
             leak = await self.assess_leak(incident)
             unverified = []

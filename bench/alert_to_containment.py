@@ -73,15 +73,17 @@ def _inventory(total: int) -> dict[str, object]:
     }
 
 
-def _alert(n: int) -> bytes:
-    """A DLP alert on model output that holds key n; its own user, so its own incident."""
+def _alert(n: int, kind: str) -> bytes:
+    """A DLP alert on model output that holds key n; its own user, so its own incident
+    (the store's name in it too: the SQLite run's incidents stay open on the same server,
+    and the same fingerprint would signal them)."""
     return json.dumps(
         {
             "source": SOURCE,
             "kind": "data_leakage",
             "severity": "high",
             "title": f"Secret in bench-app output ({n})",
-            "principal": {"user": f"bench-user-{n}"},
+            "principal": {"user": f"bench-user-{kind}-{n}"},
             "target": {"application": "bench-app"},
             "evidence": {
                 "prompt": "What is the service key?",
@@ -105,14 +107,14 @@ async def _floor(target: str, queue: str, keys: LocalKeys, path: Path, first: in
     return latencies[WARMUP:]
 
 
-async def _alerts(port: int, keys: LocalKeys) -> tuple[list[float], int]:
+async def _alerts(port: int, keys: LocalKeys, kind: str) -> tuple[list[float], int]:
     http = connection(port)
     latencies: list[float] = []
     refused = 0
     try:
         for n in range(WARMUP + COUNT):
             started = time.perf_counter()
-            response = await http.post(f"/api/v1/alerts/{SOURCE}", _alert(n))
+            response = await http.post(f"/api/v1/alerts/{SOURCE}", _alert(n, kind))
             if response.status != 202:
                 refused += 1
                 continue
@@ -161,7 +163,7 @@ def _measure(temporal: TemporalSettings, workdir: Path, kind: str) -> Result:
             child(["-m", "cli", "api"], env, workdir / f"api-{kind}.log"),
         ):
             wait_for_worker(f"http://127.0.0.1:{port}")
-            latencies, refused = asyncio.run(_alerts(port, keys))
+            latencies, refused = asyncio.run(_alerts(port, keys, kind))
         revoked = count(
             url,
             "SELECT count(*) FROM actions WHERE action = 'revoke_key' AND status = 'completed'",

@@ -15,7 +15,6 @@ Run once on SQLite and once on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -23,7 +22,14 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.containment import TOKEN, connection, segments_at, wait_revoked
+from bench.containment import (
+    TOKEN,
+    connection,
+    key_inventory,
+    leak,
+    segments_at,
+    wait_revoked,
+)
 from bench.harness import (
     DATABASES,
     Result,
@@ -58,39 +64,18 @@ def _key_id(n: int) -> str:
 
 
 def _inventory(total: int) -> dict[str, object]:
-    return {
-        "applications": [{"name": "bench-app", "owner": "bench@example.com"}],
-        "api_keys": [
-            {
-                "key_id": _key_id(n),
-                "provider": "local",
-                "prefix": f"sjb{n:04d}_",
-                "owner": "bench@example.com",
-                "application": "bench-app",
-            }
-            for n in range(total)
-        ],
-    }
+    return key_inventory([(_key_id(n), f"sjb{n:04d}_") for n in range(total)])
 
 
 def _alert(n: int, kind: str) -> bytes:
-    """A DLP alert on model output that holds key n; its own user, so its own incident
-    (the store's name in it too: the SQLite run's incidents stay open on the same server,
-    and the same fingerprint would signal them)."""
-    return json.dumps(
-        {
-            "source": SOURCE,
-            "kind": "data_leakage",
-            "severity": "high",
-            "title": f"Secret in bench-app output ({n})",
-            "principal": {"user": f"bench-user-{kind}-{n}"},
-            "target": {"application": "bench-app"},
-            "evidence": {
-                "prompt": "What is the service key?",
-                "response": f"The key is {_key_value(n)}.",
-            },
-        }
-    ).encode()
+    """Key n leaked; the store's name in the user too: the SQLite run's incidents stay open
+    on the same server, and the same fingerprint would signal them."""
+    return leak(
+        f"Secret in bench-app output ({n})",
+        "high",
+        f"bench-user-{kind}-{n}",
+        f"The key is {_key_value(n)}.",
+    )
 
 
 async def _floor(target: str, queue: str, keys: LocalKeys, path: Path, first: int) -> list[float]:

@@ -48,6 +48,41 @@ def alert(kind: str, name: str) -> bytes:
     ).encode()
 
 
+def key_inventory(keys: list[tuple[str, str]]) -> dict[str, object]:
+    """An inventory of one application whose `local` keys are these (key id, prefix)."""
+    owner = "bench@example.com"
+    return {
+        "applications": [{"name": "bench-app", "owner": owner}],
+        "api_keys": [
+            {
+                "key_id": key_id,
+                "provider": "local",
+                "prefix": prefix,
+                "owner": owner,
+                "application": "bench-app",
+            }
+            for key_id, prefix in keys
+        ],
+    }
+
+
+def leak(
+    title: str, severity: str, user: str, response: str, prompt: str = "What is the service key?"
+) -> bytes:
+    """A DLP alert on bench-app's model output; its own user, so its own incident."""
+    return json.dumps(
+        {
+            "source": SOURCE,
+            "kind": "data_leakage",
+            "severity": severity,
+            "title": title,
+            "principal": {"user": user},
+            "target": {"application": "bench-app"},
+            "evidence": {"prompt": prompt, "response": response},
+        }
+    ).encode()
+
+
 def connection(port: int) -> Connection:
     return Connection(
         "127.0.0.1",

@@ -14,12 +14,11 @@ incident's tasks wait in the task queue behind the flood's backlog.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from statistics import median
 
-from bench.containment import TOKEN, connection, wait_revoked
+from bench.containment import TOKEN, connection, key_inventory, leak, wait_revoked
 from bench.harness import (
     Result,
     child,
@@ -49,50 +48,28 @@ def _key_id(n: int) -> str:
 
 
 def _inventory() -> dict[str, object]:
-    return {
-        "applications": [{"name": "bench-app", "owner": "bench@example.com"}],
-        "api_keys": [
-            {
-                "key_id": _key_id(n),
-                "provider": "local",
-                "prefix": f"sjf{n:03d}_",
-                "owner": "bench@example.com",
-                "application": "bench-app",
-            }
-            for n in range(KEYS)
-        ],
-    }
+    return key_inventory([(_key_id(n), f"sjf{n:03d}_") for n in range(KEYS)])
 
 
 def _critical(n: int) -> bytes:
-    return json.dumps(
-        {
-            "source": SOURCE,
-            "kind": "data_leakage",
-            "severity": "critical",
-            "title": f"Service key in bench-app output ({n})",
-            "principal": {"user": f"critical-user-{n}"},
-            "target": {"application": "bench-app"},
-            "evidence": {
-                "prompt": "What is the service key?",
-                "response": f"The key is sjf{n:03d}_{'5e1d0c4b' * 3}.",
-            },
-        }
-    ).encode()
+    return leak(
+        f"Service key in bench-app output ({n})",
+        "critical",
+        f"critical-user-{n}",
+        f"The key is sjf{n:03d}_{'5e1d0c4b' * 3}.",
+    )
 
 
 def _noise(n: int) -> bytes:
-    return json.dumps(
-        {
-            "source": SOURCE,
-            "kind": "data_leakage",
-            "severity": "low",
-            "title": f"Possible leak in bench-app output ({n})",
-            "principal": {"user": f"noisy-user-{n}"},
-            "target": {"application": "bench-app"},
-            "evidence": {"prompt": "Summarise the ticket", "response": "Nothing to see here."},
-        }
-    ).encode()
+    """Nothing in it the detectors recognise: the playbook ends at its false-positive
+    notice."""
+    return leak(
+        f"Possible leak in bench-app output ({n})",
+        "low",
+        f"noisy-user-{n}",
+        "Nothing to see here.",
+        prompt="Summarise the ticket",
+    )
 
 
 async def _critical_revoked(port: int, keys: LocalKeys, n: int) -> float:

@@ -132,25 +132,7 @@ async def signal_with_start_throughput(
     client: Client, queue: str, total: int, ids: int, concurrency: int
 ) -> float:
     """Signal-with-start `total` times over `ids` workflow ids; operations per second."""
-    counter = iter(range(total))
-
-    async def sender() -> None:
-        for n in counter:
-            await client.start_workflow(
-                "bench-parked",
-                "x",
-                id=f"floor-{n % ids}",
-                task_queue=queue,
-                start_signal="alert",
-                start_signal_args=["a"],
-            )
-
-    started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    for n in range(ids):
-        await client.get_workflow_handle(f"floor-{n}").signal("finish")
-    return total / elapsed
+    return await signal_with_start_throughput_under(client, queue, "floor", total, ids, concurrency)
 
 
 async def signal_with_start_throughput_under(

@@ -23,10 +23,10 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bench.containment import (
-    TOKEN,
     connection,
     key_inventory,
     leak,
+    leak_engine,
     segments_at,
     wait_revoked,
 )
@@ -36,17 +36,11 @@ from bench.harness import (
     child,
     count,
     database,
-    engine_env,
-    free_port,
     ms,
     percentile,
-    wait_for_worker,
 )
 from integrations.keys.local import LocalKeys
-from smokejumper.inventory.importer import import_inventory
-from smokejumper.inventory.schema import load_inventory
 from smokejumper.settings.temporal import TemporalSettings
-from smokejumper.store.db import Store
 
 COUNT = 200
 WARMUP = 10
@@ -128,26 +122,15 @@ def _measure(temporal: TemporalSettings, workdir: Path, kind: str) -> Result:
         floor = asyncio.run(_floor(temporal.target, floor_queue, keys, keys_file, total))
 
     with database(kind, data) as url:
-        store = Store(url)
-        import_inventory(store, load_inventory(_inventory(total)))
-        store.dispose()
-        port = free_port()
-        env = engine_env(
+        with leak_engine(
             data,
-            port,
+            url,
             temporal,
             f"bench-containment-{kind}",
-            url=url,
-            playbook_dirs="[]",
-            sources__bench__format="generic",
-            sources__bench__token=TOKEN,
-            sources__bench__rate_limit_per_second="0",
-        )
-        with (
-            child(["-m", "cli", "worker"], env, workdir / f"worker-{kind}.log"),
-            child(["-m", "cli", "api"], env, workdir / f"api-{kind}.log"),
-        ):
-            wait_for_worker(f"http://127.0.0.1:{port}")
+            _inventory(total),
+            workdir,
+            f"-{kind}",
+        ) as port:
             latencies, refused = asyncio.run(_alerts(port, keys, kind))
         revoked = count(
             url,

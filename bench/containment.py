@@ -7,17 +7,23 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
 import sqlalchemy
 
+from bench.harness import child, engine_env, free_port, wait_for_worker
 from bench.http_load import Connection
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
 from smokejumper.domain.containment import KeyStatus
+from smokejumper.inventory.importer import import_inventory
+from smokejumper.inventory.schema import load_inventory
+from smokejumper.settings.temporal import TemporalSettings
+from smokejumper.store.db import Store
 
 SOURCE = "bench"
 TOKEN = "bench-containment-token-0123456789"  # noqa: S105 - a throwaway credential for the run
@@ -81,6 +87,42 @@ def leak(
             "evidence": {"prompt": prompt, "response": response},
         }
     ).encode()
+
+
+@contextmanager
+def leak_engine(
+    data: Path,
+    url: str,
+    temporal: TemporalSettings,
+    queue: str,
+    inventory: dict[str, object],
+    logs: Path,
+    tag: str = "",
+) -> Iterator[int]:
+    """`smokejumper worker` and `api` with the built-in playbooks only, the store at `url`
+    holding `inventory`, alerts accepted from the `bench` source; yields the API's port
+    once a worker polls. Logs go to worker`tag`.log and api`tag`.log in `logs`."""
+    store = Store(url)
+    import_inventory(store, load_inventory(inventory))
+    store.dispose()
+    port = free_port()
+    env = engine_env(
+        data,
+        port,
+        temporal,
+        queue,
+        url=url,
+        playbook_dirs="[]",
+        sources__bench__format="generic",
+        sources__bench__token=TOKEN,
+        sources__bench__rate_limit_per_second="0",
+    )
+    with (
+        child(["-m", "cli", "worker"], env, logs / f"worker{tag}.log"),
+        child(["-m", "cli", "api"], env, logs / f"api{tag}.log"),
+    ):
+        wait_for_worker(f"http://127.0.0.1:{port}")
+        yield port
 
 
 def connection(port: int) -> Connection:

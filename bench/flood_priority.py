@@ -18,22 +18,15 @@ import time
 from pathlib import Path
 from statistics import median
 
-from bench.containment import TOKEN, connection, key_inventory, leak, wait_revoked
+from bench.containment import connection, key_inventory, leak, leak_engine, wait_revoked
 from bench.harness import (
     Result,
-    child,
     count,
     database,
-    engine_env,
-    free_port,
     ms,
-    wait_for_worker,
 )
 from integrations.keys.local import LocalKeys
-from smokejumper.inventory.importer import import_inventory
-from smokejumper.inventory.schema import load_inventory
 from smokejumper.settings.temporal import TemporalSettings
-from smokejumper.store.db import Store
 
 FLOOD = 2_000
 CLIENTS = 50
@@ -118,26 +111,7 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     for n in range(KEYS):
         keys.create(_key_id(n))
     with database("sqlite", data) as url:
-        store = Store(url)
-        import_inventory(store, load_inventory(_inventory()))
-        store.dispose()
-        port = free_port()
-        env = engine_env(
-            data,
-            port,
-            temporal,
-            "bench-flood",
-            url=url,
-            playbook_dirs="[]",
-            sources__bench__format="generic",
-            sources__bench__token=TOKEN,
-            sources__bench__rate_limit_per_second="0",
-        )
-        with (
-            child(["-m", "cli", "worker"], env, workdir / "worker.log"),
-            child(["-m", "cli", "api"], env, workdir / "api.log"),
-        ):
-            wait_for_worker(f"http://127.0.0.1:{port}")
+        with leak_engine(data, url, temporal, "bench-flood", _inventory(), workdir) as port:
             idle, flooded, statuses, burst = asyncio.run(_run(port, keys))
             # How much of the flood was still to run when the critical key was revoked.
             unfinished = (

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
@@ -161,33 +162,36 @@ async def signal_with_start_throughput_under(
     return total / elapsed
 
 
-async def _run_worker(target: str, queue: str) -> None:
+async def _serve(
+    target: str, queue: str, workflows: list[type], activities: list[Any], **options: Any
+) -> None:
+    """A bare worker until SIGINT or SIGTERM."""
     client = await Client.connect(target)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[
-            ParkedWorkflow,
-            OneActivityWorkflow,
-            OneRevocationWorkflow,
-            SignalThenActivityWorkflow,
-        ],
-        activities=[noop, revoke_local],
+        client, task_queue=queue, workflows=workflows, activities=activities, **options
     ):
         await stop.wait()
 
 
 def main(argv: Sequence[str]) -> None:
     target, queue = argv
-    asyncio.run(_run_worker(target, queue))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    asyncio.run(
+        _serve(
+            target,
+            queue,
+            [
+                ParkedWorkflow,
+                OneActivityWorkflow,
+                OneRevocationWorkflow,
+                SignalThenActivityWorkflow,
+            ],
+            [noop, revoke_local],
+        )
+    )
 
 
 @activity.defn(name="bench-stamp")
@@ -222,27 +226,13 @@ class SignalThenStampWorkflow:
         self.go = True
 
 
-async def _serve_parked(target: str, queue: str, max_cached_workflows: int) -> None:
-    client = await Client.connect(target)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[SignalThenStampWorkflow],
-        activities=[stamp],
-        max_cached_workflows=max_cached_workflows,
-    ):
-        await stop.wait()
-
-
 def serve_parked(argv: Sequence[str]) -> None:
     """A bare worker for `bench-signal-then-stamp` only (TARGET QUEUE MAX_CACHED): the
     floor of parked approvals, with the engine worker's workflow cache size."""
     target, queue, cached = argv
-    asyncio.run(_serve_parked(target, queue, int(cached)))
+    asyncio.run(
+        _serve(target, queue, [SignalThenStampWorkflow], [stamp], max_cached_workflows=int(cached))
+    )
 
 
 async def signal_until_started(client: Client, workflow_id: str) -> tuple[float, bool]:
@@ -253,3 +243,7 @@ async def signal_until_started(client: Client, workflow_id: str) -> tuple[float,
     await handle.signal("go")
     result = await handle.result()
     return float(result["started"]) - sent, float(result["built"]) >= sent
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

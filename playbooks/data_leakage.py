@@ -101,7 +101,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
 
     async def respond(self, incident: IncidentStart) -> None:
         child = workflow.info().parent is not None
-        if workflow.patched(CONTAINMENT_FIRST_PATCH):
+        containment_first = workflow.patched(CONTAINMENT_FIRST_PATCH)
+        if containment_first:
             # Every millisecond a leaked key stays live it can be used: classify and revoke
             # before anything else is written or read.
             leak = await self.classify_leak(incident)
@@ -126,7 +127,7 @@ class SensitiveDataLeakage(GenAIPlaybook):
 
         if CREDENTIALS in leak.categories or PERSONAL_DATA in leak.categories:
             await self.escalate(Severity.HIGH, f"{', '.join(leak.categories)} leaked")
-        if not workflow.patched(CONTAINMENT_FIRST_PATCH):
+        if not containment_first:
             unverified = await self.revoke(incident, leak.keys, "leaked in model output")
         if leak.elicited:
             await self.block(incident, context, f"{incident.ref}: elicited a data leak")

@@ -6,19 +6,37 @@ The purge uses the same `actions` rows as containment (`activities.actions`: cla
 before, complete): the keys found are recorded (counted, names hashed) before anything is
 deleted, and a retry that finds the row completed returns it without touching the store.
 A purge cannot be undone, so it declares no undo and its row says it is not reversible.
+What it deletes is kept first: `snapshot_memory` stores the entries, values included, as
+evidence for the approval card, and the purge itself snapshots again and deletes exactly
+the entries that snapshot kept (an entry written after it stays, and the purge is then
+not verified).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from activities.actions import ActionRows, Applied, Attempt, in_thread
-from integrations.memory.base import MemoryProviderError, MemoryScope
+from activities.actions import ActionRows, Applied, Attempt, failure, in_thread
+from activities.evidence import EvidenceActivities
+from integrations.memory.base import MemoryProviderError, MemoryScope, MemorySnapshot
 from integrations.memory.registry import MemoryProviders, not_configured
 from smokejumper.config import Settings
-from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY
+from smokejumper.contracts.memory import (
+    MEMORY_PURGE_PLAN,
+    PURGE_MEMORY,
+    SNAPSHOT_EVIDENCE,
+    SNAPSHOT_MEMORY,
+)
 from smokejumper.domain.containment import ActionResult
-from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery, resolve_patterns
+from smokejumper.domain.evidence import CONTENT_MAX, EvidenceCapture
+from smokejumper.domain.memory import (
+    KeptMemory,
+    MemoryAction,
+    MemoryPlan,
+    MemoryQuery,
+    resolve_patterns,
+)
+from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.store.db import Store
 
 PURGE = "purge_memory"
@@ -30,6 +48,7 @@ class MemoryActivities(ActionRows):
         super().__init__(store)
         self.settings = settings
         self.memory = MemoryProviders(settings)
+        self.evidence = EvidenceActivities(store, settings)
 
     def _scope(self, application: str, session: str | None, user: str | None) -> MemoryScope:
         config = self.settings.memory.get(application)
@@ -71,6 +90,47 @@ class MemoryActivities(ActionRows):
             configured=True, application=app, provider=config.provider, patterns=len(patterns)
         )
 
+    @SNAPSHOT_MEMORY.implementation
+    async def snapshot_memory(self, action: MemoryAction) -> KeptMemory:
+        """Keep the conversation's entries as evidence (hash, redacted preview; raw for
+        responders), before anyone is asked to delete them."""
+        try:
+            return await in_thread(self._snapshot, action)
+        except MemoryProviderError as exc:
+            raise failure(exc) from None
+
+    def _snapshot(self, action: MemoryAction) -> KeptMemory:
+        scope = self._scope(action.application, action.session, action.user)
+        return self._keep(action, self.memory.get(action.application).snapshot(scope))
+
+    def _keep(self, action: MemoryAction, snapshot: MemorySnapshot) -> KeptMemory:
+        if not snapshot.entries:
+            return KeptMemory(keys=0)
+        content = snapshot.content()
+        if len(content) > CONTENT_MAX:
+            # Nothing is deleted that cannot be kept first.
+            raise MemoryProviderError(
+                f"memory of {action.application}: the {len(snapshot.entries)} entries hold "
+                f"{len(content):,} characters, more than one piece of evidence keeps "
+                f"({CONTENT_MAX:,}); export them by hand before purging",
+                retryable=False,
+            )
+        capture = EvidenceCapture(
+            incident_id=action.incident_id,
+            name=SNAPSHOT_EVIDENCE,
+            kind="conversation_memory",
+            content=content,
+            captured_by=f"activity:{SNAPSHOT_MEMORY.name}",
+        )
+        [ref] = self.evidence.capture_many([capture], redactor_for(self.store, self.settings))
+        return KeptMemory(
+            keys=len(snapshot.entries),
+            evidence_name=ref.name,
+            sha256=ref.sha256,
+            size=ref.size,
+            redacted_preview=ref.redacted_preview,
+        )
+
     @PURGE_MEMORY.implementation
     async def purge_memory(self, action: MemoryAction) -> ActionResult:
         """Delete the conversation's memory and cache entries; once per business key."""
@@ -90,9 +150,13 @@ class MemoryActivities(ActionRows):
             provider = self.memory.get(action.application)
             if not attempt.recorded:
                 attempt.record(provider.state(scope))
-            # Deleting what an earlier attempt already deleted deletes nothing: no need to
-            # look first, as revocation does.
-            after = provider.purge(scope)
+            # Kept first, then exactly what was kept is deleted. Deleting what an earlier
+            # attempt already deleted deletes nothing: no need to look first, as
+            # revocation does.
+            snapshot = provider.snapshot(scope)
+            kept = self._keep(action, snapshot)
+            after = provider.purge(scope, only=snapshot.names)
+            after.details["kept_sha256"] = kept.sha256
             after.details["restorable"] = False
             after.details["note"] = NOT_RESTORABLE
             return Applied(after, provider.verify_purged(scope), provider.restorable)

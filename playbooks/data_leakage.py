@@ -14,10 +14,12 @@ AML.T0057 (LLM Data Leakage), AML.T0056 (Extract LLM System Prompt), AML.T0024
 5. Notify the owners and the security on-call (kinds and counts, never the data).
 6. Contained.
 7. The conversation's memory and caches, where `[memory.<application>]` is configured and
-   the alerts name the session or user: ask the security on-call whether to purge them
-   (the leaked data is in them, and the model reads it back). No answer in 1 h: nothing
-   is deleted, and the report lists it to do by hand, as when purging is not configured
-   or is denied.
+   the alerts name the session or user: keep their entries as evidence first (hashed,
+   redacted preview, raw for responders only), then ask the security on-call whether to
+   purge them (the leaked data is in them, and the model reads it back), with the
+   snapshot's hash on the card. The purge deletes exactly what a snapshot kept. No
+   answer in 1 h: nothing is deleted, and the report lists it to do by hand, as when
+   purging is not configured, the snapshot failed, or the purge is denied.
 8. Personal data: GDPR Art. 33 clock from awareness, and ask the DPO whether it is
    notifiable (escalating to incident commanders after 24 h; unanswered in 48 h counts as
    notifiable).
@@ -41,6 +43,7 @@ from smokejumper.masking import mask
 from smokejumper.sdk import (
     MEMORY_PURGE_PLAN,
     PURGE_MEMORY,
+    SNAPSHOT_MEMORY,
     AlertKind,
     Fallback,
     IncidentContext,
@@ -57,6 +60,9 @@ from smokejumper.sdk import (
 MEMORY_PURGE_PATCH = "leakage-memory-purge"
 # Runs recorded when the inventory was read before the revocation replay in that order.
 CONTAINMENT_FIRST_PATCH = "leakage-containment-first"
+# Runs recorded before the memory was kept ahead of its purge replay without the snapshot.
+MEMORY_SNAPSHOT_PATCH = "leakage-memory-snapshot"
+SNAPSHOT_STEP = "keep memory snapshot"
 PURGE_APPROVAL = "purge memory"
 PURGE_STEP = "purge conversation memory"
 # The on-call was just notified of the leak. Unanswered, nothing is deleted (a purge
@@ -178,12 +184,53 @@ class SensitiveDataLeakage(GenAIPlaybook):
         if not plan.configured or context.application is None:
             await self.follow_up(f"{by_hand}: not automated here ({plan.reason})")
             return
+        action = MemoryAction(
+            incident_id=incident.incident_id,
+            step=PURGE_STEP,
+            application=context.application,
+            session=context.session_id,
+            user=context.user,
+        )
+        kept_now = (
+            "the alert's prompt and output are already kept as evidence, the rest of the "
+            "conversation is not"
+        )
+        if workflow.patched(MEMORY_SNAPSHOT_PATCH):
+            # Preserve before destroying: what the purge would delete is evidence.
+            kept = await self.step(
+                SNAPSHOT_STEP, SNAPSHOT_MEMORY, action.model_copy(update={"step": SNAPSHOT_STEP})
+            )
+            if kept is None:
+                await self.follow_up(
+                    f"{by_hand}, after keeping its entries: the snapshot before the purge "
+                    "did not complete (see the timeline), so nothing was deleted"
+                )
+                return
+            if kept.keys == 0:
+                await self.record(
+                    "memory.empty",
+                    f"Nothing to purge: {app}'s {plan.provider or 'store'} holds no entries "
+                    f"of {who}",
+                    step=SNAPSHOT_STEP,
+                )
+                return
+            await self.record(
+                "memory.kept",
+                f"Kept {kept.keys} memory and cache entries of {who} as evidence "
+                f"{kept.evidence_name} ({kept.short_hash}) before asking to purge them",
+                step=SNAPSHOT_STEP,
+                data={"keys": kept.keys, "sha256": kept.sha256, "size": kept.size},
+            )
+            kept_now = (
+                f"their {kept.keys} entries are kept first as evidence {kept.evidence_name} "
+                f"({kept.short_hash}; raw for responders only), and the purge deletes "
+                "exactly those"
+            )
         decision = await self.approve(
             PURGE_APPROVAL,
             question=f"Purge the conversation memory and caches of {who} in {app}?",
             risk=f"Approve: the entries are deleted from {app}'s {plan.provider or 'store'} "
-            "and cannot be restored; the alert's prompt and output are "
-            "already kept as evidence, the rest of the conversation is not. Deny, or no "
+            f"and cannot be restored; {kept_now}. Deny, or no "
             f"answer in {PURGE_DECIDE_WITHIN.total_seconds() / 3600:g} h: nothing is deleted, "
             "the leaked data stays in "
             "the conversation's memory, and the report lists the purge.",
@@ -199,13 +246,6 @@ class SensitiveDataLeakage(GenAIPlaybook):
             )
             await self.follow_up(f"{by_hand} once it is no longer needed: the purge was {why}")
             return
-        action = MemoryAction(
-            incident_id=incident.incident_id,
-            step=PURGE_STEP,
-            application=context.application,
-            session=context.session_id,
-            user=context.user,
-        )
         # A purge that fails is handed to people (retry, done by hand, skip); it must not
         # undo the containment before it. Runs from before hand-offs raise here instead.
         try:

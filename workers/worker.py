@@ -98,6 +98,7 @@ def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
         controls.quarantine_document,
         controls.release_document,
         memory.memory_purge_plan,
+        memory.snapshot_memory,
         memory.purge_memory,
     ]
 

@@ -1,13 +1,18 @@
 """The interface every memory provider implements, and its errors.
 
-A provider never reads or returns what an entry holds (the leaked data may be in it): it
-counts the keys a conversation's patterns match and records their names hashed, since key
-names carry session and user ids.
+Counting and purging never read what an entry holds (the leaked data may be in it): the
+state counts the keys a conversation's patterns match and records their names hashed,
+since key names carry session and user ids. Only `snapshot` reads values, to keep them as
+evidence before an irreversible purge; it goes to the evidence store, never to a log.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -62,6 +67,49 @@ def memory_state(
     )
 
 
+class MemoryEntry(BaseModel):
+    """One entry as the store holds it, for the snapshot kept before a purge. Bytes that
+    are not UTF-8 are kept as `base64:` text, so nothing is lost to decoding."""
+
+    key: str
+    type: str
+    value: Any
+    ttl_seconds: int | None = None
+
+
+@dataclass
+class MemorySnapshot:
+    """What a conversation's entries held just before a purge. `names` are the keys as
+    the store spells them, so the purge deletes exactly what was kept."""
+
+    application: str
+    provider: str
+    entries: list[MemoryEntry]
+    names: set[bytes] | set[str] = field(default_factory=set)
+
+    def content(self) -> str:
+        """The snapshot as evidence: canonical JSON, so the same entries hash the same."""
+        return json.dumps(
+            {
+                "application": self.application,
+                "provider": self.provider,
+                "entries": [e.model_dump() for e in sorted(self.entries, key=lambda e: e.key)],
+            },
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+
+
+def text_of(raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(raw).decode("ascii")
+
+
 class MemoryProviderError(Exception):
     """A store call failed. `retryable` is False when retrying cannot help (no such
     application, access denied); the message never quotes a password or an entry."""
@@ -81,9 +129,15 @@ class MemoryProvider(Protocol):
         """The conversation's keys now, without changing them."""
         ...
 
-    def purge(self, scope: MemoryScope) -> MemoryState:
-        """Delete every key the scope's patterns match; returns what was deleted (`keys`,
-        `key_digests`). Purging what is already gone deletes nothing."""
+    def snapshot(self, scope: MemoryScope) -> MemorySnapshot:
+        """Read every entry the scope's patterns match, values included: what a purge
+        would destroy, kept as evidence before it does."""
+        ...
+
+    def purge(self, scope: MemoryScope, only: Collection[bytes | str] | None = None) -> MemoryState:
+        """Delete every key the scope's patterns match (`only`: just these of them, the
+        ones a snapshot kept); returns what was deleted (`keys`, `key_digests`). Purging
+        what is already gone deletes nothing."""
         ...
 
     def verify_purged(self, scope: MemoryScope) -> bool:

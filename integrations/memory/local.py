@@ -9,12 +9,20 @@ messages: {"memory": {"message_store:sess_01": {"application": "support-bot",
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from integrations.local_state import LocalProvider
-from integrations.memory.base import MemoryProviderError, MemoryScope, MemoryState, memory_state
+from integrations.memory.base import (
+    MemoryEntry,
+    MemoryProviderError,
+    MemoryScope,
+    MemorySnapshot,
+    MemoryState,
+    memory_state,
+)
 
 PROVIDER = "local"
 SECTION = "memory"
@@ -75,10 +83,20 @@ class LocalMemory(LocalProvider):
     def state(self, scope: MemoryScope) -> MemoryState:
         return memory_state(scope, PROVIDER, self._matching(self._read(), scope))
 
-    def purge(self, scope: MemoryScope) -> MemoryState:
+    def snapshot(self, scope: MemoryScope) -> MemorySnapshot:
+        records = self._read()
+        names = self._matching(records, scope)
+        entries = [
+            MemoryEntry(key=name, type="record", value=records[name]) for name in sorted(names)
+        ]
+        return MemorySnapshot(scope.application, PROVIDER, entries, names)
+
+    def purge(self, scope: MemoryScope, only: Collection[bytes | str] | None = None) -> MemoryState:
         with self._file.locked():
             records = self._read()
             names = self._matching(records, scope)
+            if only is not None:
+                names &= {n.decode("utf-8") if isinstance(n, bytes) else n for n in only}
             for name in names:
                 del records[name]
             if names:

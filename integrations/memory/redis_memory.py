@@ -3,20 +3,29 @@ LangChain's RedisChatMessageHistory holds a conversation as a list at
 `message_store:<session_id>`, LLM and semantic caches keep entries under a prefix.
 
 Keys are found with SCAN MATCH (never KEYS, which blocks the server for as long as it
-walks the keyspace) and deleted with UNLINK (freed in the background). Values are never
-read.
+walks the keyspace) and deleted with UNLINK (freed in the background). Values are read
+only by `snapshot`, which keeps them as evidence just before a purge deletes them.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 from redis import exceptions as redis_errors
 
-from integrations.memory.base import MemoryProviderError, MemoryScope, MemoryState, memory_state
+from integrations.memory.base import (
+    MemoryEntry,
+    MemoryProviderError,
+    MemoryScope,
+    MemorySnapshot,
+    MemoryState,
+    memory_state,
+    text_of,
+)
 
 PROVIDER = "redis"
 _BATCH = 500
@@ -97,8 +106,56 @@ class RedisMemory:
     def state(self, scope: MemoryScope) -> MemoryState:
         return memory_state(scope, PROVIDER, self._keys(scope), where=self.where)
 
-    def purge(self, scope: MemoryScope) -> MemoryState:
+    def snapshot(self, scope: MemoryScope) -> MemorySnapshot:
         names = self._keys(scope)
+        ordered = sorted(names)
+        entries: list[MemoryEntry] = []
+        with self._calls("read"):
+            for start in range(0, len(ordered), _BATCH):
+                batch = ordered[start : start + _BATCH]
+                kinds = self._pipelined(lambda p, name: p.type(name), batch)
+                values, ttls = self._values(batch, kinds)
+                for name in batch:
+                    kind = text_of(kinds[name])
+                    if kind == "none":  # expired between SCAN and read: nothing to keep
+                        names.discard(name)
+                        continue
+                    ttl = ttls[name]
+                    entries.append(
+                        MemoryEntry(
+                            key=text_of(name),
+                            type=kind,
+                            value=_plain(kind, values[name]),
+                            ttl_seconds=ttl if isinstance(ttl, int) and ttl >= 0 else None,
+                        )
+                    )
+        return MemorySnapshot(self.application, PROVIDER, entries, names)
+
+    def _values(
+        self, names: list[bytes], kinds: dict[bytes, Any]
+    ) -> tuple[dict[bytes, Any], dict[bytes, Any]]:
+        """Each entry's whole value, read as its type reads, and its TTL: one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            _read_command(pipe, name, text_of(kinds[name]))
+            pipe.ttl(name)
+        replies = pipe.execute()
+        return (
+            dict(zip(names, replies[0::2], strict=True)),
+            dict(zip(names, replies[1::2], strict=True)),
+        )
+
+    def _pipelined(self, command: Any, names: list[bytes]) -> dict[bytes, Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            command(pipe, name)
+        return dict(zip(names, pipe.execute(), strict=True))
+
+    def purge(self, scope: MemoryScope, only: Collection[bytes | str] | None = None) -> MemoryState:
+        names = self._keys(scope)
+        if only is not None:
+            kept = {n.encode("utf-8") if isinstance(n, str) else n for n in only}
+            names &= kept
         deleted = 0
         batch = sorted(names)
         with self._calls("unlink"):
@@ -113,3 +170,43 @@ class RedisMemory:
 
     def verify_purged(self, scope: MemoryScope) -> bool:
         return not self._keys(scope)
+
+
+def _read_command(pipe: Any, name: bytes, kind: str) -> Any:
+    """The read that returns a whole value of its type; DUMP for the types Redis modules
+    add (JSON, time series), which keeps them restorable byte for byte."""
+    if kind == "string":
+        return pipe.get(name)
+    if kind == "list":
+        return pipe.lrange(name, 0, -1)
+    if kind == "hash":
+        return pipe.hgetall(name)
+    if kind == "set":
+        return pipe.smembers(name)
+    if kind == "zset":
+        return pipe.zrange(name, 0, -1, withscores=True)
+    if kind == "stream":
+        return pipe.xrange(name)
+    return pipe.dump(name)
+
+
+def _plain(kind: str, value: Any) -> Any:
+    """A Redis reply as JSON: bytes as text (base64 when not UTF-8), sets sorted."""
+    if value is None:
+        return None
+    if kind == "string":
+        return text_of(value)
+    if kind == "list":
+        return [text_of(v) for v in value]
+    if kind == "hash":
+        return {text_of(k): text_of(v) for k, v in sorted(value.items())}
+    if kind == "set":
+        return sorted(text_of(v) for v in value)
+    if kind == "zset":
+        return [[text_of(member), score] for member, score in value]
+    if kind == "stream":
+        return [
+            [text_of(entry_id), {text_of(k): text_of(v) for k, v in fields.items()}]
+            for entry_id, fields in value
+        ]
+    return text_of(value) if isinstance(value, bytes) else value

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 # Keeps `{incident_id}:evidence:{name}:{sha256}` within the 300 characters of evidence_key.
 NAME_MAX = 200
 PREVIEW_CHARS = 300
+# The largest piece of evidence one capture keeps (characters).
+CONTENT_MAX = 2_000_000
 
 
 class EvidenceCapture(BaseModel):
@@ -23,7 +25,7 @@ class EvidenceCapture(BaseModel):
         description='What the content is: "alert.prompt", "alert.response", "tool_calls", '
         '"document", ...',
     )
-    content: str = Field(repr=False, max_length=2_000_000)
+    content: str = Field(repr=False, max_length=CONTENT_MAX)
     captured_by: str = Field(min_length=1, max_length=200)
 
 

@@ -72,3 +72,19 @@ class MemoryAction(BaseModel):
     @property
     def business_key(self) -> str:
         return f"{self.incident_id}:purge_memory:{self.target}"
+
+
+class KeptMemory(BaseModel):
+    """The snapshot of a conversation's entries kept as evidence before a purge: what the
+    approval card shows, so approvers know what survives the delete. No values: those are
+    in the evidence store, raw for responders only."""
+
+    keys: int = Field(description="Entries kept (0: the store holds none of the conversation).")
+    evidence_name: str | None = None
+    sha256: str | None = None
+    size: int = 0
+    redacted_preview: str = ""
+
+    @property
+    def short_hash(self) -> str:
+        return f"sha256:{self.sha256[:12]}" if self.sha256 else "none"

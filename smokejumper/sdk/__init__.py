@@ -19,7 +19,7 @@ from smokejumper.contracts.controls import (
 from smokejumper.contracts.endpoints import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
 from smokejumper.contracts.evidence import CAPTURE_EVIDENCE, CAPTURE_TOOL_CALLS, RECORD_REPORT
 from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
-from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY
+from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY, SNAPSHOT_MEMORY
 from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.containment import (
@@ -33,7 +33,7 @@ from smokejumper.domain.containment import (
 )
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
 from smokejumper.domain.incidents import IncidentStart, IncidentState, IncidentStatus
-from smokejumper.domain.memory import MemoryAction, MemoryPlan, MemoryQuery
+from smokejumper.domain.memory import KeptMemory, MemoryAction, MemoryPlan, MemoryQuery
 from smokejumper.domain.response import (
     EndpointInfo,
     IncidentContext,
@@ -70,6 +70,7 @@ __all__ = [
     "RESTORE_MODEL",
     "REVOKE_KEY",
     "ROLLBACK_MODEL",
+    "SNAPSHOT_MEMORY",
     "STORE",
     "UNBLOCK_PRINCIPAL",
     "ActionResult",
@@ -94,6 +95,7 @@ __all__ = [
     "InventoryContext",
     "InventoryQuery",
     "KeptEvidence",
+    "KeptMemory",
     "KeyAction",
     "KeyRef",
     "LeakAssessment",

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from integrations.slack.emulator import SlackEmulator
 from playbooks.data_leakage import PURGE_DECIDE_WITHIN, SensitiveDataLeakage
 from smokejumper.domain.alerts import Alert
+from smokejumper.sdk import Choice
 from testkit import FakeProvider, make_alert
 from testkit.pytest_plugin import HarnessFactory
 from tests.integrations.memory.conftest import Conversations, conversations
@@ -87,6 +88,22 @@ async def test_approved_the_conversations_memory_is_purged_once(
     assert "session sess_01HZX3K9 and user u-1842 in support-bot" in asked["message"]
     assert asked["data"]["approvers"] == "group:security-oncall"
 
+    # Preserved before anyone is asked to destroy it: the entries, values included, are
+    # evidence (redacted preview for everyone, raw for responders), its hash on the card.
+    kept = await purging.wait_for(ref, "memory.kept", step="keep memory snapshot")
+    assert kept["data"]["keys"] == 2
+    digest = kept["data"]["sha256"]
+    [snapshot] = [e for e in purging.evidence() if e.name == "memory-before-purge"]
+    assert snapshot.sha256 == digest and snapshot.kind == "conversation_memory"
+    assert LEAKED_KEY not in (snapshot.redacted_preview or "")
+    raw = await purging.engine.http.get(f"/api/v1/incidents/{ref}/evidence/{snapshot.id}/raw")
+    assert raw.status_code == 200, raw.text
+    entries = {e["key"]: e["value"] for e in json.loads(raw.text)["entries"]}
+    assert set(entries) == mine
+    assert f"The key is {LEAKED_KEY}" in json.dumps(entries)
+    _, card = await purging.approval_message(ref, "purge memory")
+    assert f"sha256:{digest[:12]}" in json.dumps(card)
+
     await purging.approve_in_slack(ref, "purge memory", OPERATOR)
     purged = await purging.wait_for(ref, "memory.purged")
     assert "Purged 2 of 2" in purged["message"] and "not restorable" in purged["message"]
@@ -104,6 +121,7 @@ async def test_approved_the_conversations_memory_is_purged_once(
         False,
     )
     assert row.before["keys"] == 2 and row.after["keys"] == 2
+    assert row.after["details"]["kept_sha256"] == digest
 
     # No purge by hand left; the report keeps the row, never the leaked values.
     assert not [f for f in await follow_ups(purging, ref) if "memory" in f]
@@ -149,8 +167,16 @@ async def test_not_configured_nobody_is_asked_and_the_report_says_so(
 PLAN = {"configured": True, "application": "support-bot", "provider": "redis", "patterns": 2}
 
 
+KEPT = {"keys": 2, "evidence_name": "memory-before-purge", "sha256": "ab" * 32, "size": 120}
+
+
 def fake_memory() -> FakeProvider:
-    return FakeProvider("memory_purge_plan", "purge_memory", results={"memory_purge_plan": PLAN})
+    return FakeProvider(
+        "memory_purge_plan",
+        "snapshot_memory",
+        "purge_memory",
+        results={"memory_purge_plan": PLAN, "snapshot_memory": KEPT},
+    )
 
 
 def conversation_leak() -> Alert:
@@ -175,7 +201,7 @@ async def test_unanswered_nothing_is_purged_and_the_dpo_is_asked_next(
     left = await harness.wait_for_timeline("follow_up")
     assert left.message.startswith(BY_HAND) and "not answered in time" in left.message
     await harness.wait_for_pending("gdpr notification")
-    assert [c.activity for c in memory.calls] == ["memory_purge_plan"]
+    assert [c.activity for c in memory.calls] == ["memory_purge_plan", "snapshot_memory"]
 
 
 async def test_a_failed_purge_neither_fails_the_playbook_nor_undoes_anything(
@@ -195,4 +221,39 @@ async def test_a_failed_purge_neither_fails_the_playbook_nor_undoes_anything(
     timeline = harness.timeline()
     assert "playbook.failed" not in [item.kind for item in timeline]
     assert not [item for item in timeline if (item.step or "").startswith("undo ")]
-    assert [c.activity for c in memory.calls] == ["memory_purge_plan", "purge_memory"]
+    assert [c.activity for c in memory.calls] == [
+        "memory_purge_plan",
+        "snapshot_memory",
+        "purge_memory",
+    ]
+
+
+async def test_no_snapshot_no_purge(playbook_harness: HarnessFactory) -> None:
+    """Preserve before destroying: when the entries cannot be kept, nobody is asked to
+    delete them, and the report says to do both by hand."""
+    memory = fake_memory()
+    memory.fails("snapshot_memory", "redis memory of support-bot: cannot reach the server")
+    harness = await playbook_harness(SensitiveDataLeakage, providers=[memory], approvers=APPROVERS)
+    await harness.run(conversation_leak())
+    await harness.wait_for_pending("keep memory snapshot failed")
+    await harness.answer(
+        "keep memory snapshot failed", Choice.SKIP, as_="operator", note="redis is down"
+    )
+    left = await harness.wait_for_timeline("follow_up")
+    assert left.message.startswith(BY_HAND) and "after keeping its entries" in left.message
+    await harness.wait_for_pending("gdpr notification")
+    assert "purge memory" not in [
+        a.step for a in harness.timeline() if a.kind == "approval.requested"
+    ]
+    assert [c.activity for c in memory.calls] == ["memory_purge_plan", "snapshot_memory"]
+
+
+async def test_nothing_in_the_store_nobody_is_asked(playbook_harness: HarnessFactory) -> None:
+    memory = fake_memory()
+    memory.returns("snapshot_memory", {"keys": 0})
+    harness = await playbook_harness(SensitiveDataLeakage, providers=[memory], approvers=APPROVERS)
+    await harness.run(conversation_leak())
+    empty = await harness.wait_for_timeline("memory.empty")
+    assert "holds no entries of session sess_01HZX3K9" in empty.message
+    await harness.wait_for_pending("gdpr notification")
+    assert [c.activity for c in memory.calls] == ["memory_purge_plan", "snapshot_memory"]

@@ -151,3 +151,64 @@ def test_a_url_that_is_not_redis_is_refused() -> None:
         RedisMemory(APP, "http://user:hunter2-secret@cache:6379/0")
     assert not caught.value.retryable
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_a_redis_snapshot_keeps_every_value_as_the_store_holds_it(
+    conversations: Conversations,
+) -> None:
+    """What an application keeps in Redis comes in every type; the snapshot is what a
+    responder would need to see what was deleted, binary values included."""
+    client, key = conversations.client, conversations.key
+    history = conversations.history("sess-1", "hi", LEAKED)
+    client.hset(key("llmcache:u-1:meta"), mapping={"prompt": "what key?", "answer": LEAKED})
+    client.sadd(key("llmcache:u-1:tags"), "b", "a")
+    client.zadd(key("llmcache:u-1:scores"), {"x": 2.5})
+    client.xadd(key("llmcache:u-1:events"), {"said": LEAKED})
+    client.set(key("llmcache:u-1:blob"), b"\xff\x00binary", ex=3600)
+    other = conversations.history("sess-2", "not mine")
+    provider = RedisMemory(APP, conversations.url)
+
+    snapshot = provider.snapshot(scope(conversations, "sess-1", "u-1"))
+    entries = {e.key: e for e in snapshot.entries}
+    assert set(entries) == {
+        history,
+        key("llmcache:u-1:meta"),
+        key("llmcache:u-1:tags"),
+        key("llmcache:u-1:scores"),
+        key("llmcache:u-1:events"),
+        key("llmcache:u-1:blob"),
+    }
+    assert other not in entries
+    assert entries[history].value == [LEAKED, "hi"]  # LPUSH order, as the store holds it
+    assert entries[key("llmcache:u-1:meta")].value == {"answer": LEAKED, "prompt": "what key?"}
+    assert entries[key("llmcache:u-1:tags")].value == ["a", "b"]
+    assert entries[key("llmcache:u-1:scores")].value == [["x", 2.5]]
+    [[_, fields]] = entries[key("llmcache:u-1:events")].value
+    assert fields == {"said": LEAKED}
+    blob = entries[key("llmcache:u-1:blob")]
+    assert blob.value == "base64:/wBiaW5hcnk=" and blob.ttl_seconds is not None
+    assert entries[history].ttl_seconds is None
+    # The same entries make the same evidence: the content is canonical.
+    assert provider.snapshot(scope(conversations, "sess-1", "u-1")).content() == (
+        snapshot.content()
+    )
+
+
+@pytest.mark.parametrize("build", [redis_store, local_store], ids=["redis", "local"])
+def test_a_purge_of_a_snapshot_deletes_only_what_it_kept(
+    conversations: Conversations, tmp_path: Path, build: Build
+) -> None:
+    mine, others = seed(conversations)
+    provider, keys = build(conversations, tmp_path)
+    target = scope(conversations, "sess-1", "u-1")
+    snapshot = provider.snapshot(target)
+    assert {e.key for e in snapshot.entries} == mine
+
+    # Written after the snapshot: not kept, so not deleted, and the purge is not verified.
+    late = conversations.cache("llmcache:u-1:prompt-late", "written after the snapshot")
+    if isinstance(provider, LocalMemory):
+        provider.remember(late, application=APP)
+    purged = provider.purge(target, only=snapshot.names)
+    assert purged.keys == 3
+    assert keys() == others | {late}
+    assert not provider.verify_purged(target)

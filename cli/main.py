@@ -16,8 +16,11 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from cli.api_client import ApiClient
+from cli.api_client import ApiClient, call
+from cli.api_client import json_of as _json
+from cli.api_client import print_rejection as _print_rejection
 from cli.demo import demo
+from cli.evidence import evidence_app
 from cli.inventory import inventory_app
 from cli.output import fail, print_json, table
 from cli.playbooks import playbooks_app
@@ -46,6 +49,7 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(users_app, name="users")
+app.add_typer(evidence_app, name="evidence")
 
 
 class _Context:
@@ -224,45 +228,9 @@ def _print_stream_answer(data: dict[str, Any]) -> None:
         )
 
 
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"error": response.text[:500]}
-
-
 def _call(ctx: typer.Context, method: str, path: str, *, ok: int = 200, **kwargs: Any) -> Any:
     """Call the API; print the refusal and exit 1 unless it answers `ok`."""
-    response = ApiClient(_settings(ctx)).request(method, path, **kwargs)
-    data = _json(response)
-    if response.status_code != ok:
-        _print_rejection(response.status_code, data)
-        raise typer.Exit(1)
-    return data
-
-
-def _print_rejection(status: int, data: Any) -> None:
-    if not isinstance(data, dict):
-        typer.secho(f"error: API answered {status}", err=True, fg=typer.colors.RED)
-        return
-    detail = data.get("detail")
-    # FastAPI's own validation errors: a list of {loc, msg}, shown like intake's fields.
-    problems = detail if isinstance(detail, list) else []
-    message = data.get("error") or (detail if not problems else "invalid request")
-    typer.secho(
-        f"error: {message or f'API answered {status}'} (HTTP {status})",
-        err=True,
-        fg=typer.colors.RED,
-    )
-    for item in data.get("fields", []):
-        typer.echo(f"  {item['field']}: {item['message']}", err=True)
-    for problem in problems:
-        if isinstance(problem, dict):
-            where = [str(part) for part in problem.get("loc", [])]
-            field = ".".join(where[1:] if where[:1] in (["query"], ["body"], ["path"]) else where)
-            typer.echo(f"  {field}: {problem.get('msg', '')}", err=True)
-    if data.get("dead_letter_id"):
-        typer.echo(f"  kept as dead letter {data['dead_letter_id']}", err=True)
+    return call(_settings(ctx), method, path, ok=ok, **kwargs)
 
 
 @alert_app.command("dead-letters")

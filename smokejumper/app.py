@@ -19,6 +19,7 @@ from smokejumper.api import (
     health,
     incident_actions,
     incidents,
+    legal_holds,
     metrics,
     outage,
     reports,
@@ -29,6 +30,7 @@ from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
 from smokejumper.console import mount_console
 from smokejumper.domain.routing import Route
+from smokejumper.incidents.legal_holds import EvidenceDeleter
 from smokejumper.store.audit_seal import HeadCheckpoints
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
@@ -41,12 +43,14 @@ def create_app(
     playbook_routes: list[Route] | None = None,
     known_playbooks: Collection[str] | None = None,
     evidence_reader: evidence.EvidenceReader | None = None,
+    evidence_deleter: EvidenceDeleter | None = None,
     audit_checkpoints: HeadCheckpoints | None = None,
     slack_responder: slack.SlackResponderFactory | None = None,
 ) -> FastAPI:
     """The API, the console and Slack's endpoints. From the process that assembles the
     parts: `normalizers` (source formats), `playbook_routes` and `known_playbooks`,
     `evidence_reader` (evidence store URI to bytes, which serves raw evidence),
+    `evidence_deleter` (removes an evidence object, for purges),
     `audit_checkpoints` (where the audit log's signed head goes, for the store it opens)
     and `slack_responder` (which answers Slack's verified clicks and commands).
 
@@ -89,9 +93,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(controls.router)
     app.include_router(evidence.router)
+    app.include_router(legal_holds.router)
     app.include_router(metrics.router)
     app.include_router(codec.router)
     app.state.evidence_reader = evidence_reader
+    app.state.evidence_deleter = evidence_deleter
     app.state.slack_responder = slack_responder
     app.include_router(reports.router)
     mount_console(app, state)

@@ -69,6 +69,7 @@ async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
         normalizers=NORMALIZERS,
         playbook_routes=playbook_routes(),
         evidence_reader=evidence_store(settings).get,
+        evidence_deleter=evidence_store(settings).delete,
         slack_responder=slack_responder,
     )
     # Served as `smokejumper api` serves it: with the connection guard.

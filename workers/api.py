@@ -16,12 +16,14 @@ from smokejumper.sdk.registry import discover, routes_of
 
 def main(settings: Settings) -> None:
     playbooks = discover(settings)
+    evidence = evidence_store(settings)
     app = create_app(
         settings,
         normalizers=NORMALIZERS,
         playbook_routes=routes_of(playbooks),
         known_playbooks=playbooks,
-        evidence_reader=evidence_store(settings).get,
+        evidence_reader=evidence.get,
+        evidence_deleter=evidence.delete,
         audit_checkpoints=head_checkpoints(settings),
         slack_responder=slack_responder,
     )

@@ -1,4 +1,5 @@
-"""`smokejumper scheduler`: periodic jobs: outbox dispatch and the configured pollers.
+"""`smokejumper scheduler`: periodic jobs: outbox dispatch, the configured pollers and
+evidence retention.
 
 Run as many as you like: a lease in the store makes exactly one of them the leader, and
 only the leader fires jobs. A standby takes over when the leader's lease expires.
@@ -14,12 +15,13 @@ import socket
 import sys
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from temporalio.client import Client
 
 from integrations.evidence.checkpoints import head_checkpoints
+from integrations.evidence.registry import evidence_store
 from integrations.pollers.base import Poller, RunCounts
 from integrations.pollers.factory import build_pollers
 from integrations.pollers.runner import run_poller
@@ -27,6 +29,7 @@ from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.config import ConfigError, Settings
 from smokejumper.domain.routing import Router
+from smokejumper.incidents import legal_holds
 from smokejumper.intake import idempotency
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
@@ -106,6 +109,25 @@ class Scheduler:
         if dropped:
             log.info("dropped %d expired idempotency keys", dropped)
 
+    async def apply_evidence_retention(self) -> legal_holds.Deletion | None:
+        """Evidence older than `evidence.retention_days` of incidents that are over is
+        deleted, except what a legal hold keeps; each deletion is audited."""
+        days = self.settings.evidence.retention_days
+        if not self.leader or days is None:
+            return None
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        done = await asyncio.to_thread(
+            legal_holds.apply_retention, self.store, cutoff, evidence_store(self.settings).delete
+        )
+        if done.deleted or done.object_errors:
+            log.info(
+                "evidence retention: %d deleted, %d kept on legal hold, %d object(s) not removed",
+                len(done.deleted),
+                len(done.held),
+                len(done.object_errors),
+            )
+        return done
+
     async def run_poller(self, name: str) -> RunCounts:
         """One run of a poller, on the leader only; it stops early if the lease is lost."""
         if not self.leader:
@@ -161,6 +183,15 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        if self.settings.evidence.retention_days is not None:
+            scheduler.add_job(
+                self.apply_evidence_retention,
+                "interval",
+                hours=1,
+                id="evidence-retention",
+                max_instances=1,
+                coalesce=True,
+            )
         for name, poller in self.pollers.items():
             scheduler.add_job(
                 self.run_poller,

@@ -36,6 +36,11 @@ class EvidenceStore(Protocol):
         """The bytes stored at `uri`, as `put` returned it."""
         ...
 
+    def delete(self, uri: str) -> None:
+        """Remove the object at `uri` (retention, a purge). Deleting what is gone is fine.
+        The caller checks first that no kept evidence row still points at it."""
+        ...
+
 
 def check_key(key: str, data: bytes) -> None:
     if not SHA256_HEX.match(key):

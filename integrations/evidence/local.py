@@ -29,6 +29,16 @@ class LocalEvidenceStore:
         return f"{SCHEME}{path}"
 
     def get(self, uri: str) -> bytes:
+        path = self._path(uri)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise EvidenceStoreError(f"no evidence at {uri}", retryable=False) from None
+
+    def delete(self, uri: str) -> None:
+        self._path(uri).unlink(missing_ok=True)
+
+    def _path(self, uri: str) -> Path:
         if not uri.startswith(SCHEME):
             raise EvidenceStoreError(f"not a local evidence URI: {uri}", retryable=False)
         path = Path(uri[len(SCHEME) :])
@@ -38,10 +48,7 @@ class LocalEvidenceStore:
             raise EvidenceStoreError(
                 f"{uri} is not in the evidence directory {self.directory}", retryable=False
             )
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise EvidenceStoreError(f"no evidence at {uri}", retryable=False) from None
+        return path
 
     def _write_atomically(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

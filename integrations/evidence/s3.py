@@ -56,17 +56,30 @@ class S3EvidenceStore:
         return f"{SCHEME}{self.bucket}/{object_key}"
 
     def get(self, uri: str) -> bytes:
-        bucket, _, object_key = uri.removeprefix(SCHEME).partition("/")
-        if not uri.startswith(SCHEME) or bucket != self.bucket or not object_key:
-            raise EvidenceStoreError(
-                f"{uri} is not in the evidence bucket {self.bucket}", retryable=False
-            )
+        bucket, object_key = self._location(uri)
         try:
             response = self.client().get_object(Bucket=bucket, Key=object_key)
             body: bytes = response["Body"].read()
         except (BotoCoreError, ClientError) as exc:
             raise _failure("get", object_key, exc) from None
         return body
+
+    def delete(self, uri: str) -> None:
+        # A versioned bucket keeps earlier versions: removing those is the bucket's
+        # lifecycle policy, not ours.
+        bucket, object_key = self._location(uri)
+        try:
+            self.client().delete_object(Bucket=bucket, Key=object_key)
+        except (BotoCoreError, ClientError) as exc:
+            raise _failure("delete", object_key, exc) from None
+
+    def _location(self, uri: str) -> tuple[str, str]:
+        bucket, _, object_key = uri.removeprefix(SCHEME).partition("/")
+        if not uri.startswith(SCHEME) or bucket != self.bucket or not object_key:
+            raise EvidenceStoreError(
+                f"{uri} is not in the evidence bucket {self.bucket}", retryable=False
+            )
+        return bucket, object_key
 
     def _exists(self, client: Any, object_key: str, size: int) -> bool:
         try:

@@ -29,6 +29,13 @@ class EvidenceSettings(Section):
         default=None,
         description="Endpoint of an S3-compatible service (MinIO, moto_server). Unset: AWS.",
     )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Evidence of resolved and closed incidents is deleted this many days after "
+        "capture, except what a legal hold keeps; each deletion is audited. Unset: kept.",
+    )
     redaction_patterns: dict[str, str] = Field(
         default_factory=dict,
         description="Extra redaction patterns: kind name (lower case) to regular expression.",

@@ -239,6 +239,25 @@ class EvidenceItem(Base):
     evidence_key: Mapped[str] = mapped_column(String(300), unique=True)
 
 
+class LegalHold(Base):
+    """Evidence kept from retention and purges: one item (`evidence_id`), or every item of
+    the incident, those captured later included (`evidence_id` None). Released holds stay
+    as the record of who held what and why; `evidence_id` is no foreign key, so that record
+    outlives the evidence once it is released and deleted."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    evidence_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(String(200))
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class AuditEntry(Base):
     """Append-only, chained: each row's hash covers every column of the row (its id and
     entry_key included) and the previous row's hash. `keyed` rows carry an HMAC under the
@@ -364,6 +383,9 @@ class InventoryEndpoint(Base):
         ForeignKey("inventory_applications.id"), index=True
     )
     status: Mapped[str] = mapped_column(String(30), default="serving")
+    # Its OpenAI-compatible chat API, which a retest calls before containment is undone.
+    chat_url: Mapped[str | None] = mapped_column(String(500))
+    chat_model: Mapped[str | None] = mapped_column(String(200))
 
 
 class InventoryApiKey(Base):
@@ -390,6 +412,25 @@ class InventoryDataset(Base):
     uri: Mapped[str | None] = mapped_column(Text)
     digest: Mapped[str | None] = mapped_column(String(80))
     owner: Mapped[str | None] = mapped_column(String(200))
+
+
+class InventoryPrompt(Base):
+    """An application's system prompt in a prompt registry. Canaries are kept as digests
+    of their normalized form only (smokejumper.canary): never shown, and useless to
+    someone who reads the store to learn what to strip from an extracted prompt."""
+
+    __tablename__ = "inventory_prompts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str] = mapped_column(String(60), default="local")
+    alias: Mapped[str] = mapped_column(String(100), default="production")
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inventory_applications.id"), index=True
+    )
+    owner: Mapped[str | None] = mapped_column(String(200))
+    replacement_version: Mapped[str | None] = mapped_column(String(100))
+    canaries: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
 
 
 class InventoryLink(Base):

@@ -165,3 +165,32 @@ def test_bad_redaction_patterns_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(data_dir=tmp_path, evidence={"redaction_patterns": patterns})
+
+
+def test_local_delete_removes_only_its_own_files(tmp_path: Path) -> None:
+    store = LocalEvidenceStore(tmp_path / "evidence")
+    uri = store.put(DIGEST, DATA)
+    outside = tmp_path / DIGEST
+    outside.write_bytes(DATA)
+
+    with pytest.raises(EvidenceStoreError, match="not in the evidence directory"):
+        store.delete(f"file://{outside}")
+    assert outside.is_file()
+    store.delete(uri)
+    store.delete(uri)  # what is gone stays gone
+    with pytest.raises(EvidenceStoreError, match="no evidence"):
+        store.get(uri)
+
+
+def test_s3_delete_removes_the_object_and_refuses_other_buckets(
+    moto_server: str, bucket: str
+) -> None:
+    store = S3EvidenceStore(bucket, "p/", moto_server)
+    uri = store.put(DIGEST, DATA)
+
+    with pytest.raises(EvidenceStoreError, match="not in the evidence bucket"):
+        store.delete(f"s3://other-bucket/p/{DIGEST[:2]}/{DIGEST}")
+    store.delete(uri)
+    store.delete(uri)
+    with pytest.raises(EvidenceStoreError, match="NoSuchKey"):
+        store.get(uri)

@@ -43,7 +43,17 @@ CHROMIUM ?= /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
-pytest: $(STAMP) $(CHROMIUM)
+# The retest tests run a real LiteLLM proxy; its pins conflict with ours, so it gets a
+# venv of its own (tests/retest/conftest.py fails loudly without it).
+LITELLM_VENV ?= .venv-litellm
+LITELLM      := $(LITELLM_VENV)/bin/litellm
+
+$(LITELLM):
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]==1.108.0'
+
+pytest: $(STAMP) $(CHROMIUM) $(LITELLM)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
@@ -52,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LITELLM_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -58,6 +58,8 @@ from integrations.endpoints.base import EndpointProviderError
 from integrations.keys.base import KeyProviderError
 from integrations.memory.base import MemoryProviderError
 from integrations.models.base import ModelProviderError
+from integrations.prompts.base import PromptProviderError
+from integrations.vectorstores.base import VectorStoreError
 from smokejumper.domain.containment import ActionResult
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, Incident, TimelineEvent
@@ -69,6 +71,8 @@ PROVIDER_ERRORS = (
     EndpointProviderError,
     ModelProviderError,
     MemoryProviderError,
+    PromptProviderError,
+    VectorStoreError,
 )
 # The one kind whose result also names its target `endpoint` (see `ActionResult`).
 ISOLATE = "isolate_endpoint"

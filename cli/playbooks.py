@@ -82,7 +82,17 @@ def _trigger(route: Route) -> str:
     parts = [",".join(kind.value for kind in route.kinds) or "any kind"]
     parts.append(f">={route.min_severity.value}")
     parts += [f"{key}={value}" for key, value in sorted(route.labels.items())]
+    if route.taxonomy:
+        parts.append("naming " + "|".join(route.taxonomy))
     return " ".join(parts)
+
+
+def _trigger_json(route: Route) -> dict[str, object]:
+    """A trigger's fields; `taxonomy` only when it names ids (most triggers do not)."""
+    dumped: dict[str, object] = route.model_dump(mode="json", exclude={"playbook", "origin"})
+    if not route.taxonomy:
+        dumped.pop("taxonomy")
+    return dumped
 
 
 def _source(cls: type) -> str:
@@ -105,10 +115,7 @@ def list_playbooks(
                     "name": cls.name,
                     "version": cls.version,
                     "description": cls.description,
-                    "triggers": [
-                        trigger.model_dump(mode="json", exclude={"playbook", "origin"})
-                        for trigger in cls.triggers
-                    ],
+                    "triggers": [_trigger_json(trigger) for trigger in cls.triggers],
                     "severity": cls.severity,
                     "owasp": list(cls.owasp),
                     "atlas": list(cls.atlas),
@@ -225,6 +232,14 @@ def dry_run(
     ] = "ask",
     paths: PathsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help="Once it finished, ask to restore too: its approval, the retest before the "
+            "undo (rehearsed as passing) and the undo.",
+        ),
+    ] = False,
 ) -> None:
     """Run a playbook against an alert with every activity recorded, not run."""
     policy = approve.lower()
@@ -239,7 +254,13 @@ def dry_run(
     parsed = _read_alert(alert)
     try:
         report = rehearse(
-            settings, playbooks, chosen, parsed, _policy(policy), ask=_ask_on_terminal
+            settings,
+            playbooks,
+            chosen,
+            parsed,
+            _policy(policy),
+            ask=_ask_on_terminal,
+            restore=restore,
         )
     except DryRunError as exc:
         raise fail(str(exc), 1) from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from smokejumper.masking import mask
 from smokejumper.sdk import (
@@ -15,10 +17,12 @@ from smokejumper.sdk import (
     BLOCK_PRINCIPAL,
     INCIDENT_CONTEXT,
     INVENTORY_CONTEXT,
+    NOTIFY_SUPPLIERS,
     RECORD_REPORT,
     REVOKE_KEY,
     ClockBasis,
     ClockKind,
+    ComponentRef,
     Escalation,
     Fallback,
     IncidentContext,
@@ -28,9 +32,11 @@ from smokejumper.sdk import (
     KeyAction,
     KeyRef,
     LeakAssessment,
+    OnFailure,
     Playbook,
     PrincipalAction,
     Severity,
+    SupplierNotice,
 )
 
 # Approver groups the built-in playbooks ask (configure them under [approvers]).
@@ -38,11 +44,32 @@ SECURITY_ONCALL = "group:security-oncall"
 DPO = "group:dpo"
 INCIDENT_COMMANDERS = "group:incident-commanders"
 ML_PLATFORM = "group:ml-platform"
+# Legal / disclosure committee: decides whether an incident is material (SEC 8-K).
+DISCLOSURE = "group:disclosure"
+
+# The response waits for the mail to suppliers: an SMTP server that refuses for more than
+# a few seconds leaves it to a responder (a follow-up) rather than hold up what comes next.
+SUPPLIER_MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+)
+SUPPLIER_MAIL_TIMEOUT = timedelta(seconds=60)
 
 # A block placed by a playbook lapses on its own: a responder extends it deliberately.
 BLOCK_FOR = timedelta(hours=24)
 DPO_ESCALATE_AFTER = timedelta(hours=24)
 DPO_DECIDE_WITHIN = timedelta(hours=48)
+# Nobody deciding materiality within a day brings in the incident commanders; there is no
+# fallback, because only people can make the determination the 8-K clock runs from.
+MATERIALITY_ESCALATE_AFTER = timedelta(hours=24)
+# The shortest Art. 73 deadline is 2 days: each classification question gets 12 hours,
+# then the stricter class is assumed, so the deadline is never later than the true one.
+ART73_DECIDE_WITHIN = timedelta(hours=12)
+MATERIALITY_STEP = "materiality"
+ART73_WIDESPREAD_STEP = "art73 widespread"
+ART73_DEATH_STEP = "art73 death"
 PERSONAL_DATA = "personal_data"
 CREDENTIALS = "credentials"
 
@@ -208,6 +235,135 @@ class GenAIPlaybook(Playbook):
             actor=who,
             reference=f"assessed not notifiable: {decision.reason or 'no reason given'}",
         )
+
+    async def materiality_review(self, summary: str) -> str | None:
+        """SEC Form 8-K Item 1.05: ask the disclosure group whether the incident is
+        material. A "material" answer is the determination: the 8-K clock starts from it
+        (end of the fourth US business day after it). Returns the clock's name, or None
+        when the incident was assessed not material."""
+        decision = await self.approve(
+            MATERIALITY_STEP,
+            question=f"{summary} Is this incident material to the company "
+            "(SEC Form 8-K Item 1.05)?",
+            risk="Approve: material. Your answer is the determination: file the 8-K by the "
+            "end of the fourth business day after it (US Eastern time, federal holidays "
+            "skipped). Deny: not material; your assessment is on record.",
+            approvers=[DISCLOSURE],
+            escalation=[
+                Escalation(after=MATERIALITY_ESCALATE_AFTER, approvers=[INCIDENT_COMMANDERS])
+            ],
+        )
+        who = ", ".join(decision.decided_by) or "nobody"
+        if not decision.approved:
+            await self.record(
+                "disclosure.not_material",
+                f"Assessed not material (SEC 8-K Item 1.05) by {who}"
+                + (f": {decision.reason}" if decision.reason else ""),
+                actor=who,
+            )
+            return None
+        await self.record(
+            "disclosure.material",
+            f"Determined material (SEC 8-K Item 1.05) by {who} at "
+            f"{decision.decided_at.isoformat()}; the 8-K clock runs from this determination",
+            actor=who,
+        )
+        return await self.start_clock(
+            ClockKind.SEC_8K_ITEM_105,
+            started_at=decision.decided_at,
+            basis=ClockBasis.DETERMINATION,
+            escalate_to=[DISCLOSURE, INCIDENT_COMMANDERS],
+        )
+
+    async def ai_act_classification(self, incident: IncidentStart, summary: str) -> str:
+        """EU AI Act Art. 73 for a high-risk system: ask which class of serious incident
+        this is, as yes/no questions from the strictest deadline down, and start the
+        matching clock from awareness (the incident's opening). Returns the clock's name.
+
+        Widespread infringement or critical infrastructure (Art. 73(3)): 2 days; a death
+        (Art. 73(4)): 10 days; any other serious incident (Art. 73(2)): 15 days.
+        """
+        widespread = await self.approve(
+            ART73_WIDESPREAD_STEP,
+            question=f"{summary} EU AI Act Art. 73: is this a widespread infringement, or "
+            "a serious and irreversible disruption of critical infrastructure?",
+            risk="Approve: report within 2 days of awareness (Art. 73(3)). Deny: the next "
+            "question asks about a death. Unanswered in 12 hours: treated as yes.",
+            approvers=[INCIDENT_COMMANDERS],
+            timeout=ART73_DECIDE_WITHIN,
+            fallback=Fallback.PROCEED,
+        )
+        answers = [widespread]
+        if widespread.approved:
+            kind, why = (
+                ClockKind.EU_AI_ACT_ART73_WIDESPREAD,
+                "widespread or critical infrastructure",
+            )
+        else:
+            death = await self.approve(
+                ART73_DEATH_STEP,
+                question=f"{summary} EU AI Act Art. 73: did the incident lead, or may it "
+                "have led, to the death of a person?",
+                risk="Approve: report within 10 days of awareness (Art. 73(4)). Deny: "
+                "another serious incident, within 15 days (Art. 73(2)). Unanswered in 12 "
+                "hours: treated as yes.",
+                approvers=[INCIDENT_COMMANDERS],
+                timeout=ART73_DECIDE_WITHIN,
+                fallback=Fallback.PROCEED,
+            )
+            answers.append(death)
+            if death.approved:
+                kind, why = ClockKind.EU_AI_ACT_ART73_DEATH, "a death"
+            else:
+                kind, why = ClockKind.EU_AI_ACT_ART73, "another serious incident"
+        decided = "; ".join(
+            f"{d.step}: {'yes' if d.approved else 'no'} "
+            + (f"({', '.join(d.decided_by)})" if d.decided_by else "(no answer: assumed)")
+            for d in answers
+        )
+        await self.record(
+            "ai_act.classified",
+            f"EU AI Act Art. 73: {why} ({decided})",
+            data={"clock": kind.value},
+        )
+        return await self.start_clock(
+            kind,
+            started_at=incident.opened_at,
+            basis=ClockBasis.AWARENESS,
+            escalate_to=[INCIDENT_COMMANDERS],
+        )
+
+    async def tell_suppliers(
+        self, incident: IncidentStart, components: list[ComponentRef], finding: str, asked: str
+    ) -> None:
+        """E-mail the security contact of every supplier of `components` (from the
+        inventory), once. Components without a supplier are ours: nobody is told. Mail
+        that cannot go out is a follow-up, never a hold on containment."""
+        if not components:
+            return
+        notice = SupplierNotice(
+            incident_id=incident.incident_id,
+            ref=incident.ref,
+            components=components,
+            finding=finding,
+            asked=asked,
+        )
+        try:
+            await self.step(
+                "tell suppliers",
+                NOTIFY_SUPPLIERS,
+                notice,
+                retry=SUPPLIER_MAIL_RETRY,
+                timeout=SUPPLIER_MAIL_TIMEOUT,
+                on_failure=OnFailure.RAISE,
+            )
+        except ActivityError as exc:
+            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
+            await self.record(
+                "follow_up",
+                f"Tell the suppliers of {', '.join(str(c) for c in components)} about "
+                f"{incident.ref} by hand: {cause}",
+            )
 
     async def write_report(self, incident: IncidentStart) -> None:
         """The post-incident report as it stands, kept as evidence (hash on the timeline)."""

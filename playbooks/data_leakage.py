@@ -45,10 +45,12 @@ from smokejumper.sdk import (
     PURGE_MEMORY,
     SNAPSHOT_MEMORY,
     AlertKind,
+    ComponentRef,
     Fallback,
     IncidentContext,
     IncidentStart,
     IncidentStatus,
+    LeakAssessment,
     MemoryAction,
     MemoryQuery,
     Route,
@@ -63,6 +65,8 @@ CONTAINMENT_FIRST_PATCH = "leakage-containment-first"
 # Runs recorded before the memory was kept ahead of its purge replay without the snapshot.
 MEMORY_SNAPSHOT_PATCH = "leakage-memory-snapshot"
 SNAPSHOT_STEP = "keep memory snapshot"
+# Runs recorded before suppliers were told replay without it.
+SUPPLIERS_PATCH = "leakage-tell-suppliers"
 PURGE_APPROVAL = "purge memory"
 PURGE_STEP = "purge conversation memory"
 # The on-call was just notified of the leak. Unanswered, nothing is deleted (a purge
@@ -156,10 +160,31 @@ class SensitiveDataLeakage(GenAIPlaybook):
                 )
             return
         await self.set_status(IncidentStatus.CONTAINED, "leaked credentials revoked")
+        if workflow.patched(SUPPLIERS_PATCH):
+            await self.tell_leak_suppliers(incident, context, leak)
         if purging:
             await self.purge_memory(incident, context)
         await self.privacy_review(incident, leak)
         await self.write_report(incident)
+
+    async def tell_leak_suppliers(
+        self, incident: IncidentStart, context: IncidentContext, leak: LeakAssessment
+    ) -> None:
+        """A hosted model or endpoint from a third party leaked: its supplier's security
+        team is told what kind of data, never the data."""
+        components = [
+            ComponentRef(type=kind, name=name)
+            for kind, name in (("endpoint", context.endpoint), ("model", context.model))
+            if name
+        ]
+        await self.tell_suppliers(
+            incident,
+            components,
+            finding=f"{', '.join(leak.categories)} left through model output "
+            f"({', '.join(leak.kinds)}); the credentials involved are revoked.",
+            asked="Check your logs and caches for the same output, tell us whether it was "
+            "retained or used for training, and of anything on your side that caused it.",
+        )
 
     async def follow_up(self, message: str) -> None:
         """Something left for a responder to do: the report lists it."""

@@ -5,13 +5,18 @@ OWASP LLM10 (Unbounded Consumption); ATLAS AML.T0024.002 (Extract AI Model), AML
 (Cost Harvesting), AML.T0029 (Denial of AI Service).
 
 1. Read the alerts and look the target up in the inventory.
-2. Throttle: block the principal (API key, else user, else tenant) for a 15-minute
+2. Keep the principal's requests of the extraction window (from an hour before the
+   incident opened to now) as evidence, from the application's query log
+   (`[query_logs.<application>]`: JSONL files or an S3 prefix) — before anything
+   throttles or blocks it, so the record of what was harvested is kept first.
+3. Throttle: block the principal (API key, else user, else tenant) for a 15-minute
    cool-off — a gateway that checks the control plane refuses it meanwhile.
-3. If it carries on (another alert arrives within the cool-off, or right after it ends):
-   block it until a responder lifts the block, and revoke its key (the owner is asked to
-   rotate: a new key, issued to them, not to whoever was using this one).
-4. Flag for review: owners and security on-call are told what was seen and done.
-5. Report.
+4. If it carries on (another alert arrives within the cool-off, or right after it ends):
+   keep the query log again up to now, then block it until a responder lifts the block,
+   and revoke its key (the owner is asked to rotate: a new key, issued to them, not to
+   whoever was using this one).
+5. Flag for review: owners and security on-call are told what was seen and done.
+6. Report.
 """
 
 from __future__ import annotations
@@ -19,22 +24,40 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from playbooks.common import GenAIPlaybook
 from smokejumper.sdk import (
     BLOCK_PRINCIPAL,
+    CAPTURE_QUERY_LOG,
     AlertKind,
     IncidentContext,
     IncidentStart,
     IncidentStatus,
+    InventoryContext,
     KeyRef,
+    OnFailure,
     PrincipalAction,
+    QueryLogRequest,
     Route,
     Severity,
     playbook,
 )
 
 COOL_OFF = timedelta(minutes=15)
+# Runs recorded before the query log was kept replay without it.
+QUERY_LOG_PATCH = "extraction-query-log"
+KEEP_LOG_STEP = "keep query log"
+# Containment waits for the capture: a log that cannot be read in about a minute is left
+# to a responder, and the throttle goes ahead.
+QUERY_LOG_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=4,
+)
+QUERY_LOG_TIMEOUT = timedelta(seconds=60)
 
 
 @playbook
@@ -68,6 +91,9 @@ class ModelExtraction(GenAIPlaybook):
             await self.write_report(incident)
             return
         kind, who = principal
+        keeping = workflow.patched(QUERY_LOG_PATCH)
+        if keeping:
+            await self.keep_query_log(incident, context, inventory, kind, who, "query-log")
         throttle = PrincipalAction(
             incident_id=incident.incident_id,
             step="throttle principal",
@@ -87,6 +113,10 @@ class ModelExtraction(GenAIPlaybook):
 
         if carried_on:
             await self.escalate(Severity.HIGH, "carried on while throttled")
+            if keeping:
+                await self.keep_query_log(
+                    incident, context, inventory, kind, who, "query-log-before-block"
+                )
             # No expiry this time: a responder lifts it after the review.
             block = throttle.model_copy(
                 update={
@@ -120,6 +150,60 @@ class ModelExtraction(GenAIPlaybook):
             + ".",
         )
         await self.write_report(incident)
+
+    async def keep_query_log(
+        self,
+        incident: IncidentStart,
+        context: IncidentContext,
+        inventory: InventoryContext,
+        kind: str,
+        who: str,
+        name: str,
+    ) -> None:
+        """The principal's requests so far, kept as evidence; what could not be kept is a
+        follow-up, and containment goes on either way."""
+        # The alerts may name only the endpoint: its one application, from the inventory.
+        only = inventory.applications[0] if len(inventory.applications) == 1 else None
+        request = QueryLogRequest(
+            incident_id=incident.incident_id,
+            application=context.application or only,
+            principal_type=kind,
+            principal=who,
+            first_seen=incident.opened_at,
+            until=workflow.now(),
+            name=name,
+        )
+        by_hand = f"Keep the query log of {kind} {who} for {incident.ref} by hand"
+        try:
+            kept = await self.step(
+                KEEP_LOG_STEP,
+                CAPTURE_QUERY_LOG,
+                request,
+                retry=QUERY_LOG_RETRY,
+                timeout=QUERY_LOG_TIMEOUT,
+                on_failure=OnFailure.RAISE,
+            )
+        except ActivityError as exc:
+            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
+            await self.record("follow_up", f"{by_hand}: reading it failed ({cause})")
+            return
+        if kept is None or not kept.configured:
+            reason = kept.reason if kept is not None else "nothing was returned"
+            await self.record("follow_up", f"{by_hand}: {reason}")
+            return
+        await self.record(
+            "query_log.kept",
+            kept.summary,
+            step=KEEP_LOG_STEP,
+            data={
+                "matched": kept.matched,
+                "kept": kept.kept,
+                "unreadable": kept.unreadable,
+                "evidence": ", ".join(kept.evidence),
+                "window_start": kept.window_start.isoformat() if kept.window_start else None,
+                "window_end": kept.window_end.isoformat() if kept.window_end else None,
+            },
+        )
 
 
 def _principal(context: IncidentContext) -> tuple[str, str] | None:

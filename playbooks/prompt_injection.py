@@ -9,7 +9,11 @@ OWASP LLM01 (Prompt Injection) and LLM06 (Excessive Agency); ATLAS AML.T0051.000
    - direct (the user's own input): block the user (else session, else key) for 24 h, and
      add a 24-hour input-filter rule matching the attack text;
    - indirect (a retrieved document, web page or tool result): quarantine each document
-     that carried it from retrieval, and flag the data source to its owners;
+     that carried it from retrieval; then sweep the application's retrieval index (its
+     vector store, when one is configured) for the other documents carrying the same
+     instruction (exact copies, similar embeddings) or served by the same data source, and
+     move them into a quarantine collection (OWASP LLM08, ATLAS AML.T0070; CoSAI
+     eradication); flag the data source to its owners with what it served;
    - agentic (the agent executed tool calls): keep the tool calls as evidence, then — with
      approval, from two people when the endpoint serves production — revoke the agent's
      tool credentials and isolate its endpoint. Unanswered in 30 minutes: critical
@@ -32,6 +36,8 @@ from smokejumper.sdk import (
     CAPTURE_TOOL_CALLS,
     ISOLATE_ENDPOINT,
     QUARANTINE_DOCUMENT,
+    RETRIEVAL_INDEX_PLAN,
+    SWEEP_RETRIEVAL_INDEX,
     AlertKind,
     DocumentAction,
     EndpointAction,
@@ -42,8 +48,11 @@ from smokejumper.sdk import (
     IncidentStart,
     IncidentStatus,
     InventoryContext,
+    RetrievalQuery,
+    RetrievalSweep,
     Route,
     Severity,
+    SweepCounts,
     ToolCallsRequest,
     playbook,
 )
@@ -51,19 +60,21 @@ from smokejumper.sdk import (
 FILTER_FOR = timedelta(hours=24)
 FREEZE_DECIDE_WITHIN = timedelta(minutes=30)
 FREEZE_ESCALATE_AFTER = timedelta(minutes=10)
+# Marks runs that sweep the retrieval index after quarantining the named documents.
+RETRIEVAL_SWEEP_PATCH = "injection-retrieval-sweep"
 
 
 @playbook
 class PromptInjection(GenAIPlaybook):
     name = "prompt-injection"
-    version = "1"
+    version = "2"
     description = (
         "Prompt injection or jailbreak: block and filter a direct attack, quarantine the "
         "document of an indirect one, freeze an agent that acted on one; hand leaked data "
         "to the leakage playbook; report."
     )
     severity = "high"
-    owasp = ["LLM01", "LLM06"]
+    owasp = ["LLM01", "LLM06", "LLM08"]
     atlas = [
         "AML.T0051.000",
         "AML.T0051.001",
@@ -71,6 +82,7 @@ class PromptInjection(GenAIPlaybook):
         "AML.T0054",
         "AML.T0053",
         "AML.T0086",
+        "AML.T0070",
     ]
     triggers = [
         Route(
@@ -149,6 +161,9 @@ class PromptInjection(GenAIPlaybook):
                 reason=f"{incident.ref}: carried an indirect prompt injection",
             )
             await self.step(name, QUARANTINE_DOCUMENT, action)
+        if workflow.patched(RETRIEVAL_SWEEP_PATCH):
+            await self.sweep_index(incident, context, inventory)
+            return
         source = context.data_source or "the retrieval source"
         await self.record(
             "datasource.flagged",
@@ -159,6 +174,92 @@ class PromptInjection(GenAIPlaybook):
             inventory,
             f"{incident.ref}: {source} served a document carrying a prompt injection; "
             f"{len(context.documents)} document(s) quarantined. Review its other content.",
+        )
+
+    async def sweep_index(
+        self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext
+    ) -> None:
+        """Eradicate at the source: sweep the application's retrieval index for what else
+        carries the instruction or came from the same data source, and tell its owners
+        what the source served."""
+        named = len(context.documents)
+        source = context.data_source or "the retrieval source"
+        plan = await self.step(
+            "check retrieval index",
+            RETRIEVAL_INDEX_PLAN,
+            RetrievalQuery(application=context.application),
+        )
+        counts: SweepCounts | None = None
+        if plan is not None and plan.configured and context.application is not None:
+            sweep = RetrievalSweep(
+                incident_id=incident.incident_id,
+                step="sweep retrieval index",
+                application=context.application,
+                documents=context.documents,
+                data_source=context.data_source,
+                instruction=context.labels.get("instruction"),
+                reason=f"{incident.ref}: indirect prompt injection",
+            )
+            result = await self.step("sweep retrieval index", SWEEP_RETRIEVAL_INDEX, sweep)
+            if result is not None:
+                counts = SweepCounts.model_validate(result.after)
+        elif plan is not None:
+            await self.record(
+                "retrieval.not_swept",
+                f"Retrieval index not swept: {plan.reason}; only the named document(s) are "
+                "quarantined",
+            )
+        if counts is None:
+            await self.record(
+                "datasource.flagged",
+                f"Data source {source} flagged: it served {named} document(s) carrying "
+                "instructions; review what else it ingested",
+                data={"data_source": context.data_source, "carrying": named, "quarantined": named},
+            )
+            await self.notify_owners(
+                inventory,
+                f"{incident.ref}: {source} served a document carrying a prompt injection; "
+                f"{named} document(s) quarantined. Review its other content.",
+            )
+            return
+        sources = ", ".join(counts.data_sources) or source
+        await self.record(
+            "datasource.flagged",
+            f"Data source {sources} flagged: it served {counts.carrying_from_source} "
+            f"document(s) carrying the injected instruction ({counts.source_documents} in "
+            f"all); {counts.carrying} carried it in the index {counts.collection}; "
+            f"{counts.quarantined} moved to {counts.quarantine_collection}"
+            + (
+                f"; {counts.named_already_quarantined} named document(s) were already "
+                "quarantined by an earlier sweep"
+                if counts.named_already_quarantined
+                else ""
+            )
+            + (
+                f"; {counts.named_missing - counts.named_already_quarantined} named "
+                "document(s) are not in the index"
+                if counts.named_missing > counts.named_already_quarantined
+                else ""
+            )
+            + ("; more similar documents may remain" if counts.similar_truncated else ""),
+            data={
+                "data_source": sources,
+                "collection": counts.collection,
+                "quarantine_collection": counts.quarantine_collection,
+                "served": counts.source_documents,
+                "carrying": counts.carrying,
+                "carrying_from_source": counts.carrying_from_source,
+                "quarantined": counts.quarantined,
+                "similar_truncated": counts.similar_truncated,
+                **{f"swept_{reason}": n for reason, n in sorted(counts.by_reason.items())},
+            },
+        )
+        await self.notify_owners(
+            inventory,
+            f"{incident.ref}: {sources} served {counts.carrying_from_source} document(s) "
+            f"carrying a prompt injection; {counts.quarantined} document(s) moved out of "
+            f"retrieval ({counts.collection} to {counts.quarantine_collection}). Review "
+            "its other content before restoring anything.",
         )
 
     async def contain_agentic(

@@ -33,13 +33,17 @@ from smokejumper.settings.api import ApiSettings
 from smokejumper.settings.audit import AuditSettings
 from smokejumper.settings.console import ConsoleSettings
 from smokejumper.settings.containment import ContainmentSettings
+from smokejumper.settings.email import EmailSettings
 from smokejumper.settings.evidence import EvidenceSettings
 from smokejumper.settings.intake import SOURCE_NAME, IntakeSettings, SourceSettings
 from smokejumper.settings.memory import MemorySettings
 from smokejumper.settings.pollers import PollerSettings
+from smokejumper.settings.query_logs import QueryLogSettings
+from smokejumper.settings.retest import RetestSettings
 from smokejumper.settings.scheduler import SchedulerSettings
 from smokejumper.settings.slack import SlackSettings
 from smokejumper.settings.temporal import TemporalSettings
+from smokejumper.settings.vectorstores import VectorStoreSettings
 
 ENV_PREFIX = "SMOKEJUMPER_"
 
@@ -75,7 +79,14 @@ AUDIT_KEY_FILE = "audit.key"
 
 
 # Approver groups the built-in GenAI playbooks ask (see docs/playbooks.md).
-BUILTIN_PLAYBOOK_GROUPS = ("security-oncall", "dpo", "incident-commanders", "ml-platform")
+BUILTIN_PLAYBOOK_GROUPS = (
+    "security-oncall",
+    "dpo",
+    "incident-commanders",
+    "ml-platform",
+    # Legal / disclosure committee: decides materiality, which starts the SEC 8-K clock.
+    "disclosure",
+)
 
 
 class ConfigError(Exception):
@@ -143,9 +154,29 @@ class Settings(BaseSettings):
         "memory and LLM caches, which `sensitive-data-leakage` purges on approval "
         "(see docs/playbooks.md).",
     )
+    email: EmailSettings | None = Field(
+        default=None,
+        description="The SMTP server e-mail goes out through: suppliers' security contacts "
+        "(see docs/integrations.md).",
+    )
+    query_logs: dict[str, QueryLogSettings] = Field(
+        default_factory=dict,
+        description="Per application (its inventory name): its gateway's query log, which "
+        "`model-extraction` keeps as evidence before it throttles (see docs/playbooks.md).",
+    )
+    vectorstores: dict[str, VectorStoreSettings] = Field(
+        default_factory=dict,
+        description="Per application (its inventory name): the retrieval index it retrieves "
+        "from, which `prompt-injection` sweeps after an indirect injection "
+        "(see docs/integrations.md).",
+    )
     evidence: EvidenceSettings = Field(
         default_factory=EvidenceSettings,
         description="Where captured evidence is stored (see docs/evidence.md).",
+    )
+    retest: RetestSettings = Field(
+        default_factory=RetestSettings,
+        description="The retest before containment is undone (see docs/playbooks.md).",
     )
     audit: AuditSettings = Field(
         default_factory=AuditSettings,
@@ -257,6 +288,11 @@ class Settings(BaseSettings):
     def local_memory_file(self) -> Path:
         """Conversation memory of the `local` memory provider (beside the keys file)."""
         return self.local_keys_file.with_name("memory.json")
+
+    @property
+    def local_vectorstore_file(self) -> Path:
+        """Collections of the `local` vector-store provider (beside the keys file)."""
+        return self.local_keys_file.with_name("vectorstore.json")
 
     def source_context(self, source: str) -> SourceContext:
         """The configured context defaults of a source (empty for an unconfigured one)."""

@@ -27,6 +27,7 @@ from smokejumper.store.migrate import upgrade
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli, temporal_test_server
 from smokejumper.temporal.client import ensure_search_attributes
+from tests.chroma import chroma, chroma_server  # noqa: F401  (fixtures: a real Chroma)
 from tests.helpers import free_port
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"

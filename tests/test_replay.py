@@ -33,6 +33,11 @@ FILES = sorted(HISTORIES.rglob("*.json"))
 IDS = [str(path.relative_to(HISTORIES).with_suffix("")) for path in FILES]
 
 
+# Built-in playbooks added after the newest subfolder's change: they have no behaviour
+# from before it to keep replaying.
+NEWER_THAN_OLDER = frozenset({"system-prompt-leakage"})
+
+
 def workflow_type(path: Path) -> str:
     first = json.loads(path.read_text(encoding="utf-8"))["events"][0]
     name: str = first["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
@@ -56,7 +61,7 @@ def test_every_playbook_has_a_recorded_history() -> None:
 def test_todays_histories_and_older_ones_are_both_kept() -> None:
     """A re-recording must not replace the only history of the SDK's previous behaviour."""
     older = [path for path in FILES if path.parent != HISTORIES]
-    assert {workflow_type(path) for path in older} >= set(BUILTIN_PLAYBOOKS)
+    assert {workflow_type(path) for path in older} >= set(BUILTIN_PLAYBOOKS) - NEWER_THAN_OLDER
     assert {workflow_type(path) for path in FILES if path.parent == HISTORIES} >= set(
         BUILTIN_PLAYBOOKS
     )

@@ -19,12 +19,18 @@ from activities.containment import ContainmentActivities
 from activities.control_plane import ControlPlaneActivities
 from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
+from activities.integrity import IntegrityActivities
 from activities.inventory_lookup import InventoryLookupActivities
 from activities.memory import MemoryActivities
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
+from activities.prompts import PromptActivities
+from activities.query_logs import QueryLogActivities
 from activities.reports import ReportActivities
+from activities.retest import RetestActivities
+from activities.retrieval import RetrievalActivities
 from activities.slack import slack_activities, slack_hook
+from activities.suppliers import SupplierActivities
 from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.config import ConfigError, Settings
 from smokejumper.contracts.base import (
@@ -74,6 +80,7 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         containment.restore_endpoint,
         models.rollback_model,
         models.restore_model,
+        RetestActivities(store, settings or Settings()).retest_endpoint,
         *slack_activities(store, settings or Settings()),
         *_response(store, settings or Settings()),
     ]
@@ -90,6 +97,7 @@ def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
         assessment.assess_leak,
         assessment.capture_tool_calls,
         InventoryLookupActivities(store).inventory_context,
+        IntegrityActivities(store).verify_integrity,
         ReportActivities(store, settings).record_report,
         controls.block_principal,
         controls.unblock_principal,
@@ -97,9 +105,35 @@ def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
         controls.remove_filter_rule,
         controls.quarantine_document,
         controls.release_document,
+        QueryLogActivities(store, settings).capture_query_log,
+        SupplierActivities(store, settings).notify_suppliers,
         memory.memory_purge_plan,
         memory.snapshot_memory,
         memory.purge_memory,
+        *_prompts(store, settings),
+        *_retrieval(store, settings),
+    ]
+
+
+def _retrieval(store: Store, settings: Settings) -> list[Callable[..., Any]]:
+    """Sweeping an application's retrieval index after an indirect injection."""
+    retrieval = RetrievalActivities(store, settings)
+    return [
+        retrieval.retrieval_index_plan,
+        retrieval.sweep_retrieval_index,
+        retrieval.restore_retrieval_index,
+    ]
+
+
+def _prompts(store: Store, settings: Settings) -> list[Callable[..., Any]]:
+    """The system-prompt playbook's: its plan, the canary check, rotation and its undo."""
+    prompts = PromptActivities(store, settings)
+    return [
+        prompts.assess_prompt_leak,
+        prompts.prompt_plan,
+        prompts.check_canary,
+        prompts.rotate_prompt,
+        prompts.restore_prompt,
     ]
 
 

@@ -53,7 +53,11 @@ def _refused(exc: Exception) -> HTTPException:
     return HTTPException(status_code=409, detail=str(exc))
 
 
-@router.get("/incidents/{incident_id}/legal-holds", response_model=list[HoldView])
+@router.get(
+    "/incidents/{incident_id}/legal-holds",
+    response_model=list[HoldView],
+    responses={404: {"description": "No such incident"}},
+)
 async def list_holds(
     incident_id: IncidentId, state: Annotated[AppState, Depends(app_state)], _caller: ViewerAccess
 ) -> list[HoldView]:
@@ -64,7 +68,12 @@ async def list_holds(
         raise _refused(exc) from None
 
 
-@router.post("/incidents/{incident_id}/legal-holds", response_model=HoldView, status_code=201)
+@router.post(
+    "/incidents/{incident_id}/legal-holds",
+    response_model=HoldView,
+    status_code=201,
+    responses={403: {}, 404: {"description": "No such incident, or no such evidence on it"}},
+)
 async def place_hold(
     incident_id: IncidentId,
     request: HoldRequest,
@@ -83,7 +92,7 @@ async def place_hold(
 @router.post(
     "/incidents/{incident_id}/legal-holds/{hold_id}/release",
     response_model=HoldView,
-    responses={404: {}, 409: {"description": "Already released"}},
+    responses={403: {}, 404: {}, 409: {"description": "Already released"}},
 )
 async def release_hold(
     incident_id: IncidentId,
@@ -109,7 +118,12 @@ async def release_hold(
 @router.post(
     "/incidents/{incident_id}/evidence/purge",
     response_model=PurgeReceipt,
-    responses={404: {}, 409: {"description": "Evidence on legal hold: nothing deleted"}},
+    responses={
+        403: {},
+        404: {},
+        409: {"description": "Evidence on legal hold: nothing deleted"},
+        503: {"description": "This API process has no evidence store"},
+    },
 )
 async def purge_evidence(
     incident_id: IncidentId,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from smokejumper.contracts.base import Contract, Rehearsal
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
+from smokejumper.domain.query_logs import KeptQueryLog, QueryLogRequest
 from smokejumper.domain.response import KeptEvidence, ToolCallsRequest
 
 
@@ -39,6 +40,31 @@ CAPTURE_TOOL_CALLS: Contract[ToolCallsRequest, KeptEvidence | None] = Contract(
     ToolCallsRequest,
     KeptEvidence | None,  # type: ignore[arg-type]
     description="Keep the tool calls the alerts report as evidence (None when there are none).",
+)
+
+
+def _rehearsed_query_log(request: QueryLogRequest, _: Rehearsal) -> KeptQueryLog:
+    # A dry run cannot see the worker's [query_logs]: it rehearses a capture that applies.
+    return KeptQueryLog(
+        configured=True,
+        source="rehearsal",
+        window_start=request.first_seen,
+        window_end=request.until,
+        scanned=3,
+        matched=2,
+        kept=2,
+        evidence=[request.name],
+        sha256=[""],
+    )
+
+
+CAPTURE_QUERY_LOG = Contract(
+    "capture_query_log",
+    QueryLogRequest,
+    KeptQueryLog,
+    rehearse=_rehearsed_query_log,
+    description="Keep the principal's requests in the incident's window from the "
+    "application's query log as evidence.",
 )
 RECORD_REPORT = Contract(
     "record_report",

@@ -51,6 +51,7 @@ ATLAS_TECHNIQUES: dict[str, str] = {
     "AML.T0054": "LLM Jailbreak",
     "AML.T0056": "Extract LLM System Prompt",
     "AML.T0057": "LLM Data Leakage",
+    "AML.T0070": "RAG Poisoning",
     "AML.T0058": "Publish Poisoned Models",
     "AML.T0086": "Exfiltration via AI Agent Tool Invocation",
 }

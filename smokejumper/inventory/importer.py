@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smokejumper.canary import canary_digest
 from smokejumper.inventory.schema import InventoryDocument, parse_ref
 from smokejumper.store.db import Store
 from smokejumper.store.tables import (
@@ -25,9 +26,21 @@ from smokejumper.store.tables import (
     InventoryLink,
     InventoryModel,
     InventoryModelVersion,
+    InventoryPrompt,
+    InventorySupplier,
 )
 
-KINDS = ("applications", "models", "model_versions", "datasets", "endpoints", "api_keys", "links")
+KINDS = (
+    "applications",
+    "models",
+    "model_versions",
+    "datasets",
+    "endpoints",
+    "api_keys",
+    "prompts",
+    "suppliers",
+    "links",
+)
 
 Row = TypeVar("Row", bound=Base)
 
@@ -100,11 +113,13 @@ def import_inventory(
     report = ImportReport(pruned=prune)
     with store.transaction() as session:
         run = _Import(session, report.counts)
+        run.suppliers(document)
         run.applications(document)
         run.models(document)
         run.datasets(document)
         run.endpoints(document)
         run.api_keys(document)
+        run.prompts(document)
         run.links(document)
         if prune:
             run.prune()
@@ -126,6 +141,10 @@ class _Import:
         self.datasets_ = {r.name: r for r in session.scalars(select(InventoryDataset))}
         self.endpoints_ = {r.name: r for r in session.scalars(select(InventoryEndpoint))}
         self.keys = {(r.provider, r.key_id): r for r in session.scalars(select(InventoryApiKey))}
+        self.prompts_ = {r.name: r for r in session.scalars(select(InventoryPrompt))}
+        self.suppliers_ = {r.name: r for r in session.scalars(select(InventorySupplier))}
+        self.supplier_ids: dict[str, int] = {}
+        self.prompt_ids: dict[str, int] = {}
         self.existing_links = {
             (r.src_type, r.src_id, r.relation, r.dst_type, r.dst_id): r
             for r in session.scalars(select(InventoryLink))
@@ -137,6 +156,23 @@ class _Import:
         self.endpoint_ids: dict[str, int] = {}
         self.key_ids: dict[tuple[str, str], int] = {}
         self.kept_links: set[int] = set()
+
+    def suppliers(self, document: InventoryDocument) -> None:
+        for supplier in document.suppliers:
+            values = {
+                "name": supplier.name,
+                "kind": supplier.kind,
+                "security_contact": supplier.security_contact,
+                "description": supplier.description,
+            }
+            row = upsert(
+                self.session,
+                self.c["suppliers"],
+                self.suppliers_.get(supplier.name),
+                InventorySupplier,
+                values,
+            )
+            self.supplier_ids[supplier.name] = row.id
 
     def applications(self, document: InventoryDocument) -> None:
         for a in document.applications:
@@ -163,6 +199,7 @@ class _Import:
                 "registry_ref": m.registry_ref,
                 "owner": m.owner,
                 "description": m.description,
+                "supplier": m.supplier,
             }
             model = upsert(
                 self.session, self.c["models"], self.models_.get(m.name), InventoryModel, values
@@ -192,7 +229,13 @@ class _Import:
                 self.c["datasets"],
                 self.datasets_.get(d.name),
                 InventoryDataset,
-                {"name": d.name, "uri": d.uri, "digest": d.digest, "owner": d.owner},
+                {
+                    "name": d.name,
+                    "uri": d.uri,
+                    "digest": d.digest,
+                    "owner": d.owner,
+                    "supplier": d.supplier,
+                },
             )
             self.dataset_ids[d.name] = row.id
 
@@ -206,6 +249,9 @@ class _Import:
                 "model_version_id": None if e.model is None else self.version_ids[e.model],
                 "application_id": None if e.application is None else self.app_ids[e.application],
                 "status": e.status,
+                "chat_url": e.chat_url,
+                "chat_model": e.chat_model,
+                "supplier": e.supplier,
             }
             row = upsert(
                 self.session,
@@ -235,6 +281,23 @@ class _Import:
                 values,
             )
             self.key_ids[(k.provider, k.key_id)] = row.id
+
+    def prompts(self, document: InventoryDocument) -> None:
+        for p in document.prompts:
+            values = {
+                "name": p.name,
+                "provider": p.provider,
+                "alias": p.alias,
+                "application_id": None if p.application is None else self.app_ids[p.application],
+                "owner": p.owner,
+                "replacement_version": p.replacement_version,
+                # Digests only: the canary itself is never stored (smokejumper.canary).
+                "canaries": [canary_digest(c).to_json() for c in p.canaries],
+            }
+            row = upsert(
+                self.session, self.c["prompts"], self.prompts_.get(p.name), InventoryPrompt, values
+            )
+            self.prompt_ids[p.name] = row.id
 
     def resolve(self, text: str) -> tuple[str, int]:
         # References were checked when the document was loaded, so lookups cannot miss.
@@ -282,6 +345,7 @@ class _Import:
         session, c = self.session, self.c
         _prune(session, c["links"], list(session.scalars(select(InventoryLink))), self.kept_links)
         _prune(session, c["api_keys"], list(self.keys.values()), set(self.key_ids.values()))
+        _prune(session, c["prompts"], list(self.prompts_.values()), set(self.prompt_ids.values()))
         _prune(
             session, c["endpoints"], list(self.endpoints_.values()), set(self.endpoint_ids.values())
         )
@@ -296,3 +360,9 @@ class _Import:
             session, c["datasets"], list(self.datasets_.values()), set(self.dataset_ids.values())
         )
         _prune(session, c["applications"], list(self.apps.values()), set(self.app_ids.values()))
+        _prune(
+            session,
+            c["suppliers"],
+            list(self.suppliers_.values()),
+            set(self.supplier_ids.values()),
+        )

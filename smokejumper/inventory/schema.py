@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from smokejumper.canary import canary_digest
+
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 DIGEST = r"^sha256:[0-9a-f]{64}$"
 NODE_TYPES: tuple[str, ...] = (
@@ -81,6 +83,7 @@ class ModelSpec(_Entry):
     registry_ref: str | None = None
     owner: str | None = None
     description: str | None = None
+    supplier: str | None = Field(default=None, description="The supplier it comes from.")
     versions: list[ModelVersionSpec] = Field(default_factory=list)
 
     @field_validator("versions")
@@ -99,6 +102,7 @@ class DatasetSpec(_Entry):
     uri: str | None = None
     digest: str | None = Field(default=None, pattern=DIGEST)
     owner: str | None = None
+    supplier: str | None = Field(default=None, description="The vendor it comes from.")
 
 
 class EndpointSpec(_Entry):
@@ -109,6 +113,19 @@ class EndpointSpec(_Entry):
     ref: str | None = None
     environment: str = "production"
     status: str = "serving"
+    chat_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://",
+        description="Its OpenAI-compatible chat API (a `/v1` base URL), which the retest "
+        "calls before containment is undone.",
+    )
+    chat_model: str | None = Field(
+        default=None, max_length=200, description="The model name to ask there (default: name)."
+    )
+    supplier: str | None = Field(
+        default=None, description="The supplier serving it (a hosted model API)."
+    )
 
 
 class ApiKeySpec(_Entry):
@@ -143,6 +160,45 @@ class ApiKeySpec(_Entry):
         return value
 
 
+class PromptSpec(_Entry):
+    """An application's system prompt, as its prompt registry names it. `canaries` are
+    strings planted in the prompt; the store keeps only their digests."""
+
+    name: str = Field(pattern=NAME)
+    provider: str = "local"
+    alias: str = Field(default="production", pattern=NAME)
+    application: str | None = None
+    owner: str | None = None
+    replacement_version: str | None = Field(
+        default=None,
+        pattern=NAME,
+        description="The version without the secret to rotate to when this prompt leaks.",
+    )
+    canaries: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("canaries")
+    @classmethod
+    def _unique_canaries(cls, canaries: list[str]) -> list[str]:
+        digests = [canary_digest(c).sha256 for c in canaries]  # ValueError when too short
+        if len(set(digests)) != len(digests):
+            raise ValueError("a canary is listed twice (compared without case and spacing)")
+        return canaries
+
+
+class SupplierSpec(_Entry):
+    """A third party whose models, datasets or endpoints are used: told, at its security
+    contact, when one of them is compromised or leaks."""
+
+    name: str = Field(pattern=NAME)
+    kind: Literal["model_provider", "dataset_vendor", "guardrail_vendor", "other"] = "other"
+    security_contact: str = Field(
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="The e-mail address of its security team (PSIRT).",
+    )
+    description: str | None = None
+
+
 class LinkSpec(_Entry):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -158,6 +214,8 @@ class InventoryDocument(_Entry):
     datasets: list[DatasetSpec] = Field(default_factory=list)
     endpoints: list[EndpointSpec] = Field(default_factory=list)
     api_keys: list[ApiKeySpec] = Field(default_factory=list)
+    prompts: list[PromptSpec] = Field(default_factory=list)
+    suppliers: list[SupplierSpec] = Field(default_factory=list)
     links: list[LinkSpec] = Field(default_factory=list)
 
 
@@ -253,6 +311,24 @@ def _check_references(doc: InventoryDocument) -> list[Problem]:
         if endpoint.application is not None and endpoint.application not in apps:
             problems.append(
                 Problem(f"{path}.application", f"unknown application {endpoint.application!r}")
+            )
+    duplicates("suppliers", [s.name for s in doc.suppliers])
+    suppliers = {s.name for s in doc.suppliers}
+    supplied: list[tuple[str, str | None]] = [
+        *((f"models[{i}].supplier", m.supplier) for i, m in enumerate(doc.models)),
+        *((f"datasets[{i}].supplier", d.supplier) for i, d in enumerate(doc.datasets)),
+        *((f"endpoints[{i}].supplier", e.supplier) for i, e in enumerate(doc.endpoints)),
+    ]
+    for where, supplier in supplied:
+        if supplier is not None and supplier not in suppliers:
+            problems.append(Problem(where, f"unknown supplier {supplier!r}"))
+    duplicates("prompts", [p.name for p in doc.prompts])
+    for index, prompt in enumerate(doc.prompts):
+        if prompt.application is not None and prompt.application not in apps:
+            problems.append(
+                Problem(
+                    f"prompts[{index}].application", f"unknown application {prompt.application!r}"
+                )
             )
     for index, key in enumerate(doc.api_keys):
         if key.application is not None and key.application not in apps:

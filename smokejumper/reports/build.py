@@ -83,6 +83,19 @@ class ClockRow:
 
 
 @dataclass
+class DataSourceRow:
+    """A data source that served an injected instruction, as the playbook recorded it
+    (`datasource.flagged`): how many documents it served, how many carried the
+    instruction, and how many the sweep moved out of retrieval."""
+
+    name: str
+    served: int | None
+    carrying: int | None
+    quarantined: int | None
+    index: str
+
+
+@dataclass
 class Report:
     ref: str
     title: str
@@ -107,6 +120,7 @@ class Report:
     # for a responder, not confirmed, nothing to act on, skipped by a responder).
     not_done: list[str]
     follow_ups: list[str]
+    data_sources: list[DataSourceRow] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
@@ -172,6 +186,7 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
         clocks=list(clocks.values()),
         not_done=[f"{step_of(step)}: {text(why)}" for step, why in not_done(events).items()],
         follow_ups=_follow_ups(incident, events, actions, approvals, clocks, redactor),
+        data_sources=_data_sources(events, text),
     )
 
 
@@ -280,6 +295,31 @@ def _follow_ups(
     if incident.status != "closed":
         follow_ups.append("close the incident once the follow-ups are done")
     return follow_ups
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _data_sources(events: list[TimelineEvent], text: Callable[[str], str]) -> list[DataSourceRow]:
+    rows = []
+    for event in events:
+        data = event.data or {}
+        if event.kind != "datasource.flagged" or not data.get("data_source"):
+            continue
+        index = str(data.get("collection") or "")
+        if data.get("quarantine_collection"):
+            index += f" (swept into {data['quarantine_collection']})"
+        rows.append(
+            DataSourceRow(
+                name=text(str(data["data_source"])),
+                served=_count(data.get("served")),
+                carrying=_count(data.get("carrying_from_source", data.get("carrying"))),
+                quarantined=_count(data.get("quarantined")),
+                index=text(index) or "not swept",
+            )
+        )
+    return rows
 
 
 def _action_row(action: Action, redactor: Redactor) -> ActionRow:

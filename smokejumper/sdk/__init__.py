@@ -17,10 +17,30 @@ from smokejumper.contracts.controls import (
     UNBLOCK_PRINCIPAL,
 )
 from smokejumper.contracts.endpoints import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
-from smokejumper.contracts.evidence import CAPTURE_EVIDENCE, CAPTURE_TOOL_CALLS, RECORD_REPORT
+from smokejumper.contracts.evidence import (
+    CAPTURE_EVIDENCE,
+    CAPTURE_QUERY_LOG,
+    CAPTURE_TOOL_CALLS,
+    RECORD_REPORT,
+)
+from smokejumper.contracts.integrity import VERIFY_INTEGRITY
 from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
 from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY, SNAPSHOT_MEMORY
 from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
+from smokejumper.contracts.prompts import (
+    ASSESS_PROMPT_LEAK,
+    CHECK_CANARY,
+    PROMPT_PLAN,
+    RESTORE_PROMPT,
+    ROTATE_PROMPT,
+)
+from smokejumper.contracts.retest import RETEST
+from smokejumper.contracts.retrieval import (
+    RESTORE_RETRIEVAL_INDEX,
+    RETRIEVAL_INDEX_PLAN,
+    SWEEP_RETRIEVAL_INDEX,
+)
+from smokejumper.contracts.suppliers import NOTIFY_SUPPLIERS
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.containment import (
     ActionResult,
@@ -33,7 +53,21 @@ from smokejumper.domain.containment import (
 )
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
 from smokejumper.domain.incidents import IncidentStart, IncidentState, IncidentStatus
+from smokejumper.domain.integrity import (
+    DigestCheck,
+    DigestVerdict,
+    IntegrityQuery,
+    IntegrityReport,
+)
 from smokejumper.domain.memory import KeptMemory, MemoryAction, MemoryPlan, MemoryQuery
+from smokejumper.domain.prompts import (
+    CanaryCheck,
+    CanaryQuery,
+    PromptAction,
+    PromptPlan,
+    PromptQuery,
+)
+from smokejumper.domain.query_logs import KeptQueryLog, QueryLogRequest
 from smokejumper.domain.response import (
     EndpointInfo,
     IncidentContext,
@@ -44,7 +78,15 @@ from smokejumper.domain.response import (
     LeakAssessment,
     ToolCallsRequest,
 )
+from smokejumper.domain.retest import RetestRequest, RetestResult
+from smokejumper.domain.retrieval import (
+    RetrievalPlan,
+    RetrievalQuery,
+    RetrievalSweep,
+    SweepCounts,
+)
 from smokejumper.domain.routing import Route
+from smokejumper.domain.suppliers import ComponentRef, SupplierNotice, SuppliersTold
 from smokejumper.sdk.approvals import Choice, Decision, Escalation, Fallback
 from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
 from smokejumper.sdk.playbook import OnFailure, Playbook, PlaybookAborted, playbook
@@ -52,14 +94,19 @@ from smokejumper.sdk.playbook import OnFailure, Playbook, PlaybookAborted, playb
 __all__ = [
     "ADD_FILTER_RULE",
     "ASSESS_LEAK",
+    "ASSESS_PROMPT_LEAK",
     "BLOCK_PRINCIPAL",
     "CAPTURE_EVIDENCE",
+    "CAPTURE_QUERY_LOG",
     "CAPTURE_TOOL_CALLS",
+    "CHECK_CANARY",
     "CONTAINMENT",
     "INCIDENT_CONTEXT",
     "INVENTORY_CONTEXT",
     "ISOLATE_ENDPOINT",
     "MEMORY_PURGE_PLAN",
+    "NOTIFY_SUPPLIERS",
+    "PROMPT_PLAN",
     "PURGE_MEMORY",
     "QUARANTINE_DOCUMENT",
     "RECORD_REPORT",
@@ -68,18 +115,30 @@ __all__ = [
     "RESTORE_ENDPOINT",
     "RESTORE_KEY",
     "RESTORE_MODEL",
+    "RESTORE_PROMPT",
+    "RESTORE_RETRIEVAL_INDEX",
+    "RETEST",
+    "RETRIEVAL_INDEX_PLAN",
     "REVOKE_KEY",
     "ROLLBACK_MODEL",
+    "ROTATE_PROMPT",
     "SNAPSHOT_MEMORY",
     "STORE",
+    "SWEEP_RETRIEVAL_INDEX",
     "UNBLOCK_PRINCIPAL",
+    "VERIFY_INTEGRITY",
     "ActionResult",
     "AlertKind",
+    "CanaryCheck",
+    "CanaryQuery",
     "Choice",
     "ClockBasis",
     "ClockKind",
+    "ComponentRef",
     "Contract",
     "Decision",
+    "DigestCheck",
+    "DigestVerdict",
     "DocumentAction",
     "EndpointAction",
     "EndpointInfo",
@@ -92,10 +151,13 @@ __all__ = [
     "IncidentStart",
     "IncidentState",
     "IncidentStatus",
+    "IntegrityQuery",
+    "IntegrityReport",
     "InventoryContext",
     "InventoryQuery",
     "KeptEvidence",
     "KeptMemory",
+    "KeptQueryLog",
     "KeyAction",
     "KeyRef",
     "LeakAssessment",
@@ -107,11 +169,23 @@ __all__ = [
     "Playbook",
     "PlaybookAborted",
     "PrincipalAction",
+    "PromptAction",
+    "PromptPlan",
+    "PromptQuery",
+    "QueryLogRequest",
     "Rehearsal",
+    "RetestRequest",
+    "RetestResult",
+    "RetrievalPlan",
+    "RetrievalQuery",
+    "RetrievalSweep",
     "RetryClass",
     "Route",
     "Severity",
     "StopClock",
+    "SupplierNotice",
+    "SuppliersTold",
+    "SweepCounts",
     "ToolCallsRequest",
     "playbook",
 ]

@@ -13,6 +13,7 @@ from smokejumper.domain.incidents import ClockView
 from smokejumper.sdk.approval_engine import Approvals
 from smokejumper.sdk.clocks import (
     DEFAULT_REMINDERS,
+    US_EASTERN,
     ClockBasis,
     ClockKind,
     ClockSpec,
@@ -53,10 +54,14 @@ class Clocks(Approvals):
             raise ValueError(f"clock {spec.name!r} is already running")
         clock = RunningClock(spec)
         self._clocks[spec.name] = clock
+        deadline = spec.deadline.isoformat()
+        if kind is ClockKind.SEC_8K_ITEM_105:
+            # The filer counts in New York time: say the deadline as they will read it.
+            deadline += f" ({spec.deadline.astimezone(US_EASTERN).isoformat()} in New York)"
         await self.record(
             "clock.started",
             f"Clock {spec.name} started ({basis.value} at {started_at.isoformat()}); "
-            f"deadline {spec.deadline.isoformat()}",
+            f"deadline {deadline}",
             data={"clock": spec.name, "deadline": spec.deadline.isoformat()},
         )
         clock.task = asyncio.create_task(self._run_clock(clock))

@@ -26,7 +26,12 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import RawValue, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -42,9 +47,11 @@ from smokejumper.domain.incidents import (
     QUERY_STATE,
     SIGNAL_ALERT,
     SIGNAL_DECIDE,
+    UPDATE_RESTORE,
     AlertAttached,
     IncidentStart,
     IncidentState,
+    RestoreRequest,
 )
 from smokejumper.sdk.approvals import DecisionRequest
 from smokejumper.sdk.lint import sandbox_refusal
@@ -63,6 +70,8 @@ TASK_QUEUE = "smokejumper-dry-run"
 SYNTHETIC_APPROVERS = tuple(f"dry-run-approver-{number}" for number in range(1, 26))
 REDACT_LONGER_THAN = 40
 REAL_TIME_LIMIT = timedelta(minutes=2)
+# Who asks to restore in a rehearsal (`--restore`): none of the approvers.
+RESTORE_REQUESTER = "dry-run-requester"
 WORKFLOW_TIME_LIMIT = timedelta(days=400)
 _POLL_SECONDS = 0.02
 
@@ -402,6 +411,8 @@ class DryRun:
     playbooks: Sequence[type[Playbook]] = ()
     fingerprint_fields: list[str] | None = None
     ask: Callable[[ApprovalAsk], bool] | None = None
+    # Once the playbook finished, ask to restore (as `smokejumper incidents restore`).
+    restore: bool = False
     real_time_limit: timedelta = REAL_TIME_LIMIT
     workflow_time_limit: timedelta = WORKFLOW_TIME_LIMIT
     # Workflow id → approval step → how it was answered.
@@ -447,6 +458,8 @@ class DryRun:
                 handle = await self._start(env, start, workflow_id)
                 try:
                     outcome, reason = await self._drive(env, handle, began)
+                    if self.restore and outcome == "finished":
+                        reason = await self._restore(env, handle, began, reason)
                 finally:
                     try:
                         await handle.terminate("dry run finished")
@@ -555,6 +568,29 @@ class DryRun:
             # whose own timeout must not be skipped before it is answered.
             await env.sleep(max(next_timer - now, timedelta(milliseconds=1)))
 
+    async def _restore(
+        self,
+        env: WorkflowEnvironment,
+        handle: WorkflowHandle[Any, IncidentState],
+        began: datetime,
+        reason: str,
+    ) -> str:
+        """Ask to restore, as a responder would, and drive what follows: its approval, the
+        retest before the undo (rehearsed: it passes) and the undo itself. Not waited on
+        as an update: the test server loses updates whose handler awaits an activity."""
+        try:
+            await handle.start_update(
+                UPDATE_RESTORE,
+                RestoreRequest(actor=RESTORE_REQUESTER, reason="dry run, --restore"),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=IncidentState,
+            )
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
+            return f"{reason}; restore refused: {cause}"
+        await self._drive(env, handle, began)
+        return f"{reason}, then restored at {RESTORE_REQUESTER}'s request"
+
     async def _answer_approvals(self, handle: WorkflowHandle[Any, Any]) -> None:
         answers = self._answers.setdefault(handle.id, {})
         waiting = [
@@ -641,6 +677,7 @@ def rehearse(
     alert: Alert,
     policy: Policy,
     ask: Callable[[ApprovalAsk], bool] | None = None,
+    restore: bool = False,
 ) -> DryRunReport:
     """Dry-run `chosen` (one of `playbooks`, the others being the children it may start)
     with the worker's sandbox and activity names, as `smokejumper playbooks dry-run` and the
@@ -655,6 +692,7 @@ def rehearse(
         playbooks=list(playbooks.values()),
         fingerprint_fields=source.fingerprint if source is not None else None,
         ask=ask,
+        restore=restore,
     )
     try:
         return asyncio.run(run.run())

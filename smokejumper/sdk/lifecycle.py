@@ -24,8 +24,8 @@ from smokejumper.domain.incidents import (
 from smokejumper.sdk.approvals import ApprovalSpec, Decision, Fallback, PendingApproval
 from smokejumper.sdk.attempts import OnFailure, PlaybookAborted, describe
 from smokejumper.sdk.clocks import StopClock
-from smokejumper.sdk.handoffs import Steps
-from smokejumper.sdk.patches import CLOSE_ENDS_RUN_PATCH, HANDOFF_PATCH
+from smokejumper.sdk.patches import CLOSE_ENDS_RUN_PATCH, HANDOFF_PATCH, RETEST_GATE_PATCH
+from smokejumper.sdk.retest_gate import RetestGate
 from smokejumper.sdk.run_state import CLOSED
 from smokejumper.temporal import search_attributes
 
@@ -34,7 +34,7 @@ _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 LIFT_TIMEOUT = timedelta(days=1)
 
 
-class Lifecycle(Steps):
+class Lifecycle(RetestGate):
     """The run from start to close; the handlers of close, abort and restore."""
 
     async def _execute(self, start: IncidentStart) -> IncidentState:
@@ -126,6 +126,20 @@ class Lifecycle(Steps):
         if attached.starts_incident is not None and (self._closing or self._closed_by):
             # The next incident of this fingerprint began while this run was closing.
             self._next_start = attached.starts_incident
+
+    def close_when_finished(self, actor: str, reason: str) -> None:
+        """Close the incident as `actor` once `respond` has returned, as a responder's
+        close would (the run then ends): for an outcome a person has already confirmed,
+        such as a false alarm. A close that came first wins."""
+
+        async def close() -> None:
+            await workflow.wait_condition(lambda: self._respond_finished)
+            if self._closing or self._closed_by is not None:
+                return
+            await self._close(CloseRequest(actor=actor, reason=reason))
+
+        # Held so the task lives as long as the run.
+        self._closer = asyncio.create_task(close())
 
     async def _close(self, request: CloseRequest) -> IncidentState:
         self._closing = True
@@ -245,7 +259,10 @@ class Lifecycle(Steps):
 
     async def _finish_lift(self, pending: PendingApproval) -> None:
         decision = await self._await_decision(pending)
-        if decision.approved:
+        if decision.approved and (
+            not workflow.patched(RETEST_GATE_PATCH)
+            or await self._retest_gate("lift", pending.spec.requested_by)
+        ):
             await self.record("playbook.restoring", "Lift approved; undoing steps")
             await self._compensate()
         elif decision.outcome == "timed_out":
@@ -279,7 +296,12 @@ class Lifecycle(Steps):
             approvers=list(self.restore_approvers),
             requested_by=request.actor,
         )
-        if decision.approved:
+        if decision.approved and (
+            # Containment that keeps attackers away is undone only after a retest passes
+            # (or two people override it); runs recorded before this restore at once.
+            not workflow.patched(RETEST_GATE_PATCH)
+            or await self._retest_gate("restore", request.actor)
+        ):
             await self.record("playbook.restoring", "Restore approved; undoing steps")
             await self._compensate()
         self._restoring = False

@@ -11,3 +11,5 @@ LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping"
 CHILD_APPROVALS_PATCH = "child-approvals"
 # Marks runs that end when their incident is closed (see Lifecycle._close).
 CLOSE_ENDS_RUN_PATCH = "close-ends-run"
+# Marks runs that retest the endpoint before undoing containment (see RetestGate).
+RETEST_GATE_PATCH = "retest-before-restore"

@@ -339,8 +339,9 @@ def builtin_playbooks() -> dict[str, type[Playbook]]:
 
 def routes_of(playbooks: Mapping[str, type[Playbook]] | Iterable[type[Playbook]]) -> list[Route]:
     """The triggers playbooks declare, each pinned to its playbook: those of `playbook_dirs`
-    first, then the built-ins', each in discovery order. A team's own playbook for a kind
-    the built-ins handle too is the one it wrote for its case, so it wins.
+    first, then the built-ins', each in discovery order, except that triggers naming
+    taxonomy ids come before those that do not. A team's own playbook for a kind the
+    built-ins handle too is the one it wrote for its case, so it wins.
 
     A trigger always starts the playbook that declares it, whatever `playbook` it names
     (`playbooks validate` reports a mismatch); `origin` says where the route came from.
@@ -349,11 +350,15 @@ def routes_of(playbooks: Mapping[str, type[Playbook]] | Iterable[type[Playbook]]
     prefix = f"{_builtin_package.name}." if _builtin_package is not None else None
     builtin = [cls for cls in classes if prefix and cls.__module__.startswith(prefix)]
     routes: list[Route] = []
-    for cls in [*(cls for cls in classes if cls not in builtin), *builtin]:
-        for trigger in cls.triggers:
-            routes.append(
-                trigger.model_copy(update={"playbook": cls.name, "origin": f"playbook:{cls.name}"})
-            )
+    for group in ([cls for cls in classes if cls not in builtin], builtin):
+        pinned = [
+            trigger.model_copy(update={"playbook": cls.name, "origin": f"playbook:{cls.name}"})
+            for cls in group
+            for trigger in cls.triggers
+        ]
+        # A trigger on taxonomy (LLM07 leaks) is more specific than one on the kind alone
+        # (every leak): within a group it is tried first, whatever the discovery order.
+        routes.extend(sorted(pinned, key=lambda route: not route.taxonomy))
     return routes
 
 

@@ -11,6 +11,7 @@ from pydantic import (
 from smokejumper.settings.endpoints import KubernetesSettings, SageMakerSettings
 from smokejumper.settings.keys import LiteLLMSettings, OpenAIAdminSettings, VaultSettings
 from smokejumper.settings.models import MlflowSettings
+from smokejumper.settings.prompts import PromptRegistrySettings
 from smokejumper.settings.sections import Section
 
 
@@ -34,3 +35,7 @@ class ContainmentSettings(Section):
     vault: VaultSettings = Field(default_factory=VaultSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
+    prompts: PromptRegistrySettings = Field(
+        default_factory=PromptRegistrySettings,
+        description="The prompt registries system prompts are rotated in (mlflow, local).",
+    )

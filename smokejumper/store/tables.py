@@ -350,6 +350,8 @@ class InventoryModel(Base):
     registry_ref: Mapped[str | None] = mapped_column(String(300))
     owner: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # The third party it comes from (`inventory_suppliers.name`), told when it is compromised.
+    supplier: Mapped[str | None] = mapped_column(String(200))
 
 
 class InventoryModelVersion(Base):
@@ -386,6 +388,7 @@ class InventoryEndpoint(Base):
     # Its OpenAI-compatible chat API, which a retest calls before containment is undone.
     chat_url: Mapped[str | None] = mapped_column(String(500))
     chat_model: Mapped[str | None] = mapped_column(String(200))
+    supplier: Mapped[str | None] = mapped_column(String(200))
 
 
 class InventoryApiKey(Base):
@@ -412,6 +415,20 @@ class InventoryDataset(Base):
     uri: Mapped[str | None] = mapped_column(Text)
     digest: Mapped[str | None] = mapped_column(String(80))
     owner: Mapped[str | None] = mapped_column(String(200))
+    supplier: Mapped[str | None] = mapped_column(String(200))
+
+
+class InventorySupplier(Base):
+    """A third party whose model, dataset or endpoint an AI system uses, and the security
+    contact to tell when that component is compromised or leaks."""
+
+    __tablename__ = "inventory_suppliers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    security_contact: Mapped[str] = mapped_column(String(320))
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class InventoryPrompt(Base):

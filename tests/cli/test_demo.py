@@ -36,10 +36,14 @@ PLAYBOOKS = {
     "native/llm_guard_output_secret.json": "sensitive-data-leakage",
     "native/azure_prompt_shields_document_attack.json": "prompt-injection",
     "native/model_integrity_mismatch.json": "model-compromise",
+    "system_prompt_leakage.json": "system-prompt-leakage",
 }
 # Planted in the example alerts; the demo's output and Slack must never carry them in clear.
 PLANTED = (
     "AKIAIOSFODNN7EXAMPLE",
+    # The leaked system prompt's own words, and its canary as the model spelled it.
+    "You are SupportBot",
+    "sj-canary 5f0c 8e21 d7a4",
     "jane.doe@example.com",
     "sj_live_ab41c9e07d2f8a65",
     "trucy@fakemail.com",
@@ -218,6 +222,23 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
             assert signed.status_code == 303, signed.text
             page = browser.get(f"/incidents/{compromise}")
             assert page.status_code == 200 and "roll back model" in page.text
+
+            # The printed restore retests the endpoint (the demo's model) before it lifts
+            # the block; alice approves it, since the operator asked.
+            injection = fired["generic.json"][0]
+            restore = re.search(
+                rf"^\s+(smokejumper .* incidents restore {injection} .*)$", out, re.M
+            )
+            assert restore, out
+            assert cli(restore[1]).returncode == 0
+            lines.until(rf"{injection}  waits for approval of 'restore'", within=60)
+            voted = browser.post(
+                f"/incidents/{injection}/approvals/restore",
+                data={"decision": "approve", "csrf_token": csrf_of(page)},
+            )
+            assert voted.status_code == 303, voted.text
+            lines.until(rf"{injection}  Retest passed: \d+ probes answered, nothing flagged", 60)
+            lines.until(rf"{injection}  contained: block_principal user:u-18273 \(restored\)", 60)
 
         page = httpx.get(f"{slack}/", timeout=10)
         assert page.status_code == 200 and "Slack emulator" in page.text

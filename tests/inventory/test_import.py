@@ -19,7 +19,9 @@ from smokejumper.store.tables import (
     InventoryApiKey,
     InventoryEndpoint,
     InventoryLink,
+    InventoryModel,
     InventoryModelVersion,
+    InventorySupplier,
 )
 from tests.inventory.helpers import EXAMPLE, example_data
 
@@ -45,6 +47,8 @@ def test_first_import_creates_everything(migrated_store: Store) -> None:
         "datasets": (1, 0, 0, 0),
         "endpoints": (2, 0, 0, 0),
         "api_keys": (3, 0, 0, 0),
+        "prompts": (0, 0, 0, 0),
+        "suppliers": (0, 0, 0, 0),
         "links": (5, 0, 0, 0),
     }
     with migrated_store.session() as session:
@@ -186,3 +190,30 @@ def test_the_doc_shows_the_example_file_whole() -> None:
     doc = (EXAMPLE.parents[1] / "docs" / "inventory.md").read_text(encoding="utf-8")
     block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert block == EXAMPLE.read_text(encoding="utf-8")
+
+
+def test_suppliers_are_imported_checked_and_pruned(migrated_store: Store) -> None:
+    data = example_data()
+    data["suppliers"] = [
+        {"name": "hosted-llm", "kind": "model_provider", "security_contact": "psirt@h.example"}
+    ]
+    data["models"][0]["supplier"] = "hosted-llm"
+    data["datasets"][0]["supplier"] = "hosted-llm"
+    report = import_inventory(migrated_store, load_inventory(data))
+    assert report.counts["suppliers"].created == 1
+    with migrated_store.session() as session:
+        [supplier] = session.scalars(select(InventorySupplier)).all()
+        assert (supplier.kind, supplier.security_contact) == ("model_provider", "psirt@h.example")
+        model = session.scalars(select(InventoryModel)).first()
+        assert model is not None and model.supplier == "hosted-llm"
+
+    data["endpoints"][0]["supplier"] = "nobody-we-know"
+    with pytest.raises(InventoryError, match=r"endpoints\[0\].supplier: unknown supplier"):
+        load_inventory(data)
+    data["endpoints"][0]["supplier"] = "hosted-llm"
+    data["suppliers"].append({"name": "bad", "security_contact": "not an address"})
+    with pytest.raises(InventoryError, match=r"suppliers\[1\].security_contact"):
+        load_inventory(data)
+
+    pruned = import_inventory(migrated_store, load_inventory(example_data()), prune=True)
+    assert pruned.counts["suppliers"].deleted == 1

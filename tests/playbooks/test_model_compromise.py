@@ -48,8 +48,15 @@ async def test_a_tampered_version_is_isolated_and_its_publishers_revoked(
     assert endpoints.state("support-bot-staging").status == "serving"
     verified = await responder.wait_for(ref, "digest.verified")
     assert "does not match the inventory's digest sha256:2222" in verified["message"]
+    # The artifact is not readable from here: the alert's digest is what was compared.
+    assert "as the alert reports" in verified["message"]
+    # support-bot is a high-risk system: the EU AI Act clock runs from awareness, for the
+    # class of serious incident the responders name.
+    await responder.decide(ref, "art73 widespread", False)
+    await responder.decide(ref, "art73 death", False)
+    await responder.decide(ref, "materiality", False, "internal model only")
+    await responder.wait_for(ref, "clock.started")
     detail = await responder.detail(ref)
-    # support-bot is a high-risk system: the EU AI Act clock runs from awareness.
     assert [c["name"] for c in detail["live"]["clocks"]] == ["eu-ai-act-art73"]
 
     await responder.decide(ref, "roll back model", False, "rebuilding from source instead")
@@ -109,6 +116,8 @@ async def test_two_people_roll_the_model_back_to_its_last_known_good_version(
     await responder.approve_in_slack(ref, "roll back model", CAROL)
     rolled_back = await responder.decided_in_slack(ref, "roll back model")
     assert f"Approved by <@{OPERATOR}> <@{CAROL}> at " in rolled_back
+    await responder.decide(ref, "art73 widespread", True)
+    await responder.decide(ref, "materiality", False, "internal model only")
     await responder.wait_for(ref, "playbook.finished")
 
     assert models.state("support-llm", "production").version == "1.0.0"

@@ -26,10 +26,13 @@ TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:
 DURATION = re.compile(r"after \d+:\d{2}:\d{2}(?:\.\d+)? of workflow time")
 # Timeline keys carry the run id.
 EVENT_KEY = re.compile(r'"event_key": "<redacted: \d+ chars, sha256 [0-9a-f]+>"')
+# So does a restore's retest attempt.
+ATTEMPT = re.compile(r'"attempt": "<redacted: \d+ chars, sha256 [0-9a-f]+>"')
 
 
 def normalize(text: str) -> str:
     text = EVENT_KEY.sub('"event_key": "<event key>"', TIME.sub("<time>", text))
+    text = ATTEMPT.sub('"attempt": "<attempt>"', text)
     return DURATION.sub("after <duration> of workflow time", text)
 
 
@@ -51,6 +54,7 @@ def test_every_built_in_playbook_is_dry_run_in_the_guide() -> None:
         "prompt-injection",
         "model-extraction",
         "model-compromise",
+        "system-prompt-leakage",
     }
 
 

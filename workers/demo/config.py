@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from integrations.slack.emulator import DEFAULT_BOT_TOKEN
 from smokejumper.config import BUILTIN_PLAYBOOK_GROUPS, ENV_PREFIX, Settings, load_settings
 from workers.demo.examples import DemoError
+from workers.demo.retrieval import config_lines as retrieval_config_lines
 from workers.demo.seed import CONSOLE_USER, MEMORY_PATTERN, write_secret
 
 CONFIG_NAME = "smokejumper.toml"
@@ -111,6 +112,7 @@ def write_config(data_dir: Path, ports: Ports, applications: list[str]) -> Path:
                 "",
             )
         ],
+        *retrieval_config_lines(),
         "[slack]",
         f"base_url = {_toml_string(f'http://127.0.0.1:{ports.slack}/api/')}",
         f"bot_token = {_toml_string(f'file:{bot_token}')}",

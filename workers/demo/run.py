@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -34,10 +35,17 @@ from workers.demo.engine import (
     situation,
 )
 from workers.demo.examples import DemoError, ExampleAlert, example_alerts
+from workers.demo.model import DemoModel
 from workers.demo.seed import CONSOLE_USER, demo_inventory, memory_applications, seed
 from workers.up import READY_TIMEOUT, Child, StartupError, Supervisor
 
 FIRST_APPROVAL_TIMEOUT = 120.0
+# Containment a restore retests the endpoint before undoing (the built-in playbooks' step
+# names), and the timeline entries of the retest the demo prints.
+RETESTED_STEPS = ("block principal", "isolate", "roll back model")
+# Approvals of what the operator asked for (a restore the demo's command requests).
+OTHERS_APPROVE = frozenset({"restore", "restore override"})
+RETEST_NEWS = frozenset({"retest.passed", "retest.failed", "retest.overridden", "retest.held"})
 POLL_SECONDS = 1.0
 QUIET_POLLS = 3
 
@@ -48,6 +56,9 @@ class Progress:
 
     approvals: dict[str, set[str]] = field(default_factory=dict)
     actions: set[tuple[str, str, str, str]] = field(default_factory=set)
+    # Retest verdicts printed, and incidents whose restore command was printed.
+    retests: set[tuple[str, int]] = field(default_factory=set)
+    restorable: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -67,21 +78,55 @@ class Demo:
         argv = ["smokejumper", "-c", str(self.config_file), "approve", ref, step]
         return shlex.join([*argv, "--reason", "demo"])
 
+    def restore_command(self, ref: str) -> str:
+        argv = ["smokejumper", "-c", str(self.config_file), "incidents", "restore", ref]
+        return shlex.join([*argv, "--reason", "demo"])
+
     def print_news(self, api: DemoApi) -> None:
-        """New approvals waited for, and containment done, since the last call."""
+        """New approvals waited for, containment done, restores that can be asked for and
+        retest verdicts, since the last call."""
+        details = {item["id"]: api.detail(item["id"]) for item in api.incidents()}
+        for ref, detail in details.items():
+            # Before the containment it lets go of, so that the verdict reads first.
+            self._print_retests(ref, detail)
         for ref, action, target, status in incident_actions(self.store):
             key = (ref, action, target, status)
             if key not in self.progress.actions:
                 self.progress.actions.add(key)
                 print(f"  {ref}  contained: {action} {_shown(target)} ({status})", flush=True)
-        for item in api.incidents():
-            ref = item["id"]
-            wanted = set(pending_approvals(api.detail(ref)))
+        for ref, detail in details.items():
+            self._print_restore(ref, detail)
+            wanted = set(pending_approvals(detail))
             new = wanted - self.progress.approvals.get(ref, set())
             self.progress.approvals[ref] = wanted
             for step in sorted(new):
                 print(f"  {ref}  waits for approval of {step!r}:", flush=True)
+                if step in OTHERS_APPROVE:
+                    # The operator asked for it, and may not approve their own request.
+                    page = f"{self.settings.api_url}/incidents/{ref}"
+                    print(f"      as {CONSOLE_USER} in the console: {page}", flush=True)
+                    continue
                 print(f"      {self.approve_command(ref, step)}", flush=True)
+
+    def _print_restore(self, ref: str, detail: dict[str, Any]) -> None:
+        """The restore of a finished playbook whose containment a restore retests first."""
+        live = detail.get("live") or {}
+        kinds = {event["kind"] for event in detail["timeline"]}
+        gated = [s for s in live.get("in_force", []) if s.startswith(RETESTED_STEPS)]
+        if gated and "playbook.finished" in kinds and ref not in self.progress.restorable:
+            self.progress.restorable.add(ref)
+            print(
+                f"  {ref}  may be restored (undo {', '.join(gated)}) once a retest passes:",
+                flush=True,
+            )
+            print(f"      {self.restore_command(ref)}", flush=True)
+
+    def _print_retests(self, ref: str, detail: dict[str, Any]) -> None:
+        """Each verdict of a restore's retest, as the timeline records it."""
+        for number, event in enumerate(detail["timeline"]):
+            if event["kind"] in RETEST_NEWS and (ref, number) not in self.progress.retests:
+                self.progress.retests.add((ref, number))
+                print(f"  {ref}  {redact(event['message'])}", flush=True)
 
     def header(self, supervisor: Supervisor) -> str:
         settings = self.settings
@@ -149,7 +194,8 @@ def run(options: Options) -> int:
     examples = example_alerts()
     with data_dir_for(options.data_dir) as (data_dir, temporary):
         settings, config_file = settings_for(data_dir, options.ports, memory_applications(examples))
-        inventory = demo_inventory(data_dir, examples)
+        model = DemoModel()
+        inventory = demo_inventory(data_dir, examples, chat_url=model.url)
         check_playbooks(settings, discover(settings))
         upgrade(settings.effective_database_url)
         password_file = seed(settings, inventory, examples)
@@ -177,6 +223,7 @@ def run(options: Options) -> int:
                 raise StartupError(
                     f"Slack emulator port {ports_of(settings).slack} is already in use"
                 )
+            model.start()
             emulator.start(supervisor.child_env())
             supervisor.children.append(emulator)
             _wait_listening(emulator, ports_of(settings).slack)
@@ -215,6 +262,7 @@ def run(options: Options) -> int:
             if api is not None:
                 api.close()
             store.dispose()
+            model.stop()
             print("smokejumper demo: stopping…", file=sys.stderr, flush=True)
             supervisor.stop()
             print("smokejumper demo: stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""Vector-store providers: the retrieval indexes applications retrieve from."""

@@ -1,0 +1,180 @@
+"""`sweep_retrieval_index` and its undo bound to a store (SQLite and PostgreSQL) and a real
+`chroma run` server: once per business key on the `actions` table, counts recorded before
+anything moves, finished (not redone) after the server goes away mid-sweep, and undone
+exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.retrieval import RetrievalActivities
+from smokejumper.config import Settings, load_settings
+from smokejumper.domain.containment import ActionResult
+from smokejumper.domain.retrieval import RetrievalPlan, RetrievalQuery, RetrievalSweep
+from smokejumper.store.db import Store
+from smokejumper.store.tables import Action
+from tests.chroma import ChromaAdmin, CuttableProxy, Doc, direction
+from tests.helpers import eventually, insert_incident
+from tests.integrations.vectorstores.corpus import INJECTED
+
+APP = "support-bot"
+
+
+def settings_for(tmp_path: Path, url: str, collection: str, **config: Any) -> Settings:
+    section = {"provider": "chroma", "url": url, "collection": collection, **config}
+    return load_settings(data_dir=tmp_path / "data", vectorstores={APP: section})
+
+
+def sweep(incident_id: int, **changes: Any) -> RetrievalSweep:
+    values: dict[str, Any] = {
+        "incident_id": incident_id,
+        "step": "sweep retrieval index",
+        "application": APP,
+        "documents": ["poison"],
+    }
+    values.update(changes)
+    return RetrievalSweep(**values)
+
+
+def source(n: int) -> list[Doc]:
+    """One poisoned document and `n` more from the same source, and one from elsewhere."""
+    docs = [Doc("poison", INJECTED, direction(1), {"source": "crawler"})]
+    docs += [
+        Doc(f"page-{i:05d}", f"Page {i}.", direction(1000 + i), {"source": "crawler"})
+        for i in range(n)
+    ]
+    return [*docs, Doc("elsewhere", "Unrelated.", direction(7), {"source": "handbook"})]
+
+
+def rows(store: Store) -> list[Action]:
+    with store.session() as session:
+        return list(session.scalars(select(Action).where(Action.action == "sweep_retrieval_index")))
+
+
+@pytest.fixture
+def incident_id(migrated_store: Store) -> int:
+    return insert_incident(
+        migrated_store, playbook="prompt-injection", fingerprint=uuid.uuid4().hex
+    ).incident_id
+
+
+async def run(function: Any, arg: RetrievalSweep) -> ActionResult:
+    result: ActionResult = await ActivityEnvironment().run(function, arg)
+    return result
+
+
+async def test_the_server_going_away_mid_sweep_is_finished_by_the_retry_not_redone(
+    migrated_store: Store,
+    chroma_server: str,
+    chroma: ChromaAdmin,
+    tmp_path: Path,
+    incident_id: int,
+) -> None:
+    name = chroma.name()
+    chroma.create(name, source(1000))
+    proxy = CuttableProxy(chroma_server)
+    try:
+        activities = RetrievalActivities(
+            migrated_store, settings_for(tmp_path, proxy.url, name, batch_size=20)
+        )
+        quarantine = f"{name}-quarantine"
+        attempt = asyncio.ensure_future(run(activities.sweep_retrieval_index, sweep(incident_id)))
+        # The server goes away once the first documents have moved.
+
+        async def moving() -> bool:
+            return attempt.done() or chroma.count(quarantine) > 0
+
+        await eventually(moving, within=120, interval=0.01)
+        proxy.cut()
+        with pytest.raises(ApplicationError) as failed:
+            await attempt
+        assert failed.value.non_retryable is False, failed.value
+        assert "cannot reach the API" in str(failed.value)
+        [row] = rows(migrated_store)
+        assert (row.status, row.attempts) == ("started", 1)
+        halfway = chroma.count(quarantine)
+        assert 0 < halfway < 1001
+        # Every document is in the index or the quarantine (written there before deleted).
+        assert chroma.ids(name) | chroma.ids(quarantine) == {d.id for d in source(1000)}
+
+        proxy.mend()
+        done = await run(activities.sweep_retrieval_index, sweep(incident_id))
+        assert (done.status, done.verified, done.reversible) == ("completed", True, True)
+        # The counts are the first attempt's: what the index held, not the remainder.
+        assert done.after["quarantined"] == 1001 and done.after["source_documents"] == 1001
+        assert done.after["carrying"] == 1 and done.after["data_sources"] == ["crawler"]
+        assert chroma.ids(name) == {"elsewhere"}
+        assert chroma.count(quarantine) == 1001
+        [row] = rows(migrated_store)
+        assert row.attempts == 2
+
+        # Completed: a third call returns the row and touches nothing.
+        proxy.cut()
+        assert (await run(activities.sweep_retrieval_index, sweep(incident_id))).status == (
+            "completed"
+        )
+        proxy.mend()
+
+        undone = await run(activities.restore_retrieval_index, sweep(incident_id))
+        assert undone.status == "restored"
+        assert undone.after["restored"] == {"collection": name, "restored": 1001}
+        assert chroma.count(name) == 1002 and chroma.count(quarantine) == 0
+        page = chroma.get(name, ids=["page-00042"], include=["metadatas"])
+        assert page["metadatas"] == [{"source": "crawler"}]
+    finally:
+        proxy.close()
+
+
+async def test_a_collection_that_does_not_exist_fails_at_once(
+    migrated_store: Store, chroma_server: str, tmp_path: Path, incident_id: int
+) -> None:
+    activities = RetrievalActivities(
+        migrated_store, settings_for(tmp_path, chroma_server, "no-such-index")
+    )
+    with pytest.raises(ApplicationError) as failed:
+        await run(activities.sweep_retrieval_index, sweep(incident_id))
+    assert failed.value.non_retryable is True
+    assert "collection no-such-index: not found" in str(failed.value)
+    [row] = rows(migrated_store)
+    assert row.status == "failed" and row.before == {}
+    # It moved nothing, so there is nothing to restore.
+    with pytest.raises(ApplicationError, match="nothing to restore"):
+        await run(activities.restore_retrieval_index, sweep(incident_id))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_server_that_is_down_is_retried_and_an_unconfigured_application_is_not(
+    migrated_store: Store, chroma_server: str, tmp_path: Path, incident_id: int
+) -> None:
+    proxy = CuttableProxy(chroma_server)
+    proxy.cut()
+    try:
+        activities = RetrievalActivities(
+            migrated_store, settings_for(tmp_path, proxy.url, "any-index", timeout_seconds=2)
+        )
+        with pytest.raises(ApplicationError) as failed:
+            await run(activities.sweep_retrieval_index, sweep(incident_id))
+        assert failed.value.non_retryable is False
+    finally:
+        proxy.close()
+    with pytest.raises(ApplicationError) as refused:
+        await run(activities.sweep_retrieval_index, sweep(incident_id, application="other-app"))
+    assert refused.value.non_retryable is True
+    assert "no [vectorstores.other-app] section" in str(refused.value)
+
+    plan: RetrievalPlan = await ActivityEnvironment().run(
+        activities.retrieval_index_plan, RetrievalQuery(application=APP)
+    )
+    assert (plan.configured, plan.provider, plan.collection) == (True, "chroma", "any-index")
+    missing: RetrievalPlan = await ActivityEnvironment().run(
+        activities.retrieval_index_plan, RetrievalQuery(application="other-app")
+    )
+    assert not missing.configured and "[vectorstores.other-app]" in missing.reason

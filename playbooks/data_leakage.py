@@ -264,11 +264,7 @@ class SensitiveDataLeakage(GenAIPlaybook):
             fallback=Fallback.SKIP,
         )
         if not decision.approved:
-            why = (
-                f"denied by {', '.join(decision.decided_by)}"
-                if decision.outcome == "denied"
-                else "not answered in time"
-            )
+            why = decision.why_not
             await self.follow_up(f"{by_hand} once it is no longer needed: the purge was {why}")
             return
         # A purge that fails is handed to people (retry, done by hand, skip); it must not

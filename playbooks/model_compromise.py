@@ -375,27 +375,8 @@ class ModelCompromise(GenAIPlaybook):
                 escalate_to=[INCIDENT_COMMANDERS],
             )
 
-        serving = [e for e in inventory.endpoints if e.serves == version] or [
-            e for e in inventory.endpoints if e.name == context.endpoint
-        ]
-        if serving:
-            await self.isolate(incident, serving, version)
-        else:
-            await self.missing(
-                "isolate endpoints", f"no endpoint in the inventory serves {version}"
-            )
-
-        await self.roll_back(incident, context, inventory)
-        await self.revoke(incident, inventory.registry_writers, "may write to the registry")
-        await self.notify_owners(
-            inventory,
-            f"{incident.ref}: {version} failed its integrity check; "
-            f"{len(serving)} endpoint(s) affected, last known good "
-            f"{inventory.last_known_good or 'unknown'}, "
-            f"{len(inventory.registry_writers)} registry write key(s) revoked.",
-            also=[ML_PLATFORM],
-        )
-        await self.set_status(IncidentStatus.CONTAINED, f"{version} taken out of service")
+        # The same commands as the version 2 containment branch.
+        await self.contain(incident, context, inventory, version)
         await self.write_report(incident)
 
     async def verify_digest(

@@ -247,11 +247,7 @@ class SystemPromptLeakage(GenAIPlaybook):
             fallback=Fallback.SKIP,
         )
         if not decision.approved:
-            why = (
-                f"denied by {', '.join(decision.decided_by)}"
-                if decision.outcome == "denied"
-                else "not answered in time"
-            )
+            why = decision.why_not
             await self.missing(ROTATE_STEP, f"the rotation of {target} was {why}")
             return
         await self.step(

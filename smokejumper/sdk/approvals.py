@@ -99,6 +99,13 @@ class Decision(BaseModel):
     # What a hand-off was answered with (None for approvals, and for a withdrawn hand-off).
     choice: Choice | None = None
 
+    @property
+    def why_not(self) -> str:
+        """Why it was not approved, for a follow-up: who denied it, or that nobody answered."""
+        if self.outcome == "denied":
+            return f"denied by {', '.join(self.decided_by)}"
+        return "not answered in time"
+
 
 class VoteReceipt(BaseModel):
     """What a responder's update returns: their vote is in; the decision, if it is made."""

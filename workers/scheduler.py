@@ -64,6 +64,7 @@ class Scheduler:
             ),
             settings.temporal.task_queue,
             reopen_window_seconds=settings.intake.reopen_window_seconds,
+            workflow_id_prefix=settings.temporal.workflow_id_prefix,
             fingerprint_fields={
                 name: source.fingerprint
                 for name, source in settings.sources.items()

@@ -45,6 +45,7 @@ class AppState:
             self.settings.temporal.task_queue,
             reopen_window_seconds=self.settings.intake.reopen_window_seconds,
             duplicate_window_seconds=self.settings.intake.duplicate_signal_window_seconds,
+            workflow_id_prefix=self.settings.temporal.workflow_id_prefix,
             fingerprint_fields={
                 name: source.fingerprint
                 for name, source in self.settings.sources.items()

@@ -58,7 +58,9 @@ def fingerprint(alert: Alert, fields: list[str] | None = None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
-def workflow_id_for(fingerprint_value: str, incident_id: int | None = None) -> str:
+def workflow_id_for(
+    fingerprint_value: str, incident_id: int | None = None, prefix: str = "incident"
+) -> str:
     """The id of the workflow that runs an incident's playbook.
 
     It names the incident, not only its fingerprint: a fingerprint can have a closed
@@ -67,5 +69,5 @@ def workflow_id_for(fingerprint_value: str, incident_id: int | None = None) -> s
     carry (their rows keep it, and are addressed by it).
     """
     if incident_id is None:
-        return f"incident-{fingerprint_value}"
-    return f"incident-{fingerprint_value}-{incident_id}"
+        return f"{prefix}-{fingerprint_value}"
+    return f"{prefix}-{fingerprint_value}-{incident_id}"

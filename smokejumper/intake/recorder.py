@@ -70,9 +70,12 @@ def start_of(incident: Incident) -> IncidentStart:
 
 
 class Recorder:
-    def __init__(self, store: Store, reopen_window: timedelta) -> None:
+    def __init__(
+        self, store: Store, reopen_window: timedelta, workflow_id_prefix: str = "incident"
+    ) -> None:
         self.store = store
         self.reopen_window = reopen_window
+        self.workflow_id_prefix = workflow_id_prefix
 
     def record_batch(self, batch: list[Pending]) -> list[Recorded | Exception]:
         """One transaction for many alerts (group commit).
@@ -187,7 +190,7 @@ class Recorder:
             playbook=decision.playbook,
             route=decision.model_dump(mode="json"),
             # Completed below, once the row has its number.
-            workflow_id=workflow_id_for(fp),
+            workflow_id=workflow_id_for(fp, prefix=self.workflow_id_prefix),
             principal=alert.principal.model_dump(exclude_none=True),
             target=alert.target.model_dump(exclude_none=True),
             labels=dict(alert.labels),
@@ -206,7 +209,7 @@ class Recorder:
             winner = session.scalars(select(Incident).where(Incident.open_key == fp)).one()
             return winner, "joined"
         incident.ref = incident_ref(incident.id, now)
-        incident.workflow_id = workflow_id_for(fp, incident.id)
+        incident.workflow_id = workflow_id_for(fp, incident.id, self.workflow_id_prefix)
         session.add(
             TimelineEvent(
                 incident_id=incident.id,

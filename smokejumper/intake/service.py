@@ -69,6 +69,7 @@ class IntakeService:
         reopen_window_seconds: float = 0.0,
         fingerprint_fields: Mapping[str, list[str]] | None = None,
         duplicate_window_seconds: float = 0.0,
+        workflow_id_prefix: str = "incident",
     ) -> None:
         self.store = store
         self._client = client
@@ -77,7 +78,7 @@ class IntakeService:
         self.reopen_window = timedelta(seconds=reopen_window_seconds)
         # Per-source fingerprint overrides, by source name.
         self.fingerprint_fields = dict(fingerprint_fields or {})
-        self._recorder = Recorder(store, self.reopen_window)
+        self._recorder = Recorder(store, self.reopen_window, workflow_id_prefix)
         self._confirmations = Confirmations(store)
         self._group_commit: GroupCommit[Pending, Recorded] = GroupCommit(
             self._recorder.record_batch

@@ -22,6 +22,14 @@ class TemporalSettings(Section):
     )
     namespace: str = "default"
     task_queue: str = "smokejumper"
+    workflow_id_prefix: str = Field(
+        default="incident",
+        pattern=r"^[a-z][a-z0-9-]{0,39}$",
+        description="Incidents' workflow ids start with it. Two installs that share a "
+        "namespace must set different ones: their fingerprints and incident numbers are "
+        "the same for the same alerts, so with one prefix an alert to one install signals "
+        "the other's run.",
+    )
     tls: bool = False
     client_cert: Path | None = None
     client_key: Path | None = None

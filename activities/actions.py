@@ -130,6 +130,17 @@ def retryable(exc: Exception) -> bool:
     return not isinstance(exc, CONFIGURATION_ERRORS)
 
 
+@dataclass(frozen=True)
+class ConfiguredClaim:
+    """What an `actions` row is claimed with when the provider is the one configuration
+    names for the target (a memory purge, a retrieval sweep), not one the message carries."""
+
+    incident_id: int
+    step: str | None
+    provider: str
+    business_key: str
+
+
 def failure(exc: Exception) -> ApplicationError:
     """The Temporal failure an activity raises for `exc`, retryable as `exc` says."""
     return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not retryable(exc))

@@ -14,9 +14,7 @@ not verified).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from activities.actions import ActionRows, Applied, Attempt, failure, in_thread
+from activities.actions import ActionRows, Applied, Attempt, ConfiguredClaim, failure, in_thread
 from activities.evidence import EvidenceActivities
 from integrations.memory.base import MemoryProviderError, MemoryScope, MemorySnapshot
 from integrations.memory.registry import MemoryProviders, not_configured
@@ -138,7 +136,7 @@ class MemoryActivities(ActionRows):
 
     def _purge(self, action: MemoryAction) -> ActionResult:
         config = self.settings.memory.get(action.application)
-        claim = _Claim(
+        claim = ConfiguredClaim(
             action.incident_id,
             action.step,
             config.provider if config else "none",
@@ -162,13 +160,3 @@ class MemoryActivities(ActionRows):
             return Applied(after, provider.verify_purged(scope), provider.restorable)
 
         return self._apply(PURGE, claim, action.target, purge)
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """What the `actions` row of a purge is claimed with (the provider named by config)."""
-
-    incident_id: int
-    step: str | None
-    provider: str
-    business_key: str

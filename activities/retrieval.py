@@ -12,12 +12,11 @@ moves the rest and nothing twice, and the restore puts back exactly those.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from activities.actions import ActionRows, Applied, Attempt, in_thread
+from activities.actions import ActionRows, Applied, Attempt, ConfiguredClaim, in_thread
 from integrations.vectorstores.registry import VectorStores, not_configured
 from integrations.vectorstores.sweep import plan_sweep, verify_swept
 from smokejumper.config import Settings
@@ -37,16 +36,6 @@ from smokejumper.settings.vectorstores import VectorStoreSettings
 from smokejumper.store.db import Store
 
 SWEEP = "sweep_retrieval_index"
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """What the `actions` row of a sweep is claimed with (the provider named by config)."""
-
-    incident_id: int
-    step: str | None
-    provider: str
-    business_key: str
 
 
 class RetrievalActivities(ActionRows):
@@ -82,7 +71,7 @@ class RetrievalActivities(ActionRows):
 
     def _sweep(self, sweep: RetrievalSweep) -> ActionResult:
         configured = self.settings.vectorstores.get(sweep.application)
-        claim = _Claim(
+        claim = ConfiguredClaim(
             sweep.incident_id,
             sweep.step,
             configured.provider if configured else "none",

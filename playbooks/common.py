@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 from smokejumper.masking import mask
 from smokejumper.sdk import (
@@ -37,6 +37,7 @@ from smokejumper.sdk import (
     PrincipalAction,
     Severity,
     SupplierNotice,
+    failure_message,
 )
 
 # Approver groups the built-in playbooks ask (configure them under [approvers]).
@@ -333,6 +334,10 @@ class GenAIPlaybook(Playbook):
             escalate_to=[INCIDENT_COMMANDERS],
         )
 
+    async def follow_up(self, message: str) -> None:
+        """Something left for a responder to do: the report lists it."""
+        await self.record("follow_up", message)
+
     async def tell_suppliers(
         self, incident: IncidentStart, components: list[ComponentRef], finding: str, asked: str
     ) -> None:
@@ -358,11 +363,9 @@ class GenAIPlaybook(Playbook):
                 on_failure=OnFailure.RAISE,
             )
         except ActivityError as exc:
-            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
-            await self.record(
-                "follow_up",
+            await self.follow_up(
                 f"Tell the suppliers of {', '.join(str(c) for c in components)} about "
-                f"{incident.ref} by hand: {cause}",
+                f"{incident.ref} by hand: {failure_message(exc)}"
             )
 
     async def write_report(self, incident: IncidentStart) -> None:

@@ -186,10 +186,6 @@ class SensitiveDataLeakage(GenAIPlaybook):
             "retained or used for training, and of anything on your side that caused it.",
         )
 
-    async def follow_up(self, message: str) -> None:
-        """Something left for a responder to do: the report lists it."""
-        await self.record("follow_up", message)
-
     async def purge_memory(self, incident: IncidentStart, context: IncidentContext) -> None:
         """Ask whether to purge the conversation's memory and caches, and purge them on
         approval. Anything short of a purge leaves a follow-up."""

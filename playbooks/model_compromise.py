@@ -203,6 +203,11 @@ class ModelCompromise(GenAIPlaybook):
             "endpoints": [e.model_dump() for e in inventory.endpoints],
             "integrity": integrity.model_dump(mode="json"),
         }
+        await self.keep_registry_state(incident, history)
+        return integrity
+
+    async def keep_registry_state(self, incident: IncidentStart, history: dict[str, Any]) -> None:
+        """What the alert, the inventory and the check said of the version, as evidence."""
         await self.step(
             "capture registry state",
             CAPTURE_EVIDENCE,
@@ -214,7 +219,6 @@ class ModelCompromise(GenAIPlaybook):
                 captured_by=f"playbook:{self.name}",
             ),
         )
-        return integrity
 
     async def confirm_false_alarm(
         self, incident: IncidentStart, integrity: IntegrityReport, version: str
@@ -413,17 +417,7 @@ class ModelCompromise(GenAIPlaybook):
             "last_known_good": inventory.last_known_good,
             "endpoints": [e.model_dump() for e in inventory.endpoints],
         }
-        await self.step(
-            "capture registry state",
-            CAPTURE_EVIDENCE,
-            EvidenceCapture(
-                incident_id=incident.incident_id,
-                name="registry-state",
-                kind="model_registry",
-                content=json.dumps(history, indent=2, sort_keys=True),
-                captured_by=f"playbook:{self.name}",
-            ),
-        )
+        await self.keep_registry_state(incident, history)
 
     async def isolate(
         self, incident: IncidentStart, serving: list[EndpointInfo], version: str

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 from playbooks.common import GenAIPlaybook
 from smokejumper.sdk import (
@@ -42,6 +42,7 @@ from smokejumper.sdk import (
     QueryLogRequest,
     Route,
     Severity,
+    failure_message,
     playbook,
 )
 
@@ -184,12 +185,11 @@ class ModelExtraction(GenAIPlaybook):
                 on_failure=OnFailure.RAISE,
             )
         except ActivityError as exc:
-            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
-            await self.record("follow_up", f"{by_hand}: reading it failed ({cause})")
+            await self.follow_up(f"{by_hand}: reading it failed ({failure_message(exc)})")
             return
         if kept is None or not kept.configured:
             reason = kept.reason if kept is not None else "nothing was returned"
-            await self.record("follow_up", f"{by_hand}: {reason}")
+            await self.follow_up(f"{by_hand}: {reason}")
             return
         await self.record(
             "query_log.kept",

@@ -88,6 +88,7 @@ from smokejumper.domain.retrieval import (
 from smokejumper.domain.routing import Route
 from smokejumper.domain.suppliers import ComponentRef, SupplierNotice, SuppliersTold
 from smokejumper.sdk.approvals import Choice, Decision, Escalation, Fallback
+from smokejumper.sdk.attempts import failure_message
 from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
 from smokejumper.sdk.playbook import OnFailure, Playbook, PlaybookAborted, playbook
 
@@ -187,5 +188,6 @@ __all__ = [
     "SuppliersTold",
     "SweepCounts",
     "ToolCallsRequest",
+    "failure_message",
     "playbook",
 ]

@@ -67,7 +67,8 @@ class Attempted:
         )
 
 
-def describe(exc: BaseException) -> str:
+def failure_message(exc: BaseException) -> str:
+    """Why a step failed, as the timeline says it: the activity's own message."""
     if isinstance(exc, ActivityError) and isinstance(exc.cause, ApplicationError):
         return exc.cause.message
     return str(exc) or type(exc).__name__

@@ -20,7 +20,7 @@ from smokejumper.sdk.attempts import (
     ContractUndo,
     OnFailure,
     Undo,
-    describe,
+    failure_message,
 )
 from smokejumper.sdk.clock_runner import Clocks
 from smokejumper.sdk.patches import HANDOFF_PATCH
@@ -80,7 +80,7 @@ class Steps(Clocks):
         except ActivityError as exc:
             if on_failure is OnFailure.RAISE or not workflow.patched(HANDOFF_PATCH):
                 raise
-            self._hand_off(attempted, describe(exc))
+            self._hand_off(attempted, failure_message(exc))
             return None
         await self._completed(attempted, result)
         return result
@@ -92,7 +92,9 @@ class Steps(Clocks):
         try:
             return await attempted.run()
         except ActivityError as exc:
-            await self.record("step.failed", f"Step {name} failed: {describe(exc)}", step=name)
+            await self.record(
+                "step.failed", f"Step {name} failed: {failure_message(exc)}", step=name
+            )
             raise
         finally:
             self._current_step = None
@@ -137,7 +139,7 @@ class Steps(Clocks):
             try:
                 result = await attempted.run()
             except ActivityError as exc:
-                await self._handoff(attempted, f"re-checking it failed: {describe(exc)}")
+                await self._handoff(attempted, f"re-checking it failed: {failure_message(exc)}")
                 return
             if getattr(result, "verified", None) is not False:
                 self._missing.pop(attempted.name, None)
@@ -193,7 +195,7 @@ class Steps(Clocks):
             try:
                 result = await self._attempt(attempted)
             except ActivityError as exc:
-                cause = describe(exc)
+                cause = failure_message(exc)
                 self._missing[name] = cause
                 round_ += 1
                 continue

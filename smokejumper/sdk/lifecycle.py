@@ -22,7 +22,7 @@ from smokejumper.domain.incidents import (
     StatusChange,
 )
 from smokejumper.sdk.approvals import ApprovalSpec, Decision, Fallback, PendingApproval
-from smokejumper.sdk.attempts import OnFailure, PlaybookAborted, describe
+from smokejumper.sdk.attempts import OnFailure, PlaybookAborted, failure_message
 from smokejumper.sdk.clocks import StopClock
 from smokejumper.sdk.patches import CLOSE_ENDS_RUN_PATCH, HANDOFF_PATCH, RETEST_GATE_PATCH
 from smokejumper.sdk.retest_gate import RetestGate
@@ -100,7 +100,7 @@ class Lifecycle(RetestGate):
             await self.record("playbook.aborted", f"Playbook aborted: {exc}")
             await self._compensate()
         except Exception as exc:
-            await self.record("playbook.failed", f"Playbook failed: {describe(exc)}")
+            await self.record("playbook.failed", f"Playbook failed: {failure_message(exc)}")
             await self._compensate()
         else:
             await self.record("playbook.finished", "Playbook finished; incident stays open")
@@ -236,7 +236,7 @@ class Lifecycle(RetestGate):
                 else f"nobody but {request.actor} may approve it"
             )
         except ActivityError as exc:
-            problem = describe(exc)
+            problem = failure_message(exc)
         if problem is not None:
             # Nobody else to ask: the close still goes through, and says what stays.
             self._lift_refused = f"{problem} (approvers: {asked})"

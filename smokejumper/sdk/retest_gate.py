@@ -22,7 +22,7 @@ from smokejumper.contracts.models import RESTORE_MODEL
 from smokejumper.contracts.retest import RETEST
 from smokejumper.domain.retest import RetestPurpose, RetestRequest, RetestResult
 from smokejumper.sdk.approvals import Fallback
-from smokejumper.sdk.attempts import describe
+from smokejumper.sdk.attempts import failure_message
 from smokejumper.sdk.handoffs import Steps
 
 # Undos that put the endpoint back in front of whoever attacked it.
@@ -72,7 +72,7 @@ class RetestGate(Steps):
                 incident_id=request.incident_id,
                 business_key=request.business_key,
                 endpoints=endpoints,
-                reason=f"the retest could not run: {describe(exc)}",
+                reason=f"the retest could not run: {failure_message(exc)}",
             )
         said = result.reason or result.summary()
         data: dict[str, str | int | float | bool | None] = {
@@ -110,7 +110,7 @@ class RetestGate(Steps):
                 else f"fewer than {OVERRIDE_APPROVALS} approvers besides {requested_by}"
             )
         except ActivityError as exc:
-            problem = describe(exc)
+            problem = failure_message(exc)
         if problem is None:
             decision = await self.approve(
                 step,

@@ -4,6 +4,7 @@ included, and the data dir holds the operator token and keys."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
@@ -30,3 +31,25 @@ def private_database(path: Path, *, create: bool = True) -> Path:
         if candidate.exists():
             os.chmod(candidate, PRIVATE_FILE)
     return path
+
+
+def create_once(path: Path, value: str) -> str:
+    """Write `value` to `path` (owner-only) unless the file exists; the file's value either
+    way. When several processes start at once exactly one value wins, and no process ever
+    reads the file half-written: the value goes to a file of its own, which is then linked
+    into place whole (a link fails when the name is taken, as O_EXCL would)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(staged, PRIVATE_FILE)
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        return value
+    finally:
+        os.unlink(staged)

@@ -6,11 +6,11 @@ Configured as `api.operator_token`, or generated once into `data_dir/operator.to
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from smokejumper.config import Settings
+from smokejumper.private_files import create_once
 
 TOKEN_FILE = "operator.token"  # noqa: S105 - a file name, not a secret
 
@@ -36,13 +36,4 @@ def operator_token(settings: Settings, *, create: bool = False) -> str:
             f"no operator token: set SMOKEJUMPER_API__OPERATOR_TOKEN, or run where "
             f"`smokejumper up` keeps {path}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = "sjop_" + secrets.token_urlsafe(32)
-    # O_EXCL: when several processes start at once exactly one writes the file.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return operator_token(settings, create=False)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    return token
+    return create_once(path, "sjop_" + secrets.token_urlsafe(32))

@@ -11,7 +11,6 @@ the embedded engine reads it there when it loads its settings.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pydantic import SecretStr
 
 from smokejumper.config import PAYLOAD_KEY_FILE, Settings
 from smokejumper.payload_keys import KEY_BYTES
+from smokejumper.private_files import create_once
 
 
 def payload_key_path(settings: Settings) -> Path:
@@ -36,14 +36,5 @@ def ensure_payload_key(settings: Settings) -> None:
     if not wants_generated_key(settings):
         return
     path = payload_key_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
-    # O_EXCL: when several processes start at once exactly one writes the file.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text(encoding="utf-8").strip()
-    else:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value + "\n")
+    value = create_once(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
     settings.temporal.encryption_key = SecretStr(value)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import secrets
 from pathlib import Path
 
 from smokejumper.config import Settings
+from smokejumper.private_files import create_once
 
 KEY_BYTES = 32
 
@@ -45,13 +45,5 @@ def audit_key(settings: Settings, *, create: bool = True) -> bytes:
             f"no audit key at {path}: set audit.key_file (SMOKEJUMPER_AUDIT__KEY_FILE) to "
             "the deployment's key file"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
-    # O_EXCL: when several processes start at once exactly one writes the file.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return audit_key(settings, create=False)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+    value = create_once(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
     return _decode(value, path)

@@ -25,7 +25,7 @@ from smokejumper.incidents.service import find_incident
 from smokejumper.masking import mask
 from smokejumper.store import audit
 from smokejumper.store.db import Store
-from smokejumper.store.tables import EvidenceItem, Incident, LegalHold, utcnow
+from smokejumper.store.tables import ROW_ID_MAX, EvidenceItem, Incident, LegalHold, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,10 @@ _OVER = (IncidentStatus.RESOLVED.value, IncidentStatus.CLOSED.value)
 class HoldRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=REASON_MAX, description="Why it is held.")
     evidence_id: int | None = Field(
-        default=None, ge=1, description="One item; unset: every item of the incident."
+        default=None,
+        ge=1,
+        le=ROW_ID_MAX,
+        description="One item; unset: every item of the incident.",
     )
 
 

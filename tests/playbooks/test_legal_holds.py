@@ -90,6 +90,11 @@ async def test_held_evidence_survives_retention_and_purges_until_released(
         f"/api/v1/incidents/{ref}/legal-holds", json={"reason": "x", "evidence_id": 999_999}
     )
     assert other.status_code == 404 and "has no evidence 999999" in other.text
+    # Beyond a row id (PostgreSQL's integer): refused at the boundary, never a database error.
+    huge = await engine.http.post(
+        f"/api/v1/incidents/{ref}/legal-holds", json={"reason": "x", "evidence_id": 2**40}
+    )
+    assert huge.status_code == 422 and "evidence_id" in huge.text
     released = await engine.cli("evidence", "release", ref, "1", "--reason", "case settled")
     assert released.exit_code == 0, released.output
     again = await engine.cli("evidence", "release", ref, "1", "--reason", "twice")

@@ -61,6 +61,7 @@ from integrations.models.base import ModelProviderError
 from integrations.prompts.base import PromptProviderError
 from integrations.vectorstores.base import VectorStoreError
 from smokejumper.domain.containment import ActionResult
+from smokejumper.observability.tracing import provider_call
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, Incident, TimelineEvent
 
@@ -240,7 +241,10 @@ class ActionRows:
             key, dict(row.before or {}), lambda before: self._record_before(key, before)
         )
         try:
-            applied = change(attempt)
+            with provider_call(
+                kind, action.provider, incident_id=action.incident_id, step=action.step
+            ):
+                applied = change(attempt)
         except Exception as exc:
             self._fail(key, exc)
             raise failure(exc) from None
@@ -377,7 +381,13 @@ class ActionRows:
         if not can_restore:
             raise ApplicationError(not_restorable, type="NotRestorable", non_retryable=True)
         try:
-            after = restore(dict(row.before))
+            with provider_call(
+                f"restore {row.action}",
+                row.provider,
+                incident_id=row.incident_id,
+                step=row.step,
+            ):
+                after = restore(dict(row.before))
         except Exception as exc:
             self._record_restore_error(key, exc)
             raise failure(exc) from None

@@ -19,6 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from cli.api_client import ApiClient, call
 from cli.api_client import json_of as _json
 from cli.api_client import print_rejection as _print_rejection
+from cli.data import backup as _backup
+from cli.data import erase as _erase
+from cli.data import restore as _restore
 from cli.demo import demo
 from cli.evidence import evidence_app
 from cli.inventory import inventory_app
@@ -50,6 +53,9 @@ app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(users_app, name="users")
 app.add_typer(evidence_app, name="evidence")
+app.command("backup")(_backup)
+app.command("restore")(_restore)
+app.command("erase")(_erase)
 
 
 class _Context:
@@ -87,11 +93,16 @@ def _settings(ctx: typer.Context) -> Settings:
     return context.settings
 
 
-def _run_process(ctx: typer.Context, name: str) -> None:
+def _run_process(ctx: typer.Context, name: str, queues: list[str] | None = None) -> None:
     settings = _settings(ctx)
     # An embedded engine's process started on its own encrypts like the ones `up` starts.
     ensure_payload_key(settings)
-    configure_logging(settings.log_level, settings.secret_values(), process=name)
+    configure_logging(
+        settings.log_level,
+        settings.secret_values(),
+        process=name,
+        log_format=settings.observability.log_format,
+    )
     # Imported when run: the other commands start without loading every provider.
     from workers import api, scheduler, worker
 
@@ -101,7 +112,10 @@ def _run_process(ctx: typer.Context, name: str) -> None:
         "scheduler": scheduler.main,
     }
     try:
-        processes[name](settings)
+        if queues:
+            worker.main(settings, queues)
+        else:
+            processes[name](settings)
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
 
@@ -117,7 +131,12 @@ def up(ctx: typer.Context) -> None:
     """Run everything on this machine: Temporal dev server, worker, API, scheduler."""
     settings = _settings(ctx)
     ensure_payload_key(settings)
-    configure_logging(settings.log_level, settings.secret_values(), process="up")
+    configure_logging(
+        settings.log_level,
+        settings.secret_values(),
+        process="up",
+        log_format=settings.observability.log_format,
+    )
     from workers import up as engine
 
     context: _Context = ctx.obj
@@ -132,9 +151,28 @@ app.command()(demo)
 
 
 @app.command()
-def worker(ctx: typer.Context) -> None:
+def worker(
+    ctx: typer.Context,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve only these integration queues (entries of "
+            "temporal.integration_queues, comma-separated, e.g. keys,endpoints.kubernetes): "
+            "their providers' activities, no playbooks.",
+        ),
+    ] = None,
+) -> None:
     """Run a Temporal worker for playbooks and activities."""
-    _run_process(ctx, "worker")
+    if queues is None:
+        _run_process(ctx, "worker")
+        return
+    from workers import integration_worker
+
+    try:
+        chosen = integration_worker.parse_queues(queues, _settings(ctx).temporal)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    _run_process(ctx, "worker", queues=chosen)
 
 
 @app.command()
@@ -156,7 +194,15 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     settings = _settings(ctx)
     private_dir(settings.data_dir)
-    revision = apply(settings.effective_database_url)
+    try:
+        revision = apply(settings.effective_database_url)
+    except DBAPIError as exc:
+        # A migration Job started before its database answers says why in one line; the
+        # driver's message names host, database and role, never the password.
+        reason = (str(exc.orig).strip().splitlines() or [""])[0]
+        raise fail(
+            f"cannot migrate the database ({type(exc.orig).__name__}): {reason}", 1
+        ) from None
     typer.echo(f"database at revision {revision}")
 
 

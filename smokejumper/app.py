@@ -15,6 +15,7 @@ from smokejumper.api import (
     codec,
     controls,
     dead_letters,
+    erasure,
     evidence,
     health,
     incident_actions,
@@ -31,6 +32,7 @@ from smokejumper.config import ConfigError, Settings
 from smokejumper.console import mount_console
 from smokejumper.domain.routing import Route
 from smokejumper.incidents.legal_holds import EvidenceDeleter
+from smokejumper.observability.tracing import untraced_request
 from smokejumper.store.audit_seal import HeadCheckpoints
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
@@ -82,6 +84,7 @@ def create_app(
         version=__version__,
         description="Incident response for Generative-AI systems.",
         lifespan=lifespan,
+        telemetry={"exclude": untraced_request},
     )
     app.state.smokejumper = state
     outage.install(app)
@@ -94,6 +97,7 @@ def create_app(
     app.include_router(controls.router)
     app.include_router(evidence.router)
     app.include_router(legal_holds.router)
+    app.include_router(erasure.router)
     app.include_router(metrics.router)
     app.include_router(codec.router)
     app.state.evidence_reader = evidence_reader

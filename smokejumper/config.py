@@ -37,8 +37,10 @@ from smokejumper.settings.email import EmailSettings
 from smokejumper.settings.evidence import EvidenceSettings
 from smokejumper.settings.intake import SOURCE_NAME, IntakeSettings, SourceSettings
 from smokejumper.settings.memory import MemorySettings
+from smokejumper.settings.observability import ObservabilitySettings
 from smokejumper.settings.pollers import PollerSettings
 from smokejumper.settings.query_logs import QueryLogSettings
+from smokejumper.settings.retention import RetentionSettings
 from smokejumper.settings.retest import RetestSettings
 from smokejumper.settings.scheduler import SchedulerSettings
 from smokejumper.settings.slack import SlackSettings
@@ -65,6 +67,7 @@ SECRET_KEY_NAMES = frozenset(
         "password",
         "secret",
         "session_secret",
+        "client_secret",
     }
     | {"encryption_key", "previous_encryption_keys"}
 )
@@ -177,6 +180,15 @@ class Settings(BaseSettings):
     retest: RetestSettings = Field(
         default_factory=RetestSettings,
         description="The retest before containment is undone (see docs/playbooks.md).",
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="How long raw alert bodies and dead letters are kept (see docs/operations.md).",
+    )
+    observability: ObservabilitySettings = Field(
+        default_factory=ObservabilitySettings,
+        description="The worker's Temporal SDK metrics, traces, JSON logs "
+        "(see docs/operations.md).",
     )
     audit: AuditSettings = Field(
         default_factory=AuditSettings,

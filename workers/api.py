@@ -11,10 +11,12 @@ from integrations.sources.registry import NORMALIZERS
 from smokejumper.api.server import server_config
 from smokejumper.app import create_app
 from smokejumper.config import Settings
+from smokejumper.observability.tracing import configure_tracing
 from smokejumper.sdk.registry import discover, routes_of
 
 
 def main(settings: Settings) -> None:
+    configure_tracing(settings, "api")
     playbooks = discover(settings)
     evidence = evidence_store(settings)
     app = create_app(
@@ -27,5 +29,7 @@ def main(settings: Settings) -> None:
         audit_checkpoints=head_checkpoints(settings),
         slack_responder=slack_responder,
     )
+    # Erasure rewrites evidence objects (smokejumper.api.erasure).
+    app.state.evidence_objects = evidence
     config = server_config(app, settings)
     uvicorn.Server(config).run()

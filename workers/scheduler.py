@@ -29,12 +29,12 @@ from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.config import ConfigError, Settings
 from smokejumper.domain.routing import Router
-from smokejumper.incidents import legal_holds
+from smokejumper.incidents import legal_holds, retention
 from smokejumper.intake import idempotency
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
 from smokejumper.store.db import Store
-from smokejumper.store.leases import SCHEDULER_LEASE, acquire_or_renew, release
+from smokejumper.store.leases import SCHEDULER_LEASE, Fence, StaleLeader, acquire, release
 from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect
 
@@ -52,6 +52,8 @@ class Scheduler:
         self.store = store
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.leader = False
+        # This leader's term of the lease; every leader-only write is checked against it.
+        self.fence: Fence | None = None
         self._client_lock = asyncio.Lock()
         self._client: Client | None = None
         # Pollers open incidents, so they route and fingerprint exactly as the API does.
@@ -87,15 +89,39 @@ class Scheduler:
 
     async def renew_lease(self) -> None:
         ttl = timedelta(seconds=self.settings.scheduler.lease_seconds)
-        leader = await asyncio.to_thread(
-            acquire_or_renew, self.store, SCHEDULER_LEASE, self.holder, ttl
-        )
+        fence = await asyncio.to_thread(acquire, self.store, SCHEDULER_LEASE, self.holder, ttl)
+        leader = fence is not None
         if leader != self.leader:
-            log.info("scheduler %s is now %s", self.holder, "leader" if leader else "standby")
+            term = f" (term {fence.token})" if fence is not None else ""
+            log.info(
+                "scheduler %s is now %s%s", self.holder, "leader" if leader else "standby", term
+            )
         self.leader = leader
+        self.fence = fence
+
+    def _term(self) -> Fence | None:
+        """The fence to write under, or None when this instance does not lead."""
+        return self.fence if self.leader else None
+
+    def _stale(self, fence: Fence, job: str) -> None:
+        """A write was refused: another scheduler took the lease while this one was away."""
+        log.warning(
+            "scheduler %s: %s refused, term %d of the lease is over; now standby",
+            self.holder,
+            job,
+            fence.token,
+        )
+        if self.fence == fence:
+            self.leader = False
+            self.fence = None
 
     async def dispatch_outbox(self) -> None:
-        if not self.leader:
+        fence = self._term()
+        if fence is None:
+            return
+        # Dispatches are idempotent signals, not store writes; still, a stale leader stops.
+        if not await asyncio.to_thread(fence.held, self.store):
+            self._stale(fence, "outbox dispatch")
             return
         min_age = timedelta(seconds=self.settings.scheduler.outbox_min_age_seconds)
         sent = await self.intake.dispatch_pending(min_age)
@@ -104,9 +130,14 @@ class Scheduler:
 
     async def purge_idempotency_keys(self) -> None:
         """Alert requests' idempotency keys are kept a day (KEY_TTL), then dropped."""
-        if not self.leader:
+        fence = self._term()
+        if fence is None:
             return
-        dropped = await asyncio.to_thread(idempotency.purge_expired, self.store)
+        try:
+            dropped = await asyncio.to_thread(idempotency.purge_expired, self.store, fence)
+        except StaleLeader:
+            self._stale(fence, "idempotency key purge")
+            return
         if dropped:
             log.info("dropped %d expired idempotency keys", dropped)
 
@@ -114,12 +145,19 @@ class Scheduler:
         """Evidence older than `evidence.retention_days` of incidents that are over is
         deleted, except what a legal hold keeps; each deletion is audited."""
         days = self.settings.evidence.retention_days
-        if not self.leader or days is None:
+        fence = self._term()
+        if fence is None or days is None:
             return None
         cutoff = datetime.now(UTC) - timedelta(days=days)
-        done = await asyncio.to_thread(
-            legal_holds.apply_retention, self.store, cutoff, evidence_store(self.settings).delete
-        )
+        try:
+            done = await asyncio.to_thread(
+                lambda: legal_holds.apply_retention(
+                    self.store, cutoff, evidence_store(self.settings).delete, fence=fence
+                )
+            )
+        except StaleLeader:
+            self._stale(fence, "evidence retention")
+            return None
         if done.deleted or done.object_errors:
             log.info(
                 "evidence retention: %d deleted, %d kept on legal hold, %d object(s) not removed",
@@ -129,9 +167,44 @@ class Scheduler:
             )
         return done
 
+    async def apply_data_retention(self) -> dict[str, retention.Swept]:
+        """Alert bodies older than `retention.raw_alerts_days` and dead letters older than
+        `retention.dead_letters_days` are deleted, except a held incident's; audited."""
+        fence = self._term()
+        if fence is None:
+            return {}
+        now = datetime.now(UTC)
+        jobs = {
+            "alert bodies": (self.settings.retention.raw_alerts_days, retention.delete_raw_alerts),
+            "dead letters": (
+                self.settings.retention.dead_letters_days,
+                retention.delete_dead_letters,
+            ),
+        }
+        done: dict[str, retention.Swept] = {}
+        for what, (days, sweep) in jobs.items():
+            if days is None:
+                continue
+            cutoff = now - timedelta(days=days)
+            try:
+                swept = await asyncio.to_thread(sweep, self.store, cutoff, guard=fence.check)
+            except StaleLeader:
+                self._stale(fence, f"{what} retention")
+                return done
+            done[what] = swept
+            if swept.deleted:
+                log.info(
+                    "retention: %d %s deleted, %d kept on legal hold",
+                    len(swept.deleted),
+                    what,
+                    len(swept.held),
+                )
+        return done
+
     async def run_poller(self, name: str) -> RunCounts:
         """One run of a poller, on the leader only; it stops early if the lease is lost."""
-        if not self.leader:
+        fence = self._term()
+        if fence is None:
             return RunCounts()
         poller = self.pollers[name]
         try:
@@ -141,7 +214,12 @@ class Scheduler:
                 self.intake,
                 lambda: self.leader,
                 context=self.settings.source_context(poller.source),
+                fence=fence,
             )
+        except StaleLeader:
+            # The record being written rolled back with its cursor; the new leader has it.
+            self._stale(fence, f"poller {name}")
+            return RunCounts()
         except Exception as exc:
             # The failed record was rolled back with its cursor; the next run retries it.
             # Only the type at ERROR: database errors quote their parameters, i.e. payloads.
@@ -190,6 +268,16 @@ class Scheduler:
                 "interval",
                 hours=1,
                 id="evidence-retention",
+                max_instances=1,
+                coalesce=True,
+            )
+        retain = self.settings.retention
+        if retain.raw_alerts_days is not None or retain.dead_letters_days is not None:
+            scheduler.add_job(
+                self.apply_data_retention,
+                "interval",
+                hours=1,
+                id="data-retention",
                 max_instances=1,
                 coalesce=True,
             )

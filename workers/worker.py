@@ -26,6 +26,7 @@ from activities.models import ModelActivities
 from activities.notify import NotifyActivities
 from activities.prompts import PromptActivities
 from activities.query_logs import QueryLogActivities
+from activities.queues import QueueActivities
 from activities.reports import ReportActivities
 from activities.retest import RetestActivities
 from activities.retrieval import RetrievalActivities
@@ -39,11 +40,14 @@ from smokejumper.contracts.base import (
     contracts_of,
     implemented_names,
 )
+from smokejumper.observability.sdk_metrics import sdk_runtime
+from smokejumper.observability.tracing import configure_tracing, tracing_interceptors
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
 from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect, ensure_search_attributes
 from smokejumper.temporal.sandbox import sandboxed_runner
+from workers import integration_worker
 
 __all__ = [
     "WorkerParts",
@@ -71,6 +75,7 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         incident.set_incident_status,
         incident.set_incident_severity,
         approvals.resolve_approvers,
+        *_queues(settings or Settings()),
         audit.record_audit,
         notify.notify,
         containment.revoke_key,
@@ -84,6 +89,12 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         *slack_activities(store, settings or Settings()),
         *_response(store, settings or Settings()),
     ]
+
+
+def _queues(settings: Settings) -> list[Callable[..., Any]]:
+    """Which task queue a provider family's step runs on, and whether a worker serves it."""
+    queues = QueueActivities(settings.temporal)
+    return [queues.integration_queue, queues.queue_has_worker]
 
 
 def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
@@ -164,11 +175,13 @@ def worker_parts(
 ) -> WorkerParts:
     """`workflows`, by default every discovered playbook (built-in and `playbook_dirs`),
     with the activities; raises ConfigError when a playbook cannot be loaded, or when an
-    activity contract its workflows call has no implementation (or several)."""
+    activity contract its workflows call has no implementation (or several). Families
+    routed to integration queues as a whole are left to `worker --queues` workers."""
     chosen = [*(workflows or discover(settings).values()), *slack_workflows(settings)]
-    activities = activities_for(store, settings)
+    away = integration_worker.routed_away(settings.temporal)
+    activities = integration_worker.without(activities_for(store, settings), away)
     try:
-        check_implementations(activities, contracts_of(chosen))
+        check_implementations(activities, [c for c in contracts_of(chosen) if c.name not in away])
     except ContractError as exc:
         raise ConfigError(str(exc)) from None
     return WorkerParts(chosen, activities)
@@ -209,7 +222,12 @@ async def run(settings: Settings) -> None:
     store = open_store(settings, head_checkpoints(settings))
     # Checked before connecting: a worker that cannot run its playbooks says so at once.
     parts = worker_parts(settings, store)
-    client = await connect(settings.temporal)
+    configure_tracing(settings, "worker")
+    client = await connect(
+        settings.temporal,
+        runtime=sdk_runtime(settings.observability),
+        interceptors=tracing_interceptors(settings),
+    )
     if settings.temporal.address is not None:
         # The embedded dev server gets them by flag; a cluster of the operator's may not
         # have them, and playbooks that set them would fail every workflow task.
@@ -242,5 +260,6 @@ async def start_socket_mode(settings: Settings, store: Store, client: Client) ->
     return runner
 
 
-def main(settings: Settings) -> None:
-    asyncio.run(run(settings))
+def main(settings: Settings, queues: Sequence[str] = ()) -> None:
+    """The playbook worker; with `queues`, a worker for those integration queues only."""
+    asyncio.run(integration_worker.run(settings, queues) if queues else run(settings))

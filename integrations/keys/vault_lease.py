@@ -8,6 +8,8 @@ need `sudo` on the paths (see docs/integrations.md).
 
 from __future__ import annotations
 
+import re
+
 from integrations.keys.base import KeyNotFound, KeyProviderError, KeyState, gone
 from integrations.keys.vault_api import vault_api
 from smokejumper.domain.containment import KeyStatus
@@ -15,6 +17,9 @@ from smokejumper.domain.containment import KeyStatus
 PROVIDER = "vault_lease"
 # Enough lease ids for a responder to recognise; the count says how many there were.
 _SHOWN = 20
+# What mount paths, role names and lease ids are made of: nothing that would end the path
+# (`?`, `#`), escape it (`%`) or step out of it (`..`, checked separately).
+_PREFIX = re.compile(r"[A-Za-z0-9._\-/]{1,1024}")
 
 
 class VaultLeases:
@@ -29,9 +34,12 @@ class VaultLeases:
     @staticmethod
     def _prefix(key_id: str) -> str:
         prefix = key_id.strip("/")
-        if not prefix or ".." in prefix.split("/"):
+        segments = prefix.split("/")
+        if not _PREFIX.fullmatch(prefix) or ".." in segments or "" in segments:
             raise KeyProviderError(
-                f"vault_lease: {key_id!r} is not a lease prefix", retryable=False
+                f"vault_lease: {key_id[:40]!r} is not a lease prefix (mount/path/role, e.g. "
+                "database/creds/readonly)",
+                retryable=False,
             )
         return prefix
 
@@ -55,9 +63,11 @@ class VaultLeases:
         )
 
     def revoke(self, key_id: str) -> KeyState:
+        # No trailing slash: Vault and OpenBao refuse a write to a path ending in '/', and
+        # add the slash themselves, so `app` does not revoke the leases of `app2`.
         self.api.request(
             "PUT",
-            f"/sys/leases/revoke-prefix/{self._prefix(key_id)}/",
+            f"/sys/leases/revoke-prefix/{self._prefix(key_id)}",
             what=f"revoke leases under {key_id}",
         )
         return KeyState(

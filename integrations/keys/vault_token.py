@@ -5,12 +5,26 @@ is not restorable. Named by accessor, so the token itself never passes through s
 
 from __future__ import annotations
 
+import re
+
 from integrations.keys.base import KeyProviderError, KeyState, gone
 from integrations.keys.vault_api import invalid_accessor, vault_api
 from smokejumper.domain.containment import KeyStatus
 
 PROVIDER = "vault_token"
 _KEPT = ("display_name", "policies", "expire_time", "entity_id", "orphan", "path")
+# Accessors are short base62 strings (with a `.<namespace id>` suffix in a namespace).
+_ACCESSOR = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def _accessor(key_id: str) -> str:
+    if not _ACCESSOR.fullmatch(key_id):
+        raise KeyProviderError(
+            f"vault_token: {key_id[:40]!r} is not a token accessor (letters, digits, '.', "
+            "'_' and '-', as `vault token lookup` shows it)",
+            retryable=False,
+        )
+    return key_id
 
 
 class VaultTokens:
@@ -27,7 +41,7 @@ class VaultTokens:
             "POST",
             "/auth/token/lookup-accessor",
             what=f"look up accessor {key_id}",
-            json={"accessor": key_id},
+            json={"accessor": _accessor(key_id)},
             missing=invalid_accessor,
         )
         data = body.get("data") or {}
@@ -43,7 +57,7 @@ class VaultTokens:
             "POST",
             "/auth/token/revoke-accessor",
             what=f"revoke accessor {key_id}",
-            json={"accessor": key_id},
+            json={"accessor": _accessor(key_id)},
             missing=invalid_accessor,
         )
         return KeyState(

@@ -28,6 +28,7 @@ from smokejumper.intake.errors import field_errors
 from smokejumper.intake.service import IntakeService
 from smokejumper.store.cursors import load_cursor, save_cursor
 from smokejumper.store.db import Store
+from smokejumper.store.leases import Fence
 from smokejumper.store.tables import PollerCursor
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,12 @@ def _plain(cursor: Cursor) -> Cursor:
     return copied
 
 
-def _advance(name: str, expected: Cursor, new: Cursor) -> Callable[[Session], None]:
+def _advance(
+    name: str, expected: Cursor, new: Cursor, fence: Fence | None = None
+) -> Callable[[Session], None]:
     def also(session: Session) -> None:
+        if fence is not None:
+            fence.check(session)
         row = session.get(PollerCursor, name, with_for_update=True)
         current = dict(row.cursor) if row is not None else {}
         if current != expected:
@@ -65,9 +70,11 @@ def _advance(name: str, expected: Cursor, new: Cursor) -> Callable[[Session], No
     return also
 
 
-def _checkpoint(store: Store, name: str, expected: Cursor, new: Cursor) -> None:
+def _checkpoint(
+    store: Store, name: str, expected: Cursor, new: Cursor, fence: Fence | None
+) -> None:
     with store.transaction() as session:
-        _advance(name, expected, new)(session)
+        _advance(name, expected, new, fence)(session)
 
 
 def normalize(poller: Poller, item: Item) -> Alert:
@@ -108,10 +115,12 @@ async def run_poller(
     intake: IntakeService,
     keep_going: Callable[[], bool] = lambda: True,
     context: SourceContext | None = None,
+    fence: Fence | None = None,
 ) -> RunCounts:
     """One run: everything the poller has after its stored cursor, until it runs dry, a
     record fails to commit, or `keep_going` (the scheduler's lease) says stop. `context`
-    fills what an event leaves unset (the source's configured defaults)."""
+    fills what an event leaves unset (the source's configured defaults). With a `fence`,
+    each record commits only while the lease term lasts (leases.StaleLeader otherwise)."""
     committed = await asyncio.to_thread(load_cursor, store, poller.name)
     accepted = dead_lettered = 0
     try:
@@ -120,10 +129,12 @@ async def run_poller(
                 if not keep_going():
                     break
                 target = _plain(record.cursor)
-                also = _advance(poller.name, committed, target)
+                also = _advance(poller.name, committed, target, fence)
                 if isinstance(record, Checkpoint):
                     if target != committed:
-                        await asyncio.to_thread(_checkpoint, store, poller.name, committed, target)
+                        await asyncio.to_thread(
+                            _checkpoint, store, poller.name, committed, target, fence
+                        )
                 else:
                     try:
                         alert = normalize(poller, record)

@@ -88,6 +88,11 @@ def raw_alert(store: Store, incident_id: str, alert_id: str) -> str:
         alert = session.get(AlertRow, alert_id)
         if alert is None or alert.incident_id != incident.id:
             raise RawNotFound(f"incident {incident_id} has no alert {alert_id!r}")
+        if alert.raw_deleted_at is not None:
+            raise RawNotFound(
+                f"the body of alert {alert_id} was deleted by retention on "
+                f"{alert.raw_deleted_at:%Y-%m-%d}; its normalised record is in the incident"
+            )
         return alert.raw
 
 

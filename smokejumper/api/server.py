@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from smokejumper.api.connections import guarded_protocol
 from smokejumper.config import Settings
@@ -18,6 +19,9 @@ def server_config(
         host=api.host,
         port=api.port,
         log_level=(log_level or settings.log_level).lower(),
+        # JSON logs: uvicorn's own lines go to the root handler too (one object a line),
+        # rather than to the text handlers its default configuration installs.
+        log_config=None if settings.observability.log_format == "json" else LOGGING_CONFIG,
         access_log=False,
         # X-Forwarded-For is believed only from configured proxies.
         proxy_headers=bool(api.trusted_proxies),

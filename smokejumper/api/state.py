@@ -15,6 +15,7 @@ from smokejumper.domain.routing import Route, Router
 from smokejumper.intake.auth import SourceAuthenticator
 from smokejumper.intake.rate_limits import RateLimits
 from smokejumper.intake.service import IntakeService
+from smokejumper.observability.tracing import tracing_interceptors
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
 from smokejumper.temporal.client import connect
@@ -74,7 +75,10 @@ class AppState:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
-                    self._client = await connect(self.settings.temporal)
+                    self._client = await connect(
+                        self.settings.temporal,
+                        interceptors=tracing_interceptors(self.settings),
+                    )
         return self._client
 
 

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smokejumper.api.state import AppState
+from smokejumper.console import single_sign_on
 from smokejumper.console.context import (
     HERE,
     ConsoleContext,
@@ -29,6 +30,7 @@ def is_console_page(path: str) -> bool:
 def mount_console(app: FastAPI, state: AppState) -> None:
     app.state.console = ConsoleContext(state.settings, state.operator_token)
     app.include_router(router)
+    app.include_router(single_sign_on.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     async def login_required(request: Request, exc: Exception) -> Response:

@@ -2,8 +2,9 @@
 
 A console user is found, in order, from the auth proxy's trusted header (only when the
 request comes from one of `console.trusted_header_proxies`) and from the signed session
-cookie. Every form carries the session's CSRF token; a POST without the right one is
-refused with 403 before anything else happens.
+cookie, which a local or a single sign-on (`console.oidc`) sign-in set. Every form
+carries the session's CSRF token; a POST without the right one is refused with 403 before
+anything else happens.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from smokejumper import __version__
 from smokejumper.api.state import AppState, app_state
 from smokejumper.config import Settings
+from smokejumper.console.oidc import Provider
 from smokejumper.masking import mask_data, mask_target
 from smokejumper.security import session_revocation
 from smokejumper.security.sessions import COOKIE, SessionCodec, SessionData, session_key
 from smokejumper.security.sign_in_limits import SignInLimit
 from smokejumper.security.users import Principal, Role, active_principal
 from smokejumper.store import audit
+from smokejumper.store.tables import User
 
 log = logging.getLogger("smokejumper.console")
 
@@ -84,6 +88,15 @@ class ConsoleContext:
         )
         self.sign_in_limit = SignInLimit(
             console.sign_in_failures, timedelta(minutes=console.sign_in_window_minutes)
+        )
+        self.oidc = Provider(console.oidc, key) if console.oidc is not None else None
+        self.templates.env.globals["single_sign_on"] = self.oidc
+        # Sign-out posts a form that ends at the provider: browsers hold redirects after a
+        # form post to form-action too.
+        form_action = "'self'" + (f" {self.oidc.origin}" if self.oidc is not None else "")
+        self.csp = (
+            f"default-src 'self'; frame-ancestors 'none'; form-action {form_action}; "
+            "base-uri 'none'"
         )
 
     def from_proxy(self, request: Request) -> bool:
@@ -159,9 +172,7 @@ class Visit:
             response.delete_cookie(FLASH_COOKIE, path="/")
         response.headers["cache-control"] = "no-store"
         # No framing (clickjacking of the Approve button), no scripts or posts elsewhere.
-        response.headers["content-security-policy"] = (
-            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-        )
+        response.headers["content-security-policy"] = self.context.csp
         response.headers["x-frame-options"] = "DENY"
         response.headers["x-content-type-options"] = "nosniff"
         # Incident ids and references in console URLs stay out of other sites' logs.
@@ -221,22 +232,39 @@ def _query(request: Request) -> str:
 
 
 def _principal(
-    request: Request, state: AppState, context: ConsoleContext, user: str | None
+    request: Request, state: AppState, context: ConsoleContext, session: SessionData | None
 ) -> Principal | None:
     if context.from_proxy(request):
         name = request.headers.get(context.header or "", "").strip()
         if name:
-            with state.store.session() as session:
-                known = active_principal(session, name, "proxy")
+            with state.store.session() as db:
+                known = active_principal(db, name, "proxy")
             if known is not None:
                 return known
             if context.proxy_role is not None:
                 return Principal(name=name, role=context.proxy_role, via="proxy")
             return None
-    if user is None:
+    if session is None or session.user is None:
         return None
-    with state.store.session() as session:
-        return active_principal(session, user, "session")
+    if session.role is not None:
+        return _single_sign_on(state, context, session.user, session.role)
+    with state.store.session() as db:
+        return active_principal(db, session.user, "session")
+
+
+def _single_sign_on(
+    state: AppState, context: ConsoleContext, name: str, role: str
+) -> Principal | None:
+    """A session single sign-on began: its role is the one the provider's claims gave.
+    It ends when single sign-on is switched off, or the local account of that name is
+    disabled (the name is the same person's either way)."""
+    if context.oidc is None or role not in ("viewer", "responder", "admin"):
+        return None
+    with state.store.session() as db:
+        local = db.scalar(select(User).where(User.name == name))
+    if local is not None and local.disabled:
+        return None
+    return Principal(name=name, role=Role.parse(role), via="oidc")
 
 
 async def visit(
@@ -262,7 +290,7 @@ def _who(
         with state.store.session() as db:
             if session_revocation.is_revoked(db, session.sid):
                 return True, _principal(request, state, context, None)
-    return False, _principal(request, state, context, session.user if session else None)
+    return False, _principal(request, state, context, session)
 
 
 async def checked_visit(request: Request, current: Annotated[Visit, Depends(visit)]) -> Visit:

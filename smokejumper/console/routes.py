@@ -16,7 +16,7 @@ from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
 from smokejumper.api.incident_actions import CloseBody, close_incident, decide
 from smokejumper.api.incidents import attach_live_state
-from smokejumper.console import queries, rehearsal
+from smokejumper.console import queries, rehearsal, single_sign_on
 from smokejumper.console.context import (
     Form as CheckedForm,
 )
@@ -131,7 +131,11 @@ async def logout(page: CheckedForm) -> Response:
         await asyncio.to_thread(_revoke, page)
     if page.principal is not None:
         await asyncio.to_thread(page.audit, "console.sign_out", page.principal.name, {})
-    response = RedirectResponse("/login", status_code=303)
+    # A single sign-on session ends at the provider too, when it offers that.
+    ended = page.session.role is not None and page.principal is not None
+    response = RedirectResponse(
+        await single_sign_on.after_sign_out(page) if ended else "/login", status_code=303
+    )
     set_session_cookie(response, page.context, page.context.codec.new())
     return response
 

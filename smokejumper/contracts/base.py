@@ -114,13 +114,16 @@ class Contract(Generic[A, R]):
         timeout: timedelta | None = None,
         heartbeat: timedelta | None = None,
         priority: Priority | None = None,
+        task_queue: str | None = None,
     ) -> R:
         """Run the activity from workflow code (a playbook's step does, through
         `self.step`), with the contract's retry class unless `retry`, `timeout` or
-        `heartbeat` override it; at `priority`, else the workflow's."""
+        `heartbeat` override it; at `priority`, else the workflow's; on `task_queue`, else
+        the workflow's."""
         result: R = await workflow.execute_activity(
             self.name,
             arg,
+            task_queue=task_queue,
             result_type=self.result,
             start_to_close_timeout=timeout or self.retry.timeout,
             heartbeat_timeout=heartbeat or self.retry.heartbeat,

@@ -25,6 +25,7 @@ from smokejumper.incidents.service import find_incident
 from smokejumper.masking import mask
 from smokejumper.store import audit
 from smokejumper.store.db import Store
+from smokejumper.store.leases import Fence
 from smokejumper.store.tables import ROW_ID_MAX, EvidenceItem, Incident, LegalHold, utcnow
 
 log = logging.getLogger(__name__)
@@ -223,14 +224,22 @@ def purge(
 
 
 def apply_retention(
-    store: Store, cutoff: datetime, delete_object: EvidenceDeleter, *, batch: int = 500
+    store: Store,
+    cutoff: datetime,
+    delete_object: EvidenceDeleter,
+    *,
+    batch: int = 500,
+    fence: Fence | None = None,
 ) -> Deletion:
     """Delete evidence captured before `cutoff` of incidents that are resolved or closed,
-    except what a legal hold keeps."""
+    except what a legal hold keeps. With a `fence`, each batch only while its lease term
+    lasts (leases.StaleLeader otherwise)."""
     done = Deletion()
     after = 0
     while True:
         with store.transaction() as session:
+            if fence is not None:
+                fence.check(session)
             items = list(
                 session.scalars(
                     select(EvidenceItem)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smokejumper.store.db import Store
+from smokejumper.store.leases import Fence
 from smokejumper.store.tables import IntakeRequest
 
 KEY_TTL = timedelta(hours=24)
@@ -115,9 +116,12 @@ def release(store: Store, row_id: int) -> None:
         )
 
 
-def purge_expired(store: Store) -> int:
-    """Drop keys older than `KEY_TTL`; returns how many."""
+def purge_expired(store: Store, fence: Fence | None = None) -> int:
+    """Drop keys older than `KEY_TTL`; returns how many. With a `fence`, only while its
+    lease term lasts (leases.StaleLeader otherwise)."""
     with store.transaction() as session:
+        if fence is not None:
+            fence.check(session)
         result = session.execute(
             delete(IntakeRequest).where(IntakeRequest.created_at < datetime.now(UTC) - KEY_TTL)
         )

@@ -54,8 +54,9 @@ class Attempted:
     # The incident's severity when the step was asked for: its activity's task priority.
     severity: Severity | None = None
 
-    async def run(self) -> Any:
-        """Its activity, with the contract's retry class unless the step overrides it."""
+    async def run(self, task_queue: str | None = None) -> Any:
+        """Its activity, with the contract's retry class unless the step overrides it; on
+        `task_queue`, else the playbook's."""
         contract = self.contract
         assert contract is not None, "a step with nothing to run is only handed over"
         return await contract.execute(
@@ -64,6 +65,7 @@ class Attempted:
             timeout=self.timeout,
             heartbeat=self.heartbeat,
             priority=task_priority(self.severity) if self.severity is not None else None,
+            task_queue=task_queue,
         )
 
 

@@ -82,7 +82,11 @@ TERMINAL_KINDS: dict[str, Outcome] = {
 }
 # The SDK's own bookkeeping, shown in the plan as the steps and approvals it records, and
 # only listed among the calls.
-FOLDED_ACTIVITIES = frozenset({"record_timeline_event", "resolve_approvers", "record_audit"})
+FOLDED_ACTIVITIES = frozenset(
+    {"record_timeline_event", "resolve_approvers", "record_audit"}
+    # Which task queue a step runs on is the worker's configuration, not a step.
+    | {"integration_queue", "queue_has_worker"}
+)
 # What the SDK itself calls, outside any step (a handler may run one while a step is open).
 # The worker's containment activities are not among them: a step calls those.
 SDK_ACTIVITIES = frozenset({"set_incident_status", "set_incident_severity", "notify"})

@@ -4,6 +4,7 @@ unconfirmed) step to people while the response goes on."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from smokejumper.contracts.base import Contract
+from smokejumper.contracts.queues import QueueRoute
 from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.sdk.approvals import HANDOFF_CHOICES, ApprovalSpec, Choice, Decision, Escalation
 from smokejumper.sdk.attempts import (
@@ -24,6 +26,7 @@ from smokejumper.sdk.attempts import (
 )
 from smokejumper.sdk.clock_runner import Clocks
 from smokejumper.sdk.patches import HANDOFF_PATCH
+from smokejumper.sdk.queues import run_routed
 
 # A failed step waits for people; this long without an answer, the escalation group is asked.
 HANDOFF_ESCALATE_AFTER = timedelta(minutes=15)
@@ -90,7 +93,7 @@ class Steps(Clocks):
         self._current_step = name
         await self.record("step.started", f"Step {name} started", step=name)
         try:
-            return await attempted.run()
+            return await run_routed(attempted, self._waiting_for(name))
         except ActivityError as exc:
             await self.record(
                 "step.failed", f"Step {name} failed: {failure_message(exc)}", step=name
@@ -98,6 +101,19 @@ class Steps(Clocks):
             raise
         finally:
             self._current_step = None
+
+    def _waiting_for(self, name: str) -> Callable[[QueueRoute], Awaitable[None]]:
+        async def waiting(route: QueueRoute) -> None:
+            await self.record(
+                "step.waiting",
+                f"Step {name} waiting for a worker for {route.route}: nothing polls task "
+                f"queue {route.task_queue}; it runs once `smokejumper worker --queues "
+                f"{route.route}` is up",
+                step=name,
+                data={"queue": route.route, "task_queue": route.task_queue},
+            )
+
+        return waiting
 
     async def _completed(self, attempted: Attempted, result: Any) -> None:
         name = attempted.name
@@ -137,7 +153,7 @@ class Steps(Clocks):
             if self._ending:
                 return
             try:
-                result = await attempted.run()
+                result = await run_routed(attempted, self._waiting_for(attempted.name))
             except ActivityError as exc:
                 await self._handoff(attempted, f"re-checking it failed: {failure_message(exc)}")
                 return

@@ -13,3 +13,5 @@ CHILD_APPROVALS_PATCH = "child-approvals"
 CLOSE_ENDS_RUN_PATCH = "close-ends-run"
 # Marks runs that retest the endpoint before undoing containment (see RetestGate).
 RETEST_GATE_PATCH = "retest-before-restore"
+# Marks runs that ask which task queue a provider family's step runs on (see sdk/queues.py).
+INTEGRATION_QUEUES_PATCH = "integration-queues"

@@ -3,7 +3,8 @@ sessions (`session_revocation`), so a copied cookie dies at sign-out.
 
 The cookie carries a random session id (`sid`, which also keys the CSRF token) and, once
 signed in, the user's name. The user's role and whether they are still enabled are read
-from the store on every request, so a role change or `users disable` applies at once.
+from the store on every request, so a role change or `users disable` applies at once; a
+single sign-on session carries the role the provider's claims gave at sign-in instead.
 Every visitor gets a session id before signing in, so the sign-in form has a CSRF token
 too; signing in issues a new id (no session fixation).
 """
@@ -27,6 +28,9 @@ _SALT = "smokejumper.console.session"
 class SessionData:
     sid: str
     user: str | None = None
+    # Set by single sign-on: the role the provider's claims mapped to at sign-in. None for a
+    # local account, whose role is read from the store on every request.
+    role: str | None = None
 
 
 def session_key(settings: Settings, operator_token: str) -> bytes:
@@ -43,11 +47,13 @@ class SessionCodec:
         self._csrf_key = hmac.new(key, b"csrf", hashlib.sha256).digest()
         self.max_age = int(max_age_seconds)
 
-    def new(self, user: str | None = None) -> SessionData:
-        return SessionData(sid=secrets.token_urlsafe(24), user=user)
+    def new(self, user: str | None = None, role: str | None = None) -> SessionData:
+        return SessionData(sid=secrets.token_urlsafe(24), user=user, role=role)
 
     def dumps(self, data: SessionData) -> str:
         payload = {"sid": data.sid, "user": data.user}
+        if data.role is not None:
+            payload["role"] = data.role
         return str(self._serializer.dumps(payload))
 
     def loads(self, cookie: str | None) -> SessionData | None:
@@ -60,10 +66,12 @@ class SessionCodec:
             return None
         if not isinstance(payload, dict):
             return None
-        sid, user = payload.get("sid"), payload.get("user")
-        if not isinstance(sid, str) or not (user is None or isinstance(user, str)):
+        sid, user, role = payload.get("sid"), payload.get("user"), payload.get("role")
+        if not isinstance(sid, str) or not all(
+            v is None or isinstance(v, str) for v in (user, role)
+        ):
             return None
-        return SessionData(sid=sid, user=user)
+        return SessionData(sid=sid, user=user, role=role)
 
     def csrf_token(self, data: SessionData) -> str:
         """The token every form of this session must send back (synchronizer pattern)."""

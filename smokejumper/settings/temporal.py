@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ from pydantic import (
 
 from smokejumper.payload_keys import decode_key
 from smokejumper.settings.sections import Port, Secret, Section
+
+# Provider families whose activities can run on task queues of their own: the containment
+# families, whose credentials an operator may want on one host only.
+ROUTABLE_FAMILIES = ("keys", "endpoints", "models")
+_ROUTE = re.compile(r"^(?P<family>[a-z_]+)(\.(?P<provider>[a-z0-9_]{1,60}))?$")
 
 
 class TemporalSettings(Section):
@@ -29,6 +35,22 @@ class TemporalSettings(Section):
         "namespace must set different ones: their fingerprints and incident numbers are "
         "the same for the same alerts, so with one prefix an alert to one install signals "
         "the other's run.",
+    )
+    integration_queues: list[str] = Field(
+        default_factory=list,
+        description="Provider families (keys, endpoints, models) or single providers "
+        "(keys.aws_iam, endpoints.kubernetes) whose activities run on a task queue of their "
+        "own, `<task_queue>.<entry>`, served by `smokejumper worker --queues <entry>,...` "
+        "on the host that holds their credentials. A provider's entry wins over its "
+        "family's. Set the same list for the API and every worker.",
+    )
+    queue_check_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A step routed to an integration queue and not done after this long "
+        "checks that a worker polls the queue; if none does, the incident's timeline says "
+        "the step waits for one.",
     )
     tls: bool = False
     client_cert: Path | None = None
@@ -92,6 +114,25 @@ class TemporalSettings(Section):
             if key is not None:
                 decode_key(key.get_secret_value())
         return value
+
+    @field_validator("integration_queues")
+    @classmethod
+    def _routes_name_families(cls, value: list[str]) -> list[str]:
+        for route in value:
+            match = _ROUTE.match(route)
+            if match is None or match["family"] not in ROUTABLE_FAMILIES:
+                raise ValueError(
+                    f"{route!r} is not a provider family ({', '.join(ROUTABLE_FAMILIES)}) "
+                    "or <family>.<provider>"
+                )
+        duplicates = sorted({route for route in value if value.count(route) > 1})
+        if duplicates:
+            raise ValueError(f"listed twice: {', '.join(duplicates)}")
+        return value
+
+    def integration_queue(self, route: str) -> str:
+        """The task queue of a route (`keys`, `keys.aws_iam`) of integration_queues."""
+        return f"{self.task_queue}.{route}"
 
     @model_validator(mode="after")
     def _client_cert_pair(self) -> TemporalSettings:

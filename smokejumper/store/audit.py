@@ -7,6 +7,11 @@ delete or reorder a row and recompute the chain. Deleting the last rows leaves a
 fits, so every append also writes a signed head checkpoint (last id, last hash, row count)
 outside the database, to the evidence store; `verify` compares the log with it.
 
+An erasure request (GDPR Art. 17) may replace personal data in a row: the row keeps its
+hash, so the chain still links, and an attestation in `audit_erasures` (an HMAC under the
+key of the row's id, its hash and the MAC of its new content) vouches for what it holds
+now; `verify` accepts it in place of the original content and reports the row as erased.
+
 Rows written before the key existed (before migration 0007) keep their unkeyed sha256
 chain: `verify` checks them as before and reports them as legacy; the first keyed row
 chains onto the last of them. An unkeyed row after a keyed one is a forgery.
@@ -28,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from smokejumper.store.audit_seal import PENDING_HEAD, SEAL, AuditSeal
 from smokejumper.store.db import Store
-from smokejumper.store.tables import AuditEntry
+from smokejumper.store.tables import AuditEntry, AuditErasure
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +89,25 @@ def entry_mac(key: bytes, entry: AuditEntry) -> str:
             "entry_key": entry.entry_key,
             "keyed": True,
         },
+    )
+
+
+def erasure_attestation(key: bytes, entry: AuditEntry) -> str:
+    """What vouches for a row an erasure request changed: the row's id and (unchanged)
+    hash bound to the MAC of its content as the erasure left it."""
+    return _mac(
+        key,
+        {"erased_entry": entry.id, "hash": entry.hash, "content": entry_mac(key, entry)},
+    )
+
+
+def _attested(session: Session, key: bytes, entry: AuditEntry) -> bool:
+    """Whether an erasure vouches for the row's present content."""
+    attestation = session.scalar(
+        select(AuditErasure.attestation).where(AuditErasure.entry_id == entry.id)
+    )
+    return attestation is not None and hmac.compare_digest(
+        attestation, erasure_attestation(key, entry)
     )
 
 
@@ -164,6 +188,7 @@ def append(
         last is not None
         and last.keyed
         and not hmac.compare_digest(last.hash, entry_mac(seal.key, last))
+        and not _attested(session, seal.key, last)
     ):
         # Appending goes on (the record matters more), but loudly: either this process
         # reads another key than the one that wrote the log, or the last row was edited.
@@ -209,6 +234,8 @@ class ChainReport:
     legacy_through: int | None = None
     # Where the head checkpoint was read, or None when checkpoints are off.
     checkpoint: str | None = None
+    # Rows whose personal data an erasure replaced, each vouched for by its attestation.
+    erased: list[int] = field(default_factory=list)
 
 
 def _check_checkpoint(
@@ -292,6 +319,12 @@ def verify_chain(store: Store) -> ChainReport:
     keyed_seen: int | None = None
     rows: dict[int, tuple[str, int]] = {}
     with store.session() as session:
+        attested = {
+            entry_id: attestation
+            for entry_id, attestation in session.execute(
+                select(AuditErasure.entry_id, AuditErasure.attestation)
+            )
+        }
         for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
             report.count += 1
             rows[entry.id] = (entry.hash, report.count)
@@ -321,9 +354,17 @@ def verify_chain(store: Store) -> ChainReport:
                     entry.prev_hash, entry.at, entry.actor, entry.action, entry.subject, entry.data
                 )
             if not hmac.compare_digest(entry.hash, expected):
-                report.problems.append(
-                    ChainProblem(entry.id, "content does not match its hash: edited")
-                )
+                attestation = attested.get(entry.id)
+                if (
+                    attestation is not None
+                    and seal is not None
+                    and hmac.compare_digest(attestation, erasure_attestation(seal.key, entry))
+                ):
+                    report.erased.append(entry.id)
+                else:
+                    report.problems.append(
+                        ChainProblem(entry.id, "content does not match its hash: edited")
+                    )
             prev_hash = entry.hash
             prev_id = entry.id
     if seal is not None:

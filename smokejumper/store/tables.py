@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -117,6 +118,8 @@ class AlertRow(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dispatch_error: Mapped[str | None] = mapped_column(Text)
+    # When retention emptied `raw` (the body as received); `normalized` stays for the incident.
+    raw_deleted_at: Mapped[datetime | None]
 
 
 class IntakeRequest(Base):
@@ -278,6 +281,19 @@ class AuditEntry(Base):
     keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class AuditErasure(Base):
+    """An audit row whose personal data an erasure request replaced (GDPR Art. 17). The
+    row keeps its hash, so the chain still links; `attestation`, an HMAC under the audit
+    key of the row's id, its hash and the MAC of its erased content, is what `verify`
+    accepts in place of the original content. Without the key none can be forged."""
+
+    __tablename__ = "audit_erasures"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_log.id"), primary_key=True)
+    attestation: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class User(Base):
     """A console account; `name` is the identity approvals and the audit log carry."""
 
@@ -323,6 +339,8 @@ class SchedulerLease(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
+    # The fencing token: one more each time the lease changes hands (leases.Fence).
+    token: Mapped[int] = mapped_column(BigInteger, server_default="0")
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
 

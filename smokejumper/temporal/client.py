@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, TLSConfig
 
 from smokejumper.settings.temporal import TemporalSettings
@@ -32,9 +34,15 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
     return settings.tls or settings.api_key is not None
 
 
-async def connect(settings: TemporalSettings) -> Client:
+async def connect(
+    settings: TemporalSettings,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
     """Connect with the pydantic data converter (encrypting when a key is configured),
-    namespace, TLS and API key from settings."""
+    namespace, TLS and API key from settings; `runtime` (the worker's, serving SDK
+    metrics) and `interceptors` (tracing) pass on to the client and its workers."""
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     return await Client.connect(
         settings.target,
@@ -42,6 +50,8 @@ async def connect(settings: TemporalSettings) -> Client:
         data_converter=data_converter(payload_codec(settings)),
         tls=tls_config(settings),
         api_key=api_key,
+        runtime=runtime,
+        interceptors=interceptors,
     )
 
 

@@ -23,6 +23,7 @@ class Request:
     query: dict[str, str]
     body: Any
     match: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,7 +90,10 @@ class Emulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll: `stop` waits up to one interval for the serving loop to notice.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -115,7 +119,8 @@ class Emulator:
         raw = handler.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        request = Request(handler.command, parts.path, query, body)
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        request = Request(handler.command, parts.path, query, body, headers=headers)
         with self._lock:
             self.requests.append(request)
             status, answer = self._answer(request, handler.headers)

@@ -3,8 +3,9 @@
     GET    /v1/organization/projects/{project_id}/api_keys/{key_id}
     DELETE /v1/organization/projects/{project_id}/api_keys/{key_id}
 
-Shapes as documented in the Admin API reference (`organization.project.api_key`,
-`organization.project.api_key.deleted`); errors as `{"error": {"message", "type"}}`.
+Shapes as the official `openai` SDK types them (`ProjectAPIKey`, `APIKeyDeleteResponse`,
+errors as `{"error": ErrorObject}`); tests/integrations/keys/test_openai_types.py checks every
+answer against those types, so the emulator cannot drift from the API.
 """
 
 from __future__ import annotations
@@ -30,23 +31,39 @@ class OpenAIAdmin(Emulator):
         return bool(headers.get("Authorization") == f"Bearer {self.admin_key}")
 
     def error(self, status: int, message: str) -> Answer:
-        return status, {"error": {"message": message, "type": "invalid_request_error"}}
+        return status, {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
 
     def create_key(self, project: str, name: str = "app") -> tuple[str, str]:
         """A new service-account key: (`project/key_id` as the provider names it, secret)."""
         key_id = f"key_{secrets.token_hex(8)}"
         value = f"sk-proj-{secrets.token_hex(16)}"
+        now = int(time.time())
         with self._lock:
             self.keys[(project, key_id)] = {
                 "object": "organization.project.api_key",
                 "redacted_value": f"{value[:8]}...{value[-4:]}",
                 "name": name,
-                "created_at": int(time.time()),
+                "created_at": now,
                 "last_used_at": None,
+                "expires_at": None,
+                "spend_limit": None,
                 "id": key_id,
+                "owner_project_access": "active",
                 "owner": {
                     "type": "service_account",
-                    "service_account": {"id": "svc_1", "name": name, "role": "member"},
+                    "service_account": {
+                        "id": "svc_1",
+                        "name": name,
+                        "role": "member",
+                        "created_at": now,
+                    },
                 },
             }
         return f"{project}/{key_id}", value

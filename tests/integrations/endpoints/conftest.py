@@ -1,6 +1,6 @@
-"""Endpoint providers under test: Kubernetes and LiteLLM on local emulators of their APIs,
-SageMaker on a real moto_server process (with the one call moto lacks added, see
-moto_sagemaker.py)."""
+"""Endpoint providers under test: Kubernetes and LiteLLM on local emulators of their APIs
+(the Kubernetes one validates every object against the API's schemas), SageMaker on a real
+moto_server process (with the one call moto lacks added, see moto_sagemaker.py)."""
 
 from __future__ import annotations
 

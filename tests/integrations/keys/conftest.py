@@ -1,5 +1,6 @@
-"""IAM on a real `moto_server` process, the other key providers on local emulators of their
-admin APIs (tests/integrations/emulators), and the containment activities bound to a store.
+"""IAM on a real `moto_server` process, the Vault providers on a real OpenBao server
+(tests/openbao.py), OpenAI and LiteLLM on local emulators of their admin APIs
+(tests/integrations/emulators), and the containment activities bound to a store.
 
 AWS calls are counted on the server side, by moto's request recorder: every request the
 server receives is appended to its recording, whichever client (or retry) sent it, so a
@@ -33,7 +34,8 @@ from tests.helpers import insert_incident, isolate_aws
 from tests.integrations.emulators.base import Emulator
 from tests.integrations.emulators.litellm import LiteLLMProxy
 from tests.integrations.emulators.openai_admin import OpenAIAdmin
-from tests.integrations.emulators.vault import Vault
+from tests.integrations.emulators.proxy import RecordingProxy
+from tests.openbao import OpenBao, openbao  # noqa: F401  (fixture: a real OpenBao)
 
 
 @dataclass
@@ -124,15 +126,17 @@ def aws_activities(iam: Iam, migrated_store: Store, tmp_path: Path) -> Containme
     return ContainmentActivities(migrated_store, containment_settings(tmp_path, iam.endpoint_url))
 
 
-# -- providers tested against local emulators of their admin APIs ------------------------
+# -- providers tested over HTTP: emulated admin APIs, and OpenBao behind a counting proxy
 
 ADMIN_SECRET = "admin-credential-0123456789abcdef"
 
 
 @dataclass
 class KeyCase:
-    """One emulated key provider: how to make a key, see whether the emulator revoked it,
-    and name the request that revokes it (to count it)."""
+    """One key provider spoken to over HTTP: how to make a key, see whether the server
+    revoked it, and name the request that revokes it (to count it). `emulator` is the
+    emulator, or the recording proxy in front of the real server; `secret` is the admin
+    credential the server accepts."""
 
     provider: str
     emulator: Emulator
@@ -140,13 +144,14 @@ class KeyCase:
     new_key: Callable[[], str]
     is_revoked: Callable[[str], bool]
     revoke_request: Callable[[str], tuple[str, str]]
+    secret: str = ADMIN_SECRET
 
     def revoke_calls(self, key_id: str) -> int:
         return self.emulator.calls(*self.revoke_request(key_id))
 
-    def containment(self, secret: str = ADMIN_SECRET) -> dict[str, Any]:
-        section = {**self.settings, ("token" if "address" in self.settings else "api_key"): secret}
-        return {self.section: section}
+    def containment(self, secret: str | None = None) -> dict[str, Any]:
+        credential = "token" if "address" in self.settings else "api_key"
+        return {self.section: {**self.settings, credential: secret or self.secret}}
 
     @property
     def section(self) -> str:
@@ -179,51 +184,90 @@ def _litellm_case(emulator: LiteLLMProxy) -> KeyCase:
     )
 
 
-def _vault_token_case(emulator: Vault) -> KeyCase:
+def vault_proxy(bao: OpenBao) -> RecordingProxy:
+    return RecordingProxy(bao.url, ("X-Vault-Token", "X-Vault-Namespace"))
+
+
+def _vault_token_case(bao: OpenBao, proxy: RecordingProxy) -> KeyCase:
+    tokens: dict[str, str] = {}
+
+    def new_token() -> str:
+        accessor, token = bao.create_token(["llm-app"])
+        tokens[accessor] = token
+        return accessor
+
     return KeyCase(
         provider="vault_token",
-        emulator=emulator,
-        settings={"address": emulator.url},
-        new_key=lambda: emulator.create_token(["llm-app"]),
-        is_revoked=lambda accessor: accessor not in emulator.tokens,
+        emulator=proxy,
+        settings={"address": proxy.url},
+        new_key=new_token,
+        is_revoked=lambda accessor: not bao.token_works(tokens[accessor]),
         revoke_request=lambda key_id: ("POST", "/v1/auth/token/revoke-accessor"),
+        secret=bao.root_token,
     )
 
 
-def _vault_lease_case(emulator: Vault) -> KeyCase:
+def _vault_lease_case(bao: OpenBao, proxy: RecordingProxy) -> KeyCase:
+    logins: dict[str, list[str]] = {}
+
     def new_prefix() -> str:
-        prefix = f"database/creds/app-{uuid.uuid4().hex[:8]}/"
-        emulator.create_lease(prefix)
-        emulator.create_lease(prefix)
-        return prefix
+        prefix = bao.create_role()
+        logins[prefix] = [bao.credentials(prefix)[1] for _ in range(2)]
+        return f"{prefix}/"
+
+    def is_revoked(prefix: str) -> bool:
+        return not bao.leases(prefix) and not any(
+            bao.can_log_in(login) for login in logins[prefix.rstrip("/")]
+        )
 
     return KeyCase(
         provider="vault_lease",
-        emulator=emulator,
-        settings={"address": emulator.url},
+        emulator=proxy,
+        settings={"address": proxy.url},
         new_key=new_prefix,
-        is_revoked=lambda prefix: not any(lease.startswith(prefix) for lease in emulator.leases),
-        revoke_request=lambda prefix: ("PUT", f"/v1/sys/leases/revoke-prefix/{prefix}"),
+        is_revoked=is_revoked,
+        revoke_request=lambda prefix: (
+            "PUT",
+            f"/v1/sys/leases/revoke-prefix/{prefix.strip('/')}",
+        ),
+        secret=bao.root_token,
     )
 
 
-_CASES: dict[str, Callable[[], tuple[Emulator, Callable[[Any], KeyCase]]]] = {
-    "openai": lambda: (OpenAIAdmin(ADMIN_SECRET), _openai_case),
-    "litellm": lambda: (LiteLLMProxy(ADMIN_SECRET), _litellm_case),
-    "vault_token": lambda: (Vault(ADMIN_SECRET), _vault_token_case),
-    "vault_lease": lambda: (Vault(ADMIN_SECRET), _vault_lease_case),
+def _emulated(
+    emulator: Callable[[], Emulator], case: Callable[[Any], KeyCase]
+) -> Callable[[pytest.FixtureRequest], tuple[Emulator, Callable[[Emulator], KeyCase]]]:
+    return lambda request: (emulator(), case)
+
+
+def _on_openbao(
+    case: Callable[[OpenBao, RecordingProxy], KeyCase],
+) -> Callable[[pytest.FixtureRequest], tuple[Emulator, Callable[[Emulator], KeyCase]]]:
+    def build(request: pytest.FixtureRequest) -> tuple[Emulator, Callable[[Emulator], KeyCase]]:
+        bao: OpenBao = request.getfixturevalue("openbao")
+        proxy = vault_proxy(bao)
+        return proxy, lambda running: case(bao, proxy)
+
+    return build
+
+
+_CASES = {
+    "openai": _emulated(lambda: OpenAIAdmin(ADMIN_SECRET), _openai_case),
+    "litellm": _emulated(lambda: LiteLLMProxy(ADMIN_SECRET), _litellm_case),
+    "vault_token": _on_openbao(_vault_token_case),
+    "vault_lease": _on_openbao(_vault_lease_case),
 }
 
 
 @pytest.fixture(params=sorted(_CASES))
 def key_case(request: pytest.FixtureRequest) -> Iterator[KeyCase]:
-    emulator, case = _CASES[request.param]()
+    emulator, case = _CASES[request.param](request)
     with emulator.running():
         yield case(emulator)
 
 
 def emulated_activities(
-    store: Store, tmp_path: Path, case: KeyCase, secret: str = ADMIN_SECRET
+    store: Store, tmp_path: Path, case: KeyCase, secret: str | None = None
 ) -> ContainmentActivities:
     settings = load_settings(data_dir=tmp_path / "data", containment=case.containment(secret))
     return ContainmentActivities(store, settings)

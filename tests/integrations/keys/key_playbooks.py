@@ -43,3 +43,12 @@ class RevokeLeakedOpenAIKey(Playbook):
 
     async def respond(self, incident: IncidentStart) -> None:
         await revoke_then_wait(self, incident, "openai")
+
+
+@playbook
+class RevokeLeakedVaultLeases(Playbook):
+    name = "test-revoke-vault-leases"
+    description = "Revokes the Vault leases under the prefix named by the incident title."
+
+    async def respond(self, incident: IncidentStart) -> None:
+        await revoke_then_wait(self, incident, "vault_lease")

@@ -7,11 +7,8 @@ import pytest
 from integrations.keys.base import KeyProviderError
 from integrations.keys.litellm import LiteLLMKeys
 from integrations.keys.openai_admin import OpenAIProjectKeys
-from integrations.keys.vault_lease import VaultLeases
-from integrations.keys.vault_token import VaultTokens
 from tests.integrations.emulators.litellm import LiteLLMProxy
 from tests.integrations.emulators.openai_admin import OpenAIAdmin
-from tests.integrations.emulators.vault import Vault
 from tests.integrations.keys.conftest import ADMIN_SECRET
 
 
@@ -43,6 +40,24 @@ def test_openai_key_names_need_their_project() -> None:
     assert "<project_id>/<key_id>" in str(bad.value)
 
 
+def test_openai_unreachable_is_retried_and_a_rejection_does_not_quote_the_api() -> None:
+    with OpenAIAdmin(ADMIN_SECRET).running() as api:
+        assert isinstance(api, OpenAIAdmin)
+        key_id, _ = api.create_key("proj_support")
+        keys = OpenAIProjectKeys(f"{api.url}/v1", ADMIN_SECRET)
+        api.fail("GET", ".", 400)
+        with pytest.raises(KeyProviderError) as rejected:
+            keys.state(key_id)
+    unreachable = OpenAIProjectKeys("http://127.0.0.1:9/v1", ADMIN_SECRET, timeout_seconds=2)
+    with pytest.raises(KeyProviderError) as down:
+        unreachable.state(key_id)
+
+    assert rejected.value.retryable is False
+    assert str(rejected.value) == f"openai look up {key_id}: rejected (HTTP 400)"
+    assert down.value.retryable is True
+    assert "cannot reach the API" in str(down.value)
+
+
 def test_litellm_refuses_the_key_itself_without_repeating_it() -> None:
     with LiteLLMProxy(ADMIN_SECRET).running() as proxy:
         assert isinstance(proxy, LiteLLMProxy)
@@ -70,29 +85,3 @@ def test_litellm_restore_keeps_a_key_blocked_before_the_incident_blocked() -> No
 
         assert proxy.blocked(token)
         assert proxy.calls("POST", "/key/unblock") == 0
-
-
-def test_vault_records_policies_and_lease_counts() -> None:
-    with Vault(ADMIN_SECRET).running() as vault:
-        assert isinstance(vault, Vault)
-        accessor = vault.create_token(["llm-app", "read-prompts"])
-        for _ in range(3):
-            vault.create_lease("database/creds/app/")
-        other = vault.create_lease("database/creds/other/")
-        tokens = VaultTokens(vault.url, ADMIN_SECRET)
-        leases = VaultLeases(vault.url, ADMIN_SECRET)
-
-        token_before = tokens.state(accessor)
-        lease_before = leases.state("database/creds/app")
-        leases.revoke("database/creds/app")
-
-        assert token_before.details["policies"] == ["llm-app", "read-prompts"]
-        assert lease_before.details["lease_count"] == 3
-        assert vault.leases == {other}
-        assert leases.verify_revoked("database/creds/app")
-        with pytest.raises(KeyProviderError) as refused:
-            tokens.restore(accessor, token_before)
-        assert "policies: llm-app, read-prompts" in str(refused.value)
-        with pytest.raises(KeyProviderError) as bad:
-            leases.state("../sys/")
-        assert bad.value.retryable is False

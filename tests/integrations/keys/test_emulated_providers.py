@@ -1,5 +1,6 @@
-"""The OpenAI, LiteLLM and Vault key providers through the containment activities, against
-local emulators of their admin APIs (these services cannot run on a test machine)."""
+"""The OpenAI, LiteLLM and Vault key providers through the containment activities: Vault's
+on a real OpenBao server (behind a recording proxy that counts and breaks calls), OpenAI's
+and LiteLLM's on local emulators of their admin APIs (these cannot run on a test machine)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 from integrations.keys.base import KeyState
 from smokejumper.store.db import Store
 from tests.integrations.keys.conftest import (
-    ADMIN_SECRET,
     KeyCase,
     emulated_activities,
     key_action,
@@ -133,7 +133,7 @@ async def test_a_refused_credential_fails_at_once_without_showing_it(
     assert row.status == "failed"
     shown = json.dumps([str(failure.value), row.error, row.before, row.after]) + caplog.text
     assert wrong not in shown
-    assert ADMIN_SECRET not in shown
+    assert key_case.secret not in shown
     assert not key_case.is_revoked(key_id)
 
 

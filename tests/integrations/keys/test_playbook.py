@@ -1,5 +1,6 @@
 """Revoke and undo through a playbook on the real Temporal dev server: AWS IAM on
-moto_server, OpenAI (deleted, not restorable) on its Admin API emulator."""
+moto_server, OpenAI (deleted, not restorable) on its Admin API emulator, Vault leases (not
+restorable) on a real OpenBao server."""
 
 from __future__ import annotations
 
@@ -22,7 +23,12 @@ from smokejumper.store.tables import Action, TimelineEvent
 from tests.helpers import eventually, insert_incident, start_playbook, step_done
 from tests.integrations.emulators.openai_admin import OpenAIAdmin
 from tests.integrations.keys.conftest import ADMIN_SECRET, Iam, containment_settings
-from tests.integrations.keys.key_playbooks import RevokeLeakedKey, RevokeLeakedOpenAIKey
+from tests.integrations.keys.key_playbooks import (
+    RevokeLeakedKey,
+    RevokeLeakedOpenAIKey,
+    RevokeLeakedVaultLeases,
+)
+from tests.openbao import OpenBao
 from workers.worker import activities_for, sandboxed_runner
 
 Handle = WorkflowHandle[Any, IncidentState]
@@ -134,3 +140,41 @@ async def test_openai_key_deleted_once_across_a_temporal_retry_and_its_undo_says
             assert "issue a new key" in message
             assert api.calls("DELETE", path) == 1
             assert ADMIN_SECRET not in message
+
+
+async def test_vault_leases_revoked_by_a_playbook_stop_their_database_logins(
+    openbao: OpenBao, temporal_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
+) -> None:
+    prefix = openbao.create_role()
+    logins = [openbao.credentials(prefix)[1] for _ in range(2)]
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        containment={"vault": {"address": openbao.url, "token": openbao.root_token}},
+    )
+    async with revoking(temporal_env, sqlite_store, settings, RevokeLeakedVaultLeases, prefix) as (
+        handle,
+        incident_id,
+    ):
+        assert not any(openbao.can_log_in(login) for login in logins)
+        assert openbao.leases(prefix) == []
+        row = action_row(sqlite_store, prefix)
+        assert (row.status, row.verified, row.reversible) == ("completed", True, False)
+        assert row.before is not None and row.before["details"]["lease_count"] == 2
+
+        await handle.execute_update(
+            UPDATE_ABORT,
+            AbortRequest(actor="alice", reason="false positive"),
+            result_type=IncidentState,
+        )
+
+        async def undo_failed() -> str | None:
+            with sqlite_store.session() as session:
+                events = session.scalars(
+                    select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
+                ).all()
+            found = [e.message for e in events if "undo revoke key failed" in e.message]
+            return found[0] if found else None
+
+        message = await eventually(undo_failed, within=30)
+        assert "cannot restore keys" in message
+        assert openbao.root_token not in message

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run demo test lint typecheck pytest bench install install-dev clean
+.PHONY: run demo test lint typecheck pytest bench soak install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The chaos test of the multi-process topology, for longer than `make test` runs it.
+SOAK_SECONDS ?= 600
+soak: $(STAMP)
+	SMOKEJUMPER_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -p no:cacheprovider \
+		-o timeout=$$(( $(SOAK_SECONDS) + 600 )) tests/faults/test_chaos.py
 
 clean:
 	rm -rf $(VENV) $(LITELLM_VENV) .mypy_cache .pytest_cache .ruff_cache

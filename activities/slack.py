@@ -15,21 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import select
 from temporalio import activity
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import ApplicationError
 
 from integrations.slack.client import describe, web_client
+from integrations.slack.feed import incident_workflow_id, signal_relay
 from integrations.slack.messages import (
-    RELAY_WORKFLOW,
-    SIGNAL_TIMELINE,
     SLACK_DELIVER,
-    RelayStart,
     SlackDelivery,
     SlackPosts,
-    relay_id,
 )
 from integrations.slack.publisher import Publisher
 from integrations.slack.templates import Renderer
@@ -37,7 +31,6 @@ from integrations.slack.views import people
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import TimelineEntry
 from smokejumper.store.db import Store
-from smokejumper.store.tables import Incident
 
 log = logging.getLogger("smokejumper.slack")
 
@@ -107,27 +100,10 @@ class RelaySignaller:
         if workflow_id is None:
             log.warning("no incident %s to relay a %s event of", entry.incident_id, entry.kind)
             return
-        try:
-            await activity.client().start_workflow(
-                RELAY_WORKFLOW,
-                RelayStart(incident_id=entry.incident_id),
-                id=relay_id(workflow_id, entry.incident_id),
-                task_queue=self.task_queue,
-                # A finished relay (closed incident) is not started again; a terminated one is.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                start_signal=SIGNAL_TIMELINE,
-                start_signal_args=[entry],
-            )
-        except WorkflowAlreadyStartedError:
-            # The relay of a closed incident has finished; later events stay on the timeline.
-            return
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.ALREADY_EXISTS:
-                raise
+        await signal_relay(activity.client(), self.task_queue, workflow_id, entry)
 
     def _workflow_id(self, incident_id: int) -> str | None:
-        with self.store.session() as session:
-            return session.scalar(select(Incident.workflow_id).where(Incident.id == incident_id))
+        return incident_workflow_id(self.store, incident_id)
 
 
 def slack_hook(store: Store, settings: Settings) -> TimelineListener | None:

@@ -19,14 +19,18 @@ from sqlalchemy.exc import DBAPIError
 from cli.api_client import ApiClient, call
 from cli.api_client import json_of as _json
 from cli.api_client import print_rejection as _print_rejection
+from cli.case_work import register as register_case_work
 from cli.data import backup as _backup
 from cli.data import erase as _erase
 from cli.data import restore as _restore
 from cli.demo import demo
 from cli.evidence import evidence_app
 from cli.inventory import inventory_app
+from cli.mcp import mcp as _mcp
 from cli.output import fail, print_json, table
 from cli.playbooks import playbooks_app
+from cli.tasks import acknowledge as _acknowledge
+from cli.tasks import tasks_app
 from cli.users import users_app
 from smokejumper import __version__
 from smokejumper.config import ConfigError, Settings, load_settings
@@ -49,13 +53,17 @@ app.add_typer(db_app, name="db")
 app.add_typer(alert_app, name="alert")
 app.add_typer(alert_app, name="alerts", help="Same as `alert`.")
 app.add_typer(incidents_app, name="incidents")
+register_case_work(incidents_app)
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(users_app, name="users")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(tasks_app, name="tasks")
+incidents_app.command("ack")(_acknowledge)
 app.command("backup")(_backup)
 app.command("restore")(_restore)
 app.command("erase")(_erase)
+app.command("mcp")(_mcp)
 
 
 class _Context:

@@ -12,19 +12,24 @@ from fastapi import FastAPI
 from smokejumper import __version__
 from smokejumper.api import (
     alerts,
+    case_work,
     codec,
     controls,
     dead_letters,
+    dry_runs,
     erasure,
     evidence,
     health,
     incident_actions,
     incidents,
+    inventory,
     legal_holds,
     metrics,
+    mirror_webhooks,
     outage,
     reports,
     slack,
+    tasks,
 )
 from smokejumper.api.nul_guard import RefuseNulInUrl
 from smokejumper.api.state import AppState
@@ -92,20 +97,25 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(incident_actions.router)
+    app.include_router(case_work.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
     app.include_router(controls.router)
     app.include_router(evidence.router)
     app.include_router(legal_holds.router)
+    app.include_router(tasks.router)
     app.include_router(erasure.router)
     app.include_router(metrics.router)
     app.include_router(codec.router)
+    app.include_router(inventory.router)
+    app.include_router(dry_runs.router)
     app.state.evidence_reader = evidence_reader
     app.state.evidence_deleter = evidence_deleter
     app.state.slack_responder = slack_responder
     app.include_router(reports.router)
     mount_console(app, state)
     app.include_router(slack.router)
+    app.include_router(mirror_webhooks.router)
     return app
 
 

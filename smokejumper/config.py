@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from smokejumper.domain.alerts import Severity
 from smokejumper.domain.routing import Route
 from smokejumper.domain.source_context import SourceContext
 from smokejumper.payload_keys import CodecKeyError, decode_key
@@ -37,6 +38,12 @@ from smokejumper.settings.email import EmailSettings
 from smokejumper.settings.evidence import EvidenceSettings
 from smokejumper.settings.intake import SOURCE_NAME, IntakeSettings, SourceSettings
 from smokejumper.settings.memory import MemorySettings
+from smokejumper.settings.mirrors import (
+    JiraSettings,
+    OpsgenieSettings,
+    PagerDutySettings,
+    TeamsSettings,
+)
 from smokejumper.settings.observability import ObservabilitySettings
 from smokejumper.settings.pollers import PollerSettings
 from smokejumper.settings.query_logs import QueryLogSettings
@@ -44,6 +51,7 @@ from smokejumper.settings.retention import RetentionSettings
 from smokejumper.settings.retest import RetestSettings
 from smokejumper.settings.scheduler import SchedulerSettings
 from smokejumper.settings.slack import SlackSettings
+from smokejumper.settings.slas import SlaPolicy
 from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.settings.vectorstores import VectorStoreSettings
 
@@ -68,6 +76,10 @@ SECRET_KEY_NAMES = frozenset(
         "secret",
         "session_secret",
         "client_secret",
+        "routing_key",
+        "webhook_secret",
+        "api_token",
+        "webhook_url",
     }
     | {"encryption_key", "previous_encryption_keys"}
 )
@@ -201,6 +213,23 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(
         default_factory=SlackSettings,
         description="Slack: incident cards, approvals, slash commands (see docs/slack.md).",
+    )
+    slas: dict[Severity, SlaPolicy] = Field(
+        default_factory=dict,
+        description="Per severity: minutes to acknowledge and to contain, reminders and "
+        "escalation at a breach (see docs/case-work.md).",
+    )
+    pagerduty: PagerDutySettings | None = Field(
+        default=None, description="PagerDuty Events API v2 mirror (see docs/integrations.md)."
+    )
+    opsgenie: OpsgenieSettings | None = Field(
+        default=None, description="Opsgenie Alert API mirror (see docs/integrations.md)."
+    )
+    jira: JiraSettings | None = Field(
+        default=None, description="Jira Cloud issue per incident (see docs/integrations.md)."
+    )
+    teams: TeamsSettings | None = Field(
+        default=None, description="Microsoft Teams card per incident (see docs/integrations.md)."
     )
 
     @field_validator("database_url")

@@ -206,6 +206,23 @@ class StoreCollector(Collector):
             or 0,
         )
         yield breaches
+        yield self._sla_breaches(session)
+
+    def _sla_breaches(self, session: Session) -> Metric:
+        counter = CounterMetricFamily(
+            "smokejumper_sla_breaches",
+            "Incidents that missed a service-level target ([slas.<severity>]), by the "
+            "severity it had and the target (acknowledge, contain).",
+            labels=["severity", "kind"],
+        )
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for (data,) in session.execute(
+            select(TimelineEvent.data).where(TimelineEvent.kind == "sla.breached")
+        ):
+            counts[(str(data.get("severity", "")), str(data.get("sla", "")))] += 1
+        for (severity, kind), count in sorted(counts.items()):
+            counter.add_metric([severity, kind], count)
+        return counter
 
     def _approvals(self, session: Session, now: datetime) -> Iterator[Metric]:
         waits = approval_waits(session, now)

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from cli.main import app as cli_app
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
+from integrations.slack.feed import install_feed
 from integrations.slack.responder import slack_responder
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
@@ -72,6 +73,7 @@ async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
         evidence_deleter=evidence_store(settings).delete,
         slack_responder=slack_responder,
     )
+    install_feed(app)
     # Served as `smokejumper api` serves it: with the connection guard.
     server = uvicorn.Server(server_config(app, settings, log_level="warning"))
     task = asyncio.create_task(server.serve())

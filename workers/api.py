@@ -6,6 +6,7 @@ import uvicorn
 
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
+from integrations.slack.feed import install_feed
 from integrations.slack.responder import slack_responder
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.api.server import server_config
@@ -31,5 +32,7 @@ def main(settings: Settings) -> None:
     )
     # Erasure rewrites evidence objects (smokejumper.api.erasure).
     app.state.evidence_objects = evidence
+    # Tasks added or completed over the API reach the incident's Slack thread.
+    install_feed(app)
     config = server_config(app, settings)
     uvicorn.Server(config).run()

@@ -22,6 +22,8 @@ from integrations.keys.registry import PROVIDER_NAMES as KEY_PROVIDERS
 from integrations.models.registry import PROVIDER_NAMES as MODEL_PROVIDERS
 from smokejumper.config import ConfigError, Settings
 from smokejumper.contracts.base import implemented_names
+from smokejumper.observability.sdk_metrics import sdk_runtime
+from smokejumper.observability.tracing import configure_tracing, tracing_interceptors
 from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.db import Store
 from smokejumper.temporal.client import connect
@@ -114,7 +116,14 @@ async def run(settings: Settings, queues: Sequence[str]) -> None:
     check_routes(settings.temporal)
     store = Store(settings.effective_database_url, synchronous=settings.sqlite_synchronous)
     try:
-        workers = queue_workers(await connect(settings.temporal), settings, store, queues)
+        # Traced and measured like the playbook worker: the provider calls happen here.
+        configure_tracing(settings, "integration-worker")
+        client = await connect(
+            settings.temporal,
+            runtime=sdk_runtime(settings.observability),
+            interceptors=tracing_interceptors(settings),
+        )
+        workers = queue_workers(client, settings, store, queues)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

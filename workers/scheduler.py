@@ -25,11 +25,12 @@ from integrations.evidence.registry import evidence_store
 from integrations.pollers.base import Poller, RunCounts
 from integrations.pollers.factory import build_pollers
 from integrations.pollers.runner import run_poller
+from integrations.slack.feed import slack_feed
 from integrations.sources.base import Normalizer
 from integrations.sources.registry import NORMALIZERS
 from smokejumper.config import ConfigError, Settings
 from smokejumper.domain.routing import Router
-from smokejumper.incidents import legal_holds, retention
+from smokejumper.incidents import legal_holds, retention, slas
 from smokejumper.intake import idempotency
 from smokejumper.intake.service import IntakeService
 from smokejumper.sdk.registry import discover, routes_of
@@ -39,6 +40,8 @@ from smokejumper.store.open import open_store
 from smokejumper.temporal.client import connect
 
 log = logging.getLogger("smokejumper.scheduler")
+# How often the leader looks at open incidents' service-level targets.
+SLA_CHECK_SECONDS = 30
 
 
 class Scheduler:
@@ -56,6 +59,8 @@ class Scheduler:
         self.fence: Fence | None = None
         self._client_lock = asyncio.Lock()
         self._client: Client | None = None
+        # What it writes on timelines itself (SLA reminders, breaches) reaches Slack too.
+        self.slack = slack_feed(store, settings, self._temporal)
         # Pollers open incidents, so they route and fingerprint exactly as the API does.
         self.intake = IntakeService(
             store,
@@ -201,6 +206,26 @@ class Scheduler:
                 )
         return done
 
+    async def check_slas(self) -> int:
+        """Reminders before, and breaches of, the `[slas.<severity>]` targets of open
+        incidents, each written once; returns how many were written."""
+        fence = self._term()
+        if fence is None or not self.settings.slas:
+            return 0
+        try:
+            written = await asyncio.to_thread(
+                slas.check_slas, self.store, self.settings.slas, datetime.now(UTC), fence=fence
+            )
+        except StaleLeader:
+            self._stale(fence, "SLA check")
+            return 0
+        for entry in written:
+            log.info("incident %d: %s", entry.incident_id, entry.kind)
+            # In the order written: the relay delivers in the order it is given.
+            if self.slack is not None:
+                await self.slack(entry)
+        return len(written)
+
     async def run_poller(self, name: str) -> RunCounts:
         """One run of a poller, on the leader only; it stops early if the lease is lost."""
         fence = self._term()
@@ -278,6 +303,15 @@ class Scheduler:
                 "interval",
                 hours=1,
                 id="data-retention",
+                max_instances=1,
+                coalesce=True,
+            )
+        if self.settings.slas:
+            scheduler.add_job(
+                self.check_slas,
+                "interval",
+                seconds=SLA_CHECK_SECONDS,
+                id="slas",
                 max_instances=1,
                 coalesce=True,
             )

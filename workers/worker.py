@@ -15,8 +15,10 @@ from temporalio.worker import Worker
 from activities.approvals import ApprovalActivities
 from activities.assessment import AssessmentActivities
 from activities.audit import AuditActivities
+from activities.case_work import CaseWorkActivities
 from activities.containment import ContainmentActivities
 from activities.control_plane import ControlPlaneActivities
+from activities.email_notices import email_activities, email_hook, email_workflows
 from activities.evidence import EvidenceActivities
 from activities.incident import IncidentActivities
 from activities.integrity import IntegrityActivities
@@ -32,7 +34,9 @@ from activities.retest import RetestActivities
 from activities.retrieval import RetrievalActivities
 from activities.slack import slack_activities, slack_hook
 from activities.suppliers import SupplierActivities
+from activities.tasks import TaskActivities
 from integrations.evidence.checkpoints import head_checkpoints
+from integrations.mirrors.wiring import chain, mirror_activities, mirror_hook, mirror_workflows
 from smokejumper.config import ConfigError, Settings
 from smokejumper.contracts.base import (
     ContractError,
@@ -63,21 +67,30 @@ log = logging.getLogger("smokejumper.worker")
 
 
 def activities_for(store: Store, settings: Settings | None = None) -> list[Callable[..., Any]]:
-    slack = slack_hook(store, settings or Settings())
+    # The timeline reaches Slack, each configured mirror (PagerDuty, Jira, ...) and e-mail.
+    slack = chain(
+        slack_hook(store, settings or Settings()),
+        mirror_hook(store, settings or Settings()),
+        email_hook(store, settings or Settings()),
+    )
     incident = IncidentActivities(store, on_recorded=slack)
     approvals = ApprovalActivities(settings or Settings())
     audit = AuditActivities(store)
     notify = NotifyActivities(store, settings or Settings(), on_recorded=slack)
     containment = ContainmentActivities(store, settings or Settings())
     models = ModelActivities(store, settings or Settings())
+    tasks = TaskActivities(store, on_recorded=slack)
     return [
         incident.record_timeline_event,
         incident.set_incident_status,
         incident.set_incident_severity,
+        tasks.open_task,
+        tasks.expire_task,
         approvals.resolve_approvers,
         *_queues(settings or Settings()),
         audit.record_audit,
         notify.notify,
+        CaseWorkActivities(store, settings or Settings()).assign_responders,
         containment.revoke_key,
         containment.restore_key,
         EvidenceActivities(store, settings or Settings()).capture_evidence,
@@ -87,6 +100,8 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         models.restore_model,
         RetestActivities(store, settings or Settings()).retest_endpoint,
         *slack_activities(store, settings or Settings()),
+        *mirror_activities(store, settings or Settings()),
+        *email_activities(store, settings or Settings()),
         *_response(store, settings or Settings()),
     ]
 
@@ -177,7 +192,12 @@ def worker_parts(
     with the activities; raises ConfigError when a playbook cannot be loaded, or when an
     activity contract its workflows call has no implementation (or several). Families
     routed to integration queues as a whole are left to `worker --queues` workers."""
-    chosen = [*(workflows or discover(settings).values()), *slack_workflows(settings)]
+    chosen = [
+        *(workflows or discover(settings).values()),
+        *slack_workflows(settings),
+        *mirror_workflows(settings),
+        *email_workflows(settings),
+    ]
     away = integration_worker.routed_away(settings.temporal)
     activities = integration_worker.without(activities_for(store, settings), away)
     try:

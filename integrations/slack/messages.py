@@ -38,6 +38,8 @@ class SlackPosts(BaseModel):
     card_ts: str | None = None
     approvals: dict[str, str] = Field(default_factory=dict)
     decided: list[str] = Field(default_factory=list)
+    # Each task's message (task id -> ts, in the card's thread), updated once it is settled.
+    tasks: dict[str, str] = Field(default_factory=dict)
     # Sub-actions already done for `partial_key` (an activity attempt that failed midway
     # resumes after them instead of posting twice).
     partial_key: str | None = None

@@ -22,6 +22,7 @@ from integrations.slack.views import (
     event_icon,
     event_time,
     load_incident,
+    load_task,
     mentions,
     verdict,
     votes_for,
@@ -50,6 +51,8 @@ THREADED = frozenset(
         "incident.status",
         "incident.severity",
         "clock.started",
+        "task.completed",
+        "task.timed_out",
     }
 )
 # Events posted to the channel itself, mentioning the people concerned.
@@ -59,7 +62,12 @@ ANNOUNCED = {
     "approval.escalated": ":arrow_double_up:",
     "notification": ":loudspeaker:",
     "incident.escalated": ":rotating_light:",
+    "sla.reminded": ":alarm_clock:",
+    "sla.breached": ":rotating_light:",
+    "task.escalated": ":arrow_double_up:",
 }
+# Events after which a task's message shows it done or cancelled (its button gone).
+TASK_SETTLED = frozenset({"task.completed", "task.cancelled", "task.timed_out"})
 # Events that replace an approval's buttons with its outcome.
 DECIDED = frozenset(
     {"approval.approved", "approval.denied", "approval.timed_out", "approval.withdrawn"}
@@ -120,6 +128,13 @@ class Publisher:
             await once("approval", lambda: self._ask(view, entry, posts))
         if entry.kind in DECIDED and step in posts.approvals and step not in posts.decided:
             await once("decided", lambda: self._decided(view, entry, posts, extra))
+        task = extra.get("task")
+        if task is not None:
+            key = str(task["id"])
+            if entry.kind == "task.created" and key not in posts.tasks:
+                await once("task", lambda: self._task(view, task, posts))
+            elif entry.kind in TASK_SETTLED and key in posts.tasks:
+                await once("task_settled", lambda: self._task_settled(view, task, posts))
         if entry.kind in ANNOUNCED:
             await once("announce", lambda: self._announce(view, entry, posts))
         if entry.kind in THREADED:
@@ -139,6 +154,9 @@ class Publisher:
             if entry.kind in DECIDED and entry.step:
                 extra["votes"] = votes_for(session, incident.id, entry.step)
                 extra["at"] = event_time(session, entry.event_key)
+            task_id = entry.data.get("task")
+            if entry.kind.startswith("task.") and isinstance(task_id, int):
+                extra["task"] = load_task(session, task_id, self.settings)
             return view, extra
 
     async def _open(
@@ -200,8 +218,17 @@ class Publisher:
             message = self.renderer.render("incident_card", incident=view)
             answer = await self._slack("chat_postMessage", channel=posts.channel, **message)
             posts.card_ts = str(answer["ts"])
+            await asyncio.to_thread(self._remember_card, view.id, posts)
 
         await once("card", card)
+
+    def _remember_card(self, incident_id: int, posts: SlackPosts) -> None:
+        """Where the card is, so replies in its thread (or its own channel) become notes."""
+        with self.store.transaction() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is not None:
+                incident.slack_channel = posts.channel
+                incident.slack_thread_ts = posts.card_ts
 
     def _oncall(self) -> list[str]:
         return self.resolve(self.slack.oncall)
@@ -281,11 +308,25 @@ class Publisher:
         await self._slack("chat_update", channel=posts.channel, ts=posts.approvals[step], **message)
         posts.decided.append(step)
 
+    async def _task(self, view: IncidentView, task: dict[str, Any], posts: SlackPosts) -> None:
+        message = self.renderer.render("task", incident=view, task=task)
+        answer = await self._slack(
+            "chat_postMessage", channel=posts.channel, thread_ts=posts.card_ts, **message
+        )
+        posts.tasks[str(task["id"])] = str(answer["ts"])
+
+    async def _task_settled(
+        self, view: IncidentView, task: dict[str, Any], posts: SlackPosts
+    ) -> None:
+        message = self.renderer.render("task", incident=view, task=task)
+        ts = posts.tasks[str(task["id"])]
+        await self._slack("chat_update", channel=posts.channel, ts=ts, **message)
+
     async def _announce(self, view: IncidentView, entry: TimelineEntry, posts: SlackPosts) -> None:
         people: list[str] = []
         if entry.kind == "notification":
             people = [p.strip() for p in str(entry.data.get("to") or "").split(",") if p.strip()]
-        elif entry.kind == "clock.breached":
+        elif entry.kind in ("clock.breached", "sla.breached", "task.escalated"):
             named = [p.strip() for p in str(entry.data.get("escalate_to") or "").split(",")]
             people = self.resolve([p for p in named if p] or self.slack.escalate_to)
         elif entry.kind == "incident.escalated":

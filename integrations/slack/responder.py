@@ -17,7 +17,6 @@ import json
 import logging
 import shlex
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -25,7 +24,9 @@ from slack_sdk.web import WebClient
 from sqlalchemy import select
 from temporalio.client import Client
 
+from integrations.slack import case_commands, task_commands
 from integrations.slack.client import web_client
+from integrations.slack.feed import slack_feed
 from integrations.slack.interactions import (
     DENY_CALLBACK,
     NOTE_CALLBACK,
@@ -40,6 +41,7 @@ from integrations.slack.views import console_url, load_incident, mentions, peopl
 from smokejumper.api.state import AppState
 from smokejumper.config import Settings
 from smokejumper.domain.incidents import IncidentStatus
+from smokejumper.incidents import slas
 from smokejumper.incidents.playbook_updates import IncidentNotFound, PlaybookRefused, decide
 from smokejumper.incidents.service import find_incident
 from smokejumper.sdk.approvals import Choice, DecisionRequest
@@ -53,7 +55,9 @@ __all__ = ["InvalidInteraction", "Responder"]
 
 USAGE = (
     "Usage: `/smokejumper status [INCIDENT]`, `list`, `approve INCIDENT STEP [reason]`, "
-    "`deny INCIDENT STEP reason`, `ack INCIDENT`, `escalate INCIDENT`, `report INCIDENT`"
+    "`deny INCIDENT STEP reason`, `ack INCIDENT`, `escalate INCIDENT`, `report INCIDENT`, "
+    f"{case_commands.ASSIGN_USAGE}, {case_commands.NOTE_USAGE}, "
+    f"{task_commands.TASK_USAGE}, {task_commands.DONE_USAGE}"
 )
 Answer = dict[str, Any]
 
@@ -77,6 +81,8 @@ class Responder:
         self.client = client or web_client(settings.slack)
         self.renderer = Renderer(settings.slack.templates_dir)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Tasks added or completed here reach the incident's thread through its relay.
+        self.feed = slack_feed(store, settings, temporal)
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -93,7 +99,9 @@ class Responder:
                 if not ref or not step:
                     continue
                 user, trigger = read.user.id, read.trigger_id
-                if action.action_id == "approve":
+                if action.action_id == "task_done":
+                    self._later(self._mark_done(ref, step, user, channel))
+                elif action.action_id == "approve":
                     self._later(self._decide(ref, step, True, "", user, channel))
                 elif action.action_id == "retry":
                     self._later(self._decide(ref, step, True, "", user, channel, Choice.RETRY))
@@ -164,7 +172,41 @@ class Responder:
             return await asyncio.to_thread(self._escalate, args[0], user)
         if verb == "report":
             return await asyncio.to_thread(self._report, args[0])
+        if verb == "assign":
+            said = await asyncio.to_thread(
+                case_commands.assign, self.store, self.settings, user, args
+            )
+            return self._reply(said.text, in_channel=said.in_channel)
+        if verb == "note":
+            # The note as typed: shlex would drop its quotes and backslashes.
+            typed = "".join(form.get("text", "").strip().split(None, 1)[1:])
+            said = await asyncio.to_thread(
+                case_commands.note, self.store, self.settings, user, typed
+            )
+            return self._reply(said.text, in_channel=said.in_channel)
+        if verb in ("task", "done"):
+            # As typed: shlex would drop a title's or a note's quotes and backslashes.
+            typed = "".join(form.get("text", "").strip().split(None, 1)[1:])
+            if verb == "task":
+                said = await task_commands.add(self.store, self.settings, self.feed, user, typed)
+            else:
+                said = await task_commands.done_command(
+                    self.store, self.settings, self.temporal, self.feed, user, typed
+                )
+            return self._reply(said.text, in_channel=said.in_channel)
         return self._reply(f"Unknown command `{verb}`. " + USAGE)
+
+    async def event(self, event: dict[str, Any]) -> None:
+        """An Events API event (a channel message): acknowledged at once, handled after."""
+        if event.get("type") == "message":
+            self._later(self._capture(event))
+
+    async def _capture(self, event: dict[str, Any]) -> None:
+        done = await asyncio.to_thread(
+            case_commands.capture_message, self.store, self.settings, event
+        )
+        if done.tell is not None:
+            await self._tell(str(event.get("channel") or ""), str(event.get("user")), done.tell)
 
     async def drain(self) -> None:
         """Wait for background work (tests, shutdown)."""
@@ -226,6 +268,14 @@ class Responder:
                 f"Your approval of {step} is recorded; {receipt.approvals_missing} more "
                 "approval(s) needed.",
             )
+
+    async def _mark_done(self, ref: str, task: str, user: str, channel: str) -> None:
+        """A task's "Mark done" click; the clicker is told how it went, the thread sees the
+        task's message marked done (by the relay)."""
+        said = await task_commands.complete(
+            self.store, self.settings, self.temporal, self.feed, user, ref, task
+        )
+        await self._tell(channel, user, said.text)
 
     async def _reason_modal(
         self, trigger_id: str, ref: str, step: str, channel: str, choice: Choice | None = None
@@ -314,30 +364,16 @@ class Responder:
         return self._reply(text)
 
     def _ack(self, ref: str, user: str) -> Answer:
+        """As the API's acknowledge: audited, and it meets the acknowledge SLA."""
         responder = self.settings.slack.users.get(user)
         if responder is None:
             return self._reply("Your Slack account is not linked to a responder.")
-        now = datetime.now(UTC)
-        with self.store.transaction() as session:
-            incident = find_incident(session, ref)
-            if incident is None:
-                return self._reply(f"There is no incident {ref}.")
-            if incident.status != IncidentStatus.OPEN.value:
-                return self._reply(f"{incident.ref} is already {incident.status}.")
-            incident.status = IncidentStatus.ACKNOWLEDGED.value
-            incident.acknowledged_at = now
-            incident.updated_at = now
-            session.add(
-                TimelineEvent(
-                    incident_id=incident.id,
-                    kind="incident.status",
-                    actor=responder,
-                    message=f"Status open → acknowledged by {responder} via slack",
-                    data={"from": "open", "to": "acknowledged"},
-                    event_key=f"{incident.id}:acknowledged",
-                )
-            )
-            shown = incident.ref
+        try:
+            shown, _ = slas.acknowledge(self.store, ref, by=responder, via="slack")
+        except slas.IncidentMissing:
+            return self._reply(f"There is no incident {ref}.")
+        except slas.AcknowledgeRefused as exc:
+            return self._reply(f"{exc}.")
         return self._reply(
             f"{shown} acknowledged by {responder}.",
             in_channel=True,

@@ -59,6 +59,15 @@ class SocketModeRunner:
         try:
             if request.type == "interactive":
                 work = self.responder.interaction(request.payload)
+            elif request.type == "events_api":
+                # Acknowledged at once; the responder handles the event after.
+                event = request.payload.get("event")
+                if isinstance(event, dict):
+                    asyncio.run_coroutine_threadsafe(self.responder.event(event), self.loop).result(
+                        _ANSWER_WITHIN
+                    )
+                socket.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+                return
             elif request.type == "slash_commands":
                 work = self.responder.command(
                     {name: str(value) for name, value in request.payload.items()}

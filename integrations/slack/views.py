@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from integrations.slack.templates import Raw, link, mention, safe
 from smokejumper.config import Settings
-from smokejumper.store.tables import AlertRow, EvidenceItem, Incident, TimelineEvent
+from smokejumper.store.tables import (
+    AlertRow,
+    EvidenceItem,
+    Incident,
+    IncidentTask,
+    TimelineEvent,
+)
 
 _STEP_STATES = {
     "step.started": (":hourglass_flowing_sand:", "running"),
@@ -211,3 +217,32 @@ def votes_for(session: Session, incident_id: int, step: str) -> list[tuple[str, 
 def event_time(session: Session, event_key: str) -> str:
     at = session.scalar(select(TimelineEvent.at).where(TimelineEvent.event_key == event_key))
     return (at or datetime.now(UTC)).astimezone(UTC).strftime("%H:%M")
+
+
+def task_value(ref: str, task_id: int) -> Raw:
+    """What a task's "Mark done" button carries back: the incident and the task."""
+    return Raw(f"{ref}|task:{task_id}")
+
+
+def load_task(session: Session, task_id: int, settings: Settings) -> dict[str, Any] | None:
+    """A task as its message shows it, from the store (so a message posted late shows
+    the task as it is by then)."""
+    task = session.get(IncidentTask, task_id)
+    if task is None:
+        return None
+    incident = session.get(Incident, task.incident_id)
+    ref = (incident.ref or str(incident.id)) if incident is not None else str(task.incident_id)
+    done_by = task.completed_by or ""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "owner": mentions(settings, [task.owner]) if task.owner else "",
+        "due": task.due_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if task.due_at else "",
+        "created_by": task.created_by,
+        "via": task.via,
+        "state": task.state,
+        "value": task_value(ref, task.id),
+        "completed_by": mentions(settings, [done_by]) if done_by else "",
+        "at": task.completed_at.astimezone(UTC).strftime("%H:%M") if task.completed_at else "",
+        "note": task.completion_note or "",
+    }

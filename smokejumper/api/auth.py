@@ -5,6 +5,10 @@ an admin credential acting as `settings.operator`. API tokens (`smokejumper user
 act as their user, with that user's role, read from the store on every call so a role
 change or a disabled account applies at once. Viewers read; responders also decide
 approvals, act on incidents and see raw evidence; admins may do everything.
+
+A client may name the surface it serves in the `X-Smokejumper-Via` header: the MCP server
+sends `mcp` on every call, so the writes it makes are recorded as made through it, and an
+approval decided through it is refused (approvals stay with people).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from smokejumper.api.state import AppState, app_state
 from smokejumper.intake.auth import bearer
@@ -61,6 +65,28 @@ def _require(role: Role, what: str) -> Callable[[Request, AppState], Principal]:
     return dependency
 
 
+VIA_HEADER = "x-smokejumper-via"
+# Surfaces a client may name; anything else (or nothing) is the plain API.
+_NAMED_SURFACES = frozenset({"cli", "mcp"})
+
+
+def request_surface(
+    via: Annotated[
+        str | None,
+        Header(
+            alias="X-Smokejumper-Via",
+            max_length=20,
+            description="The tool calling on a person's behalf: cli or mcp.",
+        ),
+    ] = None,
+) -> str:
+    """The surface a write is recorded under: `mcp` or `cli` when the caller says so in
+    `X-Smokejumper-Via`, else `api`. It labels, it grants nothing: the token decides."""
+    named = (via or "").strip().lower()
+    return named if named in _NAMED_SURFACES else "api"
+
+
+Surface = Annotated[str, Depends(request_surface)]
 ViewerAccess = Annotated[Principal, Depends(_require(Role.VIEWER, "reading"))]
 ResponderAccess = Annotated[Principal, Depends(_require(Role.RESPONDER, "acting on incidents"))]
 AdminAccess = Annotated[Principal, Depends(_require(Role.ADMIN, "this"))]

@@ -22,7 +22,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from smokejumper.api.auth import ResponderAccess
+from smokejumper.api.auth import ResponderAccess, Surface, ViewerAccess, refused
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import (
     UPDATE_ABORT,
@@ -48,6 +48,8 @@ from smokejumper.incidents.playbook_updates import (
 from smokejumper.incidents.service import find_incident
 from smokejumper.sdk.approvals import Choice, DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
+from smokejumper.security.users import Principal, Role
+from smokejumper.store import audit
 from smokejumper.store.tables import Action
 
 router = APIRouter(prefix="/api/v1", tags=["incident actions"])
@@ -173,17 +175,33 @@ def _actions_in_force(state: AppState, incident_number: int) -> list[str]:
 
 
 @router.post(
-    "/incidents/{incident_id}/approvals/{step}", response_model=VoteReceipt, responses=_REFUSED
+    "/incidents/{incident_id}/approvals/{step}",
+    response_model=VoteReceipt,
+    responses={**_REFUSED, 403: {"description": "Not a responder, or sent through MCP"}},
 )
 async def decide_approval(
     incident_id: IncidentId,
     step: Annotated[str, Path(max_length=100)],
     body: DecisionBody,
     state: Annotated[AppState, Depends(app_state)],
-    caller: ResponderAccess,
+    # Any signed-in caller gets this far, so that an assistant's attempt is on the record
+    # whatever its role; deciding still needs a responder, checked below.
+    caller: ViewerAccess,
+    surface: Surface,
 ) -> VoteReceipt:
     """Approve or deny a pending step; the first valid answer decides, later ones are
-    refused with the reason (not an approver, own request, already answered, timed out)."""
+    refused with the reason (not an approver, own request, already answered, timed out).
+    A decision sent through the MCP server is refused (403) and audited: approvals stay
+    with people."""
+    if surface == "mcp":
+        await asyncio.to_thread(_audit_refused_approval, state, caller, incident_id, step)
+        raise HTTPException(
+            status_code=403,
+            detail="approval refused: via mcp (approvals and denials stay with people; "
+            "decide in the console, Slack or the CLI)",
+        )
+    if not caller.may(Role.RESPONDER):
+        raise refused(caller, Role.RESPONDER, "acting on incidents")
     request = DecisionRequest(
         step=step,
         approve=body.approve
@@ -193,10 +211,23 @@ async def decide_approval(
         actor=caller.name,
         reason=body.reason,
         # The server names the surface: a client's own `via` is ignored, so an API vote
-        # cannot be recorded as a Slack one.
-        via="api",
+        # cannot be recorded as a Slack one (the header names only `api` or `cli` here).
+        via=surface,
     )
     return await decide(state, incident_id, request)
+
+
+def _audit_refused_approval(
+    state: AppState, caller: Principal, incident_id: str, step: str
+) -> None:
+    with state.store.transaction() as session:
+        audit.append(
+            session,
+            actor=caller.name,
+            action="approval.refused",
+            subject=incident_id,
+            data={"step": step, "via": "mcp", "reason": "approval refused: via mcp"},
+        )
 
 
 async def decide(state: AppState, incident_id: str, request: DecisionRequest) -> VoteReceipt:

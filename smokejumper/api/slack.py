@@ -1,5 +1,6 @@
-"""Slack's HTTP entry points: button clicks and modals (`/slack/interactions`) and the
-`/smokejumper` slash command (`/slack/commands`).
+"""Slack's HTTP entry points: button clicks and modals (`/slack/interactions`), the
+`/smokejumper` slash command (`/slack/commands`) and the Events API (`/slack/events`:
+channel messages, kept as notes of the incident they are about).
 
 Every request is checked with slack-sdk's `SignatureVerifier` against the signing secret:
 a missing, forged or stale signature, or one already used (a replay), is answered 401
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from slack_sdk.signature import SignatureVerifier
 
 from smokejumper.api.state import AppState, app_state
@@ -50,6 +52,8 @@ class SlackResponder(Protocol):
     async def interaction(self, payload: dict[str, Any]) -> dict[str, Any] | None: ...
 
     async def command(self, form: dict[str, str]) -> dict[str, Any]: ...
+
+    async def event(self, event: dict[str, Any]) -> None: ...
 
     async def drain(self) -> None: ...
 
@@ -183,3 +187,52 @@ async def commands(request: Request, gate: Annotated[SlackGate, Depends(_gate)])
     if "user_id" not in form:
         raise HTTPException(status_code=400, detail="user_id: required in a slash command")
     return _answer(await gate.responder.command(form))
+
+
+class SlackEventsAnswer(BaseModel):
+    challenge: str | None = None
+
+
+@router.post(
+    "/events",
+    response_model=SlackEventsAnswer,
+    responses=_REJECTED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "challenge": {"type": "string"},
+                            "event": {"type": "object"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def events(request: Request, gate: Annotated[SlackGate, Depends(_gate)]) -> SlackEventsAnswer:
+    """Slack's Events API: the URL check (`url_verification`), and `event_callback`s,
+    of which channel messages in an incident's thread or channel become its notes."""
+    body = await request.body()
+    gate.check(body, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER))
+    try:
+        payload = json_body.loads(body, subject="body")
+    except json_body.JsonRefused:
+        raise _refused("body: a JSON Events API payload is required") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise _refused("type: required")
+    if payload["type"] == "url_verification":
+        challenge = payload.get("challenge")
+        if not isinstance(challenge, str):
+            raise _refused("challenge: required in url_verification")
+        return SlackEventsAnswer(challenge=challenge)
+    event = payload.get("event")
+    if payload["type"] == "event_callback" and isinstance(event, dict):
+        await gate.responder.event(event)
+    return SlackEventsAnswer()

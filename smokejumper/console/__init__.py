@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smokejumper.api.state import AppState
-from smokejumper.console import single_sign_on
+from smokejumper.console import case_routes, email_approvals, single_sign_on
 from smokejumper.console.context import (
     HERE,
     ConsoleContext,
@@ -30,7 +30,9 @@ def is_console_page(path: str) -> bool:
 def mount_console(app: FastAPI, state: AppState) -> None:
     app.state.console = ConsoleContext(state.settings, state.operator_token)
     app.include_router(router)
+    app.include_router(case_routes.router)
     app.include_router(single_sign_on.router)
+    app.include_router(email_approvals.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     async def login_required(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,7 @@ anything else happens.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class ConsoleContext:
         self.templates.env.globals["version"] = __version__
         self.templates.env.filters["when"] = _when
         self.templates.env.filters["duration"] = duration
+        self.templates.env.filters["digest"] = digest
         # Every value a page shows that may hold a key or personal data goes through these.
         self.templates.env.filters["masked"] = _masked
         self.templates.env.filters["masked_target"] = _masked_target
@@ -318,6 +320,12 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def digest(value: str | bytes) -> str:
+    """A short fingerprint of what a panel or page shows: equal means nothing changed."""
+    data = value.encode() if isinstance(value, str) else value
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def _masked(value: Any) -> Any:

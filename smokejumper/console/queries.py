@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from statistics import fmean
 
@@ -123,6 +123,14 @@ def incident_list(session: Session, chosen: IncidentFilter, offset: int) -> Inci
 
 
 @dataclass(frozen=True)
+class CastVote:
+    actor: str
+    approved: bool
+    via: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PendingStep:
     step: str
     question: str
@@ -130,20 +138,47 @@ class PendingStep:
     requested_at: datetime
     # A hand-off (a failed step put to people): its answers instead of approve/deny.
     choices: tuple[str, ...] = ()
+    min_approvals: int = 1
+    votes: tuple[CastVote, ...] = ()
+
+    @property
+    def approvals(self) -> int:
+        return sum(1 for vote in self.votes if vote.approved)
+
+
+def _vote(event: TimelineEvent) -> CastVote:
+    # The playbook words a vote "<actor> approved|denied <step> via <surface>[: reason]".
+    head = event.message.split(": ", 1)[0]
+    approved = head.startswith(f"{event.actor} approved ")
+    via = head.rsplit(" via ", 1)[-1] if " via " in head else ""
+    return CastVote(actor=event.actor, approved=approved, via=via, at=event.at)
 
 
 def approval_requests(session: Session, incident_id: int) -> dict[str, PendingStep]:
-    """Each approval step's request as the timeline recorded it (question, approvers)."""
+    """Each approval step's request as the timeline recorded it (question, approvers, how
+    many approvals it needs) with the votes cast on it since."""
     events = session.scalars(
         select(TimelineEvent)
-        .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "approval.requested")
-        .order_by(TimelineEvent.at)
+        .where(
+            TimelineEvent.incident_id == incident_id,
+            TimelineEvent.kind.in_(("approval.requested", "approval.vote")),
+        )
+        .order_by(TimelineEvent.at, TimelineEvent.id)
     ).all()
     found: dict[str, PendingStep] = {}
     for event in events:
         if event.step is None:
             continue
+        if event.kind == "approval.vote":
+            asked = found.get(event.step)
+            if asked is not None:
+                found[event.step] = replace(asked, votes=(*asked.votes, _vote(event)))
+            continue
         question = event.message.split(": ", 1)[-1]
+        try:
+            needed = max(1, int(event.data.get("min_approvals") or 1))
+        except (TypeError, ValueError):
+            needed = 1
         found[event.step] = PendingStep(
             step=event.step,
             question=question,
@@ -152,8 +187,15 @@ def approval_requests(session: Session, incident_id: int) -> dict[str, PendingSt
             choices=tuple(
                 c.strip() for c in str(event.data.get("choices") or "").split(",") if c.strip()
             ),
+            min_approvals=needed,
         )
     return found
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many incidents are in each status, for the list's status row."""
+    rows = session.execute(select(Incident.status, func.count()).group_by(Incident.status)).all()
+    return {str(status): int(count) for status, count in rows}
 
 
 def actions_of(session: Session, incident_id: int) -> list[Action]:

@@ -16,16 +16,19 @@ from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
 from smokejumper.api.incident_actions import CloseBody, close_incident, decide
 from smokejumper.api.incidents import attach_live_state
-from smokejumper.console import queries, rehearsal, single_sign_on
+from smokejumper.console import casework, queries, rehearsal, single_sign_on
 from smokejumper.console.context import (
-    Form as CheckedForm,
-)
-from smokejumper.console.context import (
+    HERE,
     Page,
     Visit,
+    digest,
     safe_next,
     set_session_cookie,
 )
+from smokejumper.console.context import (
+    Form as CheckedForm,
+)
+from smokejumper.console.diffs import field_diff
 from smokejumper.domain.alerts import AlertKind, Severity
 from smokejumper.domain.incidents import IncidentStatus, close_confirmation
 from smokejumper.domain.text import StorableText
@@ -145,6 +148,21 @@ def _revoke(page: Visit) -> None:
         session_revocation.revoke(session, page.session.sid, page.context.codec.max_age)
 
 
+# --- the site's icon ------------------------------------------------------------------
+
+_FAVICON = (HERE / "static" / "favicon.ico").read_bytes()
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """Browsers ask for it on every site; the console's flame, cached for a day."""
+    return Response(
+        _FAVICON,
+        media_type="image/x-icon",
+        headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"},
+    )
+
+
 # --- incidents --------------------------------------------------------------------------
 
 
@@ -169,14 +187,15 @@ async def incidents(
         sort=sort if sort in queries.SORTS else "newest",
     )
 
-    def read() -> queries.IncidentList:
+    def read() -> tuple[queries.IncidentList, dict[str, int]]:
         with page.state.store.session() as session:
-            return queries.incident_list(session, chosen, offset)
+            return queries.incident_list(session, chosen, offset), queries.status_counts(session)
 
-    listing = await asyncio.to_thread(read)
+    listing, counts = await asyncio.to_thread(read)
     return page.render(
         "incidents.html",
         listing=listing,
+        counts=counts,
         chosen=chosen,
         offset=offset,
         page_size=queries.PAGE,
@@ -207,8 +226,12 @@ async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
                 ),
                 "redactor": redactor,
                 "requests": queries.approval_requests(session, incident.id),
-                "actions": queries.actions_of(session, incident.id),
+                "actions": [
+                    (action, field_diff(action.before, action.after, redactor))
+                    for action in queries.actions_of(session, incident.id)
+                ],
                 "evidence": evidence.evidence_of(session, incident),
+                "case": casework.case_of(session, state.store, incident, redactor),
                 "targets": _targets(incident),
             }
 
@@ -252,9 +275,20 @@ async def incident_page(page: Page, ref: IncidentRef) -> Response:
 
 @router.get("/incidents/{ref}/live", response_class=HTMLResponse)
 async def incident_live(page: Page, ref: IncidentRef) -> Response:
-    """The parts of the incident page that change, for the page's refresh."""
+    """Every panel of the incident page, for the page's refresh. Its ETag is a digest of
+    the panels: a poll that finds nothing new is answered 304, without a body."""
     page.require(Role.VIEWER, "reading incidents")
-    return page.render("_live.html", **await _incident_view(page, ref))
+    response = page.render("_live.html", **await _incident_view(page, ref))
+    tag = f'"{digest(bytes(response.body))}"'
+    if tag in {t.strip() for t in page.request.headers.get("if-none-match", "").split(",")}:
+        unchanged = Response(status_code=304)
+        for name in ("cache-control", "content-security-policy", "x-content-type-options"):
+            unchanged.headers[name] = response.headers[name]
+        unchanged.headers["etag"] = tag
+        page.keep(unchanged)
+        return unchanged
+    response.headers["etag"] = tag
+    return response
 
 
 @router.post("/incidents/{ref}/approvals/{step}")

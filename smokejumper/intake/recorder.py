@@ -112,7 +112,8 @@ class Recorder:
             for incident in session.scalars(
                 select(Incident).where(Incident.open_key.in_(fingerprints)).with_for_update()
             )
-            if incident.open_key is not None
+            # A merged incident's alerts go to its target: _open_or_join follows it.
+            if incident.open_key is not None and incident.merged_into_id is None
         }
         alerts: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -173,7 +174,11 @@ class Recorder:
             select(Incident).where(Incident.open_key == fp).with_for_update()
         ).first()
         if existing is not None:
-            return existing, "joined"
+            if existing.merged_into_id is None:
+                return existing, "joined"
+            target = _merge_target(session, existing)
+            if target is not None:
+                return target, "joined"
         now = datetime.now(UTC)
         owasp, atlas = taxonomy_of(alert.kind.value, alert.owasp, alert.atlas)
         if self.reopen_window:
@@ -313,3 +318,14 @@ def _recorded(alert_id: str, alert: Alert, incident: Incident, joined: Joined) -
         ),
         workflow_id=incident.workflow_id,
     )
+
+
+def _merge_target(session: Session, merged: Incident) -> Incident | None:
+    """The open incident `merged` was merged into (it kept its open_key for this); once
+    that one is over, the fingerprint is freed and the alert opens a new incident."""
+    target = session.get(Incident, merged.merged_into_id, with_for_update=True)
+    if target is not None and target.open_key is not None:
+        return target
+    merged.open_key = None
+    session.flush()
+    return None

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from smokejumper.domain.taxonomy import atlas_label, owasp_label
+from smokejumper.incidents import case_work
 from smokejumper.masking import mask, mask_target
 from smokejumper.redaction import Redactor
 from smokejumper.store.db import Store
@@ -34,6 +35,14 @@ class TimelineRow:
     kind: str
     step: str | None
     message: str
+
+
+@dataclass
+class NoteRow:
+    at: datetime
+    author: str
+    via: str
+    text: str
 
 
 @dataclass
@@ -121,6 +130,11 @@ class Report:
     not_done: list[str]
     follow_ups: list[str]
     data_sources: list[DataSourceRow] = field(default_factory=list)
+    # Responders' notes, masked, oldest first.
+    notes: list[NoteRow] = field(default_factory=list)
+    commander: str | None = None
+    assignees: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
@@ -187,7 +201,20 @@ def build_report(store: Store, incident_id: int, redactor: Redactor, now: dateti
         not_done=[f"{step_of(step)}: {text(why)}" for step, why in not_done(events).items()],
         follow_ups=_follow_ups(incident, events, actions, approvals, clocks, redactor),
         data_sources=_data_sources(events, text),
+        **_case_record(store, incident, redactor),
     )
+
+
+def _case_record(store: Store, incident: Incident, redactor: Redactor) -> dict[str, Any]:
+    with store.session() as session:
+        record = case_work.case_record_of(session, incident)
+        notes = case_work.notes_for(session, incident.id, redactor)
+    return {
+        "notes": [NoteRow(n.created_at, n.author, n.via, n.text) for n in notes],
+        "commander": record.commander,
+        "assignees": record.assignees,
+        "tags": record.tags,
+    }
 
 
 def _load(

@@ -87,6 +87,7 @@ from smokejumper.domain.retrieval import (
 )
 from smokejumper.domain.routing import Route
 from smokejumper.domain.suppliers import ComponentRef, SupplierNotice, SuppliersTold
+from smokejumper.domain.tasks import TaskResult
 from smokejumper.sdk.approvals import Choice, Decision, Escalation, Fallback
 from smokejumper.sdk.attempts import failure_message
 from smokejumper.sdk.clocks import ClockBasis, ClockKind, StopClock
@@ -187,6 +188,7 @@ __all__ = [
     "SupplierNotice",
     "SuppliersTold",
     "SweepCounts",
+    "TaskResult",
     "ToolCallsRequest",
     "failure_message",
     "playbook",

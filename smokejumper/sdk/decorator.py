@@ -1,5 +1,5 @@
 """`@playbook`: makes a Playbook subclass a Temporal workflow, with the handlers every
-playbook has (alerts, decisions, close, abort, restore, clocks, state)."""
+playbook has (alerts, decisions, close, abort, restore, clocks, tasks, state)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ from smokejumper.domain.incidents import (
     IncidentState,
     RestoreRequest,
 )
+from smokejumper.domain.tasks import SIGNAL_TASK_DONE, TaskDone
 from smokejumper.sdk.approvals import ChildApproval, DecisionRequest, VoteReceipt
 from smokejumper.sdk.clocks import StopClock
 from smokejumper.sdk.lifecycle import Lifecycle
 from smokejumper.sdk.run_state import RunState
+from smokejumper.sdk.task_runner import Tasks
 
 P = TypeVar("P", bound=Lifecycle)
 
@@ -98,6 +100,9 @@ def _handlers() -> dict[str, Callable[..., Any]]:
     async def stop_clock_signal(self: Lifecycle, request: StopClock) -> None:
         await self._stop_clock_signal(request)
 
+    async def task_done_signal(self: Tasks, done: TaskDone) -> None:
+        self._task_done(done)
+
     async def restore_update(self: Lifecycle, request: RestoreRequest) -> IncidentState:
         return await self._restore(request)
 
@@ -138,6 +143,7 @@ def _as_temporal(raw: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., 
         "decide_signal": SIGNAL_DECIDE,
         "child_approval_signal": SIGNAL_CHILD_APPROVAL,
         "stop_clock_signal": SIGNAL_STOP_CLOCK,
+        "task_done_signal": SIGNAL_TASK_DONE,
     }
     for attribute, name in signals.items():
         handlers[attribute] = workflow.signal(name=name)(raw[attribute])

@@ -29,6 +29,7 @@ the one before:
     clock_runner.Clocks             regulatory clocks: reminders, breach, filing
     handoffs.Steps                  `step` and `missing`; failed steps handed to people
     lifecycle.Lifecycle             `respond` run, undone, closed, aborted, restored
+    task_runner.Tasks               tasks for people, waited for like approvals
     playbook.Playbook               the rest authors call: notify, wait, parallel, child
 
 `decorator.playbook` turns a subclass into the Temporal workflow with its handlers.
@@ -44,17 +45,18 @@ from typing import Any
 from temporalio import workflow
 
 from smokejumper.contracts.bookkeeping import NOTIFY
+from smokejumper.contracts.case_work import ASSIGN_RESPONDERS, Assigned, AssignRequest
 from smokejumper.domain.incidents import IncidentState, Notification
 from smokejumper.sdk.attempts import OnFailure, PlaybookAborted
 from smokejumper.sdk.decorator import playbook
-from smokejumper.sdk.lifecycle import Lifecycle
 from smokejumper.sdk.patches import HANDOFF_PATCH
+from smokejumper.sdk.task_runner import Tasks
 from smokejumper.temporal.priority import task_priority
 
 __all__ = ["OnFailure", "Playbook", "PlaybookAborted", "playbook"]
 
 
-class Playbook(Lifecycle):
+class Playbook(Tasks):
     """Base class of every playbook. Subclasses set the metadata and write `respond`."""
 
     async def notify(self, message: str, to: list[str] | None = None) -> list[str]:
@@ -69,6 +71,21 @@ class Playbook(Lifecycle):
                 event_key=self._event_key("notification"),
             ),
             priority=task_priority(self.incident_severity),
+        )
+
+    async def assign(
+        self, *, commander: str | None = None, assignees: list[str] | None = None
+    ) -> Assigned:
+        """Name the incident's commander and add assignees: people, or `group:<name>`
+        (as commander, the group's on-call: its first member listed; as assignees, all)."""
+        return await self._bookkeep(
+            ASSIGN_RESPONDERS,
+            AssignRequest(
+                incident_id=self.incident.incident_id,
+                commander=commander,
+                assignees=assignees or [],
+                actor=f"playbook:{workflow.info().workflow_type}",
+            ),
         )
 
     async def wait(self, duration: timedelta) -> None:

@@ -27,6 +27,7 @@ from smokejumper.domain.incidents import (
     TimelineEntry,
 )
 from smokejumper.domain.routing import Route
+from smokejumper.domain.tasks import TaskDone
 from smokejumper.sdk.approvals import ChildApproval, PendingApproval
 from smokejumper.sdk.attempts import Undo
 from smokejumper.sdk.clocks import RunningClock
@@ -92,6 +93,9 @@ class RunState:
         # once the last missing step is done.
         self._contained_reason: str | None = None
         self._handoffs: list[asyncio.Task[None]] = []
+        # Tasks given to people (`Tasks.task`), by key, and those reported done.
+        self._task_keys: list[str] = []
+        self._tasks_done: dict[str, TaskDone] = {}
 
     async def respond(self, incident: IncidentStart) -> None:
         raise NotImplementedError(f"{type(self).__name__}.respond is not written")

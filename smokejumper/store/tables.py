@@ -97,6 +97,14 @@ class Incident(Base):
     contained_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The responder leading the response (a user name), set by hand or by a playbook.
+    commander: Mapped[str | None] = mapped_column(String(200))
+    # Set when this incident was merged into another (status "merged"): where it went.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    # Where its Slack card was posted: replies in that thread (or anywhere in the incident's
+    # own channel) are captured as notes.
+    slack_channel: Mapped[str | None] = mapped_column(String(40), index=True)
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(40))
 
 
 class AlertRow(Base):
@@ -259,6 +267,89 @@ class LegalHold(Base):
     released_by: Mapped[str | None] = mapped_column(String(200))
     released_at: Mapped[datetime | None]
     release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentAssignee(Base):
+    """A responder working the incident, besides its commander."""
+
+    __tablename__ = "incident_assignees"
+    __table_args__ = (UniqueConstraint("incident_id", "user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    user: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(20))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentNote(Base):
+    """A responder's note, stored as written and shown only through masking. `source_key`
+    names where a captured note came from (a Slack message), so a redelivery adds none."""
+
+    __tablename__ = "incident_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+
+
+class IncidentTag(Base):
+    __tablename__ = "incident_tags"
+    __table_args__ = (UniqueConstraint("incident_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentLink(Base):
+    """An edge between two incidents, stored once from the incident it was made on."""
+
+    __tablename__ = "incident_links"
+    __table_args__ = (UniqueConstraint("incident_id", "linked_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    linked_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentExternalRef(Base):
+    """Where an incident lives in another tool (a Jira issue, a PagerDuty dedup key)."""
+
+    __tablename__ = "incident_external_refs"
+    __table_args__ = (UniqueConstraint("incident_id", "system"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    system: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MirrorDelivery(Base):
+    """A timeline entry delivered to a mirror, under `incident:system:event_key`, so a
+    retried delivery does not post it twice; `external_id` is what the tool made of it."""
+
+    __tablename__ = "mirror_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    system: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):
@@ -480,3 +571,27 @@ class InventoryLink(Base):
     relation: Mapped[str] = mapped_column(String(60))
     dst_type: Mapped[str] = mapped_column(String(40))
     dst_id: Mapped[int] = mapped_column(Integer)
+
+
+class IncidentTask(Base):
+    """A piece of human work on an incident: who owns it, when it is due, whether it is
+    done. A playbook's task carries its business key (`task_key`, unique: a retried
+    activity finds the row it made) and the workflow that waits for it."""
+
+    __tablename__ = "incident_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime | None]
+    # open | done | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None]
+    completion_note: Mapped[str | None] = mapped_column(Text)
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    task_key: Mapped[str | None] = mapped_column(String(300), unique=True)

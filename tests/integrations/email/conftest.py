@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -49,12 +50,18 @@ class Mailbox:
         }
 
 
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox("127.0.0.1", free_port())
+@contextmanager
+def serving(box: Mailbox) -> Iterator[Mailbox]:
+    """The SMTP server of `box` listening on its port until the block ends."""
     controller = Controller(box, hostname=box.host, port=box.port)
     controller.start()
     try:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with serving(Mailbox("127.0.0.1", free_port())) as box:
+        yield box

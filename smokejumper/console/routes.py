@@ -16,7 +16,7 @@ from smokejumper.api import evidence
 from smokejumper.api.dead_letters import ReplayBody, replay_dead_letter
 from smokejumper.api.incident_actions import CloseBody, close_incident, decide
 from smokejumper.api.incidents import attach_live_state
-from smokejumper.console import casework, queries, rehearsal, single_sign_on
+from smokejumper.console import casework, queries, rehearsal, single_sign_on, sla_panel
 from smokejumper.console.context import (
     HERE,
     Page,
@@ -42,7 +42,7 @@ from smokejumper.security import session_revocation, sign_in_limits
 from smokejumper.security.users import Role, authenticate
 from smokejumper.store import audit
 from smokejumper.store.db import Store
-from smokejumper.store.tables import Incident
+from smokejumper.store.tables import Incident, utcnow
 
 log = logging.getLogger("smokejumper.console")
 
@@ -187,15 +187,18 @@ async def incidents(
         sort=sort if sort in queries.SORTS else "newest",
     )
 
-    def read() -> tuple[queries.IncidentList, dict[str, int]]:
+    def read() -> tuple[queries.IncidentList, dict[str, int], dict[int, sla_panel.Marker]]:
         with page.state.store.session() as session:
-            return queries.incident_list(session, chosen, offset), queries.status_counts(session)
+            listing = queries.incident_list(session, chosen, offset)
+            flags = sla_panel.markers(listing.rows, page.state.settings.slas, utcnow())
+            return listing, queries.status_counts(session), flags
 
-    listing, counts = await asyncio.to_thread(read)
+    listing, counts, sla_flags = await asyncio.to_thread(read)
     return page.render(
         "incidents.html",
         listing=listing,
         counts=counts,
+        sla_flags=sla_flags,
         chosen=chosen,
         offset=offset,
         page_size=queries.PAGE,
@@ -232,6 +235,7 @@ async def _incident_view(page: Visit, ref: str) -> dict[str, Any]:
                 ],
                 "evidence": evidence.evidence_of(session, incident),
                 "case": casework.case_of(session, state.store, incident, redactor),
+                "slas": sla_panel.sla_lines(incident, settings.slas, utcnow()),
                 "targets": _targets(incident),
             }
 

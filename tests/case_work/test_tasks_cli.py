@@ -70,9 +70,7 @@ async def test_tasks_and_ack_from_the_cli(
         async def went_on() -> list[str]:
             return results(engine)
 
-        assert (await eventually(went_on))[0] == (
-            "Rotate the leaked key by hand: done by operator"
-        )
+        assert (await eventually(went_on))[0] == ("Rotate the leaked key by hand: done by operator")
         opened = await engine.cli("tasks", "list", ref, "--open", "--json")
         assert [t["id"] for t in json.loads(opened.output)] == [2, 3]
 

@@ -203,7 +203,10 @@ async def _run(engine: Engine, emulator: SlackEmulator) -> None:
     assert "has no task 99" in said(await slash(engine, f"done {ref} 99"))
     assert "There is no incident" in said(await slash(engine, "task INC-1999-0001 Look"))
     assert "Usage" in said(await slash(engine, f"task {ref}"))
-    completed = await slash(engine, f"done {ref} 3 revoked, \"rotated\" too")
+    assert "Not added: the title" in said(await slash(engine, f"task {ref} {'x' * 301}"))
+    assert "is not a task id" in said(await slash(engine, f"done {ref} {10**20}"))
+    assert "Not done: the note" in said(await slash(engine, f"done {ref} 3 {'y' * 2001}"))
+    completed = await slash(engine, f'done {ref} 3 revoked, "rotated" too')
     assert completed["response_type"] == "in_channel", completed
     row = task_row(engine, 3)
     assert (row.state, row.completed_by, row.completion_note) == (

@@ -17,8 +17,12 @@ import time
 from pathlib import Path
 from urllib.parse import unquote_plus
 
+import anyio
 import httpx
 import pytest
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp_types import TextContent
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
@@ -102,6 +106,22 @@ class Lines:
         raise AssertionError(f"no line matching {pattern!r}; stdout:\n" + "\n".join(self.seen))
 
 
+def assistant_adds_note(client_file: Path, ref: str, text: str) -> dict[str, object]:
+    """An assistant started as the demo's MCP client file says, adding a note."""
+    entry = json.loads(client_file.read_text())["mcpServers"]["smokejumper-demo"]
+
+    async def go() -> dict[str, object]:
+        server = StdioServerParameters(command=entry["command"], args=entry["args"])
+        async with Client(server) as client:
+            result = await client.call_tool("add_note", {"incident": ref, "text": text})
+        answer = "".join(b.text for b in result.content if isinstance(b, TextContent))
+        assert not result.is_error, answer
+        note: dict[str, object] = json.loads(answer)
+        return note
+
+    return anyio.run(go)
+
+
 def cli(command: str) -> subprocess.CompletedProcess[str]:
     argv = shlex.split(command)
     assert argv[0] == "smokejumper"
@@ -174,6 +194,33 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
     assert_no_planted_secret("the demo's output", out + once.stderr)
     assert not processes_mentioning(str(data)), "a demo process outlived --once"
 
+    # Case work on the first incident (a commander, an assignee, a note and a task through
+    # the API) and its service levels from the demo's [slas.*]; the commands to go on.
+    first = re.search(r"^Incidents \(console pages\):\n  (INC-\d{4}-\d{4}) ", out, re.M)
+    assert first, out
+    ref = first[1]
+    assert f"Case work on {ref} " in out
+    case = re.search(
+        r"^  commander alice, assignees operator, 1 note, task (\d+) open for alice$", out, re.M
+    )
+    assert case, out
+    sla = r"within \d+ min, by \d\d:\d\d UTC \((running|met|met late|breached)\)"
+    assert re.search(rf"^  SLA \(\w+\): acknowledge {sla}; contain {sla}$", out, re.M), out
+    note_command = re.search(rf"^\s+(smokejumper .* incidents note {ref} .*)$", out, re.M)
+    done_command = re.search(rf"^\s+(smokejumper .* tasks done {ref} {case[1]} .*)$", out, re.M)
+    assert note_command and done_command, out
+    # The assistant's API token: in a 0600 file, named but never printed nor logged.
+    token_file = data / "secrets" / "api-token-alice"
+    assert f"API token in {token_file}" in out
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    assert token.startswith("sjt_")
+    logs = "".join(log.read_text(errors="replace") for log in (data / "logs").iterdir())
+    assert token not in out + once.stderr + logs
+    assert re.search(
+        rf'^\s+SMOKEJUMPER_TOKEN="\$\(cat {token_file}\)" smokejumper -c \S+ mcp$', out, re.M
+    )
+
     # The printed approve command moves a playbook on; run again on the same data dir, the
     # demo resumes the incidents rather than firing the alerts again.
     compromise = fired["model_compromise.json"][0]
@@ -211,6 +258,18 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
         lines.until(rf"{leak}  contained: purge_memory ", within=60)
         assert "message_store:sess_01HZX3K9" not in json.loads(memory.read_text())["memory"]
 
+        # The printed case commands work; the resumed demo wrote no second note or task.
+        resumed_case = f"  commander alice, assignees operator, 1 note, task {case[1]} open"
+        assert any(line.startswith(resumed_case) for line in lines.seen), lines.seen
+        assert cli(note_command[1]).returncode == 0
+        finished = cli(done_command[1])
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        # An assistant started as the demo's MCP client file says acts as alice, via mcp.
+        client_file = data / "mcp-client.json"
+        assert str(client_file) in out and token not in client_file.read_text()
+        by_assistant = assistant_adds_note(client_file, ref, "Assistant: owner informed")
+        assert (by_assistant["author"], by_assistant["via"]) == ("alice", "mcp")
+
         # The console user the demo printed can sign in and sees the approval waiting.
         password = Path(console_line[2]).read_text().strip()
         with httpx.Client(base_url=console_line[1], timeout=10) as browser:
@@ -222,6 +281,15 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
             assert signed.status_code == 303, signed.text
             page = browser.get(f"/incidents/{compromise}")
             assert page.status_code == 200 and "roll back model" in page.text
+
+            # The first incident's page shows its commander, assignee, task and notes.
+            casework = browser.get(f"/incidents/{ref}").text
+            assert re.search(r'data-testid="commander">alice<', casework)
+            assert re.search(r'data-testid="assignees">operator<', casework)
+            assert "confirm nothing else leaked" in casework
+            assert re.search(rf'data-testid="task-{case[1]}">(?:(?!</tr>).)*>done<', casework, re.S)
+            for text in ("First look:", "nothing else leaked", "Assistant: owner informed"):
+                assert text in casework, text
 
             # The printed restore retests the endpoint (the demo's model) before it lifts
             # the block; alice approves it, since the operator asked.

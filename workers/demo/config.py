@@ -23,6 +23,8 @@ CONFIG_NAME = "smokejumper.toml"
 TRIAGE_CHANNEL = "CDEMOTRIAGE"
 # Slack user ids of the demo's responders, so cards can mention them.
 SLACK_USERS = {"UDEMOOPERATOR": "operator", "UDEMOALICE": CONSOLE_USER}
+# Minutes to acknowledge and to contain, per severity.
+SLA_MINUTES = {"critical": (15, 60), "high": (30, 240), "medium": (60, 480), "low": (240, 1440)}
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def write_config(data_dir: Path, ports: Ports, applications: list[str]) -> Path:
             )
         ],
         *retrieval_config_lines(),
+        *sla_lines(),
         "[slack]",
         f"base_url = {_toml_string(f'http://127.0.0.1:{ports.slack}/api/')}",
         f"bot_token = {_toml_string(f'file:{bot_token}')}",
@@ -128,6 +131,23 @@ def write_config(data_dir: Path, ports: Ports, applications: list[str]) -> Path:
     path = data_dir / CONFIG_NAME
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def sla_lines() -> list[str]:
+    """Service levels per severity, so every incident has targets to meet (and, left
+    running, reminders and breaches in the emulator's Slack)."""
+    lines = [
+        "# How soon an incident must be acknowledged and contained (docs/case-work.md).",
+    ]
+    for severity, (acknowledge, contain) in SLA_MINUTES.items():
+        lines += [
+            f"[slas.{severity}]",
+            f"acknowledge_minutes = {acknowledge}",
+            f"contain_minutes = {contain}",
+            'escalate_to = ["group:incident-commanders"]',
+            "",
+        ]
+    return lines
 
 
 def ports_of(settings: Settings) -> Ports:

@@ -19,6 +19,7 @@ from smokejumper.redaction import redact
 from smokejumper.sdk.registry import discover
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
+from workers.demo.casework import Case, case_lines, mcp_lines, open_case
 from workers.demo.config import (
     Options,
     data_dir_for,
@@ -36,7 +37,13 @@ from workers.demo.engine import (
 )
 from workers.demo.examples import DemoError, ExampleAlert, example_alerts
 from workers.demo.model import DemoModel
-from workers.demo.seed import CONSOLE_USER, demo_inventory, memory_applications, seed
+from workers.demo.seed import (
+    CONSOLE_USER,
+    Credentials,
+    demo_inventory,
+    memory_applications,
+    seed,
+)
 from workers.up import READY_TIMEOUT, Child, StartupError, Supervisor
 
 FIRST_APPROVAL_TIMEOUT = 120.0
@@ -67,12 +74,16 @@ class Demo:
     store: Store
     config_file: Path
     temporary: bool
-    password_file: Path
+    credentials: Credentials
     progress: Progress = field(default_factory=Progress)
 
     @property
     def slack_url(self) -> str:
         return f"http://127.0.0.1:{ports_of(self.settings).slack}"
+
+    @property
+    def cli(self) -> list[str]:
+        return ["smokejumper", "-c", str(self.config_file)]
 
     def approve_command(self, ref: str, step: str) -> str:
         argv = ["smokejumper", "-c", str(self.config_file), "approve", ref, step]
@@ -134,7 +145,7 @@ class Demo:
         lines = [
             *supervisor.banner(hint=False).splitlines()[:-1],
             f"  Console:      {settings.api_url}/  (user {CONSOLE_USER}, password in "
-            f"{self.password_file})",
+            f"{self.credentials.password_file})",
             f"  Slack:        {self.slack_url}/  (messages the engine sent; JSON: "
             f"{self.slack_url}/messages.json)",
             f"  Config:       {self.config_file}  ({kept}; use it as "
@@ -189,6 +200,26 @@ def _print_incidents(demo: Demo, api: DemoApi) -> None:
         print(f"  {ref}  {item['playbook']:<24} {page}  ({state})", flush=True)
 
 
+def _open_case(demo: Demo, api: DemoApi) -> Case | None:
+    """Case work on the first incident, so its console page shows a commander, an
+    assignee, a task and a note."""
+    incidents = api.incidents()
+    if not incidents:
+        return None
+    try:
+        return open_case(api, incidents[0]["id"], assignee=demo.settings.operator)
+    except DemoError as exc:
+        # Responders may have closed or merged it since; the demo goes on without it.
+        print(f"smokejumper demo: no case work shown: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
+def _print_case(demo: Demo, case: Case | None, data_dir: Path) -> None:
+    lines = case_lines(case, demo.cli) if case is not None else []
+    lines += mcp_lines(demo.cli, demo.credentials.token_file, data_dir)
+    print("\n".join(lines), flush=True)
+
+
 def run(options: Options) -> int:
     forget_environment_settings()
     examples = example_alerts()
@@ -198,9 +229,9 @@ def run(options: Options) -> int:
         inventory = demo_inventory(data_dir, examples, chat_url=model.url)
         check_playbooks(settings, discover(settings))
         upgrade(settings.effective_database_url)
-        password_file = seed(settings, inventory, examples)
+        credentials = seed(settings, inventory, examples)
         store = Store(settings.effective_database_url)
-        demo = Demo(settings, store, config_file, temporary, password_file)
+        demo = Demo(settings, store, config_file, temporary, credentials)
         supervisor = Supervisor(settings, config_file, log_dir=data_dir / "logs")
         signal.signal(signal.SIGINT, supervisor.request_stop)
         signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -241,6 +272,7 @@ def run(options: Options) -> int:
                     f"(logs in {data_dir / 'logs'})"
                 )
             _print_incidents(demo, api)
+            _print_case(demo, _open_case(demo, api), data_dir)
             print("Containment and approvals:", flush=True)
             demo.print_news(api)
             if options.once:

@@ -4,6 +4,7 @@ endpoints, model versions and system prompt, and a console user."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,14 @@ from smokejumper.config import Settings
 from smokejumper.domain.alerts import Alert, AlertKind
 from smokejumper.inventory.importer import import_inventory
 from smokejumper.inventory.schema import InventoryDocument, load_inventory, read_inventory_file
-from smokejumper.security.users import Role, add_user
+from smokejumper.security.users import Role, add_user, issue_token
 from smokejumper.store.db import Store
 from smokejumper.store.tables import User
 from workers.demo.examples import EXAMPLES, ExampleAlert
 from workers.demo.retrieval import seed_retrieval
 
 CONSOLE_USER = "alice"
+TOKEN_LABEL = "demo-mcp"  # noqa: S105 - the API token's label, not a token
 # Where the demo's applications keep a conversation (LangChain's RedisChatMessageHistory
 # naming), so the leakage playbook has a conversation memory to purge.
 MEMORY_PATTERN = "message_store:{session}"
@@ -78,32 +80,54 @@ def write_secret(path: Path, value: str) -> Path:
     return path
 
 
-def seed(settings: Settings, inventory: InventoryDocument, alerts: list[ExampleAlert]) -> Path:
+@dataclass(frozen=True)
+class Credentials:
+    """Files (0600) holding the console user's password and API token."""
+
+    password_file: Path
+    token_file: Path
+
+
+def seed(
+    settings: Settings, inventory: InventoryDocument, alerts: list[ExampleAlert]
+) -> Credentials:
     """Everything the example alerts need; running it again changes nothing. Returns the
-    file holding the console user's password."""
-    password_file = _seed_store(settings, inventory)
+    files holding the console user's password and API token."""
+    credentials = _seed_store(settings, inventory)
     parsed = [alert.parse() for alert in alerts]
     _seed_control_plane(settings, inventory, parsed)
     _seed_memory(settings, parsed)
     _seed_prompts(settings)
     seed_retrieval(settings)
-    return password_file
+    return credentials
 
 
-def _seed_store(settings: Settings, inventory: InventoryDocument) -> Path:
-    """The inventory, and the console user (with a new password the first time)."""
+def _seed_store(settings: Settings, inventory: InventoryDocument) -> Credentials:
+    """The inventory, and the console user (with a new password the first time) with an
+    API token, for an assistant to act as them through `smokejumper mcp`."""
     store = Store(settings.effective_database_url)
-    password_file = settings.data_dir / "secrets" / f"console-{CONSOLE_USER}.password"
+    credentials = Credentials(
+        password_file=settings.data_dir / "secrets" / f"console-{CONSOLE_USER}.password",
+        token_file=settings.data_dir / "secrets" / f"api-token-{CONSOLE_USER}",
+    )
+    token = None
     try:
         import_inventory(store, inventory)
         with store.transaction() as session:
-            if session.scalar(select(User.id).where(User.name == CONSOLE_USER)) is None:
+            user = session.scalar(select(User).where(User.name == CONSOLE_USER))
+            if user is None:
                 password = secrets.token_urlsafe(12)
-                add_user(session, CONSOLE_USER, Role.RESPONDER, password)
-                write_secret(password_file, password)
+                user = add_user(session, CONSOLE_USER, Role.RESPONDER, password)
+                write_secret(credentials.password_file, password)
+            if not credentials.token_file.exists():
+                # Only the token's digest is in the store: without the file, a new one.
+                _, token = issue_token(session, user, TOKEN_LABEL)
+        if token is not None:
+            # Once the token is stored, so the file never holds one the API refuses.
+            write_secret(credentials.token_file, token)
     finally:
         store.dispose()
-    return password_file
+    return credentials
 
 
 def _seed_control_plane(

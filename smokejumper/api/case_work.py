@@ -12,11 +12,11 @@ import asyncio
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
-from smokejumper.api.auth import ResponderAccess, ViewerAccess
+from smokejumper.api.auth import ResponderAccess, Surface, ViewerAccess
 from smokejumper.api.state import AppState, app_state
 from smokejumper.domain.incidents import UPDATE_CLOSE, CloseRequest, IncidentState
 from smokejumper.domain.text import StorableText
@@ -48,17 +48,10 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 _CLIENT_VIA: dict[str, Via] = {"cli": "cli", "mcp": "mcp"}
 
 
-def request_via(
-    via: Annotated[
-        str | None,
-        Header(
-            alias="X-Smokejumper-Via",
-            max_length=20,
-            description="The tool calling on a person's behalf: cli or mcp.",
-        ),
-    ] = None,
-) -> Via:
-    return _CLIENT_VIA.get((via or "").strip().lower(), "api")
+def request_via(surface: Surface) -> Via:
+    """The surface `auth.request_surface` read from `X-Smokejumper-Via`, typed for the
+    service."""
+    return _CLIENT_VIA.get(surface, "api")
 
 
 RequestVia = Annotated[Via, Depends(request_via)]

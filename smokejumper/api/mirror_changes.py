@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 from sqlalchemy import select
 
@@ -109,9 +108,9 @@ def set_status(
     return Outcome(ref, True, f"status {previous} → {status}")
 
 
-def add_note(store: Store, ref: str, text: str, *, author: str, via: str, key: str) -> Outcome:
+def add_note(
+    store: Store, ref: str, text: str, *, author: str, via: case_work.Via, key: str
+) -> Outcome:
     """A comment made in the tool, as a note (once per `key`)."""
-    note = case_work.add_note(
-        store, ref, text, author=author, via=cast(case_work.Via, via), source_key=key
-    )
+    note = case_work.add_note(store, ref, text, author=author, via=via, source_key=key)
     return Outcome(ref, note is not None, "note added" if note is not None else "already added")

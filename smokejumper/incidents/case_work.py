@@ -45,7 +45,9 @@ from smokejumper.store.tables import (
     utcnow,
 )
 
-Via = Literal["console", "slack", "cli", "api", "mcp", "playbook"]
+Via = Literal[
+    "console", "slack", "cli", "api", "mcp", "playbook", "email", "jira", "pagerduty", "opsgenie"
+]
 LinkKind = Literal["related", "duplicate", "caused_by"]
 NOTE_MAX = 10_000
 TAG_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"

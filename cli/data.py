@@ -128,8 +128,9 @@ def erase(
     reason: Annotated[str, typer.Option(help="Why (the request's reference); audited.")] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Erase a data subject's personal data from alerts, dead letters, incidents, timelines,
-    evidence and the audit log (GDPR Art. 17); held evidence is withheld and reported."""
+    """Erase a data subject's personal data from alerts, dead letters, incidents, notes,
+    tasks, timelines, evidence and the audit log (GDPR Art. 17); what a legal hold keeps
+    is withheld and reported."""
     settings = _settings(ctx)
     try:
         request = erasure.ErasureRequest(subject=subject, reason=reason or None)

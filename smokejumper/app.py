@@ -30,6 +30,7 @@ from smokejumper.api import (
     reports,
     slack,
     tasks,
+    validation_errors,
 )
 from smokejumper.api.nul_guard import RefuseNulInUrl
 from smokejumper.api.state import AppState
@@ -93,6 +94,7 @@ def create_app(
     )
     app.state.smokejumper = state
     outage.install(app)
+    validation_errors.install(app)
     app.add_middleware(RefuseNulInUrl)
     app.include_router(alerts.router)
     app.include_router(incidents.router)

@@ -118,11 +118,17 @@ async def run(settings: Settings, queues: Sequence[str]) -> None:
     try:
         # Traced and measured like the playbook worker: the provider calls happen here.
         configure_tracing(settings, "integration-worker")
-        client = await connect(
-            settings.temporal,
-            runtime=sdk_runtime(settings.observability),
-            interceptors=tracing_interceptors(settings),
-        )
+        try:
+            client = await connect(
+                settings.temporal,
+                runtime=sdk_runtime(settings.observability),
+                interceptors=tracing_interceptors(settings),
+            )
+        except RuntimeError as exc:
+            # The SDK's connection failure: one line naming the setting, not a traceback.
+            raise ConfigError(
+                f"temporal.address: cannot reach Temporal at {settings.temporal.target}: {exc}"
+            ) from None
         workers = queue_workers(client, settings, store, queues)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -28,7 +28,9 @@ from smokejumper.security.approval_links import issue
 from smokejumper.settings.email import EmailSettings
 from smokejumper.store.tables import Incident, TimelineEvent
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# C0 and C1 controls and the Unicode line separators: `str.splitlines` breaks on all of
+# them, and a header value that splits in two is refused (the mail would never be sent).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SUBJECT_MAX = 180
 
 

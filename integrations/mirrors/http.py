@@ -6,6 +6,7 @@ holds incident details.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import httpx
@@ -32,9 +33,17 @@ async def call(
     return response
 
 
+# The longest wait a tool's Retry-After may impose on its mirror: a bigger (or infinite)
+# value is a broken proxy, not a throttle, and would stall the relay for good.
+RETRY_AFTER_AT_MOST = 3600.0
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_AT_MOST)

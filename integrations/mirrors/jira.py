@@ -119,7 +119,7 @@ class JiraMirror:
 
     async def _comment(self, key: str, incident: IncidentFacts, event: MirrorEvent) -> str:
         note = str(event.data.get("text") or event.message)
-        body = adf.document(adf.paragraph(adf.text(f"{COMMENT_MARK} · {event.actor}: {note}")))
+        body = adf.document(adf.paragraph(adf.text(f"{COMMENT_MARK}{event.actor}: {note}")))
         response = await call(
             self.client,
             "POST",

@@ -24,6 +24,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _CONTINUE_AS_NEW_AFTER_EVENTS = 2_000
+# An idle relay polls less and less often (up to this many poll periods apart): one per
+# incident and tool, each polling every few seconds until its incident closes, would
+# cost hundreds of activities a second at a thousand open incidents. A poke, or anything
+# delivered, brings it back to the configured period.
+_IDLE_BACKOFF_LIMIT = 32
 
 
 @workflow.defn(name=MIRROR_RELAY_WORKFLOW)
@@ -35,11 +40,14 @@ class MirrorRelay:
     @workflow.run
     async def run(self, start: MirrorStart) -> int:
         cursor = start.cursor
+        idle = 0
         while True:
             self.poked = False
             progress = await MIRROR_DELIVER.execute(
                 MirrorBatch(incident_id=start.incident_id, system=start.system, cursor=cursor)
             )
+            if progress.cursor != cursor:
+                idle = 0
             cursor = progress.cursor
             if progress.closed:
                 return cursor
@@ -48,12 +56,14 @@ class MirrorRelay:
             if workflow.info().get_current_history_length() > _CONTINUE_AS_NEW_AFTER_EVENTS:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(start.model_copy(update={"cursor": cursor}))
+            backoff = min(2**idle, _IDLE_BACKOFF_LIMIT)
             try:
                 await workflow.wait_condition(
-                    lambda: self.poked, timeout=timedelta(seconds=start.poll_seconds)
+                    lambda: self.poked, timeout=timedelta(seconds=start.poll_seconds * backoff)
                 )
+                idle = 0
             except TimeoutError:
-                pass  # The poll: entries no activity announced.
+                idle += 1  # The poll found entries no activity announced, or nothing.
 
     @workflow.signal(name=SIGNAL_POKE)
     def poke(self) -> None:

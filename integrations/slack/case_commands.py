@@ -5,8 +5,9 @@ Only a Slack user linked to a responder (`slack.users`) writes; what they write 
 recorded as that responder, `via` slack. Captured messages: replies in the thread of the
 incident's card, and any message in the incident's own channel (not the triage channel,
 where other incidents are talked about too). Messages of bots, the app's own included,
-and edits, joins and other message subtypes are not notes. A message from an unlinked
-user is not kept; they are told so, once per message, where only they see it.
+and edits, joins and other message subtypes are not notes (a reply also sent to the
+channel, or one with a file, is). A message from an unlinked user is not kept; they are
+told so, once per message, where only they see it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ NOTE_USAGE = "`note INCIDENT text`"
 # How Slack writes a mention in a command's text: `<@U0BOB0001|bob>` or `<@U0BOB0001>`.
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 NOT_LINKED = "Your Slack account is not linked to a responder."
+# Message subtypes a person wrote as a new message: a plain one, a thread reply also sent
+# to the channel, one with a file. Edits, deletions, joins and bots' messages are not.
+_WRITTEN = frozenset({None, "thread_broadcast", "file_share"})
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ class Capture:
 
 def capture_message(store: Store, settings: Settings, event: dict[str, Any]) -> Capture:
     """Keep a message posted in an incident's thread or channel as a note of it."""
-    if event.get("type") != "message" or event.get("subtype") or event.get("bot_id"):
+    if (
+        event.get("type") != "message"
+        or event.get("subtype") not in _WRITTEN
+        or event.get("bot_id")
+    ):
         return Capture()
     channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
     text, thread = event.get("text"), event.get("thread_ts")

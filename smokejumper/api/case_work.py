@@ -58,11 +58,11 @@ RequestVia = Annotated[Via, Depends(request_via)]
 
 
 class CommanderBody(BaseModel):
-    user: str | None = Field(description="A known responder; null clears the commander.")
+    user: StorableText | None = Field(description="A known responder; null clears the commander.")
 
 
 class AssigneeBody(BaseModel):
-    user: str = Field(min_length=1, max_length=200)
+    user: StorableText = Field(min_length=1, max_length=200)
 
 
 class NoteBody(BaseModel):
@@ -70,16 +70,18 @@ class NoteBody(BaseModel):
 
 
 class TagBody(BaseModel):
-    tag: str = Field(min_length=1, max_length=64)
+    tag: StorableText = Field(min_length=1, max_length=64)
 
 
 class LinkBody(BaseModel):
-    incident: str = Field(min_length=1, max_length=120, description="The other incident.")
+    incident: StorableText = Field(min_length=1, max_length=120, description="The other incident.")
     kind: LinkKind = "related"
 
 
 class MergeBody(BaseModel):
-    into: str = Field(min_length=1, max_length=120, description="The incident to merge into.")
+    into: StorableText = Field(
+        min_length=1, max_length=120, description="The incident to merge into."
+    )
 
 
 class MergeReceipt(MergeResult):

@@ -40,9 +40,9 @@ async def erase(
     caller: AdminAccess,
 ) -> ErasureReport:
     """Erase one data subject's personal data (GDPR Art. 17) from alerts, dead letters,
-    incidents, timelines, evidence and the audit log; held evidence is withheld and
-    listed. The audit log records a keyed hash of the subject and counts, never the
-    subject."""
+    incidents and their notes, tasks and other case records, timelines, evidence and the
+    audit log; what a legal hold keeps is withheld and listed. The audit log records a
+    keyed hash of the subject and counts, never the subject."""
     if objects is None:
         raise HTTPException(status_code=503, detail="this API process has no evidence store")
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from smokejumper.domain.incidents import IncidentStatus
 from smokejumper.incidents import case_work
@@ -111,6 +112,19 @@ def set_status(
 def add_note(
     store: Store, ref: str, text: str, *, author: str, via: case_work.Via, key: str
 ) -> Outcome:
-    """A comment made in the tool, as a note (once per `key`)."""
+    """A comment made in the tool, as a note (once per `key`). A merged incident's notes
+    were moved to the incident it was merged into, and so is a comment made after."""
+    ref = _surviving(store, ref)
     note = case_work.add_note(store, ref, text, author=author, via=via, source_key=key)
     return Outcome(ref, note is not None, "note added" if note is not None else "already added")
+
+
+def _surviving(store: Store, ref: str) -> str:
+    target = aliased(Incident)
+    with store.session() as session:
+        found = session.scalar(
+            select(target.ref)
+            .join(Incident, Incident.merged_into_id == target.id)
+            .where(Incident.ref == ref)
+        )
+    return found or ref

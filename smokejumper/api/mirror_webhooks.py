@@ -31,6 +31,7 @@ from pydantic import BaseModel, SecretStr
 
 from smokejumper.api.mirror_changes import Outcome, add_note, incident_of, set_status
 from smokejumper.api.state import AppState, app_state
+from smokejumper.incidents.case_work import CaseInvalid
 from smokejumper.settings.mirrors import JIRA_COMMENT_MARK
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -82,11 +83,19 @@ def _digest(secret: bytes, body: bytes) -> str:
     return hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def _same(expected: str, given: str) -> bool:
+    """A signature compared in constant time, as bytes: a header may hold any byte (read
+    as Latin-1), and comparing str with non-ASCII raises rather than answering no."""
+    return hmac.compare_digest(expected.encode(), given.strip().encode("latin-1", "replace"))
+
+
 def _json(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise HTTPException(status_code=400, detail="(body): not JSON") from None
+    except RecursionError:
+        raise HTTPException(status_code=400, detail="(body): nested too deeply") from None
     if not isinstance(value, dict):
         raise HTTPException(status_code=400, detail="(body): must be a JSON object")
     return value
@@ -104,6 +113,18 @@ def _string(value: Any, field: str) -> str:
     text = str(value)
     if "\x00" in text or len(text) > 10_000:
         raise HTTPException(status_code=400, detail=f"{field}: not a storable string")
+    return text
+
+
+# A tool's id of an event, a comment or an alert (tens of characters in practice): it goes
+# into business keys of 300 characters, after a prefix and an issue key of up to 200.
+ID_MAX = 80
+
+
+def _id(value: Any, field: str) -> str:
+    text = _string(value, field)
+    if len(text) > ID_MAX:
+        raise HTTPException(status_code=400, detail=f"{field}: at most {ID_MAX} characters")
     return text
 
 
@@ -132,14 +153,14 @@ async def pagerduty(
     body = await _body(request)
     header = request.headers.get(PAGERDUTY_SIGNATURE, "")
     expected = f"v1={_digest(secret, body)}"
-    if not any(hmac.compare_digest(expected, s.strip()) for s in header.split(",") if s.strip()):
+    if not any(_same(expected, s) for s in header.split(",") if s.strip()):
         raise HTTPException(status_code=401, detail=f"{PAGERDUTY_SIGNATURE} does not match")
     event = _object(_json(body).get("event"), "event")
     event_type = _string(event.get("event_type"), "event.event_type")
     status = _PAGERDUTY_STATUS.get(event_type)
     if status is None:
         return _ignored(f"{event_type} is not acted on")
-    event_id = _string(event.get("id"), "event.id")
+    event_id = _id(event.get("id"), "event.id")
     data = _object(event.get("data"), "event.data")
     key = data.get("incident_key")
     ref = await asyncio.to_thread(
@@ -178,7 +199,7 @@ async def jira(request: Request, state: Annotated[AppState, Depends(app_state)])
     secret = _secret(settings.webhook_secret, "jira")
     body = await _body(request)
     header = request.headers.get(JIRA_SIGNATURE, "")
-    if not hmac.compare_digest(f"sha256={_digest(secret, body)}", header.strip()):
+    if not _same(f"sha256={_digest(secret, body)}", header):
         raise HTTPException(status_code=401, detail=f"{JIRA_SIGNATURE} does not match")
     payload = _json(body)
     kind = _string(payload.get("webhookEvent"), "webhookEvent")
@@ -189,22 +210,27 @@ async def jira(request: Request, state: Annotated[AppState, Depends(app_state)])
         return _ignored("not an issue of ours")
     if kind == "comment_created":
         comment = _object(payload.get("comment"), "comment")
-        comment_id = _string(comment.get("id"), "comment.id")
+        comment_id = _id(comment.get("id"), "comment.id")
         text = _plain(comment.get("body"))
         if not text.strip():
             raise HTTPException(status_code=400, detail="comment.body: required")
+        # The whole mark, separator included: a responder's comment that merely begins
+        # with the product's name is theirs.
         if text.startswith(JIRA_COMMENT_MARK):
             return WebhookAnswer(incident=ref, applied=False, detail="our own comment")
         author = _object(comment.get("author") or {}, "comment.author")
-        outcome = await asyncio.to_thread(
-            add_note,
-            state.store,
-            ref,
-            text[:10_000],
-            author=f"jira:{_name(author.get('displayName'))}",
-            via="jira",
-            key=f"jira:comment:{comment_id}",
-        )
+        try:
+            outcome = await asyncio.to_thread(
+                add_note,
+                state.store,
+                ref,
+                text[:10_000],
+                author=f"jira:{_name(author.get('displayName'))}",
+                via="jira",
+                key=f"jira:comment:{comment_id}",
+            )
+        except CaseInvalid as exc:
+            raise HTTPException(status_code=400, detail=f"comment.body: {exc}") from None
         return _answer(outcome)
     if kind == "jira:issue_updated":
         changelog = _object(payload.get("changelog") or {}, "changelog")
@@ -217,7 +243,7 @@ async def jira(request: Request, state: Annotated[AppState, Depends(app_state)])
         if status is None:
             return WebhookAnswer(incident=ref, applied=False, detail=f"{to!r} is not mapped")
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
-        change = _string(changelog.get("id") or payload.get("timestamp"), "changelog.id")
+        change = _id(changelog.get("id") or payload.get("timestamp"), "changelog.id")
         outcome = await asyncio.to_thread(
             set_status,
             state.store,
@@ -236,15 +262,16 @@ def _plain(body: Any) -> str:
     if isinstance(body, str):
         return body
     parts: list[str] = []
-
-    def walk(node: Any) -> None:
+    # Depth first, in document order, without recursion: the nesting is the sender's.
+    pending: list[Any] = [body]
+    while pending:
+        node = pending.pop()
         if isinstance(node, dict):
             if node.get("type") == "text" and isinstance(node.get("text"), str):
                 parts.append(node["text"])
-            for child in node.get("content") or []:
-                walk(child)
-
-    walk(body)
+            children = node.get("content")
+            if isinstance(children, list):
+                pending.extend(reversed(children))
     return "".join(parts)
 
 
@@ -264,7 +291,9 @@ async def opsgenie(
         raise HTTPException(status_code=404, detail="opsgenie is not configured")
     secret = _secret(settings.webhook_secret, "opsgenie")
     body = await _body(request)
-    if not hmac.compare_digest(secret, request.headers.get(OPSGENIE_HEADER, "").encode()):
+    # The header's bytes as sent (Starlette reads them as Latin-1).
+    token = request.headers.get(OPSGENIE_HEADER, "").encode("latin-1", "replace")
+    if not hmac.compare_digest(secret, token):
         raise HTTPException(status_code=401, detail=f"{OPSGENIE_HEADER} does not match")
     payload = _json(body)
     action = _string(payload.get("action"), "action")
@@ -273,7 +302,7 @@ async def opsgenie(
         return _ignored(f"{action} is not acted on")
     alert = _object(payload.get("alert"), "alert")
     alias = alert.get("alias")
-    alert_id = _string(alert.get("alertId"), "alert.alertId")
+    alert_id = _id(alert.get("alertId"), "alert.alertId")
     ref = await asyncio.to_thread(
         incident_of, state.store, "opsgenie", alias if isinstance(alias, str) else None, None
     )

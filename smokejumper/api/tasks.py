@@ -24,6 +24,7 @@ from smokejumper.incidents.tasks import (
     TaskView,
     TimelineHook,
 )
+from smokejumper.inventory.key_prefixes import redactor_for
 from smokejumper.store.tables import ROW_ID_MAX
 
 router = APIRouter(prefix="/api/v1", tags=["tasks and SLAs"])
@@ -63,8 +64,11 @@ async def list_tasks(
     task_state: Annotated[TaskState | None, Query(alias="state")] = None,
 ) -> list[TaskView]:
     """The incident's tasks, oldest first (`?state=open` for the open ones)."""
+    redactor = await asyncio.to_thread(redactor_for, state.store, state.settings)
     try:
-        return await asyncio.to_thread(tasks.tasks_of, state.store, incident_id, state=task_state)
+        return await asyncio.to_thread(
+            tasks.tasks_of, state.store, incident_id, state=task_state, redactor=redactor
+        )
     except TaskNotFound as exc:
         raise _http(exc) from None
 
@@ -84,9 +88,16 @@ async def add_task(
     hook: Hook,
 ) -> TaskView:
     """Add a task (an owner and a due time in minutes are optional)."""
+    redactor = await asyncio.to_thread(redactor_for, state.store, state.settings)
     try:
         return await tasks.add(
-            state.store, incident_id, body, by=caller.name, via=surface, on_recorded=hook
+            state.store,
+            incident_id,
+            body,
+            by=caller.name,
+            via=surface,
+            on_recorded=hook,
+            redactor=redactor,
         )
     except TaskNotFound as exc:
         raise _http(exc) from None
@@ -111,6 +122,7 @@ async def complete_task(
     hook: Hook,
 ) -> TaskView:
     """Mark a task done, with an optional note; a playbook waiting for it goes on."""
+    redactor = await asyncio.to_thread(redactor_for, state.store, state.settings)
     try:
         return await tasks.complete(
             state.store,
@@ -121,6 +133,7 @@ async def complete_task(
             by=caller.name,
             via=surface,
             on_recorded=hook,
+            redactor=redactor,
         )
     except (TaskNotFound, TaskRefused) as exc:
         raise _http(exc) from None

@@ -35,5 +35,5 @@ def case_of(session: Session, store: Store, incident: Incident, redactor: Redact
         links=record.links,
         merged_into=record.merged_into,
         notes=case_work.notes_for(session, incident.id, redactor),
-        tasks=tasks.tasks_of(store, case_work.ref_of(incident)),
+        tasks=tasks.tasks_of(store, case_work.ref_of(incident), redactor=redactor),
     )

@@ -57,6 +57,25 @@ def _checked(page: Visit, ref: str, step: str, token: str | None) -> ApprovalLin
     with page.state.store.session() as session:
         if approval_links.used(session, link):
             raise ConsoleRefusal(410, "This approval link has been used already.")
+        incident = find_incident(session, ref)
+        if incident is None:
+            raise HTTPException(status_code=404, detail=f"no incident {ref!r}")
+        latest = session.scalar(
+            select(TimelineEvent.event_key)
+            .where(
+                TimelineEvent.incident_id == incident.id,
+                TimelineEvent.step == step,
+                TimelineEvent.kind == "approval.requested",
+            )
+            .order_by(TimelineEvent.id.desc())
+            .limit(1)
+        )
+    if latest is None or not approval_links.issued_for(_key(page), link, latest):
+        raise ConsoleRefusal(
+            410,
+            "This approval link was sent for an earlier request of this step, which no "
+            "longer decides anything. Decide from the incident's page.",
+        )
     return link
 
 

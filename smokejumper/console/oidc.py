@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from smokejumper.domain.text import UNSTORABLE
 from smokejumper.security.users import USER_NAME, Role
 from smokejumper.settings.console import OidcSettings
 
@@ -44,6 +46,9 @@ _METADATA_SECONDS = 300
 _LEEWAY_SECONDS = 60
 # Asymmetric signatures only: an HMAC-signed ID token would be keyed by our own secret.
 _ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+
+_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,60}$")
 
 
 class SignInFailed(Exception):
@@ -211,19 +216,25 @@ class Provider:
     ) -> Identity:
         """Check the callback against the pending sign-in, trade the code, verify the ID
         token; the identity it vouches for, with the role its claims map to."""
-        if params.get("error"):
-            # The provider's own refusal (the user said no, or is not allowed this client).
-            raise SignInFailed(403, f"{self.name} refused the sign-in: {params['error'][:100]}.")
+        # This browser's own sign-in first: a link crafted elsewhere must not get its words
+        # shown on this site as the provider's.
         if pending is None:
             raise SignInFailed(
                 400,
                 "This sign-in has expired or was started in another browser. Start again.",
             )
         state = params.get("state") or ""
-        if not hmac.compare_digest(state.encode(), pending.state.encode()):
+        error = params.get("error")
+        # Some providers leave the state out of an error answer; one they send must match.
+        if (state or not error) and not hmac.compare_digest(state.encode(), pending.state.encode()):
             raise SignInFailed(
                 400, "The sign-in's state does not match the one this browser started. Start again."
             )
+        if error:
+            # The provider's own refusal (the user said no, or is not allowed this client),
+            # shown only as an error code (RFC 6749 §4.1.2.1), never as free text.
+            named = error if _ERROR_CODE.match(error) else "an error it did not name"
+            raise SignInFailed(403, f"{self.name} refused the sign-in: {named}.")
         code = params.get("code")
         if not code:
             raise SignInFailed(400, f"{self.name} sent no authorization code. Start again.")
@@ -319,10 +330,10 @@ class Provider:
         name = raw_name.strip() if isinstance(raw_name, str) else None
         email = claims.get("email")
         return Identity(
-            subject=str(claims["sub"]),
+            subject=_storable(str(claims["sub"])),
             name=name if name and USER_NAME.match(name) else None,
-            email=email if isinstance(email, str) else None,
-            groups=tuple(_strings(claims.get(settings.groups_claim))),
+            email=_storable(email) if isinstance(email, str) else None,
+            groups=tuple(_storable(g) for g in _strings(claims.get(settings.groups_claim))),
             role=role_for(settings, claims),
         )
 
@@ -366,6 +377,12 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str)]
     return []
+
+
+def _storable(text: str) -> str:
+    """A claim as the audit log can keep it: the provider passes on what its users typed
+    (an e-mail, a synced group name), and PostgreSQL refuses NUL and unpaired surrogates."""
+    return UNSTORABLE.sub("\ufffd", text)
 
 
 def _why(exc: Exception) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from smokejumper.console.context import Page, Visit, safe_next
 from smokejumper.console.oidc import (
@@ -23,7 +24,7 @@ from smokejumper.console.oidc import (
     SignInFailed,
 )
 from smokejumper.security import sign_in_limits
-from smokejumper.store.tables import User
+from smokejumper.store.tables import SsoIdentity, User
 
 log = logging.getLogger("smokejumper.console")
 
@@ -121,15 +122,37 @@ def _admit(page: Visit, provider: Provider, identity: Identity) -> str:
             local = session.scalar(select(User).where(User.name == identity.name))
         if local is not None and local.disabled:
             reason = f"the account {identity.name!r} is disabled"
+        elif not _bind(page, provider.issuer, identity.name, identity.subject):
+            reason = (
+                f"the user name {identity.name!r} belongs to another identity at the "
+                "provider (it signed in first); ask an admin"
+            )
     if reason is None:
         assert identity.name is not None
         return identity.name
-    who = identity.name or identity.email or identity.subject
+    # The audit row's actor and subject are bounded; the claims in its data are whole.
+    who = (identity.name or identity.email or identity.subject)[:200]
     log.warning("console sign-in through %s refused for %s: %s", provider.issuer, who, reason)
     page.audit(REFUSED, who, {**identity.audit_data(provider.issuer), "reason": reason}, who)
     raise SignInFailed(
         403, f"{provider.name} signed you in, but the console refuses you: {reason}."
     )
+
+
+def _bind(page: Visit, issuer: str, name: str, subject: str) -> bool:
+    """True when `name` is this provider identity's: bound now at its first sign-in, or
+    bound to it before."""
+    for _ in range(2):
+        try:
+            with page.state.store.transaction() as session:
+                bound = session.get(SsoIdentity, name, with_for_update=True)
+                if bound is None:
+                    session.add(SsoIdentity(user_name=name, issuer=issuer, subject=subject))
+                    return True
+                return (bound.issuer, bound.subject) == (issuer, subject)
+        except IntegrityError:
+            continue  # a first sign-in under this name raced ours: read what it bound
+    return False
 
 
 async def after_sign_out(page: Visit) -> str:

@@ -114,7 +114,8 @@ class MergeResult(BaseModel):
 
 def known_responders(session: Session, settings: Settings) -> set[str]:
     """Everyone a commander or assignee may be: active users, linked Slack users, approver
-    group members (by name; Slack ids mapped through `slack.users`) and the operator."""
+    group members (by name; Slack ids mapped through `slack.users`) and the operator;
+    never a disabled user."""
     names = set(session.scalars(select(User.name).where(User.disabled.is_(False))))
     names.update(settings.slack.users.values())
     names.add(settings.operator)
@@ -126,6 +127,8 @@ def known_responders(session: Session, settings: Settings) -> set[str]:
                     names.add(mapped)
             else:
                 names.add(member)
+    # A disabled account stays disabled, whichever list still names it.
+    names -= set(session.scalars(select(User.name).where(User.disabled.is_(True))))
     return names
 
 
@@ -175,6 +178,13 @@ def _incident(session: Session, ident: str, *, lock: bool = False) -> Incident:
     if lock:
         session.refresh(incident, with_for_update=True)
     return incident
+
+
+def _lock_in_order(session: Session, *incidents: Incident) -> None:
+    """Lock the rows lowest id first: A with B and B with A at once (a link, a merge) then
+    queue rather than deadlock."""
+    for _, row in sorted({incident.id: incident for incident in incidents}.items()):
+        session.refresh(row, with_for_update=True)
 
 
 def _rows(result: object) -> int:
@@ -471,12 +481,13 @@ def link(
 ) -> CaseRecord:
     """Link two incidents (recorded on both timelines); linking them again changes nothing."""
     with store.transaction() as session:
-        incident = _incident(session, ident, lock=True)
+        incident = _incident(session, ident)
         target = find_incident(session, other)
         if target is None:
             raise CaseNotFound(f"no incident {other!r}")
         if target.id == incident.id:
             raise CaseInvalid("incident", "incident: an incident cannot be linked to itself")
+        _lock_in_order(session, incident, target)
         exists = session.scalar(
             select(IncidentLink.id).where(
                 ((IncidentLink.incident_id == incident.id) & (IncidentLink.linked_id == target.id))
@@ -513,11 +524,11 @@ def merge(store: Store, ident: str, into: str, *, by: str, via: Via) -> MergeRes
     with a pointer to the target. Refused: into itself, into a closed or merged incident,
     an incident already merged, or one that others were merged into (no chains)."""
     with store.transaction() as session:
-        source = _incident(session, ident, lock=True)
+        source = _incident(session, ident)
         target = find_incident(session, into)
         if target is None:
             raise CaseNotFound(f"no incident {into!r}")
-        session.refresh(target, with_for_update=True)
+        _lock_in_order(session, source, target)
         if target.id == source.id:
             raise CaseInvalid("into", "into: an incident cannot be merged into itself")
         if source.merged_into_id is not None:

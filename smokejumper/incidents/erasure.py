@@ -8,12 +8,14 @@ reliably and would erase unrelated text. Occurrences are matched by value, not s
 `(415) 555-2671`.
 
 What is erased: alerts (body as received, normalised record, title), incidents (title,
-principal, target, labels), dead letters, timeline entries, approvals, legal-hold reasons,
-evidence (the stored object and its preview) and the audit log. Evidence on legal hold,
-and the alerts of an incident with an active hold, are withheld and reported. An audit row
-keeps its hash so the chain still links; an attestation under the audit key vouches for
-its erased content (`audit.erasure_attestation`). The erasure's own audit entry holds a
-keyed hash of the subject and counts, never the subject.
+commander, principal, target, labels), the case records (notes, tasks, assignees, who
+tagged and linked), dead letters, timeline entries, approvals, legal holds, evidence (the
+stored object and its preview) and the audit log, with the names of who did each thing.
+Evidence on legal hold, and the alerts, notes and tasks of an incident with an active
+hold, are withheld and reported. An audit row keeps its hash so the chain still links; an
+attestation under the audit key vouches for its erased content
+(`audit.erasure_attestation`). The erasure's own audit entry holds a keyed hash of the
+subject and counts, never the subject.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ from smokejumper.store.tables import (
     DeadLetter,
     EvidenceItem,
     Incident,
+    IncidentAssignee,
+    IncidentLink,
+    IncidentNote,
+    IncidentTag,
+    IncidentTask,
     LegalHold,
     TimelineEvent,
     utcnow,
@@ -117,14 +124,18 @@ class Subject:
 
     def scrub(self, text: str) -> tuple[str, int]:
         """`text` with every occurrence replaced, and how many there were."""
-        spans = [
-            (f.start, f.end)
-            for f in DEFAULT.find(text)
-            if f.kind == self.kind and self.same(text[f.start : f.end])
-        ]
+        spans: list[tuple[int, int]] = []
+        # Someone else's value of the same kind (`jimbob@example.com` when erasing
+        # `bob@example.com`) is theirs: no part of it is erased.
+        claimed: list[tuple[int, int]] = []
+        for f in DEFAULT.find(text):
+            if f.kind == self.kind:
+                claimed.append((f.start, f.end))
+                if self.same(text[f.start : f.end]):
+                    spans.append((f.start, f.end))
         # The value as given, where the redactor does not see it (glued to other text).
         for match in re.finditer(re.escape(self.value), text, re.IGNORECASE):
-            if not any(s < match.end() and match.start() < e for s, e in spans):
+            if not any(s < match.end() and match.start() < e for s, e in claimed):
                 spans.append(match.span())
         if not spans:
             return text, 0
@@ -250,12 +261,33 @@ class _Tally:
         self.erased[what] = self.erased.get(what, 0) + 1
 
 
+# What a table keeps about people: its free text, and the names of who did what (a
+# responder whose user name is an e-mail address is a data subject too). Keys, hashes and
+# URIs are left alone: they tie rows together and say nothing a person wrote.
 _PLAIN_TABLES: tuple[tuple[str, type[Base], tuple[str, ...], tuple[str, ...]], ...] = (
-    ("incidents", Incident, ("title",), ("principal", "target", "labels")),
+    ("incidents", Incident, ("title", "commander"), ("principal", "target", "labels")),
     ("dead_letters", DeadLetter, ("raw_body", "reason"), ("errors", "headers")),
-    ("timeline_events", TimelineEvent, ("message", "step"), ("data",)),
-    ("approvals", Approval, ("question", "risk"), ("decisions",)),
-    ("legal_holds", LegalHold, ("reason", "release_reason"), ()),
+    ("timeline_events", TimelineEvent, ("message", "step", "actor"), ("data",)),
+    ("approvals", Approval, ("question", "risk", "requested_by"), ("decisions", "approvers")),
+    (
+        "legal_holds",
+        LegalHold,
+        ("reason", "release_reason", "placed_by", "released_by"),
+        (),
+    ),
+    ("incident_assignees", IncidentAssignee, ("user", "added_by"), ()),
+    ("incident_tags", IncidentTag, ("added_by",), ()),
+    ("incident_links", IncidentLink, ("created_by",), ()),
+)
+# A case's own record, kept whole under an incident-wide hold like its alerts.
+_CASE_TABLES: tuple[tuple[str, str, type[Base], tuple[str, ...]], ...] = (
+    ("incident_notes", "note", IncidentNote, ("text", "author")),
+    (
+        "incident_tasks",
+        "task",
+        IncidentTask,
+        ("title", "owner", "created_by", "completed_by", "completion_note"),
+    ),
 )
 
 
@@ -278,6 +310,7 @@ def erase(
                 if _scrub_row(subject, row, text, json):
                     tally.add(what)
     _erase_alerts(store, subject, tally)
+    _erase_case_records(store, subject, tally)
     _erase_evidence(store, subject, objects, tally)
     _erase_audit(store, subject, key, tally)
     ref = subject_ref(key, subject)
@@ -320,6 +353,21 @@ def _erase_alerts(store: Store, subject: Subject, tally: _Tally) -> None:
                 tally.add("alerts")
 
 
+def _erase_case_records(store: Store, subject: Subject, tally: _Tally) -> None:
+    for what, name, model, text in _CASE_TABLES:
+        column: InstrumentedAttribute[Any] = model.id  # type: ignore[attr-defined]
+        for session, rows in _batches(store, model, column):
+            held = _held_incidents(session)
+            records: list[Any] = rows  # notes and tasks: both have id and incident_id
+            for row in records:
+                if row.incident_id in held:
+                    if any(subject.scrub(getattr(row, c) or "")[1] for c in text):
+                        tally.withheld.append(f"{name} {row.id}: its incident is on legal hold")
+                    continue
+                if _scrub_row(subject, row, text, ()):
+                    tally.add(what)
+
+
 def _would_change(subject: Subject, row: AlertRow) -> bool:
     return bool(subject.scrub(row.raw)[1] or subject.scrub_json(row.normalized)[1])
 
@@ -342,7 +390,8 @@ def _erase_evidence(
             text = data.decode("utf-8", errors="surrogateescape")
             new_text, found = subject.scrub(text)
             preview, in_preview = subject.scrub(item.redacted_preview or "")
-            if not (found or in_preview):
+            captured_by, by_subject = subject.scrub(item.captured_by)
+            if not (found or in_preview or by_subject):
                 continue
             if item.incident_id in held_incidents or item.id in held_items:
                 tally.withheld.append(f"evidence {item.id}: on legal hold")
@@ -357,6 +406,8 @@ def _erase_evidence(
                 dropped.append(old_uri)
             if in_preview:
                 item.redacted_preview = preview
+            if by_subject:
+                item.captured_by = captured_by
             tally.add("evidence")
     # After the commits: an old object goes only when no row (a held one, another
     # incident's capture of the same bytes) still points at it.

@@ -5,8 +5,9 @@ set, once it is older than `retention.raw_alerts_days`. The normalised record th
 works from (`alerts.normalized`, the title, times, fingerprint) stays as long as the
 incident. Dead letters, rejected input no incident refers to, are deleted whole after
 `retention.dead_letters_days`. An incident with an active legal hold (on any of its
-evidence or on all of it) keeps its alerts' bodies, and a dead letter replayed into such
-an incident is kept too. Each batch is one audit entry: counts and ids, never content.
+evidence or on all of it) keeps its alerts' bodies, as does the incident it was merged
+into (which now holds them), and a dead letter replayed into such an incident is kept
+too. Each batch is one audit entry: counts and ids, never content.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from smokejumper.store import audit
 from smokejumper.store.db import Store
-from smokejumper.store.tables import AlertRow, DeadLetter, LegalHold, utcnow
+from smokejumper.store.tables import AlertRow, DeadLetter, Incident, LegalHold, utcnow
 
 RETENTION = "retention"
 # Called at the start of every batch's transaction: the scheduler's lease fence, which
@@ -40,13 +41,23 @@ def _held_incidents(session: Session, incident_ids: Sequence[int | None]) -> set
     wanted = {i for i in incident_ids if i is not None}
     if not wanted:
         return set()
-    return set(
+    held = set(
         session.scalars(
             select(LegalHold.incident_id).where(
                 LegalHold.incident_id.in_(wanted), LegalHold.released_at.is_(None)
             )
         )
     )
+    # A merge moves a held incident's alerts to the target; the hold goes with them (to
+    # all the target's alerts, since an alert does not record where it came from).
+    held.update(
+        session.scalars(
+            select(Incident.merged_into_id)
+            .join(LegalHold, LegalHold.incident_id == Incident.id)
+            .where(Incident.merged_into_id.in_(wanted), LegalHold.released_at.is_(None))
+        )
+    )
+    return held
 
 
 def delete_raw_alerts(

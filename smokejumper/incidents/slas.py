@@ -124,6 +124,8 @@ def acknowledge(store: Store, ident: str, *, by: str, via: str) -> tuple[str, da
         incident = find_incident(session, ident)
         if incident is None:
             raise IncidentMissing(f"no incident {ident!r}")
+        # Two acknowledgements at once: the second waits here and sees the first's status.
+        session.refresh(incident, with_for_update=True)
         ref = incident.ref or str(incident.id)
         if incident.status != IncidentStatus.OPEN.value:
             raise AcknowledgeRefused(f"{ref} is already {incident.status}")

@@ -39,6 +39,7 @@ from smokejumper.domain.tasks import (
 from smokejumper.domain.text import StorableText
 from smokejumper.incidents.service import find_incident
 from smokejumper.masking import mask
+from smokejumper.redaction import DEFAULT, Redactor
 from smokejumper.store import audit
 from smokejumper.store.db import Store
 from smokejumper.store.tables import ROW_ID_MAX, Incident, IncidentTask, TimelineEvent, utcnow
@@ -98,12 +99,16 @@ def _ref(incident: Incident) -> str:
     return incident.ref or str(incident.id)
 
 
-def _view(task: IncidentTask, ref: str, now: datetime | None = None) -> TaskView:
+def _view(
+    task: IncidentTask, ref: str, now: datetime | None = None, redactor: Redactor = DEFAULT
+) -> TaskView:
+    """`redactor`: the configured patterns too (`inventory.key_prefixes.redactor_for`), as
+    notes are shown."""
     now = now or utcnow()
     return TaskView(
         id=task.id,
         incident=ref,
-        title=mask(task.title),
+        title=mask(task.title, redactor),
         owner=task.owner,
         due_at=task.due_at,
         state=TaskState(task.state),
@@ -112,7 +117,7 @@ def _view(task: IncidentTask, ref: str, now: datetime | None = None) -> TaskView
         created_at=task.created_at,
         completed_by=task.completed_by,
         completed_at=task.completed_at,
-        note=mask(task.completion_note) if task.completion_note else None,
+        note=mask(task.completion_note, redactor) if task.completion_note else None,
         playbook=task.task_key is not None,
         overdue=task.state == TaskState.OPEN.value
         and task.due_at is not None
@@ -127,11 +132,29 @@ def _incident(session: Session, ident: str) -> Incident:
     return incident
 
 
-def _task(session: Session, incident: Incident, task_id: int) -> IncidentTask:
-    task = session.get(IncidentTask, task_id) if 1 <= task_id <= ROW_ID_MAX else None
-    if task is None or task.incident_id != incident.id:
+def _task(
+    session: Session, incident: Incident, task_id: int, *, lock: bool = False
+) -> IncidentTask:
+    # `lock`: completing twice at once, the second waits for the first and is refused.
+    task = (
+        session.get(IncidentTask, task_id, with_for_update=lock)
+        if 1 <= task_id <= ROW_ID_MAX
+        else None
+    )
+    # A merge moves tasks to the target; the merged incident's reference (on a Slack
+    # button, in a responder's terminal) still finds them.
+    if task is None or task.incident_id not in (incident.id, incident.merged_into_id):
         raise TaskNotFound(f"{_ref(incident)} has no task {task_id}")
     return task
+
+
+def _holder(session: Session, incident: Incident, task: IncidentTask) -> Incident:
+    """The incident the task is on now (the merge target, for a merged incident's task)."""
+    if task.incident_id == incident.id:
+        return incident
+    moved = session.get(Incident, task.incident_id)
+    assert moved is not None  # tasks.incident_id is a foreign key
+    return moved
 
 
 def _timeline(
@@ -178,7 +201,15 @@ def _created(session: Session, task: IncidentTask, ref: str) -> None:
     )
 
 
-def create(store: Store, ident: str, request: TaskCreate, *, by: str, via: str) -> TaskView:
+def create(
+    store: Store,
+    ident: str,
+    request: TaskCreate,
+    *,
+    by: str,
+    via: str,
+    redactor: Redactor = DEFAULT,
+) -> TaskView:
     """A responder's task on the incident."""
     with store.transaction() as session:
         incident = _incident(session, ident)
@@ -196,10 +227,12 @@ def create(store: Store, ident: str, request: TaskCreate, *, by: str, via: str) 
         session.add(task)
         session.flush()
         _created(session, task, _ref(incident))
-        return _view(task, _ref(incident), now)
+        return _view(task, _ref(incident), now, redactor)
 
 
-def tasks_of(store: Store, ident: str, *, state: TaskState | None = None) -> list[TaskView]:
+def tasks_of(
+    store: Store, ident: str, *, state: TaskState | None = None, redactor: Redactor = DEFAULT
+) -> list[TaskView]:
     """The incident's tasks, oldest first."""
     with store.session() as session:
         incident = _incident(session, ident)
@@ -208,7 +241,7 @@ def tasks_of(store: Store, ident: str, *, state: TaskState | None = None) -> lis
             query = query.where(IncidentTask.state == state.value)
         now = utcnow()
         return [
-            _view(task, _ref(incident), now)
+            _view(task, _ref(incident), now, redactor)
             for task in session.scalars(query.order_by(IncidentTask.id))
         ]
 
@@ -216,17 +249,26 @@ def tasks_of(store: Store, ident: str, *, state: TaskState | None = None) -> lis
 def task_of(store: Store, ident: str, task_id: int) -> TaskView:
     with store.session() as session:
         incident = _incident(session, ident)
-        return _view(_task(session, incident, task_id), _ref(incident))
+        task = _task(session, incident, task_id)
+        return _view(task, _ref(_holder(session, incident, task)))
 
 
 def complete_task(
-    store: Store, ident: str, task_id: int, note: str | None, *, by: str, via: str
+    store: Store,
+    ident: str,
+    task_id: int,
+    note: str | None,
+    *,
+    by: str,
+    via: str,
+    redactor: Redactor = DEFAULT,
 ) -> tuple[TaskView, TaskDone | None]:
     """Mark the task done; with it, what its playbook is to be told (None when no
     playbook made it)."""
     with store.transaction() as session:
         incident = _incident(session, ident)
-        task = _task(session, incident, task_id)
+        task = _task(session, incident, task_id, lock=True)
+        incident = _holder(session, incident, task)
         if task.state != TaskState.OPEN.value:
             who = f" by {task.completed_by}" if task.completed_by else ""
             raise TaskRefused(f"task {task_id} of {_ref(incident)} is already {task.state}{who}")
@@ -261,7 +303,7 @@ def complete_task(
                 via=via,
                 at=now,
             )
-        return _view(task, _ref(incident), now), told
+        return _view(task, _ref(incident), now, redactor), told
 
 
 def _waiting_workflow(store: Store, task_id: int) -> str | None:
@@ -279,6 +321,7 @@ async def complete(
     by: str,
     via: str,
     on_recorded: TimelineHook | None = None,
+    redactor: Redactor = DEFAULT,
 ) -> TaskView:
     """Complete a task from any surface, and tell the playbook that waits for it (and
     `on_recorded` of the `task.completed` entry).
@@ -286,7 +329,9 @@ async def complete(
     Raises TaskNotFound or TaskRefused. The row is done whatever Temporal answers: a run
     that has ended is not told, and a Temporal outage is logged, not the responder's error.
     """
-    view, told = await asyncio.to_thread(complete_task, store, ident, task_id, note, by=by, via=via)
+    view, told = await asyncio.to_thread(
+        complete_task, store, ident, task_id, note, by=by, via=via, redactor=redactor
+    )
     if told is not None:
         workflow_id = await asyncio.to_thread(_waiting_workflow, store, task_id)
         if workflow_id:
@@ -303,9 +348,10 @@ async def add(
     by: str,
     via: str,
     on_recorded: TimelineHook | None = None,
+    redactor: Redactor = DEFAULT,
 ) -> TaskView:
     """`create`, then `on_recorded` of the `task.created` entry."""
-    view = await asyncio.to_thread(create, store, ident, request, by=by, via=via)
+    view = await asyncio.to_thread(create, store, ident, request, by=by, via=via, redactor=redactor)
     await _announce(store, view.id, "task.created", on_recorded)
     return view
 
@@ -410,7 +456,7 @@ def open_for_playbook(store: Store, request: TaskOpen) -> tuple[TaskRecord, bool
 def expire_for_playbook(store: Store, request: TaskExpire) -> TaskRecord:
     """Cancel a playbook's task whose wait timed out, unless someone finished it first."""
     with store.transaction() as session:
-        task = session.get(IncidentTask, request.task_id)
+        task = session.get(IncidentTask, request.task_id, with_for_update=True)
         if task is None:
             raise TaskNotFound(f"no task {request.task_id}")
         if task.state == TaskState.OPEN.value:

@@ -236,6 +236,8 @@ class Recorder:
                 Incident.fingerprint == fp,
                 Incident.status == "closed",
                 Incident.closed_at >= now - self.reopen_window,
+                # A merged incident is closed for good: its work goes on in the target.
+                Incident.merged_into_id.is_(None),
             )
             .order_by(Incident.closed_at.desc())
             .limit(1)

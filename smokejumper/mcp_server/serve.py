@@ -50,8 +50,8 @@ def serve_stdio(api_url: str, token: str) -> None:
 def _token_of(ctx: Context) -> str:
     headers = ctx.headers
     token = bearer(headers) if headers is not None else None
-    if token is None:
-        raise ToolError("no API token: send `Authorization: Bearer <token>`")
+    if token is None or not is_user_token(token):
+        raise ToolError("no user's API token: send `Authorization: Bearer <token>`")
     return token
 
 
@@ -85,11 +85,13 @@ class TokenRequired:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in scope.get("headers", [])
-        }
-        token = bearer(headers)
+        raw: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        credentials = [value for name, value in raw if name.lower() == b"authorization"]
+        if len(credentials) > 1:
+            # Checked here the last, read by a tool the first: one credential per request.
+            await _refuse(send, 401, "send one Authorization header, not several")
+            return
+        token = bearer({"authorization": credentials[0].decode("latin-1")} if credentials else {})
         if token is None or not is_user_token(token):
             await _refuse(send, 401, "bearer token required: a smokejumper user's API token")
             return

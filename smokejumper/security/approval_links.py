@@ -57,9 +57,19 @@ def link_key(settings: Settings, operator_token: str) -> bytes:
 def issue(key: bytes, ref: str, step: str, user: str, request_key: str, expires: int) -> str:
     """The token for `user`'s link to approval `request_key` (the request's timeline event
     key). The nonce is derived, so a mail sent again carries the same single-use link."""
-    nonce = hmac.new(key, f"{request_key}\x00{user}".encode(), hashlib.sha256).hexdigest()[:32]
-    payload = {"r": ref, "s": step, "u": user, "n": nonce, "e": expires}
+    payload = {"r": ref, "s": step, "u": user, "n": _nonce(key, request_key, user), "e": expires}
     return str(URLSafeSerializer(key, salt=_SALT).dumps(payload))
+
+
+def _nonce(key: bytes, request_key: str, user: str) -> str:
+    return hmac.new(key, f"{request_key}\x00{user}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def issued_for(key: bytes, link: ApprovalLink, request_key: str) -> bool:
+    """Whether `link` was sent for approval request `request_key`: a step asked again
+    (a loop, a restored playbook) is a new request, which an older mail's link must not
+    decide."""
+    return hmac.compare_digest(link.nonce, _nonce(key, request_key, link.user))
 
 
 def read(key: bytes, token: str, ref: str, step: str, user: str) -> ApprovalLink:

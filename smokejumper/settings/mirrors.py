@@ -115,5 +115,6 @@ class TeamsSettings(_Mirror):
 
 
 # What the comments smokejumper posts to Jira start with: the webhook of one of them is not
-# taken back in as a note.
-JIRA_COMMENT_MARK = "smokejumper"
+# taken back in as a note. The separator is part of it, so a responder's comment that starts
+# with the word "smokejumper" is still taken in.
+JIRA_COMMENT_MARK = "smokejumper · "

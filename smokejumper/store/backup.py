@@ -3,10 +3,11 @@ as one folder with a manifest of checksums.
 
 SQLite is copied with its online backup API, a consistent snapshot taken while the engine
 goes on writing. PostgreSQL is dumped with `pg_dump -Fc` and restored with `pg_restore`
-(both must be on PATH). The head checkpoint is read *before* the database is copied, so
-it never names a row the copy lacks (an older checkpoint verifies; a newer one would read
-as deleted rows). Evidence objects are copied *after*, those the copied rows point at:
-objects are written before their rows and removed after them, so each is still there.
+and `psql`, in one transaction (all three must be on PATH). The head checkpoint is read
+*before* the database is copied, so it never names a row the copy lacks (an older
+checkpoint verifies; a newer one would read as deleted rows). Evidence objects are copied
+*after*, those the copied rows point at: objects are written before their rows and
+removed after them, so each is still there.
 
 The evidence and checkpoint stores live in `integrations/`; the process hands them in.
 The audit key is not in a backup: whoever holds both could rewrite the audit log.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -40,6 +42,7 @@ from smokejumper.store.migrate import alembic_config, upgrade
 from smokejumper.store.tables import (
     AlertRow,
     AuditEntry,
+    Base,
     DeadLetter,
     EvidenceItem,
     Incident,
@@ -53,6 +56,7 @@ SQLITE_FILE = "smokejumper.db"
 POSTGRES_FILE = "database.dump"
 HEAD_FILE = "audit-head.json"
 EVIDENCE_DIR = "evidence"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 # Counted into the manifest (what the backup holds) and checked for an empty target.
 _COUNTED = (Incident, AlertRow, DeadLetter, TimelineEvent, EvidenceItem, AuditEntry, User)
 
@@ -345,6 +349,7 @@ def read_manifest(source: Path) -> Manifest:
     except (KeyError, TypeError, AttributeError) as exc:
         raise BackupError(f"{path} is not a manifest this release writes ({exc})") from None
     for relative, expected in manifest.files.items():
+        _check_name(relative, expected)
         file = (source / relative).resolve()
         if not file.is_relative_to(source.resolve()) or not file.is_file():
             raise BackupError(f"the backup lacks {relative}, which its manifest lists")
@@ -359,6 +364,22 @@ def read_manifest(source: Path) -> Manifest:
     if database not in manifest.files:
         raise BackupError(f"the backup's manifest lists no {database}")
     return manifest
+
+
+def _check_name(relative: str, expected: Any) -> None:
+    """Only the names a backup writes: the database, the head checkpoint, and evidence
+    objects named by their SHA-256. Checked before anything is replaced: an object is put
+    back under its name, after the database."""
+    if not isinstance(expected, dict):
+        raise BackupError(f"the backup's manifest entry for {relative!r} is not a checksum")
+    if relative in (SQLITE_FILE, POSTGRES_FILE, HEAD_FILE):
+        return
+    digest = relative.removeprefix(f"{EVIDENCE_DIR}/")
+    if digest == relative or _SHA256.fullmatch(digest) is None or expected.get("sha256") != digest:
+        raise BackupError(
+            f"the backup's manifest lists {relative!r}, which no backup writes (evidence is "
+            f"{EVIDENCE_DIR}/<its sha256>): the backup was altered; nothing was restored"
+        )
 
 
 def _known_revisions() -> set[str]:
@@ -416,6 +437,7 @@ def restore(
         with tempfile.TemporaryDirectory() as scratch:
             staged = Path(scratch) / SQLITE_FILE
             shutil.copyfile(source / SQLITE_FILE, staged)
+            _check_sqlite(staged)
             if key is not None:
                 _verify_copy(staged, key, head.read_bytes() if head.is_file() else None)
             _sqlite_restore(staged, target)
@@ -430,6 +452,21 @@ def restore(
     if checkpoints is not None and HEAD_FILE in manifest.files:
         checkpoints.write(head.read_bytes())
     return Restored(manifest, objects, upgraded)
+
+
+def _check_sqlite(copy: Path) -> None:
+    """The copy reads as a whole SQLite database: a cut or garbled file is refused here,
+    before the target is touched, not half-way through replacing it."""
+    try:
+        with closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as database:
+            found = [row[0] for row in database.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        found = [str(exc)]
+    if found != ["ok"]:
+        raise BackupError(
+            f"the backup's {SQLITE_FILE} is not a sound SQLite database ({'; '.join(found[:3])})"
+            ": nothing was restored"
+        )
 
 
 class _BackupHead:
@@ -477,25 +514,51 @@ def _sqlite_restore(copy: Path, target: Path) -> None:
 
 
 def _pg_restore(url: str, dump: Path) -> None:
+    """pg_restore turns the dump into SQL; psql runs it in one transaction after dropping
+    this release's tables. `pg_restore --clean` alone replaces only the tables the dump
+    has: a table or foreign key a newer migration made would keep the replaced store's
+    rows, or stop the old tables from being dropped. All or nothing: the transaction
+    commits only once pg_restore has written all of the dump, so a restore that fails
+    (or is killed) leaves the store as it was. The SQL goes through a pipe, never a file:
+    it holds the store's rows, raw alerts among them."""
     tool = _pg_tool("pg_restore")
+    psql = _pg_tool("psql")
     dbname, env = libpq_url(url)
-    done = subprocess.run(
-        [
-            tool,
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            f"--dbname={dbname}",
-            str(dump),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    drop = "".join(
+        f'DROP TABLE IF EXISTS "{name}" CASCADE;\n'
+        for name in [*Base.metadata.tables, "alembic_version"]
     )
-    if done.returncode != 0:
-        raise BackupError(f"pg_restore failed: {done.stderr.strip()[-2000:]}")
+    with tempfile.TemporaryFile() as dump_errors, tempfile.TemporaryFile() as run_errors:
+        making = subprocess.Popen(
+            [tool, "--clean", "--if-exists", "--no-owner", "--file=-", str(dump)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=dump_errors,
+        )
+        running = subprocess.Popen(
+            [psql, "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", f"--dbname={dbname}"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=run_errors,
+        )
+        source, sink = making.stdout, running.stdin
+        assert source is not None and sink is not None  # both PIPE
+        try:
+            sink.write(f"BEGIN;\n{drop}".encode())
+            while chunk := source.read(1 << 16):
+                sink.write(chunk)
+            # Without COMMIT nothing stays: psql's session ends and PostgreSQL rolls back.
+            sink.write(b"COMMIT;\n" if making.wait() == 0 else b"ROLLBACK;\n")
+            sink.close()
+        except BrokenPipeError:
+            making.kill()  # psql stopped at an error; its message is in run_errors
+        ran, made = running.wait(), making.wait()
+        for code, errors in ((ran, run_errors), (made, dump_errors)):
+            if code != 0:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip()[-2000:]
+                raise BackupError(f"the restore failed and was rolled back: {said}")
 
 
 def _restore_evidence(url: str, source: Path, manifest: Manifest, evidence: ObjectStore) -> int:

@@ -160,6 +160,20 @@ class RevokedSession(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class SsoIdentity(Base):
+    """The identity at an OpenID Connect provider that first signed in under a user name:
+    the name is theirs from then on, so someone who may edit their own
+    `preferred_username` at the provider cannot take another person's name here (their
+    audit entries, approval links, two-person votes)."""
+
+    __tablename__ = "sso_identities"
+
+    user_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    bound_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 

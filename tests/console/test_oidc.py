@@ -456,3 +456,23 @@ def test_settings_name_the_bad_key(tmp_path: Path) -> None:
         load_settings(config, data_dir=tmp_path)
     assert "console.oidc.issuer" in str(bad.value)
     assert "console.oidc.group_roles.ops" in str(bad.value)
+
+
+async def test_a_user_name_stays_with_the_identity_that_first_signed_in_under_it(
+    settings: Settings, store: Store, issuer: str
+) -> None:
+    await set_user(issuer, "sub-ana", preferred_username="ana", groups=["sj-responders"])
+    # Someone who may edit their own preferred_username at the provider picks "ana".
+    await set_user(issuer, "sub-eve", preferred_username="ana", groups=["sj-admins"])
+    async with asgi_client(settings, store) as client:
+        assert (await sign_in(client, "sub-ana")).status_code == 303
+        assert await badge(client) == ("ana", "responder")
+    async with asgi_client(settings, store) as client:
+        taken = await sign_in(client, "sub-eve")
+        assert taken.status_code == 403, taken.text
+        assert "belongs to another identity at the provider" in taken.text
+        assert await badge(client) is None
+    async with asgi_client(settings, store) as client:
+        assert (await sign_in(client, "sub-ana")).status_code == 303  # still ana's
+    refusals = audit_rows(store, "console.sign_in_refused")
+    assert [(r.actor, r.data["sub"]) for r in refusals] == [("ana", "sub-eve")]

@@ -219,7 +219,11 @@ def _snapshot(url: str, out: Path) -> Iterator[tuple[Connection, str]]:
 def _prepare_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BackupError(f"{out} exists and is not an empty folder; name a new one")
-    private_dir(out)
+    try:
+        private_dir(out)
+    except OSError as exc:
+        # A link to nothing, a missing parent, no permission: say so, not a traceback.
+        raise BackupError(f"cannot make the folder {out}: {exc.strerror or exc}") from None
 
 
 def _record(manifest: Manifest, out: Path, relative: str) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, text
 
@@ -76,7 +77,7 @@ def test_case_work_written_during_a_backup_restores_intact(
     try:
         for model in (IncidentNote, IncidentTask):
             with again.session() as copy, store.session() as live:
-                rows = list(copy.scalars(select(model)))
+                rows: list[Any] = list(copy.scalars(select(model)))
                 assert len(rows) >= 3
                 for row in rows:
                     original = live.get(model, row.id)
@@ -185,3 +186,29 @@ def test_a_restore_that_breaks_halfway_leaves_the_store_as_it_was(
         count = len(list(session.scalars(text("SELECT id FROM incidents"))))
     assert (notes, count) == (["written after the backup"], 39)
     assert cli(settings, "audit", "verify").exit_code == 0
+
+
+def test_links_in_and_to_a_backup_folder_are_refused_with_a_message(
+    settings: Settings, store: Store, other_database: str, tmp_path: Path
+) -> None:
+    evidence = LocalEvidenceStore(settings.evidence_directory)
+    add_incident(store, evidence, 1)
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "nowhere")
+    refused = cli(settings, "backup", "--out", str(dangling))
+    assert refused.exit_code == 1 and "cannot make the folder" in refused.output, refused.output
+
+    out = tmp_path / "backup"
+    assert cli(settings, "backup", "--out", str(out)).exit_code == 0
+    # An evidence object swapped for a link out of the backup, with a matching manifest.
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not from this backup")
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    (out / "evidence" / digest).symlink_to(outside)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][f"evidence/{digest}"] = {"sha256": digest, "size": 20}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    target = _at(settings, other_database, tmp_path / "restored")
+    linked = cli(target, "restore", "--from", str(out))
+    assert linked.exit_code == 1 and f"lacks evidence/{digest}" in linked.output, linked.output
+    assert is_empty(other_database)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
@@ -101,6 +102,16 @@ def _http(exc: Exception) -> HTTPException:
 
 
 _CASE_ERRORS = (CaseInvalid, CaseNotFound, CaseConflict)
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+async def _in_thread(service: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A case-work service call off the event loop; its refusals as HTTP errors."""
+    try:
+        return await asyncio.to_thread(service, *args, **kwargs)
+    except _CASE_ERRORS as exc:
+        raise _http(exc) from None
 
 
 @router.get("/incidents/{incident_id}/case", response_model=CaseRecord, responses=_READ)
@@ -108,10 +119,7 @@ async def get_case(
     incident_id: IncidentId, state: Annotated[AppState, Depends(app_state)], _caller: ViewerAccess
 ) -> CaseRecord:
     """Commander, assignees, tags, links and where the incident was merged to."""
-    try:
-        return await asyncio.to_thread(case_work.case_record, state.store, incident_id)
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(case_work.case_record, state.store, incident_id)
 
 
 @router.put("/incidents/{incident_id}/commander", response_model=CaseRecord, responses=_WRITE)
@@ -122,18 +130,15 @@ async def put_commander(
     caller: ResponderAccess,
     via: RequestVia,
 ) -> CaseRecord:
-    try:
-        return await asyncio.to_thread(
-            case_work.set_commander,
-            state.store,
-            state.settings,
-            incident_id,
-            body.user,
-            by=caller.name,
-            via=via,
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(
+        case_work.set_commander,
+        state.store,
+        state.settings,
+        incident_id,
+        body.user,
+        by=caller.name,
+        via=via,
+    )
 
 
 @router.post("/incidents/{incident_id}/assignees", response_model=CaseRecord, responses=_WRITE)
@@ -144,18 +149,15 @@ async def post_assignee(
     caller: ResponderAccess,
     via: RequestVia,
 ) -> CaseRecord:
-    try:
-        return await asyncio.to_thread(
-            case_work.add_assignee,
-            state.store,
-            state.settings,
-            incident_id,
-            body.user,
-            by=caller.name,
-            via=via,
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(
+        case_work.add_assignee,
+        state.store,
+        state.settings,
+        incident_id,
+        body.user,
+        by=caller.name,
+        via=via,
+    )
 
 
 @router.delete(
@@ -170,12 +172,9 @@ async def delete_assignee(
     caller: ResponderAccess,
     via: RequestVia,
 ) -> CaseRecord:
-    try:
-        return await asyncio.to_thread(
-            case_work.remove_assignee, state.store, incident_id, user, by=caller.name, via=via
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(
+        case_work.remove_assignee, state.store, incident_id, user, by=caller.name, via=via
+    )
 
 
 @router.get("/incidents/{incident_id}/notes", response_model=list[NoteView], responses=_READ)
@@ -184,10 +183,7 @@ async def get_notes(
 ) -> list[NoteView]:
     """The incident's notes, oldest first, with secrets and personal data masked."""
     redactor = await asyncio.to_thread(redactor_for, state.store, state.settings)
-    try:
-        return await asyncio.to_thread(case_work.notes_of, state.store, incident_id, redactor)
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(case_work.notes_of, state.store, incident_id, redactor)
 
 
 @router.post(
@@ -202,18 +198,15 @@ async def post_note(
 ) -> NoteView:
     """Add a note; it is stored as written and shown masked."""
     redactor = await asyncio.to_thread(redactor_for, state.store, state.settings)
-    try:
-        note = await asyncio.to_thread(
-            case_work.add_note,
-            state.store,
-            incident_id,
-            body.text,
-            author=caller.name,
-            via=via,
-            redactor=redactor,
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    note = await _in_thread(
+        case_work.add_note,
+        state.store,
+        incident_id,
+        body.text,
+        author=caller.name,
+        via=via,
+        redactor=redactor,
+    )
     assert note is not None  # only a captured note (with a source key) can be a repeat
     return note
 
@@ -226,12 +219,9 @@ async def post_tag(
     caller: ResponderAccess,
     via: RequestVia,
 ) -> CaseRecord:
-    try:
-        return await asyncio.to_thread(
-            case_work.add_tag, state.store, incident_id, body.tag, by=caller.name, via=via
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(
+        case_work.add_tag, state.store, incident_id, body.tag, by=caller.name, via=via
+    )
 
 
 @router.delete(
@@ -246,12 +236,9 @@ async def delete_tag(
     caller: ResponderAccess,
     via: RequestVia,
 ) -> CaseRecord:
-    try:
-        return await asyncio.to_thread(
-            case_work.remove_tag, state.store, incident_id, tag, by=caller.name, via=via
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(
+        case_work.remove_tag, state.store, incident_id, tag, by=caller.name, via=via
+    )
 
 
 @router.post(
@@ -266,18 +253,15 @@ async def post_link(
     caller: ResponderAccess,
     via: RequestVia,
 ) -> CaseRecord:
-    try:
-        return await asyncio.to_thread(
-            case_work.link,
-            state.store,
-            incident_id,
-            body.incident,
-            body.kind,
-            by=caller.name,
-            via=via,
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    return await _in_thread(
+        case_work.link,
+        state.store,
+        incident_id,
+        body.incident,
+        body.kind,
+        by=caller.name,
+        via=via,
+    )
 
 
 @router.post(
@@ -299,12 +283,9 @@ async def post_merge(
     """Merge this incident into `into`: its alerts, notes and tasks move there, it is
     closed pointing at the target, and its playbook ends. Later alerts of its fingerprint
     join the target while the target is open."""
-    try:
-        merged = await asyncio.to_thread(
-            case_work.merge, state.store, incident_id, body.into, by=caller.name, via=via
-        )
-    except _CASE_ERRORS as exc:
-        raise _http(exc) from None
+    merged = await _in_thread(
+        case_work.merge, state.store, incident_id, body.into, by=caller.name, via=via
+    )
     ended = await end_playbook(state, merged, caller.name)
     return MergeReceipt(**merged.model_dump(), playbook_ended=ended)
 

@@ -39,6 +39,9 @@ class AssessmentActivities:
         self.store = store
         self.settings = settings
         self.evidence = EvidenceActivities(store, settings)
+        # Built again only when the inventory's prefixes change: compiling a classifier for
+        # hundreds of key formats costs more than classifying one alert.
+        self._classifier: tuple[tuple[tuple[str, str], ...], LeakClassifier] | None = None
 
     def _alerts(self, incident_id: int) -> tuple[Incident, list[dict[str, Any]], list[str]]:
         with self.store.session() as session:
@@ -108,10 +111,7 @@ class AssessmentActivities:
                 if (text := (alert.get("evidence") or {}).get(field))
             ],
         )
-        classifier = LeakClassifier(
-            self.settings.evidence.redaction_patterns, key_prefixes(self.store)
-        )
-        counts, key_ids, elicited = leak_of(incident.kind, alerts, classifier)
+        counts, key_ids, elicited = leak_of(incident.kind, alerts, self.classifier())
         return LeakAssessment(
             incident_id=incident_id,
             categories=categories_of(counts),
@@ -120,6 +120,21 @@ class AssessmentActivities:
             elicited=elicited,
             evidence=evidence,
         )
+
+    def classifier(self) -> LeakClassifier:
+        """The configured patterns and the inventory's key prefixes as they are now."""
+        prefixes = tuple(sorted(key_prefixes(self.store).items()))
+        if self._classifier is None or self._classifier[0] != prefixes:
+            built = LeakClassifier(self.settings.evidence.redaction_patterns, dict(prefixes))
+            self._classifier = (prefixes, built)
+        return self._classifier[1]
+
+    def leaked_keys(self, incident_id: int) -> list[KeyRef]:
+        """The keys in the incident's leaked output, found without keeping anything: the
+        first look at a leak, before its evidence is captured."""
+        incident, alerts, _ = self._alerts(incident_id)
+        _, key_ids, _ = leak_of(incident.kind, alerts, self.classifier())
+        return self._keys(key_ids)
 
     def _keys(self, key_ids: set[str]) -> list[KeyRef]:
         """Leaked key ids with the provider that can revoke them: the inventory's, or AWS

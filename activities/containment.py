@@ -56,6 +56,11 @@ class ContainmentActivities(ActionRows):
         """Disable the key at its provider; once per business key."""
         return await in_thread(self._revoke, action)
 
+    def revoke_now(self, action: KeyAction) -> ActionResult:
+        """The revocation, in the caller's thread (the on-sight revocation runs several in
+        one); raises the Temporal failure the activity would."""
+        return self._revoke(action)
+
     def _revoke(self, action: KeyAction) -> ActionResult:
         def revoke(attempt: Attempt) -> Applied:
             provider = self.providers.get(action.provider)

@@ -195,14 +195,16 @@ class Actions:
 
 
 SEGMENTS_SQL = """
-SELECT i.opened_at,
+SELECT i.opened_at, a.started_at, a.finished_at,
        (SELECT min(t.at) FROM timeline_events t
-         WHERE t.incident_id = i.id AND t.kind = 'playbook.started'),
-       (SELECT min(t.at) FROM timeline_events t
-         WHERE t.incident_id = i.id AND t.kind = 'step.started'),
-       a.started_at, a.finished_at
+         WHERE t.incident_id = i.id AND t.kind = 'playbook.started')
   FROM incidents i JOIN actions a ON a.incident_id = i.id AND a.action = 'revoke_key'
 """
+# Where the time goes, from the store's own timestamps: incident row written -> revocation's
+# action row claimed (the run started, the leak classified) -> revocation completed (the
+# provider called and checked); and the start on the timeline, written after the revocation
+# is on its way (containment first).
+SEGMENTS = ("to_revocation_started", "revocation", "revocation_to_playbook_started")
 
 
 async def wait_revoked(keys: LocalKeys, key_id: str, within: float = 60) -> None:
@@ -223,20 +225,24 @@ def _epoch(value: object) -> float:
 
 def segments_at(url: str) -> dict[str, float]:
     """`segments`, read from the store at `url` (SQLite or PostgreSQL)."""
-    names = ("to_playbook_started", "to_step_started", "to_activity_started", "activity")
-    spans: dict[str, list[float]] = {name: [] for name in names}
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(sqlalchemy.text(SEGMENTS_SQL)).all()
     finally:
         engine.dispose()
+    return _medians([tuple(row) for row in rows])
+
+
+def _medians(rows: list[tuple[object, ...]]) -> dict[str, float]:
+    spans: dict[str, list[float]] = {name: [] for name in SEGMENTS}
     for row in rows:
         if None in row:
             continue
-        stamps = [_epoch(value) for value in row]
-        for name, start, end in zip(names, stamps, stamps[1:], strict=False):
-            spans[name].append(end - start)
+        opened, started, finished, playbook = (_epoch(value) for value in row)
+        spans["to_revocation_started"].append(started - opened)
+        spans["revocation"].append(finished - started)
+        spans["revocation_to_playbook_started"].append(playbook - started)
     return {
         f"{name}_ms": round(median(values) * 1000, 1) for name, values in spans.items() if values
     }
@@ -245,12 +251,4 @@ def segments_at(url: str) -> dict[str, float]:
 def segments(actions: Actions) -> dict[str, float]:
     """Median milliseconds of each stretch from the incident row to the revocation: where
     the time goes, read from the store's own timestamps."""
-    names = ("to_playbook_started", "to_step_started", "to_activity_started", "activity")
-    spans: dict[str, list[float]] = {name: [] for name in names}
-    for row in actions.db.execute(SEGMENTS_SQL):
-        if None in row:
-            continue
-        stamps = [datetime.fromisoformat(value).timestamp() for value in row]
-        for name, start, end in zip(names, stamps, stamps[1:], strict=False):
-            spans[name].append(end - start)
-    return {f"{name}_ms": round(median(values) * 1000, 1) for name, values in spans.items()}
+    return _medians([tuple(row) for row in actions.db.execute(SEGMENTS_SQL)])

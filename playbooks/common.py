@@ -38,6 +38,7 @@ from smokejumper.sdk import (
     Severity,
     SupplierNotice,
     failure_message,
+    revoke_step,
 )
 
 # Approver groups the built-in playbooks ask (configure them under [approvers]).
@@ -142,10 +143,9 @@ class GenAIPlaybook(Playbook):
         them, and hands a failed revocation to people)."""
         unverified: list[str] = []
         for key in keys:
-            # The name is on the timeline, the console and the report, which viewers read:
-            # a key id shaped like a credential is masked (`AKIA…7Q2Z`), an inventory name
-            # (`key-support-web`) is not; the action carries the real id.
-            name = f"revoke key {mask(key.key_id)}"
+            # The action carries the real id; the name, which viewers read, masks it. The
+            # same name as the on-sight revocation's: one action row.
+            name = revoke_step(key.key_id)
             action = KeyAction(
                 incident_id=incident.incident_id,
                 step=name,

@@ -43,6 +43,7 @@ from smokejumper.masking import mask
 from smokejumper.sdk import (
     MEMORY_PURGE_PLAN,
     PURGE_MEMORY,
+    REVOKE_LEAKED_KEYS,
     SNAPSHOT_MEMORY,
     AlertKind,
     ComponentRef,
@@ -53,8 +54,10 @@ from smokejumper.sdk import (
     LeakAssessment,
     MemoryAction,
     MemoryQuery,
+    RevokedOnSight,
     Route,
     Severity,
+    failure_message,
     playbook,
 )
 
@@ -65,6 +68,9 @@ CONTAINMENT_FIRST_PATCH = "leakage-containment-first"
 # Runs recorded before the memory was kept ahead of its purge replay without the snapshot.
 MEMORY_SNAPSHOT_PATCH = "leakage-memory-snapshot"
 SNAPSHOT_STEP = "keep memory snapshot"
+# Runs recorded before keys were revoked on sight (in the first workflow task, before the
+# evidence is captured) replay without it.
+ON_SIGHT_PATCH = "leakage-revoke-on-sight"
 # Runs recorded before suppliers were told replay without it.
 SUPPLIERS_PATCH = "leakage-tell-suppliers"
 PURGE_APPROVAL = "purge memory"
@@ -109,8 +115,37 @@ class SensitiveDataLeakage(GenAIPlaybook):
         )
     ]
 
+    async def on_sight(self, incident: IncidentStart) -> None:
+        """Revoke the leaked keys this worker can reach before anything else is done; the
+        revoke steps below record them (or finish, and retry, what this could not)."""
+        self._on_sight: RevokedOnSight | str | None = None
+        if not workflow.patched(ON_SIGHT_PATCH):
+            return
+        try:
+            self._on_sight = await REVOKE_LEAKED_KEYS.execute_local(incident.incident_id)
+        except ActivityError as exc:
+            self._on_sight = failure_message(exc)
+
+    async def record_on_sight(self) -> None:
+        seen = getattr(self, "_on_sight", None)
+        if isinstance(seen, str):
+            await self.record(
+                "containment.on_sight",
+                f"Revoking leaked keys on sight failed ({seen}); the revoke steps do it",
+            )
+        elif seen is not None and (seen.revoked or seen.left):
+            revoked = ", ".join(mask(r.key_id) for r in seen.revoked) or "none"
+            left = "; ".join(f"{key}: {why}" for key, why in seen.left.items())
+            await self.record(
+                "containment.on_sight",
+                f"Revoked on sight, before the evidence was captured: {revoked}"
+                + (f"; left to the revoke steps: {left}" if left else ""),
+                data={"revoked": len(seen.revoked), "left": len(seen.left)},
+            )
+
     async def respond(self, incident: IncidentStart) -> None:
         child = workflow.info().parent is not None
+        await self.record_on_sight()
         containment_first = workflow.patched(CONTAINMENT_FIRST_PATCH)
         if containment_first:
             # Every millisecond a leaked key stays live it can be used: classify and revoke

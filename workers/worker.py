@@ -26,6 +26,7 @@ from activities.inventory_lookup import InventoryLookupActivities
 from activities.memory import MemoryActivities
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
+from activities.on_sight import OnSightActivities
 from activities.prompts import PromptActivities
 from activities.query_logs import QueryLogActivities
 from activities.queues import QueueActivities
@@ -118,7 +119,9 @@ def _response(store: Store, settings: Settings) -> list[Callable[..., Any]]:
     controls = ControlPlaneActivities(store, settings)
     memory = MemoryActivities(store, settings)
     assessment = AssessmentActivities(store, settings)
+    on_sight = OnSightActivities(settings, assessment, ContainmentActivities(store, settings))
     return [
+        on_sight.revoke_leaked_keys,
         assessment.incident_context,
         assessment.assess_leak,
         assessment.capture_tool_calls,

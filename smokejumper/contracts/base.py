@@ -94,6 +94,9 @@ class Contract(Generic[A, R]):
     retry: RetryClass = CONTAINMENT
     rehearse: Callable[[A, Rehearsal], R] | None = None
     description: str = ""
+    # Reads the incident's timeline or audit log (the report): its step waits until every
+    # entry the run has counted is written (a vote's are written just after it applies).
+    reads_timeline: bool = False
 
     def __post_init__(self) -> None:
         if self.rehearse is None:
@@ -129,6 +132,19 @@ class Contract(Generic[A, R]):
             heartbeat_timeout=heartbeat or self.retry.heartbeat,
             retry_policy=retry or self.retry.policy,
             priority=priority or Priority.default,
+        )
+        return result
+
+    async def execute_local(self, arg: A) -> R:
+        """Run the activity as a local activity (in this worker, inside the workflow task),
+        with the contract's retry class: for work that must not wait for the server to
+        dispatch it."""
+        result: R = await workflow.execute_local_activity(
+            self.name,
+            arg,
+            result_type=self.result,
+            start_to_close_timeout=self.retry.timeout,
+            retry_policy=self.retry.policy,
         )
         return result
 

@@ -72,4 +72,5 @@ RECORD_REPORT = Contract(
     KeptEvidence,
     rehearse=lambda incident_id, rehearsal: KeptEvidence(name=f"report-{rehearsal.ref}", sha256=""),
     description="Write the post-incident report as it stands and keep it as evidence.",
+    reads_timeline=True,
 )

@@ -153,3 +153,13 @@ class DocumentAction(BaseModel):
     @property
     def business_key(self) -> str:
         return f"{self.incident_id}:quarantine_document:{self.provider}:{self.document}"
+
+
+class RevokedOnSight(BaseModel):
+    """What the first look at a leak revoked before anything else ran: the keys it
+    revoked (their action rows' results), and the masked ids of the keys it left to the
+    playbook's revoke steps (routed to an integration worker, or failed here) with why."""
+
+    incident_id: int
+    revoked: list[ActionResult] = Field(default_factory=list)
+    left: dict[str, str] = Field(default_factory=dict)

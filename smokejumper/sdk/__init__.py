@@ -24,7 +24,7 @@ from smokejumper.contracts.evidence import (
     RECORD_REPORT,
 )
 from smokejumper.contracts.integrity import VERIFY_INTEGRITY
-from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
+from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY, REVOKE_LEAKED_KEYS, revoke_step
 from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY, SNAPSHOT_MEMORY
 from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
 from smokejumper.contracts.prompts import (
@@ -50,6 +50,7 @@ from smokejumper.domain.containment import (
     KeyAction,
     ModelAction,
     PrincipalAction,
+    RevokedOnSight,
 )
 from smokejumper.domain.evidence import EvidenceCapture, EvidenceRef
 from smokejumper.domain.incidents import IncidentStart, IncidentState, IncidentStatus
@@ -122,6 +123,7 @@ __all__ = [
     "RETEST",
     "RETRIEVAL_INDEX_PLAN",
     "REVOKE_KEY",
+    "REVOKE_LEAKED_KEYS",
     "ROLLBACK_MODEL",
     "ROTATE_PROMPT",
     "SNAPSHOT_MEMORY",
@@ -182,6 +184,7 @@ __all__ = [
     "RetrievalQuery",
     "RetrievalSweep",
     "RetryClass",
+    "RevokedOnSight",
     "Route",
     "Severity",
     "StopClock",
@@ -192,4 +195,5 @@ __all__ = [
     "ToolCallsRequest",
     "failure_message",
     "playbook",
+    "revoke_step",
 ]

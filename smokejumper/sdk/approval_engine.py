@@ -3,11 +3,16 @@ their votes (the `decide` update and signal)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
-from smokejumper.contracts.bookkeeping import RESOLVE_APPROVERS
+from smokejumper.contracts.base import Contract
+from smokejumper.contracts.bookkeeping import RECORD_AUDIT, RECORD_TIMELINE_EVENT, RESOLVE_APPROVERS
+from smokejumper.domain.incidents import AuditRecord, TimelineEntry
 from smokejumper.sdk.approvals import (
     ApprovalSpec,
     Choice,
@@ -23,7 +28,11 @@ from smokejumper.sdk.approvals import (
 )
 from smokejumper.sdk.attempts import PlaybookAborted
 from smokejumper.sdk.child_approvals import ChildApprovals
+from smokejumper.sdk.patches import VOTES_WRITTEN_AFTER_PATCH
 from smokejumper.sdk.run_state import CLOSED
+
+# One store write of a counted vote: the contract and its argument.
+VoteWrite = tuple[Contract[Any, bool], TimelineEntry | AuditRecord]
 
 
 class Approvals(ChildApprovals):
@@ -141,6 +150,8 @@ class Approvals(ChildApprovals):
         if request.step not in self._approvals:
             return await self._forward(request)
         pending = self._approvals[request.step]
+        if workflow.patched(VOTES_WRITTEN_AFTER_PATCH):
+            return self._count(pending, request)
         pending.add_vote(request, workflow.now())
         verb = "approved" if request.approve else "denied"
         await self.record(
@@ -163,12 +174,7 @@ class Approvals(ChildApprovals):
                 ", ".join(decided.decided_by),
                 {"step": request.step},
             )
-            answered = {
-                Choice.RETRY: "to be retried",
-                Choice.DONE: "recorded done by hand",
-                Choice.SKIP: "skipped",
-            }
-            said = answered[decided.choice] if decided.choice else decided.outcome
+            said = _ANSWERED[decided.choice] if decided.choice else decided.outcome
             await self.record(
                 f"approval.{decided.outcome}",
                 f"Step {request.step} {said} by {', '.join(decided.decided_by)}",
@@ -178,6 +184,119 @@ class Approvals(ChildApprovals):
             )
         await self._announce(pending)
         return pending.receipt()
+
+    def _count(self, pending: PendingApproval, request: DecisionRequest) -> VoteReceipt:
+        """Count a checked vote and make the decision it completes, at once: the update
+        answers and the playbook goes on in this same workflow task, and the vote's timeline
+        and audit entries are written by activities just after its next step is scheduled,
+        not before it (each bookkeeping write before it held the task, and so the step, for
+        a store commit). The entries keep their order: the vote, then the decision."""
+        now = workflow.now()
+        pending.add_vote(request, now)
+        decided = tally(pending, now)
+        made = decided if decided is not None and pending.decision is None else None
+        if made is not None:
+            pending.decision = made
+        verb = "approved" if request.approve else "denied"
+        vote: list[VoteWrite] = [
+            self._timeline_write(
+                "approval.vote",
+                f"{request.actor} {verb} {request.step} via {request.via}"
+                + (f": {request.reason}" if request.reason else ""),
+                request,
+            ),
+            self._audit_write(
+                f"approval.{verb}",
+                request.actor,
+                {"step": request.step, "via": request.via, "reason": request.reason},
+            ),
+        ]
+        decision: list[VoteWrite] = []
+        if made is not None:
+            said = _ANSWERED[made.choice] if made.choice else made.outcome
+            decision = [
+                self._audit_write(
+                    f"approval.decision.{made.outcome}",
+                    ", ".join(made.decided_by),
+                    {"step": request.step},
+                ),
+                self._timeline_write(
+                    f"approval.{made.outcome}",
+                    f"Step {request.step} {said} by {', '.join(made.decided_by)}",
+                    request,
+                    {"choice": made.choice.value if made.choice else None},
+                ),
+            ]
+        writes = self._vote_writes()
+        earlier = writes[-1] if writes else None
+        writes.append(asyncio.create_task(self._write_vote(earlier, pending, vote, decision)))
+        return pending.receipt()
+
+    def _timeline_write(
+        self,
+        kind: str,
+        message: str,
+        request: DecisionRequest,
+        data: dict[str, str | int | float | bool | None] | None = None,
+    ) -> VoteWrite:
+        entry = TimelineEntry(
+            incident_id=self.incident.incident_id,
+            kind=kind,
+            message=message,
+            actor=request.actor,
+            step=request.step,
+            data=data or {},
+            event_key=self._event_key(kind),
+        )
+        return RECORD_TIMELINE_EVENT, entry
+
+    def _audit_write(
+        self, action: str, actor: str, data: dict[str, str | int | float | bool | None]
+    ) -> VoteWrite:
+        record = AuditRecord(
+            actor=actor,
+            action=action,
+            subject=self.incident.ref,
+            data=data,
+            entry_key=self._event_key(f"audit.{action}"),
+        )
+        return RECORD_AUDIT, record
+
+    async def _write_vote(
+        self,
+        earlier: asyncio.Task[None] | None,
+        pending: PendingApproval,
+        vote: list[VoteWrite],
+        decision: list[VoteWrite],
+    ) -> None:
+        """The vote's entries, then the decision's, after those of any earlier vote: within
+        each pair the timeline and the audit log are written at once (different tables), so
+        the audit chain holds the votes in the order they were counted, and the decision
+        after them, and so does the timeline. Regular activities, not local ones: a local
+        activity would hold the workflow task, and with it the next step, until written."""
+        await self._announce(pending)
+        # Scheduled with the next step, these writes would reach the worker first and hold
+        # its store's write lock (and its CPU) while the step starts: a timer puts them in
+        # the next workflow task, just after the step's activity is on its way.
+        await workflow.sleep(_WRITE_AFTER)
+        if earlier is not None:
+            await earlier
+        try:
+            await asyncio.gather(*(_written(w) for w in vote))
+            await asyncio.gather(*(_written(w) for w in decision))
+        except ActivityError as exc:
+            # The store refused for half an hour (STORE_RETRY): the decision stands, in the
+            # run's history, and the worker's log says which entry is missing.
+            workflow.logger.error("vote on %s not recorded: %s", pending.spec.step, exc)
+
+    def _vote_writes(self) -> list[asyncio.Task[None]]:
+        writes: list[asyncio.Task[None]] = vars(self).setdefault("_vote_tasks", [])
+        return writes
+
+    def votes_written(self) -> bool:
+        """Whether every counted vote is in the timeline and the audit log: a run does not
+        end (or continue as new) before, or the entries of a vote just cast would be lost."""
+        return all(task.done() for task in self._vote_writes())
 
     def _validate_decide(self, request: DecisionRequest) -> None:
         problem = self._decide_refusal(request)
@@ -200,3 +319,24 @@ class Approvals(ChildApprovals):
             )
             return
         await self._decide(request)
+
+
+# How long after the decision its entries are written (the timer ends the workflow task).
+_WRITE_AFTER = timedelta(milliseconds=1)
+_ANSWERED = {
+    Choice.RETRY: "to be retried",
+    Choice.DONE: "recorded done by hand",
+    Choice.SKIP: "skipped",
+}
+
+
+async def _written(write: VoteWrite) -> bool:
+    contract, arg = write
+    written: bool = await workflow.execute_activity(
+        contract.name,
+        arg,
+        result_type=contract.result,
+        start_to_close_timeout=contract.retry.timeout,
+        retry_policy=contract.retry.policy,
+    )
+    return written

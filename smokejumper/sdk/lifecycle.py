@@ -40,6 +40,7 @@ class Lifecycle(RetestGate):
     async def _execute(self, start: IncidentStart) -> IncidentState:
         info = workflow.info()
         if not start.resumed:
+            await self.on_sight(start)
             # The run id lets the incident's Temporal UI link name this run.
             await self.record(
                 "playbook.started",
@@ -53,9 +54,13 @@ class Lifecycle(RetestGate):
             # once its last announcements to the parent are through, and once what it handed
             # to people is settled (they answer at the parent, which passes it on).
             if workflow.patched(HANDOFF_PATCH):
-                await workflow.wait_condition(lambda: all(t.done() for t in self._handoffs))
+                await workflow.wait_condition(
+                    lambda: all(t.done() for t in self._handoffs) and self.votes_written()
+                )
             if self._told_parent:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and self.votes_written()
+                )
             return self.state()
         await workflow.wait_condition(
             lambda: (
@@ -65,7 +70,10 @@ class Lifecycle(RetestGate):
         )
         if self._lift is not None:
             await self._finish_lift(self._lift)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # A vote's timeline and audit entries are written after its decision applies.
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self.votes_written()
+        )
         if self._closed_by is None:
             workflow.continue_as_new(start.model_copy(update={"resumed": True}))
         if self._next_start is not None and (

@@ -15,3 +15,6 @@ CLOSE_ENDS_RUN_PATCH = "close-ends-run"
 RETEST_GATE_PATCH = "retest-before-restore"
 # Marks runs that ask which task queue a provider family's step runs on (see sdk/queues.py).
 INTEGRATION_QUEUES_PATCH = "integration-queues"
+# Marks runs whose `decide` update answers once the vote is counted, its timeline and audit
+# entries written by activities scheduled alongside the next step (see Approvals._count).
+VOTES_WRITTEN_AFTER_PATCH = "votes-written-after-decision"

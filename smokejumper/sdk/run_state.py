@@ -100,6 +100,12 @@ class RunState:
     async def respond(self, incident: IncidentStart) -> None:
         raise NotImplementedError(f"{type(self).__name__}.respond is not written")
 
+    async def on_sight(self, incident: IncidentStart) -> None:
+        """What cannot wait for anything else: run first, in the run's first workflow task,
+        before even the start is on the timeline (a leaked key is revoked here). Override it
+        with local activities only; a regular one would end the first task. Nothing by
+        default."""
+
     async def set_status(self, status: IncidentStatus, reason: str = "") -> None:
         """Change the incident's status. `contained` is said only when it is verified:
         with containment missing it becomes `partly_contained`, naming what is

@@ -32,6 +32,10 @@ def dev_server_command(
         settings.namespace,
         "--log-level",
         "warn",
+        # The matcher that serves a backlog by task priority (smokejumper/temporal/priority.py):
+        # without it, a critical incident's tasks wait behind a flood of low ones.
+        "--dynamic-config-value",
+        "matching.useNewMatcher=true",
         *search_attributes.dev_server_flags(),
     ]
     if settings.dev_server_ui:

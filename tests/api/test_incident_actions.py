@@ -129,9 +129,15 @@ async def test_approve_from_the_cli_as_the_operator_identity(engine: Engine) -> 
     again = await engine.cli("incidents", "abort", ref)
     assert again.exit_code == 1
     assert "already finished" in again.output
-    detail = await engine.live(ref)
-    kinds = [event["kind"] for event in detail["timeline"]]
-    assert "approval.vote" in kinds and "playbook.aborted" in kinds
+
+    async def on_timeline() -> list[str] | None:
+        # A vote's entry is written just after the playbook has applied it.
+        detail = await engine.live(ref)
+        kinds = [event["kind"] for event in detail["timeline"]]
+        return kinds if "approval.vote" in kinds else None
+
+    kinds = await eventually(on_timeline)
+    assert "playbook.aborted" in kinds
     closed = await engine.cli("incidents", "close", ref)
     assert closed.exit_code == 0, closed.output
 

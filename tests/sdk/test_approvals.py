@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -38,7 +39,7 @@ from smokejumper.store import audit
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AuditEntry, TimelineEvent
 from tests.helpers import eventually, insert_incident, start_playbook
-from tests.sdk.sample_playbooks import FakeProvider, FourEyesIsolation
+from tests.sdk.sample_playbooks import FAKE_ACTION, FakeProvider, FourEyesIsolation
 from workers.worker import activities_for, sandboxed_runner
 
 GROUPS = {
@@ -106,6 +107,19 @@ async def running(
         yield temporal_env.client, queue, provider
 
 
+async def audited(store: Store, expected: int) -> list[tuple[str, str]] | None:
+    with store.session() as session:
+        entries = [(e.action, e.actor) for e in session.query(AuditEntry).order_by(AuditEntry.id)]
+    return entries if len(entries) >= expected else None
+
+
+async def decided_on_timeline(store: Store) -> list[str] | None:
+    kinds = timeline(store)
+    return (
+        kinds if any(kind in kinds for kind in ("approval.approved", "approval.denied")) else None
+    )
+
+
 def vote(step: str, actor: str, approve: bool = True, reason: str = "") -> DecisionRequest:
     return DecisionRequest(step=step, actor=actor, approve=approve, reason=reason, via="test")
 
@@ -149,20 +163,84 @@ async def test_four_eyes_approval_with_every_refusal(
         return provider.calls if ("do", "isolate") in provider.calls else None
 
     await eventually(isolated)
-    kinds = timeline(store)
+    # The deciding vote's entries are written alongside the step it released.
+    entries = await eventually(lambda: audited(store, 3))
+    kinds = await eventually(lambda: decided_on_timeline(store))
     assert kinds.count("approval.vote") == 2
-    assert "approval.approved" in kinds
     assert kinds.index("approval.requested") < kinds.index("approval.approved")
+    assert max(i for i, kind in enumerate(kinds) if kind == "approval.vote") < kinds.index(
+        "approval.approved"
+    )
     # Refused decisions never reached the workflow's history or the timeline.
     assert "approval.refused" not in kinds
-    with store.session() as session:
-        entries = [(e.action, e.actor) for e in session.query(AuditEntry).order_by(AuditEntry.id)]
     assert entries == [
         ("approval.approved", "alice"),
         ("approval.approved", "bob"),
         ("approval.decision.approved", "alice, bob"),
     ]
     assert audit.verify(store) == (3, [])
+    await handle.terminate("test finished")
+
+
+async def test_the_deciding_vote_is_written_just_after_the_step_it_releases(
+    running: tuple[Client, str, FakeProvider], store: Store
+) -> None:
+    """The update answers once the vote is counted, in the workflow task that schedules the
+    released step; the vote's timeline and audit entries are activities of the next task,
+    not store writes that the step waited for."""
+    client, queue, provider = running
+    handle = await start_waiting_for(client, queue, store, "isolate")
+    await handle.execute_update(UPDATE_DECIDE, vote("isolate", "alice"), result_type=VoteReceipt)
+    receipt = await handle.execute_update(
+        UPDATE_DECIDE, vote("isolate", "bob"), result_type=VoteReceipt
+    )
+    assert receipt.decision is not None and receipt.decision.outcome == "approved"
+
+    async def isolated() -> list[tuple[str, str]] | None:
+        return provider.calls if ("do", "isolate") in provider.calls else None
+
+    await eventually(isolated)
+    entries = await eventually(lambda: audited(store, 3))
+    assert [action for action, _ in entries] == [
+        "approval.approved",
+        "approval.approved",
+        "approval.decision.approved",
+    ]
+    kinds = await eventually(lambda: decided_on_timeline(store))
+    assert kinds.count("approval.vote") == 2
+
+    events = list((await handle.fetch_history()).events)
+    answered = max(
+        i
+        for i, event in enumerate(events)
+        if event.HasField("workflow_execution_update_completed_event_attributes")
+    )
+    begun = max(
+        i
+        for i, event in enumerate(events[:answered])
+        if event.HasField("workflow_task_completed_event_attributes")
+    )
+    ended = next(
+        i
+        for i, event in enumerate(events)
+        if i > answered and event.HasField("workflow_task_scheduled_event_attributes")
+    )
+
+    def scheduled(span: list[HistoryEvent]) -> list[str]:
+        return [
+            event.activity_task_scheduled_event_attributes.activity_type.name
+            for event in span
+            if event.HasField("activity_task_scheduled_event_attributes")
+        ]
+
+    deciding_task = events[begun:ended]
+    assert scheduled(deciding_task) == [FAKE_ACTION.name]
+    assert not any(
+        event.HasField("marker_recorded_event_attributes")
+        and b"record_audit" in event.SerializeToString()
+        for event in deciding_task
+    )
+    assert {"record_timeline_event", "record_audit"} <= set(scheduled(events[ended:]))
     await handle.terminate("test finished")
 
 
@@ -181,10 +259,11 @@ async def test_a_single_deny_decides_and_skips_the_step(
 
     async def finished() -> list[str] | None:
         kinds = timeline(store)
-        return kinds if "playbook.finished" in kinds else None
+        # The denial's entries are written alongside what the playbook does next.
+        return kinds if {"playbook.finished", "approval.denied"} <= set(kinds) else None
 
     kinds = await eventually(finished)
-    assert "approval.denied" in kinds
+    assert kinds.index("approval.vote") < kinds.index("approval.denied")
     assert ("do", "isolate") not in provider.calls
     await handle.terminate("test finished")
 

@@ -201,7 +201,12 @@ async def test_incident_run_from_slack(
             return [e for e in timeline(engine, "step.completed") if e.step == "revoke batch key"]
 
         await eventually(resumed)
-        (decided,) = timeline(engine, "approval.approved")
+
+        async def decided_on_timeline() -> list[TimelineEvent]:
+            # The decision's entry is written just after the playbook has resumed.
+            return timeline(engine, "approval.approved")
+
+        (decided,) = await eventually(decided_on_timeline)
         assert decided.actor == "alice"
 
         # The buttons are replaced, so nobody can click twice.

@@ -22,8 +22,8 @@ END = "<!-- bench-table:end -->"
 # What each row measures, by result name (longest matching prefix wins).
 MEASURES = {
     "alert_to_containment_sqlite": "`alert_to_containment`, SQLite: HTTP alert → the leaked "
-    "key seen revoked at its provider, through `sensitive-data-leakage`; 200 sequential "
-    "incidents",
+    "key seen revoked at its provider, through `sensitive-data-leakage`; 200 incidents, "
+    "each alert sent once the previous response finished (back to back: in the results)",
     "alert_to_containment_postgresql": "`alert_to_containment`, PostgreSQL: the same",
     "intake_storm": "`intake_storm`: 10,000 alerts, 100 fingerprints, 50 HTTP clients",
     "parked_approvals_rss": "`parked_approvals_rss`: worker memory with the incidents parked",

@@ -74,7 +74,7 @@ class Steps(Clocks):
                 f"step {name!r}: pass the activity's contract (e.g. REVOKE_KEY from "
                 f"smokejumper.sdk), not {contract!r}"
             )
-        if contract.reads_timeline:
+        if contract.reads_timeline and not self.votes_written():
             # A vote's timeline and audit entries are written just after its decision
             # applies (Approvals._count): a report written before them would miss it.
             await workflow.wait_condition(self.votes_written)

@@ -102,17 +102,29 @@ class Lifecycle(RetestGate):
                 # Stopped by the close, which records it; containment stays unless lifted.
                 self._respond_finished = True
                 return
+            await self._votes_on_timeline()
             await self.record("playbook.aborted", f"Playbook aborted: {self._abort_reason}")
             await self._compensate()
         except PlaybookAborted as exc:
+            await self._votes_on_timeline()
             await self.record("playbook.aborted", f"Playbook aborted: {exc}")
             await self._compensate()
         except Exception as exc:
+            await self._votes_on_timeline()
             await self.record("playbook.failed", f"Playbook failed: {failure_message(exc)}")
             await self._compensate()
         else:
+            await self._votes_on_timeline()
             await self.record("playbook.finished", "Playbook finished; incident stays open")
         self._respond_finished = True
+
+    async def _votes_on_timeline(self) -> None:
+        """A vote's entries are written just after its decision applies (Approvals._count):
+        the end of the response is on the timeline after them, so whoever reads the
+        timeline once it says the playbook finished reads every vote too. Nothing to wait
+        for, it does not yield: runs recorded before replay in the same order."""
+        if not self.votes_written():
+            await workflow.wait_condition(self.votes_written)
 
     async def _compensate(self) -> None:
         """Undo completed steps that declared an undo, newest first, each on the timeline."""

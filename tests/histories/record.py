@@ -210,7 +210,9 @@ async def data_leakage(harness: PlaybookHarness) -> PlaybookRun:
 def memory_purge() -> list[object]:
     """Containment, and memory purging configured for the application (faked as well)."""
     plan = {"configured": True, "application": "support-bot", "provider": "redis", "patterns": 1}
-    memory = {"memory_purge_plan": plan, "purge_memory": contained}
+    # Kept as evidence before the purge is asked (patch leakage-memory-snapshot).
+    kept = {"keys": 1, "evidence_name": "memory-before-purge", "sha256": "ab" * 32, "size": 64}
+    memory = {"memory_purge_plan": plan, "snapshot_memory": kept, "purge_memory": contained}
     return [*containment(), FakeProvider(*memory, results=memory)]
 
 

@@ -1,5 +1,6 @@
 """controls_check: `GET /api/v1/controls/check` from 32 concurrent keep-alive clients,
-against `smokejumper api` as a child process, with a loaded control plane.
+against `smokejumper api` as a child process (on its controls listener, `api.controls_port`,
+as gateways are told to call it), with a loaded control plane.
 
 Loaded in the control plane's state files before the API starts (one whole-file write
 each, in the format the local providers write): 10,000 active blocks (users, sessions and
@@ -354,11 +355,21 @@ def _measure(port: int, verify: Verify, revoke: Revoke | None = None) -> tuple[D
 
 def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     data = workdir / "data"
-    api_port, floor_port, h11_port = free_port(), free_port(), free_port()
-    env = engine_env(data, api_port, temporal, "bench-controls", api__controls_token=TOKEN)
+    api_port, controls_port = free_port(), free_port()
+    floor_port, h11_port = free_port(), free_port()
+    # Served as gateways are told to deploy it: `smokejumper api` with `api.controls_port`,
+    # the check's own listener in the same process (smokejumper.api.controls_listener).
+    env = engine_env(
+        data,
+        api_port,
+        temporal,
+        "bench-controls",
+        api__controls_token=TOKEN,
+        api__controls_port=str(controls_port),
+    )
     loaded = _seed(data)
     revoke = Revoke(LocalKeys(data / "keys.json"))
-    api = f"http://127.0.0.1:{api_port}"
+    api = f"http://127.0.0.1:{controls_port}"
     with (
         child(["-m", "bench.constant_floor", str(floor_port)], env, workdir / "floor.log"),
         child(["-m", "bench.constant_floor", str(h11_port), "h11"], env, workdir / "floor.log"),
@@ -369,7 +380,7 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
         _, floor_h11 = _measure(h11_port, _constant)
         with child(["-m", "cli", "api"], env, workdir / "api.log"):
             wait_for(_serving(f"{api}{CHECK}?user=u-1"), 60, "smokejumper API")
-            warmup, ours = _measure(api_port, revoke.verify, revoke)
+            warmup, ours = _measure(controls_port, revoke.verify, revoke)
             final = httpx.get(
                 f"{api}{CHECK}?key_id={MID_RUN_KEY}",
                 headers={"Authorization": f"Bearer {TOKEN}"},

@@ -14,7 +14,6 @@ from smokejumper.api import (
     alerts,
     case_work,
     codec,
-    controls,
     dead_letters,
     dry_runs,
     erasure,
@@ -32,6 +31,7 @@ from smokejumper.api import (
     tasks,
     validation_errors,
 )
+from smokejumper.api.controls_wiring import install_controls
 from smokejumper.api.nul_guard import RefuseNulInUrl
 from smokejumper.api.state import AppState
 from smokejumper.config import ConfigError, Settings
@@ -102,7 +102,7 @@ def create_app(
     app.include_router(case_work.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
-    app.include_router(controls.router)
+    install_controls(app, state)
     app.include_router(evidence.router)
     app.include_router(legal_holds.router)
     app.include_router(tasks.router)

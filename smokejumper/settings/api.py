@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from pydantic import (
     Field,
+    model_validator,
 )
 
 from smokejumper.settings.sections import Port, Secret, Section
@@ -43,8 +46,20 @@ class ApiSettings(Section):
         description="Bearer token of the operator identity (CLI, automation). Unset: "
         "generated once into data_dir/operator.token.",
     )
+    controls_port: Port | None = Field(
+        default=None,
+        description="Also serve `GET /api/v1/controls/check` and `/filter-rules` on this "
+        "port (on `api.host`), from the `smokejumper api` process: the fast path for "
+        "gateways that check every LLM request. Unset: only on the API's port.",
+    )
     controls_token: Secret | None = Field(
         default=None,
         description="Bearer token LLM applications (or their gateway) present to "
         "`GET /api/v1/controls/check`; the operator token is accepted too.",
     )
+
+    @model_validator(mode="after")
+    def _controls_port_is_its_own(self) -> Self:
+        if self.controls_port is not None and self.controls_port == self.port:
+            raise ValueError("controls_port must differ from port (the API's own)")
+        return self

@@ -183,3 +183,26 @@ async def test_nothing_to_check_is_422(client: httpx.AsyncClient) -> None:
     response = await client.get(CHECK, params={}, headers=AUTH)
     assert response.status_code == 422
     assert "key_id" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("key_id=" + "k" * 201, "key_id"), ("&".join(["document=d"] * 101), "document")],
+)
+async def test_malformed_input_is_422_naming_the_field(
+    client: httpx.AsyncClient, query: str, field: str
+) -> None:
+    response = await client.get(f"{CHECK}?{query}", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+async def test_nul_in_the_query_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"{CHECK}?key_id=a%00b", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "url_nul"
+
+
+async def test_the_route_stays_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    assert "/api/v1/controls/check" in paths and "/api/v1/controls/filter-rules" in paths

@@ -418,7 +418,7 @@ async def _process(
     by_event_id: bool,
 ) -> JSONResponse:
     try:
-        query = query_context(request.url.query)
+        query = query_context(_query_string(request))
         if path_source is not None:
             normalizer = _normalizer_for(state, path_source)
             if is_stream(normalizer):
@@ -522,6 +522,11 @@ async def _release(state: AppState, row_id: int) -> None:
         await asyncio.to_thread(idempotency.release, state.store, row_id)
     except STORE_OUTAGE as exc:
         log.error("idempotency claim %s not released: %s", row_id, type(exc).__name__)
+
+
+def _query_string(request: Request) -> str:
+    # Most alerts come without one: then the whole URL need not be built to say so.
+    return request.url.query if request.scope.get("query_string") else ""
 
 
 def query_context(query: str) -> SourceContext:

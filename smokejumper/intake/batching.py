@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy import Table, update
+from sqlalchemy.orm import Session
 
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow
@@ -21,7 +23,9 @@ ResultT = TypeVar("ResultT")
 
 
 class Confirmations:
-    """Marks dispatched alerts in batches: one write per ~50 ms instead of one per alert.
+    """Marks dispatched alerts in batches: one write per ~50 ms instead of one per alert,
+    or none of its own while alerts are being stored: the group commit's next transaction
+    takes the waiting marks along (`take` in that writer's thread, `restore` if it fails).
 
     Delivery is at least once: a crash before a batch is written leaves those alerts to the
     outbox, which signals them again; workflows ignore an alert id they have already seen.
@@ -33,15 +37,43 @@ class Confirmations:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pending: list[str] = []
+        # Taken from the group commit's thread as well as from this loop.
+        self._lock = threading.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def add(self, alert_id: str) -> None:
-        self._pending.append(alert_id)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        if len(self._pending) >= self.MAX_BATCH:
+        with self._lock:
+            self._pending.append(alert_id)
+            waiting = len(self._pending)
+        self.resume()
+        if waiting >= self.MAX_BATCH:
             self._wake.set()
+
+    def resume(self) -> None:
+        """Write waiting marks on this loop's timer (after a writer restored some)."""
+        if self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def take(self) -> list[str]:
+        """Up to MAX_BATCH waiting marks, for a writer to make (any thread)."""
+        with self._lock:
+            batch = self._pending[: self.MAX_BATCH]
+            del self._pending[: self.MAX_BATCH]
+        return batch
+
+    def restore(self, batch: list[str]) -> None:
+        """Marks a writer took but could not make: written with a later batch (any thread)."""
+        with self._lock:
+            self._pending[:0] = batch
+
+    def mark_taken(self, session: Session) -> list[str]:
+        """Make waiting marks in `session`'s transaction; the caller restores the returned
+        ones if that transaction does not commit."""
+        batch = self.take()
+        if batch:
+            mark_dispatched(session, batch)
+        return batch
 
     async def _run(self) -> None:
         while self._pending:
@@ -58,28 +90,18 @@ class Confirmations:
                 await asyncio.sleep(1)
 
     async def flush(self) -> None:
-        if not self._pending:
+        batch = self.take()
+        if not batch:
             return
-        batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
         try:
             await asyncio.to_thread(self._write, batch)
         except BaseException:
-            self._pending[:0] = batch
+            self.restore(batch)
             raise
 
     def _write(self, alert_ids: list[str]) -> None:
         with self.store.transaction() as session:
-            # Table-level: the ORM's bulk update would also sync the session, for nothing.
-            alerts: Table = AlertRow.__table__  # type: ignore[assignment]
-            session.connection().execute(
-                update(alerts)
-                .where(alerts.c.id.in_(alert_ids))
-                .values(
-                    dispatched_at=datetime.now(UTC),
-                    dispatch_attempts=alerts.c.dispatch_attempts + 1,
-                    dispatch_error=None,
-                )
-            )
+            mark_dispatched(session, alert_ids)
 
     async def close(self) -> None:
         while self._pending:
@@ -87,6 +109,21 @@ class Confirmations:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+
+def mark_dispatched(session: Session, alert_ids: list[str]) -> None:
+    """Record in `session`'s transaction that these alerts reached their incidents."""
+    # Table-level: the ORM's bulk update would also sync the session, for nothing.
+    alerts: Table = AlertRow.__table__  # type: ignore[assignment]
+    session.connection().execute(
+        update(alerts)
+        .where(alerts.c.id.in_(alert_ids))
+        .values(
+            dispatched_at=datetime.now(UTC),
+            dispatch_attempts=alerts.c.dispatch_attempts + 1,
+            dispatch_error=None,
+        )
+    )
 
 
 class GroupCommit(Generic[ItemT, ResultT]):

@@ -55,7 +55,42 @@ def incident_ref(incident_id: int, opened_at: datetime) -> str:
     return f"INC-{opened_at.year}-{incident_id:04d}"
 
 
-def start_of(incident: Incident) -> IncidentStart:
+@dataclass(frozen=True)
+class _Open:
+    """What recording an alert needs of its open incident: read as plain columns, since
+    loading whole ORM incidents (JSON columns and all) for every batch costs the storm."""
+
+    id: int
+    ref: str | None
+    fingerprint: str
+    kind: str
+    severity: str
+    title: str
+    playbook: str | None
+    opened_at: datetime
+    workflow_id: str
+
+
+# Built once: a storm runs these for every batch.
+_OPEN_BY_KEY = (
+    select(*(INCIDENTS.c[name] for name in _Open.__dataclass_fields__), INCIDENTS.c.open_key)
+    .where(
+        INCIDENTS.c.open_key.in_(bindparam("keys", expanding=True)),
+        # A merged incident's alerts go to its target: _open_or_join follows it.
+        INCIDENTS.c.merged_into_id.is_(None),
+    )
+    .with_for_update()
+)
+_INSERT_ALERTS = insert(ALERTS)
+_INSERT_EVENTS = insert(TIMELINE)
+_COUNT_ALERTS = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("incident"))
+    .values(alert_count=INCIDENTS.c.alert_count + bindparam("more"), updated_at=bindparam("at"))
+)
+
+
+def start_of(incident: Incident | _Open) -> IncidentStart:
     assert incident.ref is not None
     return IncidentStart(
         incident_id=incident.id,
@@ -77,14 +112,20 @@ class Recorder:
         self.reopen_window = reopen_window
         self.workflow_id_prefix = workflow_id_prefix
 
-    def record_batch(self, batch: list[Pending]) -> list[Recorded | Exception]:
+    def record_batch(
+        self, batch: list[Pending], before: Callable[[Session], None] | None = None
+    ) -> list[Recorded | Exception]:
         """One transaction for many alerts (group commit).
 
         The common case — alerts from senders, no per-item hook — is written with a few
         multi-row statements. If that fails, or an item carries a hook (a poller cursor),
         each alert gets its own savepoint, so one bad alert fails only its own sender.
+        `before` runs first in the same transaction (intake's dispatch confirmations ride
+        along there instead of paying a commit of their own).
         """
         with self.store.transaction() as session:
+            if before is not None:
+                before(session)
             if not any(item.also for item in batch):
                 try:
                     with session.begin_nested():
@@ -107,14 +148,11 @@ class Recorder:
     def _record_many(self, session: Session, batch: list[Pending]) -> list[Recorded]:
         now = datetime.now(UTC)
         fingerprints = {item.fp for item in batch}
-        incidents: dict[str, Incident] = {
-            incident.open_key: incident
-            for incident in session.scalars(
-                select(Incident).where(Incident.open_key.in_(fingerprints)).with_for_update()
-            )
-            # A merged incident's alerts go to its target: _open_or_join follows it.
-            if incident.open_key is not None and incident.merged_into_id is None
-        }
+        connection = session.connection()
+        rows = connection.execute(_OPEN_BY_KEY, {"keys": list(fingerprints)})
+        incidents: dict[str, _Open] = {row.open_key: _Open(*row[:-1]) for row in rows}
+        # One start per incident: every alert of the batch that joins it carries the same.
+        starts: dict[int, IncidentStart] = {}
         alerts: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         counts: Counter[int] = Counter()
@@ -123,8 +161,10 @@ class Recorder:
             incident = incidents.get(item.fp)
             joined: Joined = "joined"
             if incident is None:
-                incident, joined = self._open_or_join(session, item.alert, item.fp, item.decision)
-                incidents[item.fp] = incident
+                opened_or_joined, joined = self._open_or_join(
+                    session, item.alert, item.fp, item.decision
+                )
+                incident = incidents[item.fp] = _open_of(opened_or_joined)
             opened = joined == "opened"
             alert_id = str(uuid.uuid4())
             alerts.append(_alert_row(alert_id, item, incident.id, opened, now))
@@ -133,18 +173,18 @@ class Recorder:
                 stamp = datetime.now(UTC)
                 events.append(_received_event(alert_id, item.alert, incident.id, stamp))
             counts[incident.id] += 1
-            recorded.append(_recorded(alert_id, item.alert, incident, joined))
+            start = starts.get(incident.id)
+            if start is None:
+                start = starts[incident.id] = start_of(incident)
+            recorded.append(_attached(alert_id, item.alert, start, incident.workflow_id, joined))
         # Table-level executemany statements: the ORM's bulk paths cost more CPU per row
         # than the database does, and this is the intake's hot path.
-        connection = session.connection()
-        connection.execute(insert(ALERTS), alerts)
+        connection.execute(_INSERT_ALERTS, alerts)
         if events:
-            connection.execute(insert(TIMELINE), events)
+            connection.execute(_INSERT_EVENTS, events)
         connection.execute(
-            update(INCIDENTS)
-            .where(INCIDENTS.c.id == bindparam("incident"))
-            .values(alert_count=INCIDENTS.c.alert_count + bindparam("more"), updated_at=now),
-            [{"incident": incident_id, "more": count} for incident_id, count in counts.items()],
+            _COUNT_ALERTS,
+            [{"incident": id_, "more": count, "at": now} for id_, count in counts.items()],
         )
         return recorded
 
@@ -307,7 +347,12 @@ def _received_event(alert_id: str, alert: Alert, incident_id: int, now: datetime
 
 
 def _recorded(alert_id: str, alert: Alert, incident: Incident, joined: Joined) -> Recorded:
-    start = start_of(incident)
+    return _attached(alert_id, alert, start_of(incident), incident.workflow_id, joined)
+
+
+def _attached(
+    alert_id: str, alert: Alert, start: IncidentStart, workflow_id: str, joined: Joined
+) -> Recorded:
     return Recorded(
         alert_id=alert_id,
         start=start,
@@ -318,6 +363,20 @@ def _recorded(alert_id: str, alert: Alert, incident: Incident, joined: Joined) -
             deduplicated=joined != "opened",
             starts_incident=start if joined != "joined" else None,
         ),
+        workflow_id=workflow_id,
+    )
+
+
+def _open_of(incident: Incident) -> _Open:
+    return _Open(
+        id=incident.id,
+        ref=incident.ref,
+        fingerprint=incident.fingerprint,
+        kind=incident.kind,
+        severity=incident.severity,
+        title=incident.title,
+        playbook=incident.playbook,
+        opened_at=incident.opened_at,
         workflow_id=incident.workflow_id,
     )
 

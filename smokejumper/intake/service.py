@@ -80,9 +80,7 @@ class IntakeService:
         self.fingerprint_fields = dict(fingerprint_fields or {})
         self._recorder = Recorder(store, self.reopen_window, workflow_id_prefix)
         self._confirmations = Confirmations(store)
-        self._group_commit: GroupCommit[Pending, Recorded] = GroupCommit(
-            self._recorder.record_batch
-        )
+        self._group_commit: GroupCommit[Pending, Recorded] = GroupCommit(self._record_batch)
         self._duplicates: Coalescer[Recorded] | None = (
             Coalescer(duplicate_window_seconds, self._deliver_duplicates)
             if duplicate_window_seconds > 0
@@ -103,7 +101,12 @@ class IntakeService:
         poller advances its cursor there, so an alert and its cursor commit together)."""
         decision = self.router.route(alert)
         fp = fingerprint(alert, self.fingerprint_fields.get(alert.source))
-        recorded = await self._group_commit.submit(Pending(alert, raw, fp, decision, also))
+        try:
+            recorded = await self._group_commit.submit(Pending(alert, raw, fp, decision, also))
+        except BaseException:
+            # The failed transaction gave back the dispatch marks it had taken along.
+            self._confirmations.resume()
+            raise
         if self._duplicates is not None and recorded.attached.starts_incident is None:
             # Stored, so the sender may hear yes now; the incident hears of it with the
             # other duplicates of this window (the outbox covers a crash before that).
@@ -120,14 +123,26 @@ class IntakeService:
             dispatched=dispatched,
         )
 
+    def _record_batch(self, batch: list[Pending]) -> list[Recorded | Exception]:
+        """The group commit's write (in its thread), with the dispatch marks waiting."""
+        taken: list[str] = []
+
+        def confirm(session: Session) -> None:
+            taken.extend(self._confirmations.mark_taken(session))
+
+        try:
+            return self._recorder.record_batch(batch, before=confirm)
+        except BaseException:
+            self._confirmations.restore(taken)
+            raise
+
     # -- dispatch ------------------------------------------------------------------------
 
     async def _try_dispatch(self, recorded: Recorded) -> bool:
         try:
-            await asyncio.wait_for(
-                self._deliver(recorded.start, recorded.attached, recorded.workflow_id),
-                DISPATCH_TIMEOUT_SECONDS,
-            )
+            # A timeout scope, not wait_for: no extra task per alert on the hot path.
+            async with asyncio.timeout(DISPATCH_TIMEOUT_SECONDS):
+                await self._deliver(recorded.start, recorded.attached, recorded.workflow_id)
         except Exception as exc:  # Temporal down or refusing: the outbox retries
             await self._undelivered([recorded.alert_id], recorded.workflow_id, exc)
             return False

@@ -73,8 +73,7 @@ async def test_what_it_cannot_revoke_is_left_to_the_step(responder: Responder) -
     ref = await responder.send(_key_only("u-78", f"Use {AWS_KEY_ID} to call the API."))
     on_sight = await responder.wait_for(ref, "containment.on_sight")
     assert on_sight["message"].startswith(
-        "Revoked on sight, before the evidence was captured: none; left to the revoke "
-        "steps: AKIA"
+        "Revoked on sight, before the evidence was captured: none; left to the revoke steps: AKIA"
     )
     # Masked wherever people read it.
     assert AWS_KEY_ID not in on_sight["message"]

@@ -131,9 +131,17 @@ class Storm:
     cpu: dict[str, float]
 
 
-def _ours(temporal: TemporalSettings, workdir: Path, kind: str, window0: bool, tag: str) -> Storm:
+def _ours(
+    temporal: TemporalSettings,
+    workdir: Path,
+    kind: str,
+    window0: bool,
+    tag: str,
+    synchronous: str = "full",
+) -> Storm:
     port = free_port()
     extra = {
+        "sqlite_synchronous": synchronous,
         "sources__storm__format": "generic",
         "sources__storm__token": TOKEN,
         # The storm measures intake's capacity, not the per-source limiter in front of it.
@@ -216,6 +224,17 @@ def _row(kind: str, window0: bool, storm: Storm, floor_rate: float) -> Result:
     )
 
 
+def _durability(temporal: TemporalSettings, workdir: Path, full: Storm) -> dict[str, float]:
+    """What 202-means-durable costs: the same SQLite storm with `sqlite_synchronous =
+    "normal"` (commits synced at checkpoints only), right after the default one."""
+    tag = f"sqlite-normal-{uuid.uuid4().hex[:6]}"
+    normal = _ours(temporal, workdir / "sqlite_normal", "sqlite", False, tag, "normal")
+    return {
+        "synchronous_normal_alerts_per_s": round(normal.rate, 1),
+        "synchronous_full_to_normal": round(full.rate / normal.rate, 3),
+    }
+
+
 def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
     results = []
     for kind in DATABASES:
@@ -224,6 +243,9 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
             tag = f"{name}-{uuid.uuid4().hex[:6]}"
             floor_rate = _floor(temporal, workdir / name, tag)
             storm = _ours(temporal, workdir / name, kind, window0, tag)
-            results.append(_row(kind, window0, storm, floor_rate))
+            row = _row(kind, window0, storm, floor_rate)
+            if kind == "sqlite" and not window0:
+                row.detail.update(_durability(temporal, workdir, storm))
+            results.append(row)
             print(f"  {results[-1].name}: {results[-1].value} alerts/s, floor {floor_rate:.1f}")
     return results

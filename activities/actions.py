@@ -42,8 +42,11 @@ the recorded state before and returns the target's state after; the row is marke
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -85,9 +88,24 @@ R = TypeVar("R")
 HEARTBEAT_EVERY = 2.0
 
 
+# Containment's own threads: the default executor (a handful of threads) is shared with
+# every store write of the worker's bookkeeping, and a critical revocation must not wait
+# for a thread behind a flood of low-severity incidents' timeline writes.
+CONTAINMENT_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="containment")
+
+
+def on_containment_thread(function: Callable[..., R], *args: Any) -> asyncio.Future[R]:
+    """`function(*args)` on one of containment's own threads, in the caller's context (as
+    `asyncio.to_thread`: the activity's trace span is the provider call's parent)."""
+    context = contextvars.copy_context()
+    return asyncio.get_running_loop().run_in_executor(
+        CONTAINMENT_THREADS, functools.partial(context.run, function, *args)
+    )
+
+
 async def in_thread(function: Callable[..., R], *args: Any) -> R:
-    """`function(*args)` in a worker thread (provider clients block), heartbeating."""
-    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    """`function(*args)` on a containment thread (provider clients block), heartbeating."""
+    work = on_containment_thread(function, *args)
     while True:
         done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_EVERY)
         if done:

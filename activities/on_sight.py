@@ -11,10 +11,9 @@ retries it with the containment policy and hands it to people if it still fails.
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio.exceptions import ApplicationError
 
+from activities.actions import on_containment_thread
 from activities.assessment import AssessmentActivities
 from activities.containment import ContainmentActivities
 from smokejumper.config import Settings
@@ -38,7 +37,8 @@ class OnSightActivities:
     @REVOKE_LEAKED_KEYS.implementation
     async def revoke_leaked_keys(self, incident_id: int) -> RevokedOnSight:
         """Revoke every key the incident's leaked output holds that this worker serves."""
-        return await asyncio.to_thread(self._revoke_all, incident_id)
+        # A local activity does not heartbeat: one call on containment's own threads.
+        return await on_containment_thread(self._revoke_all, incident_id)
 
     def _revoke_all(self, incident_id: int) -> RevokedOnSight:
         result = RevokedOnSight(incident_id=incident_id)

@@ -45,7 +45,7 @@ from tests.helpers import eventually, free_port, make_settings
 
 pytestmark = pytest.mark.slow
 
-STORM_SECONDS = float(os.environ.get("SMOKEJUMPER_SOAK_SECONDS", "20"))
+STORM_SECONDS = float(os.environ.get("SMOKEJUMPER_SOAK_SECONDS", "12"))
 # Each leak is sent this many times at once, to both APIs: duplicates must join one incident.
 COPIES = 3
 KILL_EVERY = (1.5, 3.0)
@@ -249,6 +249,10 @@ async def chaos(topology: Topology, store: Store, stop: asyncio.Event) -> None:
         victim.start()
 
 
+def every_role_hit(kills: Counter[str]) -> bool:
+    return bool(kills["api"] and kills["worker"] and kills["scheduler"] + kills["paused scheduler"])
+
+
 async def sample_lease(store: Store, stop: asyncio.Event, terms: dict[int, set[str]]) -> None:
     while not stop.is_set():
         with store.session() as session:
@@ -306,7 +310,10 @@ async def test_two_apis_three_workers_two_schedulers_under_sigkill_lose_nothing(
                 sending: list[asyncio.Task[None]] = []
                 loop = asyncio.get_running_loop()
                 until = loop.time() + STORM_SECONDS
-                while loop.time() < until:
+                # A short storm goes on (up to twice as long) until every role was hit.
+                while loop.time() < until or (
+                    not every_role_hit(topology.kills) and loop.time() < until + STORM_SECONDS
+                ):
                     local_key = f"sk-chaos-{uuid.uuid4().hex[:6]}"
                     aws_key, _ = await asyncio.to_thread(iam.access_key)
                     keys.create(local_key)

@@ -95,7 +95,12 @@ def test_codec_is_off_by_default() -> None:
     assert data_converter(None) is pydantic_data_converter
 
 
-@pytest.mark.parametrize("key", ["short", base64.b64encode(os.urandom(16)).decode(), "!" * 44])
+# Named ids: a random key in the id would differ between pytest-xdist workers.
+@pytest.mark.parametrize(
+    "key",
+    ["short", base64.b64encode(os.urandom(16)).decode(), "!" * 44],
+    ids=["short", "16-bytes", "not-base64"],
+)
 def test_malformed_key_is_a_config_error(key: str) -> None:
     with pytest.raises(ConfigError, match=r"temporal.encryption_key: .*base64 of 32"):
         load_settings(temporal={"encryption_key": key})

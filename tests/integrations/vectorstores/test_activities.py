@@ -26,6 +26,8 @@ from tests.helpers import eventually, insert_incident
 from tests.integrations.vectorstores.corpus import INJECTED
 
 APP = "support-bot"
+# Pages beside the poisoned document: enough batches that the cut lands mid-sweep.
+PAGES = 300
 
 
 def settings_for(tmp_path: Path, url: str, collection: str, **config: Any) -> Settings:
@@ -79,7 +81,7 @@ async def test_the_server_going_away_mid_sweep_is_finished_by_the_retry_not_redo
     incident_id: int,
 ) -> None:
     name = chroma.name()
-    chroma.create(name, source(1000))
+    chroma.create(name, source(PAGES))
     proxy = CuttableProxy(chroma_server)
     try:
         activities = RetrievalActivities(
@@ -101,18 +103,19 @@ async def test_the_server_going_away_mid_sweep_is_finished_by_the_retry_not_redo
         [row] = rows(migrated_store)
         assert (row.status, row.attempts) == ("started", 1)
         halfway = chroma.count(quarantine)
-        assert 0 < halfway < 1001
+        assert 0 < halfway < PAGES + 1
         # Every document is in the index or the quarantine (written there before deleted).
-        assert chroma.ids(name) | chroma.ids(quarantine) == {d.id for d in source(1000)}
+        assert chroma.ids(name) | chroma.ids(quarantine) == {d.id for d in source(PAGES)}
 
         proxy.mend()
         done = await run(activities.sweep_retrieval_index, sweep(incident_id))
         assert (done.status, done.verified, done.reversible) == ("completed", True, True)
         # The counts are the first attempt's: what the index held, not the remainder.
-        assert done.after["quarantined"] == 1001 and done.after["source_documents"] == 1001
+        assert done.after["quarantined"] == PAGES + 1
+        assert done.after["source_documents"] == PAGES + 1
         assert done.after["carrying"] == 1 and done.after["data_sources"] == ["crawler"]
         assert chroma.ids(name) == {"elsewhere"}
-        assert chroma.count(quarantine) == 1001
+        assert chroma.count(quarantine) == PAGES + 1
         [row] = rows(migrated_store)
         assert row.attempts == 2
 
@@ -125,8 +128,8 @@ async def test_the_server_going_away_mid_sweep_is_finished_by_the_retry_not_redo
 
         undone = await run(activities.restore_retrieval_index, sweep(incident_id))
         assert undone.status == "restored"
-        assert undone.after["restored"] == {"collection": name, "restored": 1001}
-        assert chroma.count(name) == 1002 and chroma.count(quarantine) == 0
+        assert undone.after["restored"] == {"collection": name, "restored": PAGES + 1}
+        assert chroma.count(name) == PAGES + 2 and chroma.count(quarantine) == 0
         page = chroma.get(name, ids=["page-00042"], include=["metadatas"])
         assert page["metadatas"] == [{"source": "crawler"}]
     finally:

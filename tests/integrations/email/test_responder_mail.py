@@ -208,7 +208,14 @@ async def test_mail_and_approval_links_end_to_end(
             assert voted.status_code == 303, voted.text
             flashed = await alice.get(voted.headers["location"])
             assert "1 more approval(s) needed" in flashed.text
-            assert votes(engine) == ["alice approved revoke batch key via email: seen the logs"]
+
+            # Written just after the decision applies (Approvals._count).
+            async def recorded() -> list[str]:
+                return votes(engine)
+
+            assert await eventually(recorded) == [
+                "alice approved revoke batch key via email: seen the logs"
+            ]
 
             # Used once: neither the page nor the form takes it again.
             again = await alice.get(approve["alice"])

@@ -67,6 +67,7 @@ from smokejumper.domain.containment import ActionResult
 from smokejumper.observability.tracing import provider_call
 from smokejumper.store.db import Store
 from smokejumper.store.tables import Action, Incident, TimelineEvent
+from smokejumper.store.write_queue import as_urgent
 
 log = logging.getLogger("smokejumper.containment")
 
@@ -96,10 +97,11 @@ CONTAINMENT_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cont
 
 def on_containment_thread(function: Callable[..., R], *args: Any) -> asyncio.Future[R]:
     """`function(*args)` on one of containment's own threads, in the caller's context (as
-    `asyncio.to_thread`: the activity's trace span is the provider call's parent)."""
+    `asyncio.to_thread`: the activity's trace span is the provider call's parent), its
+    store writes ahead of bookkeeping writes."""
     context = contextvars.copy_context()
     return asyncio.get_running_loop().run_in_executor(
-        CONTAINMENT_THREADS, functools.partial(context.run, function, *args)
+        CONTAINMENT_THREADS, functools.partial(context.run, as_urgent, function, *args)
     )
 
 

@@ -27,6 +27,7 @@ from smokejumper.domain.response import (
     KeyRef,
     LeakAssessment,
     ToolCallsRequest,
+    listed_evidence,
 )
 from smokejumper.inventory.key_prefixes import key_prefixes, redactor_for
 from smokejumper.leakage import LeakClassifier
@@ -118,7 +119,8 @@ class AssessmentActivities:
             kinds=sorted(counts),
             keys=self._keys(key_ids),
             elicited=elicited,
-            evidence=evidence,
+            evidence=listed_evidence(evidence),
+            evidence_count=len(evidence),
         )
 
     def classifier(self) -> LeakClassifier:

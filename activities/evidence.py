@@ -9,8 +9,10 @@ the reference the first attempt would have.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -66,20 +68,27 @@ class EvidenceActivities:
         if not captures:
             return []
         redactor = redactor or self.redactor
-        pieces = [_Piece.of(capture, redactor) for capture in captures]
+        # The alerts of a storm often repeat one another: each distinct content is scanned,
+        # redacted and stored once per call.
+        kinds_of = functools.cache(lambda text: sorted({f.kind for f in redactor.find(text)}))
+        preview_of = functools.cache(lambda text: redactor.redact(text)[:PREVIEW_CHARS])
+        pieces = [_Piece.of(capture, kinds_of) for capture in captures]
         found = self._rows([piece.key for piece in pieces])
         fresh = [piece for piece in pieces if piece.key not in found]
+        stored: dict[str, str] = {}
         for piece in fresh:
             try:
-                piece.uri = self.evidence.put(piece.digest, piece.data)
+                if piece.digest not in stored:
+                    stored[piece.digest] = self.evidence.put(piece.digest, piece.data)
             except EvidenceStoreError as exc:
                 raise ApplicationError(
                     str(exc), type=type(exc).__name__, non_retryable=not exc.retryable
                 ) from None
+            piece.uri = stored[piece.digest]
         if fresh:
             try:
                 with self.store.transaction() as session:
-                    rows = [piece.row(redactor) for piece in fresh]
+                    rows = [piece.row(preview_of) for piece in fresh]
                     session.add_all(rows)
                     session.flush()
                     found.update({row.evidence_key: row for row in rows})
@@ -124,15 +133,20 @@ class _Piece:
     uri: str = ""
 
     @classmethod
-    def of(cls, capture: EvidenceCapture, redactor: Redactor) -> _Piece:
+    def of(cls, capture: EvidenceCapture, kinds_of: Callable[[str], list[str]]) -> _Piece:
+        """`kinds_of` names the kinds of what the content holds."""
         data = capture.content.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
-        kinds = sorted({finding.kind for finding in redactor.find(capture.content)})
         return cls(
-            capture, data, digest, evidence_key(capture.incident_id, capture.name, digest), kinds
+            capture,
+            data,
+            digest,
+            evidence_key(capture.incident_id, capture.name, digest),
+            kinds_of(capture.content),
         )
 
-    def row(self, redactor: Redactor) -> EvidenceItem:
+    def row(self, preview_of: Callable[[str], str]) -> EvidenceItem:
+        """`preview_of` gives the redacted preview of a content."""
         return EvidenceItem(
             incident_id=self.capture.incident_id,
             name=self.capture.name,
@@ -140,7 +154,7 @@ class _Piece:
             sha256=self.digest,
             size=len(self.data),
             uri=self.uri,
-            redacted_preview=redactor.redact(self.capture.content)[:PREVIEW_CHARS],
+            redacted_preview=preview_of(self.capture.content),
             captured_by=self.capture.captured_by,
             evidence_key=self.key,
         )

@@ -74,6 +74,7 @@ class IncidentActivities:
                         message=entry.message,
                         data=dict(entry.data),
                         event_key=entry.event_key,
+                        **({"at": entry.at} if entry.at is not None else {}),
                     )
                 )
         except IntegrityError:

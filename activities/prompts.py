@@ -46,7 +46,7 @@ from smokejumper.domain.prompts import (
     PromptQuery,
     unnamed_credentials,
 )
-from smokejumper.domain.response import KeptEvidence, KeyRef, LeakAssessment
+from smokejumper.domain.response import KeptEvidence, KeyRef, LeakAssessment, listed_evidence
 from smokejumper.inventory.key_prefixes import key_prefixes
 from smokejumper.leakage import CREDENTIAL_KINDS, LeakClassifier, prefix_patterns
 from smokejumper.redaction import Redactor
@@ -127,9 +127,10 @@ class PromptActivities(ActionRows):
             kinds=sorted(counts),
             keys=self._keys(key_ids),
             elicited=elicited,
-            evidence=[
-                KeptEvidence(name=r.name, sha256=r.sha256, findings=r.findings) for r in refs
-            ],
+            evidence=listed_evidence(
+                [KeptEvidence(name=r.name, sha256=r.sha256, findings=r.findings) for r in refs]
+            ),
+            evidence_count=len(refs),
         )
 
     # -- plan -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from activities.actions import ActionRows, Applied, Attempt, ConfiguredClaim, in_thread
 from integrations.vectorstores.registry import VectorStores, not_configured
-from integrations.vectorstores.sweep import plan_sweep, verify_swept
+from integrations.vectorstores.sweep import plan_sweep, sweep_until_settled, verify_swept
 from smokejumper.config import Settings
 from smokejumper.contracts.retrieval import (
     RESTORE_RETRIEVAL_INDEX,
@@ -85,14 +85,12 @@ class RetrievalActivities(ActionRows):
             # What the first attempt found: a retry, finding some documents moved already,
             # reports the sweep as a whole, not its own remainder.
             found = attempt.before(plan.counts)
-            store.move(
-                config.collection,
-                config.quarantine,
-                plan.ids,
-                key=sweep.business_key,
-                batch=config.batch_size,
-            )
-            return Applied(found, verify_swept(store, config, plan.ids), reversible=True)
+            settled = sweep_until_settled(store, config, sweep, plan)
+            if settled.counts.quarantined > found.quarantined:
+                # A later look found more than the first (documents the first read missed,
+                # or added since): the report counts what was moved.
+                found = settled.counts
+            return Applied(found, verify_swept(store, config, settled.ids), reversible=True)
 
         return self._apply(SWEEP, claim, sweep.target, move)
 

@@ -38,9 +38,16 @@ def _record(benchmark: str, produced: list[Result]) -> None:
         previous = json.loads(RESULTS.read_text(encoding="utf-8"))
         for entry in previous.get("results", []):
             if entry["name"] != benchmark and not entry["name"].startswith(f"{benchmark}_"):
-                kept.append({"ran_at": previous.get("ran_at"), **entry})
+                # Rows from before each carried its machine were measured on the file's.
+                kept.append(
+                    {"ran_at": previous.get("ran_at"), "machine": previous.get("machine"), **entry}
+                )
     commit = measured_commit()
-    fresh = [{"ran_at": now, "commit": commit, **result.as_dict()} for result in produced]
+    here = machine()
+    fresh = [
+        {"ran_at": now, "commit": commit, "machine": here, **result.as_dict()}
+        for result in produced
+    ]
     order = list(BENCHMARKS)
 
     def position(entry: dict[str, Any]) -> int:
@@ -50,7 +57,7 @@ def _record(benchmark: str, produced: list[Result]) -> None:
     report = {
         "ran_at": now,
         "commit": commit,
-        "machine": machine(),
+        "machine": here,
         "results": sorted([*kept, *fresh], key=position),
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

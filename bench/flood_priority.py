@@ -3,12 +3,14 @@
 2,000 low-severity data-leak alerts (a noisy DLP scanner: nothing in them the detectors
 recognise, so each runs `sensitive-data-leakage` to its "confirm a false positive" notice)
 are posted in a burst by 50 clients, each its own incident. The moment the last is
-accepted, one critical leak whose model output holds an inventory key is posted. Measured:
-from just before that POST until the key is seen inactive at its provider.
+accepted, critical leaks whose model output holds an inventory key are posted, one after
+another, five of them, each its own incident (the flood is far from drained by the last).
+Measured: for each, from just before its POST until its key is seen inactive at its
+provider; the figure is their median, as the floor's is.
 
 Floor: the same critical alert on the same engine while it is idle (the median of five,
-before the flood). Target: within 3x the idle time. Without task priorities the critical
-incident's tasks wait in the task queue behind the flood's backlog.
+before the flood). Target: within 3x the idle time. Without the urgent queue, a critical
+incident's tasks wait behind the flood's for the worker's slots.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from smokejumper.settings.temporal import TemporalSettings
 FLOOD = 2_000
 CLIENTS = 50
 IDLE_RUNS = 5
+FLOODED_RUNS = 5
 TARGET_RATIO = 3.0
 SOURCE = "bench"
-KEYS = IDLE_RUNS + 1
+KEYS = IDLE_RUNS + FLOODED_RUNS
 
 
 def _key_id(n: int) -> str:
@@ -95,12 +98,14 @@ async def _flood(port: int) -> dict[int, int]:
     return statuses
 
 
-async def _run(port: int, keys: LocalKeys) -> tuple[list[float], float, dict[int, int], float]:
+async def _run(
+    port: int, keys: LocalKeys
+) -> tuple[list[float], list[float], dict[int, int], float]:
     idle = [await _critical_revoked(port, keys, n) for n in range(IDLE_RUNS)]
     burst_started = time.perf_counter()
     statuses = await _flood(port)
     burst = time.perf_counter() - burst_started
-    flooded = await _critical_revoked(port, keys, IDLE_RUNS)
+    flooded = [await _critical_revoked(port, keys, n) for n in range(IDLE_RUNS, KEYS)]
     return idle, flooded, statuses, burst
 
 
@@ -116,29 +121,32 @@ def run(temporal: TemporalSettings, workdir: Path) -> list[Result]:
             # How much of the flood was still to run when the critical key was revoked.
             unfinished = (
                 FLOOD
-                + IDLE_RUNS
-                + 1
+                + KEYS
                 - count(
                     url, "SELECT count(*) FROM timeline_events WHERE kind = 'playbook.finished'"
                 )
             )
         incidents = count(url, "SELECT count(*) FROM incidents")
     idle_p50 = median(idle)
-    ratio = flooded / idle_p50
+    flooded_p50 = median(flooded)
+    ratio = flooded_p50 / idle_p50
     accepted = statuses.get(202, 0)
-    exact = accepted == FLOOD and incidents == FLOOD + IDLE_RUNS + 1
+    exact = accepted == FLOOD and incidents == FLOOD + KEYS
     return [
         Result(
             name="flood_priority",
-            value=ms(flooded),
+            value=ms(flooded_p50),
             unit="ms",
             floor=ms(idle_p50),
             ratio=round(ratio, 2),
-            target=f"critical leak's key revoked within {TARGET_RATIO:g}x its idle time, "
-            f"after a burst of {FLOOD} low-severity incidents; every alert accepted",
+            target=f"critical leaks' keys revoked within {TARGET_RATIO:g}x the idle time "
+            f"(medians of {FLOODED_RUNS} and {IDLE_RUNS}), right after a burst of {FLOOD} "
+            "low-severity incidents; every alert accepted",
             ok=exact and ratio <= TARGET_RATIO,
             detail={
                 "idle_ms": [ms(value) for value in idle],
+                "flooded_ms": [ms(value) for value in flooded],
+                "flooded_max_ratio": round(max(flooded) / idle_p50, 2),
                 "burst_seconds": round(burst, 1),
                 "flood_statuses": {str(k): v for k, v in sorted(statuses.items())},
                 "incidents": incidents,

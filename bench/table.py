@@ -30,8 +30,8 @@ MEASURES = {
     "parked_approvals": "`parked_approvals`: incidents parked on an approval in one worker; "
     "approve → next step's activity started",
     "controls_check": "`controls_check`: the embedded control plane's check endpoint",
-    "flood_priority": "`flood_priority`: a critical leak right after a burst of 2,000 "
-    "low-severity incidents → its key revoked",
+    "flood_priority": "`flood_priority`: five critical leaks right after a burst of 2,000 "
+    "low-severity incidents → each key revoked (median)",
 }
 
 
@@ -90,15 +90,32 @@ def render(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     commits = sorted({_short(str(row.get("commit", "unknown"))) for row in rows})
     runs = sorted({str(row.get("ran_at")) for row in rows})
-    machine = report.get("machine", {})
     lines += [
         "",
-        f"Measured at commit {', '.join(commits)}"
-        f" ({', '.join(runs)}) on {machine.get('cpus')} CPUs ({machine.get('cpu')}), "
-        f"{machine.get('memory_gib')} GiB, Python {machine.get('python')}; load generator, "
-        "API, worker and Temporal dev server on the same machine.",
+        f"Measured at commit {', '.join(commits)} ({', '.join(runs)}) {_machines(report, rows)}.",
     ]
     return "\n".join(lines)
+
+
+def _machine(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine.get('cpus')} CPUs ({machine.get('cpu')}), {machine.get('memory_gib')} GiB, "
+        f"Python {machine.get('python')}"
+    )
+
+
+def _machines(report: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Where the rows were measured: one machine, or which rows on which (a row keeps the
+    machine it ran on when others are measured again elsewhere)."""
+    by_machine: dict[str, list[str]] = {}
+    for row in rows:
+        described = _machine(row.get("machine") or report.get("machine", {}))
+        by_machine.setdefault(described, []).append(f"`{row['name']}`")
+    same = "; load generator, API, worker and Temporal dev server on the same machine"
+    if len(by_machine) == 1:
+        return f"on {next(iter(by_machine))}{same}"
+    places = "; ".join(f"{', '.join(names)} on {m}" for m, names in by_machine.items())
+    return f"as follows: {places}{same} in each run"
 
 
 def _replaced(text: str, table: str, path: Path) -> str:

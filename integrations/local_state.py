@@ -25,14 +25,47 @@ class LocalStateError(Exception):
     """The file exists but cannot be read or parsed."""
 
 
-def read_records(path: Path, section: str) -> Records:
-    """The records under `section`, without taking the lock (renames make that safe)."""
+# A file's parsed content, by path, for as long as the file is the same version: every
+# write replaces the file (a new inode, a new mtime), so (inode, mtime, size) names one
+# version. A provider call reads the whole file, and a file of ten thousand keys takes
+# milliseconds to parse: read again only when another writer has replaced it.
+_Version = tuple[int, int, int]
+_parsed: dict[Path, tuple[_Version, Any]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _version(stat: os.stat_result) -> _Version:
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _load(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        version = _version(path.stat())
+        with _parsed_lock:
+            cached = _parsed.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        with path.open("rb") as stream:
+            # The version read is the one the open file descriptor holds.
+            version = _version(os.fstat(stream.fileno()))
+            data = json.loads(stream.read())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
         raise LocalStateError(f"cannot read {path}: {exc}") from None
+    _remember(path, version, data)
+    return data
+
+
+def _remember(path: Path, version: _Version, data: Any) -> None:
+    with _parsed_lock:
+        _parsed[path] = (version, data)
+
+
+def read_records(path: Path, section: str) -> Records:
+    """The records under `section`, without taking the lock (renames make that safe); the
+    caller's own copy."""
+    data = _load(path)
     records = data.get(section, {}) if isinstance(data, dict) else {}
     if not isinstance(records, dict):
         raise LocalStateError(f"cannot read {path}: {section!r} is not an object")
@@ -67,14 +100,22 @@ class LocalStateFile:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({self.section: records}, out, indent=2, sort_keys=True)
+                # One line: json's C encoder serves only unindented output, and a file of
+                # ten thousand records is written on every change (`jq .` shows it indented).
+                out.write(json.dumps({self.section: records}, sort_keys=True))
+                out.write("\n")
                 out.flush()
                 os.fsync(out.fileno())
+                # The version the path names once renamed (a rename keeps inode and mtime).
+                version = _version(os.fstat(out.fileno()))
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        # This process's next read need not parse what it has just written; a copy, as the
+        # caller may go on changing its records.
+        _remember(self.path, version, {self.section: {k: dict(v) for k, v in records.items()}})
 
 
 class LocalProvider:

@@ -120,9 +120,16 @@ class GenAIPlaybook(Playbook):
         # Handed to people, it classifies nothing: the evidence is on the timeline to read.
         return await self.step(
             "classify leak", ASSESS_LEAK, incident.incident_id
-        ) or LeakAssessment(incident_id=incident.incident_id)
+        ) or LeakAssessment.not_assessed(incident.incident_id)
 
     async def record_leak(self, leak: LeakAssessment) -> None:
+        if not leak.assessed:
+            await self.record(
+                "leak.unclassified",
+                "Not classified: the classification step failed and is with a responder; "
+                "what left is not known",
+            )
+            return
         what = ", ".join(leak.categories) or "nothing sensitive"
         await self.record(
             "leak.classified",
@@ -133,7 +140,7 @@ class GenAIPlaybook(Playbook):
                 "categories": ", ".join(leak.categories),
                 "kinds": ", ".join(leak.kinds),
                 "elicited": leak.elicited,
-                "evidence": len(leak.evidence),
+                "evidence": leak.evidence_count,
             },
         )
 

@@ -166,7 +166,10 @@ class SensitiveDataLeakage(GenAIPlaybook):
             await self.notify_owners(
                 inventory,
                 f"{incident.ref}: a leak was reported but the evidence holds nothing the "
-                "detectors recognise; a responder should confirm it is a false positive.",
+                "detectors recognise; a responder should confirm it is a false positive."
+                if leak.assessed
+                else f"{incident.ref}: a leak was reported and could not be classified (the "
+                "step is with a responder): read the evidence, and revoke what it shows.",
             )
             return
 

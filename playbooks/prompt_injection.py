@@ -117,7 +117,13 @@ class PromptInjection(GenAIPlaybook):
             inventory,
             f"{incident.ref}: {context.vector} prompt injection against "
             f"{context.application or context.endpoint or 'a model'}"
-            + (f"; {', '.join(leak.categories)} left" if leak.leaked else "; no data left")
+            + (
+                f"; {', '.join(leak.categories)} left"
+                if leak.leaked
+                else "; no data left"
+                if leak.assessed
+                else "; whether data left is not known (its classification failed)"
+            )
             + ".",
         )
         await self.set_status(IncidentStatus.CONTAINED, f"{context.vector} injection contained")

@@ -90,7 +90,7 @@ class SystemPromptLeakage(GenAIPlaybook):
         # Containment first: a key in the output is usable the moment it is read.
         leak = await self.step(
             "classify leak", ASSESS_PROMPT_LEAK, incident.incident_id
-        ) or LeakAssessment(incident_id=incident.incident_id)
+        ) or LeakAssessment.not_assessed(incident.incident_id)
         unverified = await self.revoke(incident, leak.keys, "leaked in a system prompt")
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "system prompt leak response started")
         await self.record_leak(leak)

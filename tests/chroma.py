@@ -132,6 +132,19 @@ class ChromaAdmin:
         response = self.http.post(f"{BASE}/collections", json={"name": name})
         response.raise_for_status()
         collection_id: str = response.json()["id"]
+        self.add(name, documents, batch, collection_id=collection_id)
+        return collection_id
+
+    def add(
+        self,
+        name: str,
+        documents: Sequence[Doc],
+        batch: int = 500,
+        *,
+        collection_id: str | None = None,
+    ) -> None:
+        collection_id = collection_id or self.collection_id(name)
+        assert collection_id is not None, name
         for start in range(0, len(documents), batch):
             chunk = documents[start : start + batch]
             added = self.http.post(
@@ -144,7 +157,12 @@ class ChromaAdmin:
                 },
             )
             assert added.status_code == 201, added.text
-        return collection_id
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        collection_id = self.collection_id(name)
+        assert collection_id is not None, name
+        response = self.http.post(f"{BASE}/collections/{collection_id}/delete", json={"ids": ids})
+        response.raise_for_status()
 
     def get(self, name: str, **query: Any) -> dict[str, Any]:
         collection_id = self.collection_id(name)

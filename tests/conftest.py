@@ -23,12 +23,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from smokejumper.store.audit_seal import AuditSeal
 from smokejumper.store.db import Store
-from smokejumper.store.migrate import upgrade
 from smokejumper.temporal import search_attributes
 from smokejumper.temporal.binaries import temporal_cli, temporal_test_server
 from smokejumper.temporal.client import ensure_search_attributes
 from tests.chroma import chroma, chroma_server  # noqa: F401  (fixtures: a real Chroma)
 from tests.helpers import free_port
+from tests.migrated import migrated
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 # The audit key of stores tests open themselves; processes read theirs from settings.
@@ -97,7 +97,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def sqlite_store(sqlite_url: str) -> Iterator[Store]:
     """A migrated SQLite store of the test's own, for playbook and workflow tests."""
-    upgrade(sqlite_url)
+    migrated(sqlite_url)
     store = Store(sqlite_url, audit=TEST_AUDIT_SEAL)
     yield store
     store.dispose()
@@ -105,7 +105,7 @@ def sqlite_store(sqlite_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def migrated_store(database_url: str) -> Iterator[Store]:
-    upgrade(database_url)
+    migrated(database_url)
     store = Store(database_url, audit=TEST_AUDIT_SEAL)
     yield store
     store.dispose()

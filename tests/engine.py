@@ -30,11 +30,11 @@ from smokejumper.app import create_app
 from smokejumper.config import Settings
 from smokejumper.security.operator import operator_token
 from smokejumper.store.db import Store
-from smokejumper.store.migrate import upgrade
 from smokejumper.store.open import open_store
 from smokejumper.store.tables import Incident
 from tests.helpers import free_port, make_settings
-from workers.worker import build_worker
+from tests.migrated import migrated
+from workers.worker import build_workers, running_workers
 
 
 @dataclass
@@ -90,21 +90,32 @@ async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def running_engine(
-    settings: Settings, client: Client, workflows: Sequence[type] | None = None
+    settings: Settings,
+    client: Client,
+    workflows: Sequence[type] | None = None,
+    main_queue: bool = True,
 ) -> AsyncIterator[Engine]:
-    upgrade(settings.effective_database_url)
+    """The API and the workers; `main_queue` False leaves the main queue's worker out (no
+    slot of it free, as under a flood), only the urgent queue's polling."""
+    migrated(settings.effective_database_url)
     store = open_store(settings, head_checkpoints(settings))
     try:
-        async with (
-            build_worker(client, settings, store, workflows),
-            serve_api(settings, store),
-            httpx.AsyncClient(
-                base_url=settings.api_url,
-                timeout=30,
-                headers={"authorization": f"Bearer {operator_token(settings)}"},
-            ) as http,
-        ):
-            yield Engine(settings=settings, store=store, client=client, http=http)
+        # The main queue's worker and the urgent queue's, as `smokejumper worker` runs.
+        workers = [
+            worker
+            for worker in build_workers(client, settings, store, workflows)
+            if main_queue or worker.task_queue != settings.temporal.task_queue
+        ]
+        async with running_workers(workers):
+            async with (
+                serve_api(settings, store),
+                httpx.AsyncClient(
+                    base_url=settings.api_url,
+                    timeout=30,
+                    headers={"authorization": f"Bearer {operator_token(settings)}"},
+                ) as http,
+            ):
+                yield Engine(settings=settings, store=store, client=client, http=http)
         # After the API has stopped: it delivers duplicates still waiting on the way out.
         await _terminate_incident_workflows(store, client)
     finally:
@@ -134,12 +145,13 @@ async def engine_on(
     database_url: str,
     env: WorkflowEnvironment,
     workflows: Sequence[type] | None = None,
+    main_queue: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Engine]:
     """A running engine on the shared dev server, with these settings for the test."""
     target = env.client.service_client.config.target_host
     configured = make_settings(tmp_path, database_url, target, **settings)
-    async with running_engine(configured, env.client, workflows) as running:
+    async with running_engine(configured, env.client, workflows, main_queue) as running:
         yield running
 
 
@@ -150,7 +162,7 @@ async def in_process_api(
     """The API called in this process (no server) over a migrated store, holding the
     operator's token. Temporal is deliberately unreachable: an accepted alert waits in the
     outbox, so a test measures the API alone."""
-    upgrade(database_url)
+    migrated(database_url)
     settings = make_settings(tmp_path, database_url, f"127.0.0.1:{free_port()}", **extra)
     store = open_store(settings, head_checkpoints(settings))
     app = create_app(settings, store, normalizers=NORMALIZERS, slack_responder=slack_responder)

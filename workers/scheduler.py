@@ -72,6 +72,7 @@ class Scheduler:
             settings.temporal.task_queue,
             reopen_window_seconds=settings.intake.reopen_window_seconds,
             workflow_id_prefix=settings.temporal.workflow_id_prefix,
+            queue_for=settings.temporal.queue_for,
             fingerprint_fields={
                 name: source.fingerprint
                 for name, source in settings.sources.items()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,12 +217,14 @@ def build_worker(
     store: Store,
     workflows: Sequence[type] | None = None,
     parts: WorkerParts | None = None,
+    task_queue: str | None = None,
 ) -> Worker:
-    """A worker for `parts` (by default `worker_parts(settings, store, workflows)`)."""
+    """A worker for `parts` (by default `worker_parts(settings, store, workflows)`) on
+    `task_queue` (by default the main one)."""
     parts = parts or worker_parts(settings, store, workflows)
     return Worker(
         client,
-        task_queue=settings.temporal.task_queue,
+        task_queue=task_queue or settings.temporal.task_queue,
         workflows=parts.workflows,
         activities=parts.activities,
         max_concurrent_workflow_tasks=settings.temporal.max_concurrent_workflow_tasks,
@@ -230,6 +233,31 @@ def build_worker(
         max_cached_workflows=settings.temporal.max_cached_workflows,
         workflow_runner=sandboxed_runner(),
     )
+
+
+def build_workers(
+    client: Client,
+    settings: Settings,
+    store: Store,
+    workflows: Sequence[type] | None = None,
+    parts: WorkerParts | None = None,
+) -> list[Worker]:
+    """The main queue's worker and, when some severities are urgent, the urgent queue's:
+    the same playbooks and activities, with slots and a cache of its own, so a flood on
+    the main queue never holds what an urgent incident's tasks need."""
+    parts = parts or worker_parts(settings, store, workflows)
+    queues = [settings.temporal.task_queue]
+    if settings.temporal.urgent_task_queue is not None:
+        queues.append(settings.temporal.urgent_task_queue)
+    return [build_worker(client, settings, store, parts=parts, task_queue=q) for q in queues]
+
+
+@asynccontextmanager
+async def running_workers(workers: Iterable[Worker]) -> AsyncIterator[list[Worker]]:
+    """Run `workers` together until the block ends; each then finishes its in-flight tasks."""
+    async with AsyncExitStack() as running:
+        started = [await running.enter_async_context(worker) for worker in workers]
+        yield started
 
 
 def slack_workflows(settings: Settings) -> list[type]:
@@ -255,13 +283,14 @@ async def run(settings: Settings) -> None:
         # The embedded dev server gets them by flag; a cluster of the operator's may not
         # have them, and playbooks that set them would fail every workflow task.
         await ensure_search_attributes(client)
-    worker = build_worker(client, settings, store, parts=parts)
+    workers = build_workers(client, settings, store, parts=parts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling %s on %s", settings.temporal.task_queue, settings.temporal.target)
-    async with worker:
+    queues = ", ".join(worker.task_queue for worker in workers)
+    log.info("worker polling %s on %s", queues, settings.temporal.target)
+    async with running_workers(workers):
         socket_mode = await start_socket_mode(settings, store, client)
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")

@@ -47,6 +47,7 @@ class AppState:
             reopen_window_seconds=self.settings.intake.reopen_window_seconds,
             duplicate_window_seconds=self.settings.intake.duplicate_signal_window_seconds,
             workflow_id_prefix=self.settings.temporal.workflow_id_prefix,
+            queue_for=self.settings.temporal.queue_for,
             fingerprint_fields={
                 name: source.fingerprint
                 for name, source in self.settings.sources.items()

@@ -55,6 +55,9 @@ class IncidentStart(BaseModel):
     # True when a long-running playbook continued as new to keep its history short: it
     # resumes waiting instead of running its steps again.
     resumed: bool = False
+    # True for a dry run (`smokejumper playbooks dry-run`): its plan is read from the order
+    # of the run's writes, so each is written before the run goes on.
+    rehearsal: bool = False
 
 
 class AlertAttached(BaseModel):
@@ -104,6 +107,9 @@ class TimelineEntry(BaseModel):
     step: str | None = None
     data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     event_key: str
+    # When it happened, where that is not when it is written (a vote, counted before the
+    # step it releases starts, is written after): the timeline is ordered by this time.
+    at: datetime | None = None
 
 
 class Notification(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 Vector = Literal["direct", "indirect", "agentic"]
 
@@ -59,6 +59,10 @@ class IncidentContext(BaseModel):
     usage: dict[str, float] = Field(default_factory=dict)
 
 
+# How many captured pieces a LeakAssessment names (see its `evidence`).
+EVIDENCE_LISTED = 100
+
+
 class KeptEvidence(BaseModel):
     name: str
     sha256: str
@@ -76,11 +80,43 @@ class LeakAssessment(BaseModel):
         default=False,
         description="The prompt asked for it (an injection, jailbreak or extraction attempt).",
     )
-    evidence: list[KeptEvidence] = Field(default_factory=list)
+    evidence: list[KeptEvidence] = Field(
+        default_factory=list,
+        description=f"Pieces captured, those with findings first, at most {EVIDENCE_LISTED}: "
+        "an incident of thousands of alerts keeps every piece in the evidence store, but a "
+        "result naming each would not fit in a Temporal payload.",
+    )
+    evidence_count: int = Field(
+        default=-1, description="Pieces captured in all (the length of `evidence` if unset)."
+    )
+    assessed: bool = Field(
+        default=True,
+        description="False: the classification did not run (its step failed and is with a "
+        "responder), so nothing is known of what left; not the same as nothing left.",
+    )
+
+    @model_validator(mode="after")
+    def _count_listed(self) -> LeakAssessment:
+        # Results recorded before the count was: every piece was listed.
+        if self.evidence_count < 0:
+            self.evidence_count = len(self.evidence)
+        return self
 
     @property
     def leaked(self) -> bool:
         return bool(self.categories)
+
+    @classmethod
+    def not_assessed(cls, incident_id: int) -> LeakAssessment:
+        """What a playbook goes on with when its classification step is with people."""
+        return cls(incident_id=incident_id, assessed=False)
+
+
+def listed_evidence(kept: list[KeptEvidence]) -> list[KeptEvidence]:
+    """The pieces a LeakAssessment names: those with findings first, in capture order."""
+    with_findings = [piece for piece in kept if piece.findings]
+    without = [piece for piece in kept if not piece.findings]
+    return (with_findings + without)[:EVIDENCE_LISTED]
 
 
 class ToolCallsRequest(BaseModel):

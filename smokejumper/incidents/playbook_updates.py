@@ -9,6 +9,7 @@ stopping a clock go through `send_update` too.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -109,9 +110,14 @@ async def send_update(
     """Send update `name` to the incident's run and return its answer; raises
     IncidentNotFound or PlaybookRefused."""
     handle = await run_handle(store, temporal, incident_id)
+    # One id for every attempt: an attempt the server did apply after all (its answer lost
+    # to a failed precondition or a timeout) is answered again, not applied twice.
+    update_id = f"{name}-{uuid.uuid4().hex}"
     for attempt in range(1, _NOT_READY_ATTEMPTS + 1):
         try:
-            answer: ResultT = await handle.execute_update(name, arg, result_type=result)
+            answer: ResultT = await handle.execute_update(
+                name, arg, id=update_id, result_type=result
+            )
         except RPCError as exc:
             if exc.status == RPCStatusCode.FAILED_PRECONDITION and attempt < _NOT_READY_ATTEMPTS:
                 # The workflow task carrying the update was not accepted (a close that

@@ -75,6 +75,10 @@ class Confirmations:
             mark_dispatched(session, batch)
         return batch
 
+    def taken_along(self) -> TakenAlong:
+        """The marks one storing batch takes along into its transaction."""
+        return TakenAlong(self)
+
     async def _run(self) -> None:
         while self._pending:
             try:
@@ -109,6 +113,23 @@ class Confirmations:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+
+class TakenAlong:
+    """Dispatch marks riding one storing batch. `make` takes the waiting marks into a
+    transaction; called again (the batch is written once more, after its first
+    transaction rolled back) it makes the same marks. `ids` are the caller's to restore
+    if no transaction of the batch commits."""
+
+    def __init__(self, confirmations: Confirmations) -> None:
+        self._confirmations = confirmations
+        self.ids: list[str] = []
+
+    def make(self, session: Session) -> None:
+        if self.ids:
+            mark_dispatched(session, self.ids)
+        else:
+            self.ids.extend(self._confirmations.mark_taken(session))
 
 
 def mark_dispatched(session: Session, alert_ids: list[str]) -> None:

@@ -119,21 +119,24 @@ class Recorder:
 
         The common case — alerts from senders, no per-item hook — is written with a few
         multi-row statements. If that fails, or an item carries a hook (a poller cursor),
-        each alert gets its own savepoint, so one bad alert fails only its own sender.
-        `before` runs first in the same transaction (intake's dispatch confirmations ride
-        along there instead of paying a commit of their own).
+        the batch is written again in a new transaction, each alert in its own savepoint,
+        so one bad alert fails only its own sender. `before` runs first in each transaction
+        (intake's dispatch confirmations ride along there instead of paying a commit of
+        their own), so it must make the same writes when called again.
         """
+        if not any(item.also for item in batch):
+            try:
+                with self.store.transaction() as session:
+                    if before is not None:
+                        before(session)
+                    return list(self._record_many(session, batch))
+            except STORE_OUTAGE:
+                raise  # the connection is gone: every sender hears it (a 503)
+            except Exception:
+                log.warning("batched write failed; writing %d alerts one by one", len(batch))
         with self.store.transaction() as session:
             if before is not None:
                 before(session)
-            if not any(item.also for item in batch):
-                try:
-                    with session.begin_nested():
-                        return list(self._record_many(session, batch))
-                except STORE_OUTAGE:
-                    raise  # the connection is gone: no savepoint to go on from
-                except Exception:
-                    log.warning("batched write failed; writing %d alerts one by one", len(batch))
             results: list[Recorded | Exception] = []
             for item in batch:
                 try:

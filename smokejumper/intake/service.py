@@ -70,11 +70,15 @@ class IntakeService:
         fingerprint_fields: Mapping[str, list[str]] | None = None,
         duplicate_window_seconds: float = 0.0,
         workflow_id_prefix: str = "incident",
+        queue_for: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
         self._client = client
         self.router = router
         self.task_queue = task_queue
+        # The queue by severity: urgent ones run on a queue the workers serve with slots
+        # of their own (TemporalSettings.queue_for).
+        self._queue_for = queue_for or (lambda _severity: task_queue)
         self.reopen_window = timedelta(seconds=reopen_window_seconds)
         # Per-source fingerprint overrides, by source name.
         self.fingerprint_fields = dict(fingerprint_fields or {})
@@ -125,15 +129,11 @@ class IntakeService:
 
     def _record_batch(self, batch: list[Pending]) -> list[Recorded | Exception]:
         """The group commit's write (in its thread), with the dispatch marks waiting."""
-        taken: list[str] = []
-
-        def confirm(session: Session) -> None:
-            taken.extend(self._confirmations.mark_taken(session))
-
+        marks = self._confirmations.taken_along()
         try:
-            return self._recorder.record_batch(batch, before=confirm)
+            return self._recorder.record_batch(batch, before=marks.make)
         except BaseException:
-            self._confirmations.restore(taken)
+            self._confirmations.restore(marks.ids)
             raise
 
     # -- dispatch ------------------------------------------------------------------------
@@ -234,7 +234,7 @@ class IntakeService:
             start.playbook,
             start,
             id=workflow_id,
-            task_queue=self.task_queue,
+            task_queue=self._queue_for(start.severity),
             start_signal=SIGNAL_ALERT,
             start_signal_args=[attached],
             id_reuse_policy=reuse,

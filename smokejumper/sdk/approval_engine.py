@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError
 
 from smokejumper.contracts.base import Contract
 from smokejumper.contracts.bookkeeping import RECORD_AUDIT, RECORD_TIMELINE_EVENT, RESOLVE_APPROVERS
+from smokejumper.domain.alerts import Severity
 from smokejumper.domain.incidents import AuditRecord, TimelineEntry
 from smokejumper.sdk.approvals import (
     ApprovalSpec,
@@ -29,7 +30,7 @@ from smokejumper.sdk.approvals import (
 from smokejumper.sdk.attempts import PlaybookAborted
 from smokejumper.sdk.child_approvals import ChildApprovals
 from smokejumper.sdk.patches import VOTES_WRITTEN_AFTER_PATCH
-from smokejumper.sdk.run_state import CLOSED
+from smokejumper.sdk.run_state import CLOSED, written_by_activity
 
 # One store write of a counted vote: the contract and its argument.
 VoteWrite = tuple[Contract[Any, bool], TimelineEntry | AuditRecord]
@@ -227,7 +228,7 @@ class Approvals(ChildApprovals):
                     {"choice": made.choice.value if made.choice else None},
                 ),
             ]
-        writes = self._vote_writes()
+        writes = self._writes_behind()
         earlier = writes[-1] if writes else None
         writes.append(asyncio.create_task(self._write_vote(earlier, pending, vote, decision)))
         return pending.receipt()
@@ -239,14 +240,15 @@ class Approvals(ChildApprovals):
         request: DecisionRequest,
         data: dict[str, str | int | float | bool | None] | None = None,
     ) -> VoteWrite:
-        entry = TimelineEntry(
-            incident_id=self.incident.incident_id,
-            kind=kind,
-            message=message,
-            actor=request.actor,
+        entry = self._entry(
+            kind,
+            message,
             step=request.step,
-            data=data or {},
-            event_key=self._event_key(kind),
+            actor=request.actor,
+            data=data,
+            # Written after the step the decision released has started: stamped when it
+            # was counted, it stays before that step's start in the timeline.
+            at=workflow.now(),
         )
         return RECORD_TIMELINE_EVENT, entry
 
@@ -282,21 +284,13 @@ class Approvals(ChildApprovals):
         if earlier is not None:
             await earlier
         try:
-            await asyncio.gather(*(_written(w) for w in vote))
-            await asyncio.gather(*(_written(w) for w in decision))
+            severity = self.incident_severity
+            await asyncio.gather(*(_written(w, severity) for w in vote))
+            await asyncio.gather(*(_written(w, severity) for w in decision))
         except ActivityError as exc:
             # The store refused for half an hour (STORE_RETRY): the decision stands, in the
             # run's history, and the worker's log says which entry is missing.
             workflow.logger.error("vote on %s not recorded: %s", pending.spec.step, exc)
-
-    def _vote_writes(self) -> list[asyncio.Task[None]]:
-        writes: list[asyncio.Task[None]] = vars(self).setdefault("_vote_tasks", [])
-        return writes
-
-    def votes_written(self) -> bool:
-        """Whether every counted vote is in the timeline and the audit log: a run does not
-        end (or continue as new) before, or the entries of a vote just cast would be lost."""
-        return all(task.done() for task in self._vote_writes())
 
     def _validate_decide(self, request: DecisionRequest) -> None:
         problem = self._decide_refusal(request)
@@ -330,13 +324,6 @@ _ANSWERED = {
 }
 
 
-async def _written(write: VoteWrite) -> bool:
+async def _written(write: VoteWrite, severity: Severity) -> bool:
     contract, arg = write
-    written: bool = await workflow.execute_activity(
-        contract.name,
-        arg,
-        result_type=contract.result,
-        start_to_close_timeout=contract.retry.timeout,
-        retry_policy=contract.retry.policy,
-    )
-    return written
+    return await written_by_activity(contract, arg, severity)

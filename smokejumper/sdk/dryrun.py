@@ -445,6 +445,7 @@ class DryRun:
             start = IncidentStart(
                 incident_id=0,
                 ref="DRY-RUN",
+                rehearsal=True,
                 fingerprint=fp,
                 kind=self.alert.kind.value,
                 severity=self.alert.severity.value,
@@ -537,7 +538,6 @@ class DryRun:
             pending = [workflow_id]
             while pending:
                 current = env.client.get_workflow_handle(pending.pop())
-                await self._answer_approvals(current)
                 histories[current.id] = history = await _history_state(current)
                 pending += [child for child in history.children if child not in histories]
             root = histories[workflow_id]
@@ -548,6 +548,16 @@ class DryRun:
             progressed = len(self.recorder.calls) != seen
             seen = len(self.recorder.calls)
             if progressed or any(state.busy for state in running.values()):
+                await asyncio.sleep(_POLL_SECONDS)
+                continue
+            # Nothing runs: answer what waits for people only now, once the playbooks have
+            # gone as far as they can without them. Answered as soon as asked, an approval
+            # raced the rest of the playbook, and the plan's order changed from run to run.
+            answered = False
+            for running_id in running:
+                answered |= await self._answer_approvals(env.client.get_workflow_handle(running_id))
+            if answered:
+                seen = -1
                 await asyncio.sleep(_POLL_SECONDS)
                 continue
             # Nothing is running: the playbook is done, broken, or waiting for time.
@@ -595,20 +605,23 @@ class DryRun:
         await self._drive(env, handle, began)
         return f"{reason}, then restored at {RESTORE_REQUESTER}'s request"
 
-    async def _answer_approvals(self, handle: WorkflowHandle[Any, Any]) -> None:
+    async def _answer_approvals(self, handle: WorkflowHandle[Any, Any]) -> bool:
+        """Answer the run's pending approvals; whether any was answered."""
         answers = self._answers.setdefault(handle.id, {})
         waiting = [
             ask for ask in self.recorder.approval_requests(handle.id) if ask.step not in answers
         ]
         if not waiting:
-            return
+            return False
         try:
             state = await handle.query(QUERY_STATE, result_type=IncidentState)
         except (WorkflowQueryFailedError, RPCError):
-            return  # not answerable yet (its first task is still running); next round
+            return False  # not answerable yet (its first task is still running); next round
+        answered = False
         for ask in waiting:
             if ask.step not in state.pending_approvals:
                 continue
+            answered = True
             approve = await self._decide(ask)
             count = min(ask.min_approvals, len(SYNTHETIC_APPROVERS)) if approve else 1
             actors = list(SYNTHETIC_APPROVERS[:count])
@@ -626,6 +639,7 @@ class DryRun:
                         via="dry-run",
                     ),
                 )
+        return answered
 
     async def _decide(self, ask: ApprovalAsk) -> bool:
         if self.policy == "all":

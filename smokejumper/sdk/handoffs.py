@@ -13,8 +13,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from smokejumper.contracts.base import Contract
+from smokejumper.contracts.bookkeeping import RECORD_TIMELINE_EVENT
 from smokejumper.contracts.queues import QueueRoute
-from smokejumper.domain.incidents import IncidentStatus
+from smokejumper.domain.incidents import IncidentStatus, TimelineEntry
 from smokejumper.sdk.approvals import HANDOFF_CHOICES, ApprovalSpec, Choice, Decision, Escalation
 from smokejumper.sdk.attempts import (
     CONTRACT_UNDO,
@@ -25,8 +26,9 @@ from smokejumper.sdk.attempts import (
     failure_message,
 )
 from smokejumper.sdk.clock_runner import Clocks
-from smokejumper.sdk.patches import HANDOFF_PATCH
+from smokejumper.sdk.patches import HANDOFF_PATCH, STEP_STARTED_BESIDE_PATCH
 from smokejumper.sdk.queues import run_routed
+from smokejumper.sdk.run_state import written_by_activity
 
 # A failed step waits for people; this long without an answer, the escalation group is asked.
 HANDOFF_ESCALATE_AFTER = timedelta(minutes=15)
@@ -74,10 +76,10 @@ class Steps(Clocks):
                 f"step {name!r}: pass the activity's contract (e.g. REVOKE_KEY from "
                 f"smokejumper.sdk), not {contract!r}"
             )
-        if contract.reads_timeline and not self.votes_written():
+        if contract.reads_timeline and not self.entries_written():
             # A vote's timeline and audit entries are written just after its decision
             # applies (Approvals._count): a report written before them would miss it.
-            await workflow.wait_condition(self.votes_written)
+            await workflow.wait_condition(self.entries_written)
         reverse = contract.undo if isinstance(undo, ContractUndo) else undo
         attempted = Attempted(
             name, contract, arg, reverse, retry, timeout, heartbeat, self.incident_severity
@@ -95,16 +97,45 @@ class Steps(Clocks):
     async def _attempt(self, attempted: Attempted) -> Any:
         name = attempted.name
         self._current_step = name
-        await self.record("step.started", f"Step {name} started", step=name)
+        started = await self._step_started(name)
         try:
-            return await run_routed(attempted, self._waiting_for(name))
+            result = await run_routed(attempted, self._waiting_for(name))
         except ActivityError as exc:
+            if started is not None:
+                await started
             await self.record(
                 "step.failed", f"Step {name} failed: {failure_message(exc)}", step=name
             )
             raise
         finally:
             self._current_step = None
+        if started is not None:
+            await started  # the step's start is in the timeline before its end
+        return result
+
+    async def _step_started(self, name: str) -> asyncio.Task[None] | None:
+        """Write `step.started`: before the step, in a dry run and in runs recorded before
+        the patch; else by an activity scheduled in the same workflow task as the step's
+        own, so that the step (an approved isolation, a revocation) does not wait for a
+        store commit to be scheduled. Returns that write. Entries written before it in this
+        workflow task were committed before the task completed, so it is stamped after
+        them; `step.completed` and `step.failed` wait for it."""
+        message = f"Step {name} started"
+        if self.incident.rehearsal or not workflow.patched(STEP_STARTED_BESIDE_PATCH):
+            await self.record("step.started", message, step=name)
+            return None
+        entry = self._entry("step.started", message, step=name)
+        written = asyncio.create_task(self._start_written(entry))
+        self._writes_behind().append(written)
+        return written
+
+    async def _start_written(self, entry: TimelineEntry) -> None:
+        try:
+            await written_by_activity(RECORD_TIMELINE_EVENT, entry, self.incident_severity)
+        except ActivityError as exc:
+            # The store refused for half an hour (STORE_RETRY): the step goes on, in the
+            # run's history, and the worker's log says which entry is missing.
+            workflow.logger.error("start of step %s not recorded: %s", entry.step, exc)
 
     def _waiting_for(self, name: str) -> Callable[[QueueRoute], Awaitable[None]]:
         async def waiting(route: QueueRoute) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from smokejumper.contracts.bookkeeping import SET_INCIDENT_STATUS
 from smokejumper.domain.incidents import (
@@ -24,7 +24,13 @@ from smokejumper.domain.incidents import (
 from smokejumper.sdk.approvals import ApprovalSpec, Decision, Fallback, PendingApproval
 from smokejumper.sdk.attempts import OnFailure, PlaybookAborted, failure_message
 from smokejumper.sdk.clocks import StopClock
-from smokejumper.sdk.patches import CLOSE_ENDS_RUN_PATCH, HANDOFF_PATCH, RETEST_GATE_PATCH
+from smokejumper.sdk.patches import (
+    CLOSE_ENDS_RUN_PATCH,
+    CLOSE_ONCE_PATCH,
+    END_APART_PATCH,
+    HANDOFF_PATCH,
+    RETEST_GATE_PATCH,
+)
 from smokejumper.sdk.retest_gate import RetestGate
 from smokejumper.sdk.run_state import CLOSED
 from smokejumper.temporal import search_attributes
@@ -32,6 +38,7 @@ from smokejumper.temporal import search_attributes
 _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 # Nobody approving a lift leaves the containment in force; the closed run then ends.
 LIFT_TIMEOUT = timedelta(days=1)
+_END_APART = timedelta(milliseconds=1)
 
 
 class Lifecycle(RetestGate):
@@ -55,12 +62,13 @@ class Lifecycle(RetestGate):
             # to people is settled (they answer at the parent, which passes it on).
             if workflow.patched(HANDOFF_PATCH):
                 await workflow.wait_condition(
-                    lambda: all(t.done() for t in self._handoffs) and self.votes_written()
+                    lambda: all(t.done() for t in self._handoffs) and self.entries_written()
                 )
             if self._told_parent:
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and self.votes_written()
+                    lambda: workflow.all_handlers_finished() and self.entries_written()
                 )
+            await self._ended_apart()
             return self.state()
         await workflow.wait_condition(
             lambda: (
@@ -72,8 +80,9 @@ class Lifecycle(RetestGate):
             await self._finish_lift(self._lift)
         # A vote's timeline and audit entries are written after its decision applies.
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and self.votes_written()
+            lambda: workflow.all_handlers_finished() and self.entries_written()
         )
+        await self._ended_apart()
         if self._closed_by is None:
             workflow.continue_as_new(start.model_copy(update={"resumed": True}))
         if self._next_start is not None and (
@@ -82,6 +91,17 @@ class Lifecycle(RetestGate):
         ):
             workflow.continue_as_new(self._next_start)
         return self.state()
+
+    async def _ended_apart(self) -> None:
+        """Complete the run in a workflow task of its own. The server refuses to complete
+        a run while events it has not yet shown the worker are pending (an activity that
+        finished meanwhile), and drops that task's commands: the local activities the task
+        ran (timeline entries of a close, of a cancelled step) would already be written,
+        and the task run again on the fuller history would write another path's entries
+        beside them. A short timer ends the task that did the work, so only the bare
+        completion can be refused and run again."""
+        if workflow.patched(END_APART_PATCH):
+            await workflow.sleep(_END_APART)
 
     async def _respond_or_abort(self, start: IncidentStart) -> None:
         """Run `respond`; on failure or an abort request, undo what was done.
@@ -123,8 +143,8 @@ class Lifecycle(RetestGate):
         the end of the response is on the timeline after them, so whoever reads the
         timeline once it says the playbook finished reads every vote too. Nothing to wait
         for, it does not yield: runs recorded before replay in the same order."""
-        if not self.votes_written():
-            await workflow.wait_condition(self.votes_written)
+        if not self.entries_written():
+            await workflow.wait_condition(self.entries_written)
 
     async def _compensate(self) -> None:
         """Undo completed steps that declared an undo, newest first, each on the timeline."""
@@ -162,6 +182,10 @@ class Lifecycle(RetestGate):
         self._closer = asyncio.create_task(close())
 
     async def _close(self, request: CloseRequest) -> IncidentState:
+        if (self._closing or self._closed_by is not None) and workflow.patched(CLOSE_ONCE_PATCH):
+            # Two closes in one workflow task both pass the validator before either runs:
+            # the second is refused as a later one would be, not applied twice.
+            raise ApplicationError("the incident is already closed", type="AlreadyClosed")
         self._closing = True
         try:
             if workflow.patched(CLOSE_ENDS_RUN_PATCH):

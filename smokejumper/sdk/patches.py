@@ -18,3 +18,12 @@ INTEGRATION_QUEUES_PATCH = "integration-queues"
 # Marks runs whose `decide` update answers once the vote is counted, its timeline and audit
 # entries written by activities scheduled alongside the next step (see Approvals._count).
 VOTES_WRITTEN_AFTER_PATCH = "votes-written-after-decision"
+# Marks runs whose `step.started` entry is written by an activity scheduled beside the
+# step's own, not before it (see Handoffs._step_started).
+STEP_STARTED_BESIDE_PATCH = "step-started-beside-its-activity"
+# Marks runs that refuse a second close admitted in the same workflow task as the first
+# (its validator ran before the first close began; see Lifecycle._close).
+CLOSE_ONCE_PATCH = "close-once"
+# Marks runs whose completing workflow task holds nothing but the completion (see
+# Lifecycle._ended_apart).
+END_APART_PATCH = "end-in-a-task-of-its-own"

@@ -4,6 +4,7 @@ severity): the root every part of the playbook runtime builds on."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import ClassVar, TypeVar
 
 from temporalio import workflow
@@ -33,6 +34,7 @@ from smokejumper.sdk.attempts import Undo
 from smokejumper.sdk.clocks import RunningClock
 from smokejumper.sdk.patches import HANDOFF_PATCH, LOCAL_BOOKKEEPING_PATCH
 from smokejumper.temporal import search_attributes
+from smokejumper.temporal.priority import task_priority
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -162,17 +164,41 @@ class RunState:
     ) -> None:
         """Write one timeline entry (idempotent on a key derived from the run)."""
         await self._bookkeep(
-            RECORD_TIMELINE_EVENT,
-            TimelineEntry(
-                incident_id=self.incident.incident_id,
-                kind=kind,
-                message=message,
-                actor=actor or f"playbook:{workflow.info().workflow_type}",
-                step=step,
-                data=data or {},
-                event_key=self._event_key(kind),
-            ),
+            RECORD_TIMELINE_EVENT, self._entry(kind, message, step=step, actor=actor, data=data)
         )
+
+    def _entry(
+        self,
+        kind: str,
+        message: str,
+        *,
+        step: str | None = None,
+        actor: str | None = None,
+        data: dict[str, str | int | float | bool | None] | None = None,
+        at: datetime | None = None,
+    ) -> TimelineEntry:
+        return TimelineEntry(
+            incident_id=self.incident.incident_id,
+            kind=kind,
+            message=message,
+            actor=actor or f"playbook:{workflow.info().workflow_type}",
+            step=step,
+            data=data or {},
+            event_key=self._event_key(kind),
+            at=at,
+        )
+
+    def _writes_behind(self) -> list[asyncio.Task[None]]:
+        """Timeline and audit writes running as regular activities beside the playbook (a
+        vote's entries, a step's start), where a local activity would hold the workflow
+        task, and with it the next step, until its store commit."""
+        writes: list[asyncio.Task[None]] = vars(self).setdefault("_behind", [])
+        return writes
+
+    def entries_written(self) -> bool:
+        """Whether every write behind is done: a run does not end (or continue as new), and
+        a step that reads the timeline does not start, before them."""
+        return all(task.done() for task in self._writes_behind())
 
     async def audit(
         self,
@@ -243,3 +269,9 @@ class RunState:
             if known.pending.decision is None and step not in steps:
                 steps.append(step)
         return [step for step in steps if step not in self._withdrawn]
+
+
+async def written_by_activity(contract: Contract[A, bool], arg: A, severity: Severity) -> bool:
+    """One of the engine's store writes as a regular activity (see `_writes_behind`), at
+    the task priority of the incident's severity, as its steps are."""
+    return await contract.execute(arg, priority=task_priority(severity))

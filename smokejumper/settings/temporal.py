@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -18,6 +18,8 @@ from smokejumper.settings.sections import Port, Secret, Section
 # Provider families whose activities can run on task queues of their own: the containment
 # families, whose credentials an operator may want on one host only.
 ROUTABLE_FAMILIES = ("keys", "endpoints", "models")
+SeverityName = Literal["info", "low", "medium", "high", "critical"]
+_CRITICAL_ONLY: list[SeverityName] = ["critical"]
 _ROUTE = re.compile(r"^(?P<family>[a-z_]+)(\.(?P<provider>[a-z0-9_]{1,60}))?$")
 
 
@@ -43,6 +45,14 @@ class TemporalSettings(Section):
         "own, `<task_queue>.<entry>`, served by `smokejumper worker --queues <entry>,...` "
         "on the host that holds their credentials. A provider's entry wins over its "
         "family's. Set the same list for the API and every worker.",
+    )
+    urgent_severities: list[SeverityName] = Field(
+        default_factory=lambda: _CRITICAL_ONLY.copy(),
+        description="Incidents of these severities run on the urgent task queue, "
+        "`<task_queue>.urgent`, which every `smokejumper worker` polls beside its own with "
+        "slots and a cache of its own: under a flood of other incidents their tasks never "
+        "wait for a slot that the flood holds. Set the same list for the API and every "
+        "worker; empty, every incident runs on `task_queue`.",
     )
     queue_check_seconds: float = Field(
         default=10.0,
@@ -106,6 +116,18 @@ class TemporalSettings(Section):
         description="Retired encryption keys, still used to decrypt payloads written before "
         "a rotation.",
     )
+
+    @property
+    def urgent_task_queue(self) -> str | None:
+        """The queue urgent incidents run on; None when none are urgent."""
+        return f"{self.task_queue}.urgent" if self.urgent_severities else None
+
+    def queue_for(self, severity: str) -> str:
+        """The task queue an incident of `severity` starts on."""
+        urgent = self.urgent_task_queue
+        return (
+            urgent if urgent is not None and severity in self.urgent_severities else self.task_queue
+        )
 
     @field_validator("encryption_key", "previous_encryption_keys")
     @classmethod

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smokejumper.private_files import private_database
 from smokejumper.store import audit_seal
 from smokejumper.store.audit_seal import AuditSeal
+from smokejumper.store.write_queue import WriteQueue
 
 # How SQLite waits for the disk on commit: FULL syncs the WAL on every commit, so what a
 # caller was told is stored (an alert's 202) survives a power loss; NORMAL syncs only at
@@ -81,16 +81,16 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
         audit_seal.install(self._sessions)
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if url.startswith("sqlite") else nullcontext()
-        )
+        self._writes = WriteQueue() if url.startswith("sqlite") else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error."""
-        # SQLite has one writer at a time: queue this process's writers on a lock rather
-        # than on SQLite's busy handler, which sleeps in growing steps under contention.
-        with self._write_lock, self._sessions() as session, session.begin():
+        # SQLite has one writer at a time: queue this process's writers (containment's
+        # first) rather than on SQLite's busy handler, which sleeps in growing steps under
+        # contention.
+        queued = self._writes.held() if self._writes is not None else nullcontext()
+        with queued, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager

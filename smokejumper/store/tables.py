@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -123,11 +125,22 @@ class AlertRow(Base):
     raw: Mapped[str] = mapped_column(Text)
     normalized: Mapped[dict[str, Any]] = mapped_column(JsonType)
     # Outbox: NULL until the workflow has been signalled; the scheduler retries the rest.
-    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Indexed only while NULL (ix_alerts_undispatched): marking an alert dispatched then
+    # removes it from a small index instead of moving it within one of every alert.
+    dispatched_at: Mapped[datetime | None]
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dispatch_error: Mapped[str | None] = mapped_column(Text)
     # When retention emptied `raw` (the body as received); `normalized` stays for the incident.
     raw_deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_alerts_undispatched",
+            "received_at",
+            sqlite_where=text("dispatched_at IS NULL"),
+            postgresql_where=text("dispatched_at IS NULL"),
+        ),
+    )
 
 
 class IntakeRequest(Base):

@@ -423,6 +423,19 @@ async def test_lifting_a_false_positive_leaves_what_another_open_incident_holds(
         assert check.status_code == 200 and check.json()["allowed"] is False, check.text
 
 
+async def contained_incident(running: Engine) -> dict[str, Any]:
+    """Send one alert and wait for its incident to be contained; the intake's answer."""
+    sent = await running.http.post("/api/v1/alerts", json=example(dedup_key=uuid.uuid4().hex))
+    first: dict[str, Any] = sent.json()
+
+    async def contained() -> bool:
+        detail = (await running.http.get(f"/api/v1/incidents/{first['incident_id']}")).json()
+        return bool(detail["status"] == "contained")
+
+    await eventually(contained)
+    return first
+
+
 async def test_a_lift_nobody_can_approve_still_closes_and_keeps_the_containment(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
 ) -> None:
@@ -432,15 +445,7 @@ async def test_a_lift_nobody_can_approve_still_closes_and_keeps_the_containment(
     target = temporal_env.client.service_client.config.target_host
     settings = make_settings(tmp_path, database_url, target)
     async with running_engine(settings, temporal_env.client) as running:
-        first = (
-            await running.http.post("/api/v1/alerts", json=example(dedup_key=uuid.uuid4().hex))
-        ).json()
-
-        async def contained() -> bool:
-            detail = (await running.http.get(f"/api/v1/incidents/{first['incident_id']}")).json()
-            return detail["status"] == "contained"
-
-        await eventually(contained)
+        first = await contained_incident(running)
         closed = await running.http.post(
             f"/api/v1/incidents/{first['incident_id']}/close", json={"lift_containment": True}
         )
@@ -458,3 +463,38 @@ async def test_a_lift_nobody_can_approve_still_closes_and_keeps_the_containment(
             "(approvers: group:incident-commanders); it stays in force"
         ]
         assert detail["status"] == "closed"
+
+
+async def test_two_closes_at_once_close_the_incident_once(
+    tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
+) -> None:
+    """Two responders press close together: one closes, the other hears it is already
+    closed (the second may be admitted in the same workflow task as the first, past the
+    validator, so the run itself refuses it), and the close is on the timeline once."""
+    target = temporal_env.client.service_client.config.target_host
+    settings = make_settings(tmp_path, database_url, target)
+    async with running_engine(settings, temporal_env.client) as running:
+        first = await contained_incident(running)
+        ref = first["incident_id"]
+        answers = await asyncio.gather(
+            *(
+                running.http.post(f"/api/v1/incidents/{ref}/close", json={"reason": reason})
+                for reason in ("done", "done too")
+            )
+        )
+        assert sorted(answer.status_code for answer in answers) == [200, 409], [
+            answer.text for answer in answers
+        ]
+        refused = next(answer for answer in answers if answer.status_code == 409)
+        # Refused by the run (admitted with the first close, or after it), or the run has
+        # already ended with the first close.
+        assert "already closed" in refused.text or "no running playbook" in refused.text
+        await ended(running.client, first["workflow_id"])
+        detail = (await running.http.get(f"/api/v1/incidents/{ref}")).json()
+        assert detail["status"] == "closed"
+        closes = [
+            e
+            for e in detail["timeline"]
+            if e["kind"] == "incident.status" and e["message"].split(":")[0].endswith("→ closed")
+        ]
+        assert len(closes) == 1, closes

@@ -32,3 +32,17 @@ def test_a_hand_edited_figure_is_found(tmp_path: Path, monkeypatch: pytest.Monke
     readme.write_text(text[:begin] + text[begin:].replace("| yes |", "| no |", 1))
     monkeypatch.setattr(table, "DOCUMENTS", (readme,))
     assert table.main(["--check"]) == 1
+
+
+def test_rows_measured_on_different_machines_each_name_theirs() -> None:
+    """A benchmark measured again on another machine does not lend the others its CPU."""
+    report = json.loads(table.RESULTS.read_text(encoding="utf-8"))
+    first, second = report["results"][0], report["results"][-1]
+    first["machine"] = {**report["machine"], "cpu": "First CPU"}
+    second["machine"] = {**report["machine"], "cpu": "Second CPU"}
+    report["results"] = [first, second]
+    footer = table.render(report).splitlines()[-1]
+    assert f"`{first['name']}` on 2 CPUs (First CPU)" in footer
+    assert f"`{second['name']}` on 2 CPUs (Second CPU)" in footer
+    report["results"] = [first]
+    assert "(First CPU)" in table.render(report).splitlines()[-1]

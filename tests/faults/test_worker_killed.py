@@ -75,6 +75,12 @@ async def test_killed_worker_mid_playbook_finishes_with_each_side_effect_once(
     kinds = [event["kind"] for event in events]
     assert "playbook.failed" not in kinds
     assert kinds.count("step.completed") == 3
+    # Each step's start (written beside its activity, by an activity of its own, and so
+    # retried by the second worker like the step) is on the timeline once, before its end.
+    for step in {event["step"] for event in events if event["kind"] == "step.completed"}:
+        own = [event["kind"] for event in events if event["step"] == step]
+        assert own.count("step.started") == 1, (step, own)
+        assert own.index("step.started") < own.index("step.completed"), (step, own)
     # The killed worker's step was attempted again within 30 s of being scheduled, by the
     # server's own clock (its history), not after a five-minute timeout.
     resumed = await resumed_after(temporal_env, accepted["workflow_id"])

@@ -86,3 +86,34 @@ async def test_marks_of_a_failed_transaction_are_made_later(migrated_store: Stor
 
     await eventually(written, within=10)  # on the confirmations' own timer
     await confirmations.close()
+
+
+async def test_marks_are_made_when_a_failed_batch_is_written_one_by_one(
+    migrated_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batched statements fail, so the batch is written again alert by alert, in a new
+    transaction: the marks it took are made there, once, and no others are taken."""
+    recorder = Recorder(migrated_store, timedelta(0))
+    confirmations = Confirmations(migrated_store)
+    first = _stored(recorder, 0)
+    confirmations.add(first.alert_id)
+
+    def fails(*_: object) -> list[Recorded]:
+        raise ValueError("a batched statement fails")
+
+    monkeypatch.setattr(recorder, "_record_many", fails)
+    marks = confirmations.taken_along()
+    calls: list[list[str]] = []
+
+    def make(session: Session) -> None:
+        marks.make(session)
+        calls.append(list(marks.ids))
+
+    stored = recorder.record_batch([_pending(1), _pending(2)], before=make)
+
+    assert all(isinstance(item, Recorded) for item in stored)
+    assert calls == [[first.alert_id], [first.alert_id]]
+    assert _dispatched(migrated_store) == {first.alert_id}
+    with migrated_store.session() as session:
+        assert len(session.scalars(select(AlertRow.id)).all()) == 3
+    await confirmations.close()

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cli.main import app as cli_app
 from tests.engine import terminate_workflows
+from tests.helpers import eventually
 from tests.observability.conftest import Engine, direct_injection, until_status
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
@@ -35,9 +36,23 @@ async def test_worker_serves_sdk_metrics_for_prometheus(
             closed = await http.post(f"/api/v1/incidents/{ref}/close", json={"reason": "test"})
             assert closed.status_code == 200, closed.text
             api_scrape = (await http.get("/metrics")).text
-        # Over plain HTTP, as Prometheus scrapes it.
+        # Over plain HTTP, as Prometheus scrapes it. The run completes a moment after the
+        # close's answer (in a workflow task of its own).
         async with httpx.AsyncClient() as scraper:
-            scrape = await scraper.get(engine.metrics_url)
+
+            async def completed() -> httpx.Response | None:
+                scraped = await scraper.get(engine.metrics_url)
+                labels = {
+                    "task_queue": engine.settings.temporal.task_queue,
+                    "workflow_type": "prompt-injection",
+                }
+                try:
+                    sample(scraped.text, "temporal_workflow_completed_total", labels)
+                except AssertionError:
+                    return None  # not completed yet: the counter has no sample
+                return scraped
+
+            scrape = await eventually(completed, within=15)
     finally:
         await terminate_workflows(temporal_env.client, workflow_ids)
     assert scrape.status_code == 200

@@ -359,3 +359,30 @@ async def test_a_rollback_runs_with_its_heartbeat_timeout(playbook_harness: Harn
     ]
     assert [s.heartbeat_timeout.ToTimedelta() for s in scheduled] == [ROLLBACK.heartbeat]
     assert scheduled[0].start_to_close_timeout.ToTimedelta() == ROLLBACK.timeout
+
+
+@pytest.mark.parametrize(
+    ("playbook", "alert", "told"),
+    [
+        (SensitiveDataLeakage, leak, "could not be classified"),
+        (PromptInjection, direct, "whether data left is not known"),
+    ],
+    ids=["sensitive-data-leakage", "prompt-injection"],
+)
+async def test_a_failed_classification_is_not_reported_as_nothing_leaked(
+    playbook_harness: HarnessFactory, playbook: type[Playbook], alert: Any, told: str
+) -> None:
+    """The classification step fails (an incident of 10,000 alerts once gave a result too
+    large for Temporal): what left is not known, and no one is told nothing did."""
+    fake = FakeProvider("assess_leak", failures={"assess_leak": REFUSED})
+    harness = await playbook_harness(playbook, providers=[fake], approvers=APPROVERS)
+    await harness.run(alert())
+    await harness.wait_for_pending("classify leak failed")
+    await harness.wait_for_timeline("leak.unclassified")
+    note = await harness.wait_for_timeline("notification")
+    assert told in note.message
+    messages = [item.message for item in harness.timeline()]
+    assert not [m for m in messages if "false positive" in m or "nothing sensitive" in m]
+    assert not [m for m in messages if "no data left" in m]
+    state = await harness.state()
+    assert state.status is not IncidentStatus.CONTAINED

@@ -116,10 +116,15 @@ async def test_a_matching_model_is_a_false_alarm_a_responder_confirms_and_closes
         for m in statuses
     ), statuses
     assert not any("contained" in m for m in statuses), statuses
-    # The run ends with the close: nothing waits on the incident any more.
+    # The run ends with the close (once the close's own entries are written, a moment
+    # after the status): nothing waits on the incident any more.
     handle = responder.engine.client.get_workflow_handle(detail["workflow_id"])
-    description = await handle.describe()
-    assert description.status is WorkflowExecutionStatus.COMPLETED
+
+    async def ended() -> bool:
+        description = await handle.describe()
+        return description.status is WorkflowExecutionStatus.COMPLETED
+
+    await eventually(ended, within=30)
     untouched(responder)
     assert "live" not in detail or not (detail.get("live") or {}).get("clocks")
     markdown = await responder.report(ref)

@@ -106,6 +106,14 @@ async def test_the_index_is_swept_reported_and_restored(
             return chroma.ids(collection) == {d.id for d in corpus()}
 
         await eventually(restored, within=60)
+
+        # The index is whole once the last batch is written back; the quarantine is empty
+        # once that batch is deleted from it, when the restore's row says it is done.
+        async def done() -> bool:
+            [row] = responder.actions("sweep_retrieval_index")
+            return row.status == "restored"
+
+        await eventually(done, within=60)
         assert chroma.ids(quarantine) == set()
         page = chroma.get(collection, ids=["poison-1"], include=["metadatas"])
         assert page["metadatas"] == [{"source": SOURCE, "page": 7}]

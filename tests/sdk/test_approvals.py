@@ -187,7 +187,7 @@ async def test_the_deciding_vote_is_written_just_after_the_step_it_releases(
 ) -> None:
     """The update answers once the vote is counted, in the workflow task that schedules the
     released step; the vote's timeline and audit entries are activities of the next task,
-    not store writes that the step waited for."""
+    and the step's start an activity beside it: none is a store write the step waited for."""
     client, queue, provider = running
     handle = await start_waiting_for(client, queue, store, "isolate")
     await handle.execute_update(UPDATE_DECIDE, vote("isolate", "alice"), result_type=VoteReceipt)
@@ -234,13 +234,25 @@ async def test_the_deciding_vote_is_written_just_after_the_step_it_releases(
         ]
 
     deciding_task = events[begun:ended]
-    assert scheduled(deciding_task) == [FAKE_ACTION.name]
-    assert not any(
-        event.HasField("marker_recorded_event_attributes")
-        and b"record_audit" in event.SerializeToString()
-        for event in deciding_task
-    )
+    # The released step and its `step.started` entry are scheduled together: no store
+    # write (a local activity, a marker in the history) held the task.
+    assert sorted(scheduled(deciding_task)) == sorted([FAKE_ACTION.name, "record_timeline_event"])
+    assert not any(event.HasField("marker_recorded_event_attributes") for event in deciding_task)
     assert {"record_timeline_event", "record_audit"} <= set(scheduled(events[ended:]))
+    # As the console shows it: the votes and the decision, then the step they released.
+    with store.session() as session:
+        shown = [
+            (e.kind, e.step)
+            for e in session.query(TimelineEvent).order_by(TimelineEvent.at, TimelineEvent.id)
+        ]
+    asked = shown.index(("approval.requested", "isolate"))
+    assert shown[asked + 1 : asked + 6] == [
+        ("approval.vote", "isolate"),
+        ("approval.vote", "isolate"),
+        ("approval.approved", "isolate"),
+        ("step.started", "isolate"),
+        ("step.completed", "isolate"),
+    ]
     await handle.terminate("test finished")
 
 

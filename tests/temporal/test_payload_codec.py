@@ -178,10 +178,15 @@ async def test_full_playbook_leaves_no_planted_data_in_the_temporal_history(
         assert closed.status_code == 200, closed.text
         assert keys.state(TITLE).status == "inactive"
 
+        # The run completes a moment after the close's answer, in a workflow task of its own.
+        async def completed() -> bool:
+            handle = temporal_env.client.get_workflow_handle(workflow_id)
+            described = await handle.describe()
+            return described.status == WorkflowExecutionStatus.COMPLETED
+
+        await eventually(completed, within=15)
         # Fetched the way the Temporal UI or `temporal workflow show` would: no codec.
         history = await temporal_env.client.get_workflow_handle(workflow_id).fetch_history()
-        described = await temporal_env.client.get_workflow_handle(workflow_id).describe()
-        assert described.status == WorkflowExecutionStatus.COMPLETED
         raw = raw_bytes(history)
         for planted in PLANTED:
             assert (planted.encode() in raw) is not encrypted, planted

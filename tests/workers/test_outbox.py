@@ -20,7 +20,7 @@ from tests.engine import serve_api
 from tests.helpers import free_port, make_settings
 from tests.test_end_to_end import example
 from workers.scheduler import Scheduler
-from workers.worker import build_worker
+from workers.worker import build_workers, running_workers
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -61,7 +61,7 @@ async def test_alert_accepted_during_outage_is_dispatched_later(
         )
         await scheduler.renew_lease()
         assert scheduler.leader
-        async with build_worker(temporal_env.client, up, store):
+        async with running_workers(build_workers(temporal_env.client, up, store)):
             await scheduler.dispatch_outbox()
             handle = temporal_env.client.get_workflow_handle(accepted["workflow_id"])
             description = await handle.describe()

@@ -237,6 +237,13 @@ async def test_opsgenie_webhook_needs_its_token(
     async with mirrored_engine(tmp_path, database_url, temporal_env, tools) as engine:
         incident = await _opened(engine)
         ref = incident.ref
+        assert ref is not None
+
+        # Opsgenie calls back about an alert it holds: the mirror's copy is there first.
+        async def mirrored() -> bool:
+            return tools.opsgenie.status(ref) == "open"
+
+        await eventually(mirrored, within=20)
         payload = {
             "action": "Close",
             "alert": {"alertId": "8418d193-2dab-4490", "alias": ref, "username": "sam@x.com"},

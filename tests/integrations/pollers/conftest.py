@@ -22,7 +22,7 @@ from smokejumper.store.leases import SCHEDULER_LEASE, release
 from smokejumper.store.tables import AlertRow, DeadLetter, Incident, TimelineEvent
 from tests.helpers import eventually, isolate_aws, make_settings
 from workers.scheduler import Scheduler
-from workers.worker import build_worker
+from workers.worker import build_workers, running_workers
 
 
 @dataclass
@@ -110,7 +110,7 @@ async def harness(
         temporal={"task_queue": task_queue},
     )
     harness = Harness(tmp_path, database_url, temporal_env, migrated_store, task_queue)
-    async with build_worker(temporal_env.client, settings, migrated_store):
+    async with running_workers(build_workers(temporal_env.client, settings, migrated_store)):
         yield harness
         for scheduler in harness.started:
             await scheduler.close()

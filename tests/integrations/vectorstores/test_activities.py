@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.retrieval import RetrievalActivities
+from integrations.vectorstores.base import StoredDocument
 from smokejumper.config import Settings, load_settings
 from smokejumper.domain.containment import ActionResult
 from smokejumper.domain.retrieval import RetrievalPlan, RetrievalQuery, RetrievalSweep
@@ -134,6 +136,70 @@ async def test_the_server_going_away_mid_sweep_is_finished_by_the_retry_not_redo
         assert page["metadatas"] == [{"source": "crawler"}]
     finally:
         proxy.close()
+
+
+async def test_an_index_changing_under_the_sweeps_read_is_still_swept_whole(
+    migrated_store: Store, chroma_server: str, chroma: ChromaAdmin, tmp_path: Path, incident_id: int
+) -> None:
+    """Chroma pages by offset: documents leaving the front of the index while it is read
+    (here, an earlier attempt's delete the server finished late) shift the next page past
+    documents never seen. The sweep looks again once it has moved its plan."""
+    name = chroma.name()
+    chroma.create(name, source(PAGES))
+    activities = RetrievalActivities(
+        migrated_store, settings_for(tmp_path, chroma_server, name, batch_size=20)
+    )
+    store = activities.stores.get(APP)
+    read = store.scan
+    gone: list[str] = []
+
+    def scan(collection: str, **query: Any) -> Iterator[list[StoredDocument]]:
+        for page in read(collection, **query):
+            yield page
+            if collection == name and not gone:
+                # The named document stays: it is what the next look starts from.
+                gone.extend(d.id for d in page if d.id != "poison")
+                chroma.delete(name, gone)
+
+    cast(Any, store).scan = scan
+    done = await run(activities.sweep_retrieval_index, sweep(incident_id))
+    assert len(gone) == 19
+    assert (done.status, done.verified) == ("completed", True)
+    assert chroma.ids(name) == {"elsewhere"}
+    assert chroma.count(f"{name}-quarantine") == PAGES + 1 - len(gone)
+
+
+async def test_documents_the_source_adds_during_the_sweep_are_swept_and_counted(
+    migrated_store: Store, chroma_server: str, chroma: ChromaAdmin, tmp_path: Path, incident_id: int
+) -> None:
+    """The crawler that served the injection is still ingesting while the sweep moves its
+    documents: what it added is found by the next look, moved, and in the counts."""
+    name = chroma.name()
+    chroma.create(name, source(PAGES))
+    activities = RetrievalActivities(
+        migrated_store, settings_for(tmp_path, chroma_server, name, batch_size=20)
+    )
+    store = activities.stores.get(APP)
+    move = store.move
+    late = [
+        Doc(f"late-{i:03d}", f"Late page {i}.", direction(5000 + i), {"source": "crawler"})
+        for i in range(20)
+    ]
+
+    def moving(source_name: str, target: str, ids: Sequence[str], **options: Any) -> int:
+        moved = move(source_name, target, ids, **options)
+        if not added:
+            added.append(True)
+            chroma.add(name, late)
+        return moved
+
+    added: list[bool] = []
+    cast(Any, store).move = moving
+    done = await run(activities.sweep_retrieval_index, sweep(incident_id))
+    assert (done.status, done.verified) == ("completed", True)
+    assert chroma.ids(name) == {"elsewhere"}
+    assert chroma.count(f"{name}-quarantine") == PAGES + 1 + len(late)
+    assert done.after["quarantined"] == PAGES + 1 + len(late)
 
 
 async def test_a_collection_that_does_not_exist_fails_at_once(

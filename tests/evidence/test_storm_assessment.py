@@ -1,0 +1,91 @@
+"""An incident of hundreds of alerts is assessed: every alert's prompt and response is kept
+as evidence, repeated content is stored once, and the assessment the playbook receives
+names a bounded number of pieces (those with findings first) and counts the rest, so it
+fits in a Temporal payload however large the storm (10,000 alerts once gave a 2.7 MB
+result, over the server's 2 MB limit)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import ActivityEnvironment
+
+from activities.assessment import AssessmentActivities
+from smokejumper.config import load_settings
+from smokejumper.domain.alerts import Alert
+from smokejumper.domain.fingerprint import fingerprint
+from smokejumper.domain.response import EVIDENCE_LISTED, KeptEvidence, LeakAssessment
+from smokejumper.domain.routing import Router
+from smokejumper.intake.recorder import Pending, Recorded, Recorder
+from smokejumper.store.db import Store
+from smokejumper.store.tables import EvidenceItem
+
+ALERTS = 300
+
+
+def _storm(store: Store) -> int:
+    router = Router([], "sensitive-data-leakage")
+    batch = []
+    for n in range(ALERTS):
+        # Every third response leaks an address; the prompts repeat one another.
+        response = f"the owner is user{n}@example.org" if n % 3 == 0 else f"no data, turn {n}"
+        alert = Alert.model_validate(
+            {
+                "source": "dlp",
+                "kind": "data_leakage",
+                "severity": "high",
+                "title": "customer data in output",
+                "principal": {"user": "storm-user"},
+                "evidence": {"prompt": f"who owns account {n % 5}?", "response": response},
+            }
+        )
+        batch.append(
+            Pending(alert, alert.model_dump_json(), fingerprint(alert), router.route(alert), None)
+        )
+    recorded = Recorder(store, timedelta(0)).record_batch(batch)
+    assert isinstance(recorded[0], Recorded)
+    return recorded[0].start.incident_id
+
+
+async def test_a_storm_is_kept_whole_and_the_result_stays_small(
+    migrated_store: Store, tmp_path: Path
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    incident_id = _storm(migrated_store)
+
+    result: LeakAssessment = await ActivityEnvironment().run(
+        AssessmentActivities(migrated_store, settings).assess_leak, incident_id
+    )
+
+    assert result.evidence_count == 2 * ALERTS
+    assert len(result.evidence) == EVIDENCE_LISTED
+    # The 100 leaking responses come first.
+    assert all(piece.findings == ["email"] for piece in result.evidence)
+    assert "personal_data" in result.categories
+    with migrated_store.session() as session:
+        kept = session.scalar(
+            select(func.count())
+            .select_from(EvidenceItem)
+            .where(EvidenceItem.incident_id == incident_id)
+        )
+    assert kept == 2 * ALERTS
+    # Repeated content is one object: 5 distinct prompts, 300 distinct responses.
+    objects = [
+        path for path in (tmp_path / "data").rglob("*") if path.is_file() and len(path.name) == 64
+    ]
+    assert len(objects) == 5 + ALERTS
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([result])
+    assert len(payload.data) < 64 * 1024
+
+
+def test_a_result_recorded_before_the_count_counts_what_it_lists() -> None:
+    """Histories hold assessments that listed every piece and had no count."""
+    listed = [KeptEvidence(name=f"alert-{n}-response", sha256="0" * 64) for n in range(3)]
+    old = LeakAssessment.model_validate(
+        {"incident_id": 1, "evidence": [piece.model_dump() for piece in listed]}
+    )
+    assert old.evidence_count == 3
+    assert LeakAssessment(incident_id=1).evidence_count == 0

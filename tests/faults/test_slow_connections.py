@@ -12,7 +12,8 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,18 +83,32 @@ async def test_healthz_and_intake_answer_under_slow_connections(
         # Every slow client got in at least once: the server took them all, evicting some.
         assert ready.strip() == f"connected {SLOW_CLIENTS}", ready
         answered: list[int] = []
+        dropped: list[str] = []
         async with httpx.AsyncClient(base_url=engine.base_url, timeout=10) as client:
             guard = {"Authorization": f"Bearer {GUARD_TOKEN}"}
+
+            async def once(send: Callable[[], Awaitable[httpx.Response]]) -> int:
+                # The crowd reconnects thousands of times a second, each new connection
+                # evicting the oldest still without a request head, so a fresh connection
+                # can be evicted before the server has read its head (this client shares the
+                # API's event loop). Such a drop happens before the request is handled, so
+                # sending again is safe, as any client does; a drop mid-request is not.
+                for _ in range(3):
+                    try:
+                        return (await send()).status_code
+                    except (httpx.ReadError, httpx.RemoteProtocolError) as dropped_by:
+                        dropped.append(type(dropped_by).__name__)
+                raise AssertionError(f"dropped three times running: {dropped}")
+
             for n in range(10):
-                answered.append((await client.get("/healthz")).status_code)
-                sent = await client.post(
-                    "/api/v1/alerts/guard",
-                    json=example(source="guard", dedup_key=f"slow-{n}"),
-                    headers=guard,
-                )
-                answered.append(sent.status_code)
+                answered.append(await once(lambda: client.get("/healthz")))
+                alert = example(source="guard", dedup_key=f"slow-{n}")
+                post = partial(client.post, "/api/v1/alerts/guard", json=alert, headers=guard)
+                answered.append(await once(post))
                 await asyncio.sleep(0.5)
         assert answered == [200, 202] * 10
+        # An evicted fresh connection is rare: most requests get through the first time.
+        assert len(dropped) <= 5, dropped
         assert crowd.poll() is None, "the crowd gave up: it did not hold its connections"
     finally:
         crowd.kill()

@@ -53,8 +53,12 @@ $(LITELLM):
 	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LITELLM_VENV)/bin/pip install --quiet 'litellm[proxy]==1.108.0'
 
+# Test processes: each has its own Temporal dev server and service fixtures, and every
+# test its own database, so they do not meet.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP) $(CHROMIUM) $(LITELLM)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 

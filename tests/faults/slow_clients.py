@@ -2,7 +2,8 @@
 test_slow_connections.py): each holds a connection open by sending a request head one header
 a second, and connects again a second after the server drops it. Prints `connected <n>` once
 every client has connected at least once, or `started <m> of <n>` if the server let fewer in
-within 20 s of the crowd's start."""
+within 90 s of the crowd's start (a busy
+machine needs a good part of that to open 10,000 sockets)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ async def client(host: str, port: int, connected: asyncio.Event, started: list[i
 async def main(host: str, port: int, count: int) -> None:
     connected = asyncio.Event()
     started = [0, count]
-    ready = asyncio.create_task(asyncio.wait_for(connected.wait(), timeout=20))
+    ready = asyncio.create_task(asyncio.wait_for(connected.wait(), timeout=90))
     tasks = []
     for n in range(count):
         tasks.append(asyncio.create_task(client(host, port, connected, started)))

@@ -88,6 +88,15 @@ async def serve_api(settings: Settings, store: Store) -> AsyncIterator[None]:
         await task
 
 
+def operator_client(settings: Settings) -> httpx.AsyncClient:
+    """An HTTP client of the API at `settings.api_url`, holding the operator's token."""
+    return httpx.AsyncClient(
+        base_url=settings.api_url,
+        timeout=30,
+        headers={"authorization": f"Bearer {operator_token(settings)}"},
+    )
+
+
 @asynccontextmanager
 async def running_engine(
     settings: Settings,
@@ -107,14 +116,7 @@ async def running_engine(
             if main_queue or worker.task_queue != settings.temporal.task_queue
         ]
         async with running_workers(workers):
-            async with (
-                serve_api(settings, store),
-                httpx.AsyncClient(
-                    base_url=settings.api_url,
-                    timeout=30,
-                    headers={"authorization": f"Bearer {operator_token(settings)}"},
-                ) as http,
-            ):
+            async with serve_api(settings, store), operator_client(settings) as http:
                 yield Engine(settings=settings, store=store, client=client, http=http)
         # After the API has stopped: it delivers duplicates still waiting on the way out.
         await _terminate_incident_workflows(store, client)

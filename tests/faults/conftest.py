@@ -18,13 +18,12 @@ import httpx
 
 from integrations.evidence.checkpoints import head_checkpoints
 from smokejumper.config import Settings
-from smokejumper.security.operator import operator_token
 from smokejumper.settings.temporal import TemporalSettings
 from smokejumper.store.db import Store
 from smokejumper.store.migrate import upgrade
 from smokejumper.store.open import open_store
 from smokejumper.temporal.devserver import dev_server_command, wait_until_serving
-from tests.engine import serve_api
+from tests.engine import operator_client, serve_api
 from tests.helpers import eventually, free_port
 from tests.integrations.keys.conftest import Iam, iam, moto_recording  # noqa: F401
 
@@ -130,14 +129,7 @@ async def api_only(settings: Settings) -> AsyncIterator[Api]:
     upgrade(settings.effective_database_url)
     store = open_store(settings, head_checkpoints(settings))
     try:
-        async with (
-            serve_api(settings, store),
-            httpx.AsyncClient(
-                base_url=settings.api_url,
-                timeout=30,
-                headers={"authorization": f"Bearer {operator_token(settings)}"},
-            ) as http,
-        ):
+        async with serve_api(settings, store), operator_client(settings) as http:
             yield Api(settings, store, http)
     finally:
         store.dispose()

@@ -30,6 +30,9 @@ from tests.chroma import chroma, chroma_server  # noqa: F401  (fixtures: a real 
 from tests.helpers import free_port
 from tests.migrated import migrated
 
+# A worker process that dies mid-test says why, and its test runs once more.
+pytest_plugins = ["tests.worker_crashes"]
+
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 # The audit key of stores tests open themselves; processes read theirs from settings.
 TEST_AUDIT_SEAL = AuditSeal(b"k" * 32)

@@ -38,6 +38,12 @@ PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 TEST_AUDIT_SEAL = AuditSeal(b"k" * 32)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: in parallel runs a long test started last would end the run alone
+    while the other processes wait."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer's SMOKEJUMPER_* variables or ./smokejumper.toml leak into a test."""

@@ -98,6 +98,7 @@ class SyncIntake:
         return self.loop.run_until_complete(send())
 
 
+@pytest.mark.slow
 def test_malformed_bodies_get_4xx_and_are_all_dead_lettered(
     client: tuple[SyncIntake, Store],
 ) -> None:

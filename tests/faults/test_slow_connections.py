@@ -56,6 +56,7 @@ def few_descriptors() -> Iterator[tuple[int, int]]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.slow
 async def test_healthz_and_intake_answer_under_slow_connections(
     engine: Engine, few_descriptors: tuple[int, int]
 ) -> None:

@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
@@ -40,6 +41,7 @@ def on_disk(path: Path, section: str, name: str) -> dict[str, object]:
     return record
 
 
+@pytest.mark.slow
 async def test_killed_worker_mid_playbook_finishes_with_each_side_effect_once(
     tmp_path: Path, sqlite_url: str, temporal_env: WorkflowEnvironment, iam: Iam
 ) -> None:

@@ -113,6 +113,7 @@ def api_schema(api_url: str) -> OpenApiSchema:
     return schema
 
 
+@pytest.mark.slow
 def test_every_endpoint_answers_within_its_schema(api_schema: OpenApiSchema) -> None:
     failures: dict[str, str] = {}
     operations = 0

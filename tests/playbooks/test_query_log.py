@@ -108,6 +108,7 @@ async def test_the_window_is_kept_before_the_throttle_and_again_before_the_block
     assert "query-log-before-block" in markdown and SECRET not in markdown
 
 
+@pytest.mark.slow
 async def test_an_s3_prefix_and_a_log_that_cannot_be_read(
     tmp_path: Path,
     database_url: str,

@@ -91,6 +91,7 @@ async def settle(engine: Engine, refs: list[str]) -> None:
     await eventually(quiet, within=90, interval=1.0)
 
 
+@pytest.mark.slow
 async def test_no_planted_value_reaches_any_surface(
     tmp_path: Path, sqlite_url: str, dev_server: TemporalSettings, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -93,6 +93,7 @@ async def _health(responder: Responder) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.slow
 async def test_a_routed_step_waits_for_its_worker_and_runs_once_it_starts(
     tmp_path: Path, database_url: str, temporal_env: WorkflowEnvironment
 ) -> None:

@@ -155,6 +155,7 @@ def test_one_incidents_restore_leaves_anothers_quarantine(make_index: Any) -> No
     assert index.ids(config.quarantine) == CARRYING
 
 
+@pytest.mark.slow
 def test_ten_thousand_documents_of_one_source(chroma_server: str, chroma: ChromaAdmin) -> None:
     bulk = [
         Doc(

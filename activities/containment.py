@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from temporalio.exceptions import ApplicationError
 
 from activities.actions import ISOLATE, ActionRows, Applied, Attempt, in_thread
 from integrations.endpoints.base import ISOLATED, EndpointNotFound, EndpointState
@@ -16,8 +17,22 @@ from integrations.keys.base import KeyNotFound, KeyState
 from integrations.keys.registry import KeyProviders
 from smokejumper.config import Settings
 from smokejumper.contracts.endpoints import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
-from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
-from smokejumper.domain.containment import ActionResult, EndpointAction, KeyAction, KeyStatus
+from smokejumper.contracts.keys import (
+    RESTORE_KEY,
+    RESTORE_KEYS,
+    REVOKE_KEY,
+    REVOKE_KEYS,
+    revoke_step,
+)
+from smokejumper.domain.containment import (
+    ActionResult,
+    EndpointAction,
+    KeyAction,
+    KeysAction,
+    KeysResult,
+    KeyStatus,
+)
+from smokejumper.masking import mask
 from smokejumper.store.db import Store
 
 REVOKE = "revoke_key"
@@ -74,6 +89,40 @@ class ContainmentActivities(ActionRows):
 
         return self._apply(REVOKE, action, action.key_id, revoke)
 
+    @REVOKE_KEYS.implementation
+    async def revoke_keys(self, batch: KeysAction) -> KeysResult:
+        """Disable each key of the batch at its provider, each once per business key."""
+        return await in_thread(self._each, batch, "revoke_key", self._revoke)
+
+    def _each(
+        self, batch: KeysAction, action: str, apply: Callable[[KeyAction], ActionResult]
+    ) -> KeysResult:
+        """`apply` to every key of the batch, each under its own step's business key; one
+        key failing does not stop the others. Raises, once all were tried, when any
+        failed: the step is retried (the done ones are found done), then handed to people."""
+        result = KeysResult(incident_id=batch.incident_id, provider=batch.provider, action=action)
+        failed: dict[str, ApplicationError] = {}
+        for each in batch.each(revoke_step):
+            try:
+                done = apply(each)
+            except ApplicationError as exc:
+                failed[mask(each.key_id)] = exc
+                continue
+            result.done += 1
+            if done.verified is False:
+                result.unverified.append(mask(each.key_id))
+        if failed:
+            reasons = "; ".join(f"{key}: {exc.message}" for key, exc in list(failed.items())[:5])
+            more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+            raise ApplicationError(
+                f"{len(failed)} of {len(batch.key_ids)} keys not done: {reasons}{more}",
+                type="BatchIncomplete",
+                # Worth another attempt unless no key's failure is.
+                non_retryable=all(exc.non_retryable for exc in failed.values()),
+            )
+        result.verified = not result.unverified
+        return result
+
     # -- isolate --------------------------------------------------------------------------
 
     @ISOLATE_ENDPOINT.implementation
@@ -118,6 +167,11 @@ class ContainmentActivities(ActionRows):
             "revoked; issue a new key instead",
             restore,
         )
+
+    @RESTORE_KEYS.implementation
+    async def restore_keys(self, batch: KeysAction) -> KeysResult:
+        """Put each key of the batch back as its revocation recorded it before."""
+        return await in_thread(self._each, batch, "restore_key", self._restore_key)
 
     @RESTORE_ENDPOINT.implementation
     async def restore_endpoint(self, action: EndpointAction) -> ActionResult:

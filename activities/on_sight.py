@@ -17,7 +17,12 @@ from activities.actions import on_containment_thread
 from activities.assessment import AssessmentActivities
 from activities.containment import ContainmentActivities
 from smokejumper.config import Settings
-from smokejumper.contracts.keys import REVOKE_KEY, REVOKE_LEAKED_KEYS, revoke_step
+from smokejumper.contracts.keys import (
+    KEYS_ONE_BY_ONE,
+    REVOKE_KEY,
+    REVOKE_LEAKED_KEYS,
+    revoke_step,
+)
 from smokejumper.domain.containment import KeyAction, RevokedOnSight
 from smokejumper.masking import mask
 from smokejumper.temporal.queues import route_of
@@ -42,7 +47,11 @@ class OnSightActivities:
 
     def _revoke_all(self, incident_id: int) -> RevokedOnSight:
         result = RevokedOnSight(incident_id=incident_id)
-        for key in self.assessment.leaked_keys(incident_id):
+        keys = self.assessment.leaked_keys(incident_id)
+        # The ones the playbook revokes a step each; it batches the rest, and a first look
+        # at thousands would outlast this activity's few seconds.
+        result.left_over = max(0, len(keys) - KEYS_ONE_BY_ONE)
+        for key in keys[:KEYS_ONE_BY_ONE]:
             name = mask(key.key_id)
             route = route_of(self.settings.temporal, REVOKE_KEY.name, key.provider)
             if route is not None:

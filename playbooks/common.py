@@ -17,9 +17,12 @@ from smokejumper.sdk import (
     BLOCK_PRINCIPAL,
     INCIDENT_CONTEXT,
     INVENTORY_CONTEXT,
+    KEYS_IN_A_BATCH,
+    KEYS_ONE_BY_ONE,
     NOTIFY_SUPPLIERS,
     RECORD_REPORT,
     REVOKE_KEY,
+    REVOKE_KEYS,
     ClockBasis,
     ClockKind,
     ComponentRef,
@@ -31,15 +34,32 @@ from smokejumper.sdk import (
     InventoryQuery,
     KeyAction,
     KeyRef,
+    KeysAction,
     LeakAssessment,
     OnFailure,
     Playbook,
     PrincipalAction,
     Severity,
     SupplierNotice,
+    batch_step,
     failure_message,
     revoke_step,
 )
+
+# Past KEYS_ONE_BY_ONE keys, a leak's keys are revoked a batch per step (runs recorded before
+# revoked every key in a step of its own).
+KEYS_IN_BATCHES_PATCH = "keys-in-batches"
+
+# Keys a message to people names: a leak of thousands is a count past these, not a wall.
+KEYS_NAMED = 20
+
+
+def named_keys(masked: list[str]) -> str:
+    """Masked key ids for a message: the first KEYS_NAMED, and how many more."""
+    shown = ", ".join(masked[:KEYS_NAMED]) or "none"
+    more = len(masked) - KEYS_NAMED
+    return shown + (f" and {more} more" if more > 0 else "")
+
 
 # Approver groups the built-in playbooks ask (configure them under [approvers]).
 SECURITY_ONCALL = "group:security-oncall"
@@ -147,7 +167,29 @@ class GenAIPlaybook(Playbook):
     async def revoke(self, incident: IncidentStart, keys: list[KeyRef], why: str) -> list[str]:
         """Revoke each key at once (containment first) and check it took; returns the
         masked ids of keys whose revocation could not be verified yet (the SDK re-checks
-        them, and hands a failed revocation to people)."""
+        them, and hands a failed revocation to people). Past KEYS_ONE_BY_ONE keys, the
+        rest are revoked in batches: a step per batch of a provider's keys."""
+        one_by_one, batched = keys, []
+        if len(keys) > KEYS_ONE_BY_ONE and workflow.patched(KEYS_IN_BATCHES_PATCH):
+            one_by_one, batched = keys[:KEYS_ONE_BY_ONE], keys[KEYS_ONE_BY_ONE:]
+        unverified = await self._revoke_each(incident, one_by_one)
+        providers = sorted({key.provider for key in batched})
+        place = len(one_by_one) + 1
+        for provider in providers:
+            ids = [key.key_id for key in batched if key.provider == provider]
+            for start in range(0, len(ids), KEYS_IN_A_BATCH):
+                chunk = ids[start : start + KEYS_IN_A_BATCH]
+                name = batch_step(chunk, place, len(keys))
+                place += len(chunk)
+                batch = KeysAction(
+                    incident_id=incident.incident_id, step=name, provider=provider, key_ids=chunk
+                )
+                result = await self.step(name, REVOKE_KEYS, batch)
+                if result is not None:
+                    unverified += result.unverified
+        return unverified
+
+    async def _revoke_each(self, incident: IncidentStart, keys: list[KeyRef]) -> list[str]:
         unverified: list[str] = []
         for key in keys:
             # The action carries the real id; the name, which viewers read, masks it. The

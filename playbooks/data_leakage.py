@@ -38,7 +38,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from playbooks.common import CREDENTIALS, PERSONAL_DATA, SECURITY_ONCALL, GenAIPlaybook
+from playbooks.common import (
+    CREDENTIALS,
+    PERSONAL_DATA,
+    SECURITY_ONCALL,
+    GenAIPlaybook,
+    named_keys,
+)
 from smokejumper.masking import mask
 from smokejumper.sdk import (
     MEMORY_PURGE_PLAN,
@@ -136,11 +142,13 @@ class SensitiveDataLeakage(GenAIPlaybook):
         elif seen is not None and (seen.revoked or seen.left):
             revoked = ", ".join(mask(r.key_id) for r in seen.revoked) or "none"
             left = "; ".join(f"{key}: {why}" for key, why in seen.left.items())
+            over = seen.left_over
             await self.record(
                 "containment.on_sight",
                 f"Revoked on sight, before the evidence was captured: {revoked}"
-                + (f"; left to the revoke steps: {left}" if left else ""),
-                data={"revoked": len(seen.revoked), "left": len(seen.left)},
+                + (f"; left to the revoke steps: {left}" if left else "")
+                + (f"; {over} more keys left to the revoke steps" if over else ""),
+                data={"revoked": len(seen.revoked), "left": len(seen.left) + over},
             )
 
     async def respond(self, incident: IncidentStart) -> None:
@@ -184,8 +192,8 @@ class SensitiveDataLeakage(GenAIPlaybook):
             f"{incident.ref}: {', '.join(leak.categories)} leaked through "
             f"{context.application or context.endpoint or 'a model'} "
             f"({', '.join(leak.kinds)}). Keys revoked: "
-            f"{', '.join(mask(k.key_id) for k in leak.keys) or 'none'}"
-            + (f"; NOT confirmed revoked: {', '.join(unverified)}" if unverified else "")
+            f"{named_keys([mask(k.key_id) for k in leak.keys])}"
+            + (f"; NOT confirmed revoked: {named_keys(unverified)}" if unverified else "")
             + ".",
         )
         purging = workflow.patched(MEMORY_PURGE_PATCH)

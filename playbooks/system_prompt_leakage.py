@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from playbooks.common import SECURITY_ONCALL, GenAIPlaybook
+from playbooks.common import SECURITY_ONCALL, GenAIPlaybook, named_keys
 from smokejumper.domain.prompts import unnamed_credentials
 from smokejumper.masking import mask
 from smokejumper.sdk import (
@@ -206,8 +206,8 @@ class SystemPromptLeakage(GenAIPlaybook):
         return (
             f"{incident.ref}: {what} leaked through model output"
             + (" (confirmed by canary)" if confirmed else "")
-            + f". Keys revoked: {', '.join(mask(k.key_id) for k in keys) or 'none'}"
-            + (f"; NOT confirmed revoked: {', '.join(unverified)}" if unverified else "")
+            + f". Keys revoked: {named_keys([mask(k.key_id) for k in keys])}"
+            + (f"; NOT confirmed revoked: {named_keys(unverified)}" if unverified else "")
             + (f"; credentials to rotate by hand: {', '.join(unnamed)}" if unnamed else "")
             + "."
         )

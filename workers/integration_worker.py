@@ -75,7 +75,12 @@ def family_activities(family: str, store: Store, settings: Settings) -> list[Cal
         return [models.rollback_model, models.restore_model]
     containment = ContainmentActivities(store, settings)
     if family == "keys":
-        return [containment.revoke_key, containment.restore_key]
+        return [
+            containment.revoke_key,
+            containment.restore_key,
+            containment.revoke_keys,
+            containment.restore_keys,
+        ]
     return [containment.isolate_endpoint, containment.restore_endpoint]
 
 

@@ -95,6 +95,8 @@ def activities_for(store: Store, settings: Settings | None = None) -> list[Calla
         CaseWorkActivities(store, settings or Settings()).assign_responders,
         containment.revoke_key,
         containment.restore_key,
+        containment.revoke_keys,
+        containment.restore_keys,
         EvidenceActivities(store, settings or Settings()).capture_evidence,
         containment.isolate_endpoint,
         containment.restore_endpoint,

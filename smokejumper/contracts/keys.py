@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from smokejumper.contracts.base import Contract, RetryClass
+from smokejumper.contracts.base import CONTAINMENT, Contract, Rehearsal, RetryClass
 from smokejumper.contracts.rehearsals import rehearsed_action
-from smokejumper.domain.containment import ActionResult, KeyAction, RevokedOnSight
+from smokejumper.domain.containment import (
+    ActionResult,
+    KeyAction,
+    KeysAction,
+    KeysResult,
+    RevokedOnSight,
+)
 from smokejumper.masking import mask
+
+# A leak's keys up to this many are revoked a step each (and on sight); the rest in batches
+# of KEYS_IN_A_BATCH, a step per batch. A step costs the run about eight history events:
+# thousands of keys (a dumped credentials file, or output stuffed with key-shaped strings)
+# one step each would pass Temporal's limit of a run's history, and the run would end
+# with most keys still live.
+KEYS_ONE_BY_ONE = 20
+KEYS_IN_A_BATCH = 100
 
 RESTORE_KEY = Contract(
     "restore_key",
@@ -25,6 +40,45 @@ REVOKE_KEY = Contract(
     undo=RESTORE_KEY,
     rehearse=rehearsed_action("revoke_key"),
     description="Disable the key at its provider and check that it took.",
+)
+
+# A batch calls its provider for each key in turn: the containment policy, with the time a
+# hundred keys take, and a heartbeat per key so a killed worker's batch is taken over soon.
+CONTAINMENT_BATCH = RetryClass(
+    "containment batch", CONTAINMENT.policy, timedelta(minutes=10), timedelta(seconds=60)
+)
+
+
+def _rehearsed_keys(action: str) -> Callable[[KeysAction, Rehearsal], KeysResult]:
+    def answer(keys: KeysAction, _: Rehearsal) -> KeysResult:
+        return KeysResult(
+            incident_id=keys.incident_id,
+            provider=keys.provider,
+            action=action,
+            done=len(keys.key_ids),
+            verified=True,
+        )
+
+    return answer
+
+
+RESTORE_KEYS = Contract(
+    "restore_keys",
+    KeysAction,
+    KeysResult,
+    retry=CONTAINMENT_BATCH,
+    rehearse=_rehearsed_keys("restore_key"),
+    description="Put each key of a batch back as its revocation recorded it before.",
+)
+REVOKE_KEYS = Contract(
+    "revoke_keys",
+    KeysAction,
+    KeysResult,
+    undo=RESTORE_KEYS,
+    retry=CONTAINMENT_BATCH,
+    rehearse=_rehearsed_keys("revoke_key"),
+    description="Disable each key of a batch at its provider and check that it took; fails "
+    "(and is retried, then handed to people) when any key could not be revoked.",
 )
 
 # One attempt, as a local activity in the run's first workflow task: the revoke steps that
@@ -48,3 +102,16 @@ def revoke_step(key_id: str) -> str:
     report, which viewers read, so a key id shaped like a credential is masked
     (`AKIA…7Q2Z`); an inventory name (`key-support-web`) is not."""
     return f"revoke key {mask(key_id)}"
+
+
+def batch_step(keys: list[str], first: int, total: int) -> str:
+    """The name of the step that revokes a batch of a leak's keys: their places among all
+    of them (sorted) and the first and last masked, e.g. `revoke keys 21-120 of 4000
+    (AKIA…7Q2Z to AKIA…QQ01)`."""
+    last = first + len(keys) - 1
+    return f"revoke keys {first}-{last} of {total} ({_short(keys[0])} to {_short(keys[-1])})"
+
+
+def _short(key_id: str) -> str:
+    masked = mask(key_id)
+    return masked if len(masked) <= 24 else masked[:23] + "…"

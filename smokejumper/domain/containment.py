@@ -3,6 +3,7 @@ models, blocking principals, input-filter rules, quarantining documents, and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -30,6 +31,43 @@ class KeyAction(BaseModel):
     @property
     def business_key(self) -> str:
         return f"{self.incident_id}:revoke_key:{self.provider}:{self.key_id}"
+
+
+class KeysAction(BaseModel):
+    """Revoke or restore many keys of one provider in one activity: the keys of a leak past
+    the ones revoked a step each. Each key is still its own action, under the same business
+    key (and step name) as `KeyAction`'s, so a key revoked on sight or by an earlier
+    attempt is found done, not revoked again."""
+
+    incident_id: int
+    step: str | None = Field(default=None, max_length=100)
+    provider: str = Field(min_length=1, max_length=60)
+    key_ids: list[str] = Field(min_length=1, max_length=1000)
+
+    def each(self, step: Callable[[str], str]) -> list[KeyAction]:
+        """One `KeyAction` per key, named by `step` (the name its own revoke step has)."""
+        return [
+            KeyAction(
+                incident_id=self.incident_id,
+                step=step(key_id),
+                provider=self.provider,
+                key_id=key_id,
+            )
+            for key_id in self.key_ids
+        ]
+
+
+class KeysResult(BaseModel):
+    """What a `KeysAction` did: counts, and the masked ids of the keys whose provider does
+    not confirm the change yet. `verified` is False while any is unconfirmed (the SDK then
+    re-checks the whole batch, which only looks at those keys again)."""
+
+    incident_id: int
+    provider: str
+    action: str
+    done: int = 0
+    unverified: list[str] = Field(default_factory=list)
+    verified: bool | None = None
 
 
 class EndpointAction(BaseModel):
@@ -163,3 +201,5 @@ class RevokedOnSight(BaseModel):
     incident_id: int
     revoked: list[ActionResult] = Field(default_factory=list)
     left: dict[str, str] = Field(default_factory=dict)
+    # Keys past the first look's limit: the playbook's revoke steps take them.
+    left_over: int = 0

@@ -24,7 +24,17 @@ from smokejumper.contracts.evidence import (
     RECORD_REPORT,
 )
 from smokejumper.contracts.integrity import VERIFY_INTEGRITY
-from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY, REVOKE_LEAKED_KEYS, revoke_step
+from smokejumper.contracts.keys import (
+    KEYS_IN_A_BATCH,
+    KEYS_ONE_BY_ONE,
+    RESTORE_KEY,
+    RESTORE_KEYS,
+    REVOKE_KEY,
+    REVOKE_KEYS,
+    REVOKE_LEAKED_KEYS,
+    batch_step,
+    revoke_step,
+)
 from smokejumper.contracts.memory import MEMORY_PURGE_PLAN, PURGE_MEMORY, SNAPSHOT_MEMORY
 from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
 from smokejumper.contracts.prompts import (
@@ -48,6 +58,8 @@ from smokejumper.domain.containment import (
     EndpointAction,
     FilterRuleAction,
     KeyAction,
+    KeysAction,
+    KeysResult,
     ModelAction,
     PrincipalAction,
     RevokedOnSight,
@@ -107,6 +119,8 @@ __all__ = [
     "INCIDENT_CONTEXT",
     "INVENTORY_CONTEXT",
     "ISOLATE_ENDPOINT",
+    "KEYS_IN_A_BATCH",
+    "KEYS_ONE_BY_ONE",
     "MEMORY_PURGE_PLAN",
     "NOTIFY_SUPPLIERS",
     "PROMPT_PLAN",
@@ -117,12 +131,14 @@ __all__ = [
     "REMOVE_FILTER_RULE",
     "RESTORE_ENDPOINT",
     "RESTORE_KEY",
+    "RESTORE_KEYS",
     "RESTORE_MODEL",
     "RESTORE_PROMPT",
     "RESTORE_RETRIEVAL_INDEX",
     "RETEST",
     "RETRIEVAL_INDEX_PLAN",
     "REVOKE_KEY",
+    "REVOKE_KEYS",
     "REVOKE_LEAKED_KEYS",
     "ROLLBACK_MODEL",
     "ROTATE_PROMPT",
@@ -164,6 +180,8 @@ __all__ = [
     "KeptQueryLog",
     "KeyAction",
     "KeyRef",
+    "KeysAction",
+    "KeysResult",
     "LeakAssessment",
     "MemoryAction",
     "MemoryPlan",
@@ -193,6 +211,7 @@ __all__ = [
     "SweepCounts",
     "TaskResult",
     "ToolCallsRequest",
+    "batch_step",
     "failure_message",
     "playbook",
     "revoke_step",

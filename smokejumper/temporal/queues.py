@@ -17,7 +17,7 @@ from smokejumper.settings.temporal import ROUTABLE_FAMILIES, TemporalSettings
 # The activities of each routable family, by name (the names histories record; kept in step
 # with smokejumper/contracts by tests/workers/test_integration_queues.py).
 FAMILY_ACTIVITIES: dict[str, frozenset[str]] = {
-    "keys": frozenset({"revoke_key", "restore_key"}),
+    "keys": frozenset({"revoke_key", "restore_key", "revoke_keys", "restore_keys"}),
     "endpoints": frozenset({"isolate_endpoint", "restore_endpoint"}),
     "models": frozenset({"rollback_model", "restore_model"}),
 }

@@ -31,7 +31,7 @@ from playbooks.data_leakage import SensitiveDataLeakage
 from smokejumper.config import ConfigError, Settings, load_settings
 from smokejumper.contracts.base import implemented_names
 from smokejumper.contracts.endpoints import ISOLATE_ENDPOINT, RESTORE_ENDPOINT
-from smokejumper.contracts.keys import RESTORE_KEY, REVOKE_KEY
+from smokejumper.contracts.keys import RESTORE_KEY, RESTORE_KEYS, REVOKE_KEY, REVOKE_KEYS
 from smokejumper.contracts.models import RESTORE_MODEL, ROLLBACK_MODEL
 from smokejumper.contracts.queues import QueueQuestion, QueueRoute
 from smokejumper.inventory.importer import import_inventory
@@ -209,7 +209,7 @@ async def test_a_provider_entry_wins_over_its_family_and_others_stay_on_the_play
 
 def test_each_family_worker_runs_exactly_its_contracts() -> None:
     contracts = {
-        "keys": {REVOKE_KEY.name, RESTORE_KEY.name},
+        "keys": {REVOKE_KEY.name, RESTORE_KEY.name, REVOKE_KEYS.name, RESTORE_KEYS.name},
         "endpoints": {ISOLATE_ENDPOINT.name, RESTORE_ENDPOINT.name},
         "models": {ROLLBACK_MODEL.name, RESTORE_MODEL.name},
     }

@@ -107,7 +107,11 @@ def on_containment_thread(function: Callable[..., R], *args: Any) -> asyncio.Fut
 
 async def in_thread(function: Callable[..., R], *args: Any) -> R:
     """`function(*args)` on a containment thread (provider clients block), heartbeating."""
-    work = on_containment_thread(function, *args)
+    return await heartbeating(on_containment_thread(function, *args))
+
+
+async def heartbeating(work: asyncio.Future[R]) -> R:
+    """`work`'s result; the activity heartbeats every HEARTBEAT_EVERY meanwhile."""
     while True:
         done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_EVERY)
         if done:

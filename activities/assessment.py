@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 
+from activities.actions import heartbeating
 from activities.evidence import EvidenceActivities
 from smokejumper.assessment import categories_of, context_of, json_tool_calls, leak_of
 from smokejumper.config import Settings
@@ -99,7 +100,9 @@ class AssessmentActivities:
     async def assess_leak(self, incident_id: int) -> LeakAssessment:
         """Capture every alert's prompt and response as evidence and classify what the
         responses (or, for a prompt-side DLP alert, the prompts) gave away."""
-        return await asyncio.to_thread(self._assess, incident_id)
+        return await heartbeating(
+            asyncio.ensure_future(asyncio.to_thread(self._assess, incident_id))
+        )
 
     def _assess(self, incident_id: int) -> LeakAssessment:
         incident, alerts, ids = self._alerts(incident_id)

@@ -104,7 +104,7 @@ async def test_close_while_waiting_then_the_same_alert_gets_its_own_run_at_once(
     async def contained_twice() -> bool:
         return engine.provider.calls.count(("do", "snapshot")) == 2
 
-    await eventually(contained_twice, within=5)
+    await eventually(contained_twice, within=30)
     live = await waiting_on(engine, new, "isolate")
     assert live["ref"] == new
 
@@ -278,7 +278,7 @@ async def test_actions_naming_the_new_incident_reach_its_run_while_the_old_one_l
     async def contained_twice() -> bool:
         return engine.provider.calls.count(("do", "snapshot")) == 2
 
-    await eventually(contained_twice, within=5)
+    await eventually(contained_twice, within=30)
     live = await waiting_on(engine, new, "isolate")
     assert live["ref"] == new and live["pending_approvals"] == ["isolate"]
     vote = await engine.http.post(

@@ -241,8 +241,8 @@ def test_demo_fires_every_example_contains_and_resumes_for_approval(tmp_path: Pa
     lines = Lines(process)
     try:
         console_line = lines.until(r"^  Console:\s+(\S+)/  \(user alice, password in (\S+)\)", 90)
-        slack = lines.until(r"^  Slack:\s+(\S+)/ ", within=5)[1]
-        lines.until("Resuming the incidents", within=5)
+        slack = lines.until(r"^  Slack:\s+(\S+)/ ", within=30)[1]
+        lines.until("Resuming the incidents", within=30)
         lines.until("Press Ctrl-C to stop", within=90)
         approved = cli(command[1])
         assert approved.returncode == 0, approved.stdout + approved.stderr

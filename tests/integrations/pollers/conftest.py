@@ -72,7 +72,7 @@ class Harness:
             alerts = self.alerts()
             return alerts if all(alert.dispatched_at is not None for alert in alerts) else None
 
-        return await eventually(confirmed, within=5)
+        return await eventually(confirmed, within=30)
 
     def alerts(self) -> list[AlertRow]:
         with self.store.session() as session:

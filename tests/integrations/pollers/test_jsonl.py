@@ -71,7 +71,7 @@ async def test_lines_are_read_once_across_runs_and_restarts(harness: Harness) ->
     async def started() -> bool:
         return "playbook.started" in harness.timeline_kinds(incident.id)
 
-    await eventually(started, within=10)
+    await eventually(started, within=30)
 
 
 async def test_a_bad_line_is_dead_lettered_and_the_rest_proceed(harness: Harness) -> None:

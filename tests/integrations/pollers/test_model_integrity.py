@@ -60,7 +60,7 @@ async def test_a_tampered_artifact_opens_one_incident_once_per_digest(harness: H
     async def started() -> bool:
         return "playbook.started" in harness.timeline_kinds(incident.id)
 
-    await eventually(started, within=10)
+    await eventually(started, within=30)
 
     # A different tampered digest is news: it joins the open incident.
     weights.write_bytes(b"backdoored again")

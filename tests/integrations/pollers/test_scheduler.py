@@ -68,7 +68,7 @@ async def test_only_the_leaders_poller_jobs_run_and_a_standby_takes_over(
         async def drained() -> bool:
             return len(harness.titles()) == 2 and len(harness.dead_letters()) == 1
 
-        await eventually(drained, within=5)
+        await eventually(drained, within=30)
         await asyncio.sleep(0.5)  # several more intervals of both instances
         assert standby.runs > 0
         assert (leader.processed, standby.processed) == (3, 0)
@@ -82,7 +82,7 @@ async def test_only_the_leaders_poller_jobs_run_and_a_standby_takes_over(
         async def taken_over() -> bool:
             return standby.processed == 1
 
-        await eventually(taken_over, within=5)
+        await eventually(taken_over, within=30)
     finally:
         for job in jobs:
             if job.running:

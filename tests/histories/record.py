@@ -207,6 +207,36 @@ async def data_leakage(harness: PlaybookHarness) -> PlaybookRun:
     return run
 
 
+def batched(arg: dict[str, Any]) -> dict[str, Any]:
+    """What a batch of key revocations returns: every key done and confirmed."""
+    return {
+        "incident_id": arg["incident_id"],
+        "provider": arg["provider"],
+        "action": "recorded",
+        "done": len(arg["key_ids"]),
+        "verified": True,
+    }
+
+
+def many_keys() -> list[object]:
+    """Containment, with batches of keys revoked (patch keys-in-batches)."""
+    batches = {"revoke_keys": batched, "restore_keys": batched}
+    return [*containment(), FakeProvider(*batches, results=batches)]
+
+
+async def data_leakage_many_keys(harness: PlaybookHarness) -> PlaybookRun:
+    # More keys than are revoked a step each (KEYS_ONE_BY_ONE), and no personal data.
+    keys = " ".join(f"AKIA{n:016d}" for n in range(25))
+    alert = make_alert(
+        kind="data_leakage",
+        principal={"user": "u-1"},
+        evidence={"prompt": "list the deploy keys", "response": f"here they are: {keys}"},
+    )
+    run = await harness.run(alert)
+    await run.wait_for_timeline("playbook.finished")
+    return run
+
+
 def memory_purge() -> list[object]:
     """Containment, and memory purging configured for the application (faked as well)."""
     plan = {"configured": True, "application": "support-bot", "provider": "redis", "patterns": 1}
@@ -395,6 +425,7 @@ SCENARIOS: dict[str, Scenario] = {
             data_leakage_memory_purge,
             variant="memory-purge",
         ),
+        Scenario(SensitiveDataLeakage, many_keys, data_leakage_many_keys, variant="many-keys"),
         Scenario(PromptInjection, containment, prompt_injection, (SensitiveDataLeakage,)),
         Scenario(PromptInjection, retested, prompt_injection_restore, variant="restore-retest"),
         Scenario(

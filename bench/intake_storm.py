@@ -129,6 +129,9 @@ class Storm:
     alerts: int
     undispatched: int
     cpu: dict[str, float]
+    # The API's own account of alerts it stored but could not signal or confirm (the
+    # outbox's work): where an undispatched count comes from.
+    dispatch_warnings: dict[str, int]
 
 
 def _ours(
@@ -182,7 +185,16 @@ def _ours(
             alerts=count(url, "SELECT count(*) FROM alerts"),
             undispatched=count(url, "SELECT count(*) FROM alerts WHERE dispatched_at IS NULL"),
             cpu=cpu,
+            dispatch_warnings=_dispatch_warnings(workdir / "api.log"),
         )
+
+
+def _dispatch_warnings(log: Path) -> dict[str, int]:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return {
+        "not_yet_dispatched": text.count("stored but not yet dispatched"),
+        "confirmations_failed": text.count("could not record dispatch confirmations"),
+    }
 
 
 def _row(kind: str, window0: bool, storm: Storm, floor_rate: float) -> Result:
@@ -217,6 +229,7 @@ def _row(kind: str, window0: bool, storm: Storm, floor_rate: float) -> Result:
             "alerts": storm.alerts,
             "undispatched": storm.undispatched,
             "storm_s": round(TOTAL / storm.rate, 1),
+            "api_dispatch_warnings": storm.dispatch_warnings,
             **storm.cpu,
             "floor": "bare signal-with-start per alert, same total, ids and concurrency, "
             "same dev server, measured right before this row",

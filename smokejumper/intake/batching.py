@@ -41,6 +41,7 @@ class Confirmations:
         self._lock = threading.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def add(self, alert_id: str) -> None:
         with self._lock:
@@ -80,7 +81,7 @@ class Confirmations:
         return TakenAlong(self)
 
     async def _run(self) -> None:
-        while self._pending:
+        while self._pending and not self._closing:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.INTERVAL_SECONDS)
             except TimeoutError:
@@ -91,7 +92,8 @@ class Confirmations:
             except Exception:
                 # The outbox re-sends what was not confirmed; keep the batch for next time.
                 log.exception("could not record dispatch confirmations; retrying")
-                await asyncio.sleep(1)
+                if not self._closing:
+                    await asyncio.sleep(1)
 
     async def flush(self) -> None:
         batch = self.take()
@@ -108,11 +110,16 @@ class Confirmations:
             mark_dispatched(session, alert_ids)
 
     async def close(self) -> None:
+        """Write every waiting mark. The timer's write under way is waited for, not
+        cancelled: cancelled, its marks were put back for a write that never came, while
+        its thread's own write could still fail, once the process had gone."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
         while self._pending:
             await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
 
 
 class TakenAlong:

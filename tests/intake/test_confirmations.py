@@ -3,10 +3,13 @@ are made in that same transaction, and marks a failed transaction took are made 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from smokejumper.domain.alerts import Alert
@@ -117,3 +120,37 @@ async def test_marks_are_made_when_a_failed_batch_is_written_one_by_one(
     with migrated_store.session() as session:
         assert len(session.scalars(select(AlertRow.id)).all()) == 3
     await confirmations.close()
+
+
+async def test_marks_whose_write_fails_as_the_process_stops_are_written_by_close(
+    migrated_store: Store,
+) -> None:
+    """Closing while the timer's write is under way waits for it; a write that fails then
+    is made by close, not left for the outbox after the process has gone."""
+    recorder = Recorder(migrated_store, timedelta(0))
+    confirmations = Confirmations(migrated_store)
+    first = _stored(recorder, 0)
+    writing = threading.Event()
+    release = threading.Event()
+    real_write = confirmations._write
+    attempts: list[list[str]] = []
+
+    def slow_then_failing(alert_ids: list[str]) -> None:
+        attempts.append(alert_ids)
+        if len(attempts) == 1:
+            writing.set()
+            release.wait(10)
+            raise OperationalError("UPDATE alerts", {}, Exception("database is locked"))
+        real_write(alert_ids)
+
+    confirmations._write = slow_then_failing  # type: ignore[method-assign]
+    confirmations.add(first.alert_id)
+    assert await asyncio.to_thread(writing.wait, 10)  # the timer's write is under way
+
+    closing = asyncio.create_task(confirmations.close())
+    await asyncio.sleep(0.1)
+    release.set()
+    await closing
+
+    assert attempts == [[first.alert_id], [first.alert_id]]
+    assert _dispatched(migrated_store) == {first.alert_id}

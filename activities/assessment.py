@@ -143,7 +143,9 @@ class AssessmentActivities:
 
     def _keys(self, key_ids: set[str]) -> list[KeyRef]:
         """Leaked key ids with the provider that can revoke them: the inventory's, or AWS
-        IAM for an access key id the inventory does not list."""
+        IAM for an access key id the inventory does not list. The inventory's keys come
+        first (then by id): they are revoked first, on sight and a step each, however many
+        key-shaped strings (`AKIA…` sorts before `sk-…`) the output holds besides."""
         with self.store.session() as session:
             known = {
                 row.key_id: row.provider
@@ -153,7 +155,7 @@ class AssessmentActivities:
             }
         return [
             KeyRef(provider=known.get(key_id, "aws_iam"), key_id=key_id)
-            for key_id in sorted(key_ids)
+            for key_id in sorted(key_ids, key=lambda key_id: (key_id not in known, key_id))
         ]
 
     @CAPTURE_TOOL_CALLS.implementation

@@ -10,6 +10,7 @@ from activities.assessment import AssessmentActivities
 from activities.containment import ContainmentActivities
 from activities.on_sight import OnSightActivities
 from integrations.keys.local import LocalKeys
+from smokejumper.contracts.keys import KEYS_ONE_BY_ONE
 from smokejumper.store.tables import Incident
 from tests.playbooks.conftest import LEAKED_KEY, Responder
 from tests.playbooks.test_data_leakage import leak_alert
@@ -104,3 +105,31 @@ async def test_a_key_routed_to_an_integration_worker_is_left_to_it(
     seen = await activities.revoke_leaked_keys(incident.id)
     assert seen.revoked == []
     assert seen.left == {"key-support-web": "runs on the keys integration worker"}
+
+
+async def test_the_inventorys_key_goes_first_however_many_strings_look_like_keys(
+    responder: Responder,
+) -> None:
+    """Output stuffed with made-up access key ids (which sort before `sj_…`, `sk-…`) does
+    not push the inventory's leaked key behind them: it is revoked on sight and by the first
+    step; the made-up ones fill the rest."""
+    made_up = [f"AKIAZ3Q7X5M2W4PL{n:04d}" for n in range(KEYS_ONE_BY_ONE + 10)]
+    ref = await responder.send(
+        _key_only("u-80", f"Keys: {' '.join(made_up)} and the real one {LEAKED_KEY}.")
+    )
+    on_sight = await responder.wait_for(ref, "containment.on_sight")
+    assert on_sight["message"].startswith(
+        "Revoked on sight, before the evidence was captured: key-support-web; left to the "
+        "revoke steps: AKIA"
+    )
+    assert on_sight["message"].endswith("; 11 more keys left to the revoke steps")
+    keys = LocalKeys(responder.settings.local_keys_file)
+    assert keys.state("key-support-web").status == "inactive"
+
+    await responder.wait_for(ref, "step.completed", step="revoke key key-support-web")
+    started = [
+        e["step"]
+        for e in await responder.timeline(ref)
+        if e["kind"] == "step.started" and e["step"].startswith("revoke key")
+    ]
+    assert started[0] == "revoke key key-support-web"

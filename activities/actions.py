@@ -45,7 +45,7 @@ import asyncio
 import contextvars
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,8 +110,9 @@ async def in_thread(function: Callable[..., R], *args: Any) -> R:
     return await heartbeating(on_containment_thread(function, *args))
 
 
-async def heartbeating(work: asyncio.Future[R]) -> R:
-    """`work`'s result; the activity heartbeats every HEARTBEAT_EVERY meanwhile."""
+async def heartbeating(awaited: Awaitable[R]) -> R:
+    """`awaited`'s result; the activity heartbeats every HEARTBEAT_EVERY meanwhile."""
+    work = asyncio.ensure_future(awaited)
     while True:
         done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_EVERY)
         if done:

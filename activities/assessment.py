@@ -100,9 +100,7 @@ class AssessmentActivities:
     async def assess_leak(self, incident_id: int) -> LeakAssessment:
         """Capture every alert's prompt and response as evidence and classify what the
         responses (or, for a prompt-side DLP alert, the prompts) gave away."""
-        return await heartbeating(
-            asyncio.ensure_future(asyncio.to_thread(self._assess, incident_id))
-        )
+        return await heartbeating(asyncio.to_thread(self._assess, incident_id))
 
     def _assess(self, incident_id: int) -> LeakAssessment:
         incident, alerts, ids = self._alerts(incident_id)

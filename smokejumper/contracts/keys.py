@@ -19,7 +19,7 @@ from smokejumper.domain.containment import (
 from smokejumper.masking import mask
 
 # A leak's keys up to this many are revoked a step each (and on sight); the rest in batches
-# of KEYS_IN_A_BATCH, a step per batch. A step costs the run about eight history events:
+# of KEYS_IN_A_BATCH, a step per batch. A step costs the run about fourteen history events:
 # thousands of keys (a dumped credentials file, or output stuffed with key-shaped strings)
 # one step each would pass Temporal's limit of a run's history, and the run would end
 # with most keys still live.
@@ -105,8 +105,8 @@ def revoke_step(key_id: str) -> str:
 
 
 def batch_step(keys: list[str], first: int, total: int) -> str:
-    """The name of the step that revokes a batch of a leak's keys: their places among all
-    of them (sorted) and the first and last masked, e.g. `revoke keys 21-120 of 4000
+    """The name of the step that revokes a batch of a leak's keys: their places in the order
+    all of them are revoked, and the first and last masked, e.g. `revoke keys 21-120 of 4000
     (AKIA…7Q2Z to AKIA…QQ01)`."""
     last = first + len(keys) - 1
     return f"revoke keys {first}-{last} of {total} ({_short(keys[0])} to {_short(keys[-1])})"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -17,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from smokejumper.contracts.keys import KEYS_IN_A_BATCH, KEYS_ONE_BY_ONE, batch_step
 from smokejumper.masking import mask
 from tests.helpers import isolate_aws
+from tests.integrations.keys.conftest import Iam
 from tests.playbooks.conftest import Responder, responder_on
 from tests.playbooks.test_revoke_on_sight import _key_only
 
@@ -30,39 +30,28 @@ async def aws_responder(
     temporal_env: WorkflowEnvironment,
     moto_server: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[Responder, Any]]:
+) -> AsyncIterator[tuple[Responder, Iam]]:
     """The responder's engine, its AWS IAM key provider on moto_server."""
     isolate_aws(monkeypatch, tmp_path, "IAM")
-    iam = boto3.session.Session().client("iam", endpoint_url=moto_server)
+    iam = Iam(moto_server, boto3.session.Session().client("iam", endpoint_url=moto_server))
     async with responder_on(
         tmp_path, database_url, temporal_env, containment={"aws_endpoint_url": moto_server}
     ) as running:
         yield running, iam
 
 
-def access_keys(iam: Any, count: int, tag: str) -> dict[str, str]:
-    """`count` users with one active access key each: key id -> user."""
-    keys = {}
-    for n in range(count):
-        user = f"svc-{tag}-{n}"
-        iam.create_user(UserName=user)
-        keys[iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]] = user
-    return keys
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_dump_of_many_keys_is_revoked_whole_in_batches(
-    aws_responder: tuple[Responder, Any],
+    aws_responder: tuple[Responder, Iam],
 ) -> None:
     responder, iam = aws_responder
-    keys = access_keys(iam, KEYS, responder.engine.settings.temporal.task_queue[-6:])
-    dump = "\n".join(f"{key_id} {user}" for key_id, user in keys.items())
+    keys = [iam.access_key()[0] for _ in range(KEYS)]
+    dump = "\n".join(f"aws_access_key_id = {key_id}" for key_id in keys)
     ref = await responder.send(_key_only("u-dump", f"Here is the credentials file:\n{dump}"))
     await responder.wait_for(ref, "playbook.finished")
 
-    for key_id, user in keys.items():
-        [metadata] = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
-        assert (metadata["AccessKeyId"], metadata["Status"]) == (key_id, "Inactive")
+    for key_id in keys:
+        assert iam.status(key_id) == "Inactive", key_id
     # Each key its own action row, revoked once and confirmed, whichever step took it.
     rows = responder.actions("revoke_key")
     assert sorted(row.target for row in rows) == sorted(keys)
@@ -70,8 +59,14 @@ async def test_a_dump_of_many_keys_is_revoked_whole_in_batches(
 
     ordered = sorted(keys)
     batches = [
-        batch_step(ordered[KEYS_ONE_BY_ONE : KEYS_ONE_BY_ONE + KEYS_IN_A_BATCH], 21, KEYS),
-        batch_step(ordered[KEYS_ONE_BY_ONE + KEYS_IN_A_BATCH :], 121, KEYS),
+        batch_step(
+            ordered[KEYS_ONE_BY_ONE : KEYS_ONE_BY_ONE + KEYS_IN_A_BATCH], KEYS_ONE_BY_ONE + 1, KEYS
+        ),
+        batch_step(
+            ordered[KEYS_ONE_BY_ONE + KEYS_IN_A_BATCH :],
+            KEYS_ONE_BY_ONE + KEYS_IN_A_BATCH + 1,
+            KEYS,
+        ),
     ]
     timeline = await responder.timeline(ref)
     completed = [e["step"] for e in timeline if e["kind"] == "step.completed"]
@@ -98,10 +93,10 @@ async def test_a_dump_of_many_keys_is_revoked_whole_in_batches(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_keys_a_batch_cannot_revoke_are_handed_to_people_and_the_rest_revoked(
-    aws_responder: tuple[Responder, Any],
+    aws_responder: tuple[Responder, Iam],
 ) -> None:
     responder, iam = aws_responder
-    keys = access_keys(iam, KEYS_ONE_BY_ONE + 1, responder.engine.settings.temporal.task_queue[-6:])
+    keys = [iam.access_key()[0] for _ in range(KEYS_ONE_BY_ONE + 1)]
     # Shaped like access key ids, sorted after the real ones, unknown to IAM: a model can
     # print any number of these.
     made_up = [f"AKIAZZZZZZZZZZZZZZZ{n}" for n in range(1, 4)]
@@ -117,7 +112,6 @@ async def test_keys_a_batch_cannot_revoke_are_handed_to_people_and_the_rest_revo
         assert key_id not in failed["message"] and mask(key_id) in failed["message"]
 
     # The batch's real key, and every key before it, is revoked all the same.
-    for key_id, user in keys.items():
-        [metadata] = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
-        assert (metadata["AccessKeyId"], metadata["Status"]) == (key_id, "Inactive")
+    for key_id in keys:
+        assert iam.status(key_id) == "Inactive", key_id
     assert (await responder.detail(ref))["status"] != "contained"

@@ -43,9 +43,11 @@ REVOKE_KEY = Contract(
 )
 
 # A batch calls its provider for each key in turn: the containment policy, with the time a
-# hundred keys take, and a heartbeat per key so a killed worker's batch is taken over soon.
+# hundred keys take. Its activity heartbeats every 2 s (activities.actions.HEARTBEAT_EVERY),
+# so a killed worker's batch is taken over within 10 s: the rest of its keys are live
+# until then.
 CONTAINMENT_BATCH = RetryClass(
-    "containment batch", CONTAINMENT.policy, timedelta(minutes=10), timedelta(seconds=60)
+    "containment batch", CONTAINMENT.policy, timedelta(minutes=10), timedelta(seconds=10)
 )
 
 

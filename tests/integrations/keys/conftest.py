@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,18 +58,22 @@ class Iam:
 
     def calls(self, action: str, key_id: str) -> int:
         """How many `action` requests naming `key_id` the server has received."""
+        return self.call_counts(action)[key_id]
+
+    def call_counts(self, action: str) -> Counter[str]:
+        """How many `action` requests the server has received, by the key id they name."""
         response = httpx.get(f"{self.endpoint_url}/moto-api/recorder/download-recording")
         response.raise_for_status()
-        count = 0
+        counts: Counter[str] = Counter()
         for line in response.text.splitlines():
             entry = json.loads(line)
             body = entry.get("body") or ""
             if entry.get("body_encoded"):
                 body = base64.b64decode(body).decode("utf-8", errors="replace")
             form = parse_qs(body)
-            if form.get("Action") == [action] and form.get("AccessKeyId") == [key_id]:
-                count += 1
-        return count
+            if form.get("Action") == [action] and len(form.get("AccessKeyId", [])) == 1:
+                counts[form["AccessKeyId"][0]] += 1
+        return counts
 
 
 @pytest.fixture(scope="session")

@@ -256,7 +256,9 @@ async def test_stdio_viewer_reads_everything_masked_and_writes_nothing(
     }
 
 
-def test_stdio_without_a_token_does_not_start(deployment_settings: Settings) -> None:
+def test_stdio_without_a_token_does_not_start(deployment: Deployment) -> None:
+    # The running API's operator token (serving it creates it), whichever test ran first.
+    deployment_settings = deployment.settings
     done = CliRunner().invoke(cli_app, ["mcp", "--api-url", deployment_settings.api_url])
     assert done.exit_code == 2
     assert "SMOKEJUMPER_TOKEN is not set" in done.stderr

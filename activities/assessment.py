@@ -21,6 +21,7 @@ from smokejumper.assessment import categories_of, context_of, json_tool_calls, l
 from smokejumper.config import Settings
 from smokejumper.contracts.assessment import ASSESS_LEAK, INCIDENT_CONTEXT
 from smokejumper.contracts.evidence import CAPTURE_TOOL_CALLS
+from smokejumper.contracts.keys import KEYS_AT_MOST
 from smokejumper.domain.evidence import EvidenceCapture
 from smokejumper.domain.response import (
     IncidentContext,
@@ -34,6 +35,8 @@ from smokejumper.inventory.key_prefixes import key_prefixes, redactor_for
 from smokejumper.leakage import LeakClassifier
 from smokejumper.store.db import Store
 from smokejumper.store.tables import AlertRow, Incident, InventoryApiKey
+
+_LOOKED_UP_AT_ONCE = 10_000
 
 
 class AssessmentActivities:
@@ -114,11 +117,13 @@ class AssessmentActivities:
             ],
         )
         counts, key_ids, elicited = leak_of(incident.kind, alerts, self.classifier())
+        keys = self._keys(key_ids)
         return LeakAssessment(
             incident_id=incident_id,
             categories=categories_of(counts),
             kinds=sorted(counts),
-            keys=self._keys(key_ids),
+            keys=keys[:KEYS_AT_MOST],
+            keys_left_out=max(0, len(keys) - KEYS_AT_MOST),
             elicited=elicited,
             evidence=listed_evidence(evidence),
             evidence_count=len(evidence),
@@ -137,20 +142,23 @@ class AssessmentActivities:
         first look at a leak, before its evidence is captured."""
         incident, alerts, _ = self._alerts(incident_id)
         _, key_ids, _ = leak_of(incident.kind, alerts, self.classifier())
-        return self._keys(key_ids)
+        return self._keys(key_ids)[:KEYS_AT_MOST]
 
     def _keys(self, key_ids: set[str]) -> list[KeyRef]:
         """Leaked key ids with the provider that can revoke them: the inventory's, or AWS
         IAM for an access key id the inventory does not list. The inventory's keys come
         first (then by id): they are revoked first, on sight and a step each, however many
         key-shaped strings (`AKIA…` sorts before `sk-…`) the output holds besides."""
+        wanted = sorted(key_ids)
+        known: dict[str, str] = {}
         with self.store.session() as session:
-            known = {
-                row.key_id: row.provider
+            # In slices: PostgreSQL takes at most 65,535 bound values in a statement.
+            for start in range(0, len(wanted), _LOOKED_UP_AT_ONCE):
+                ids = wanted[start : start + _LOOKED_UP_AT_ONCE]
                 for row in session.scalars(
-                    select(InventoryApiKey).where(InventoryApiKey.key_id.in_(key_ids))
-                )
-            }
+                    select(InventoryApiKey).where(InventoryApiKey.key_id.in_(ids))
+                ):
+                    known[row.key_id] = row.provider
         return [
             KeyRef(provider=known.get(key_id, "aws_iam"), key_id=key_id)
             for key_id in sorted(key_ids, key=lambda key_id: (key_id not in known, key_id))

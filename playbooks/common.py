@@ -11,12 +11,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from playbooks.revoked import Revoked
 from smokejumper.masking import mask
 from smokejumper.sdk import (
     ASSESS_LEAK,
     BLOCK_PRINCIPAL,
     INCIDENT_CONTEXT,
     INVENTORY_CONTEXT,
+    KEYS_AT_MOST,
     KEYS_IN_A_BATCH,
     KEYS_ONE_BY_ONE,
     NOTIFY_SUPPLIERS,
@@ -49,17 +51,6 @@ from smokejumper.sdk import (
 # Past KEYS_ONE_BY_ONE keys, a leak's keys are revoked a batch per step (runs recorded before
 # revoked every key in a step of its own).
 KEYS_IN_BATCHES_PATCH = "keys-in-batches"
-
-# Keys a message to people names: a leak of thousands is a count past these, not a wall.
-KEYS_NAMED = 20
-
-
-def named_keys(masked: list[str]) -> str:
-    """Masked key ids for a message: the first KEYS_NAMED, and how many more."""
-    shown = ", ".join(masked[:KEYS_NAMED]) or "none"
-    more = len(masked) - KEYS_NAMED
-    return shown + (f" and {more} more" if more > 0 else "")
-
 
 # Approver groups the built-in playbooks ask (configure them under [approvers]).
 SECURITY_ONCALL = "group:security-oncall"
@@ -164,15 +155,18 @@ class GenAIPlaybook(Playbook):
             },
         )
 
-    async def revoke(self, incident: IncidentStart, keys: list[KeyRef], why: str) -> list[str]:
-        """Revoke each key at once (containment first) and check it took; returns the
-        masked ids of keys whose revocation could not be verified yet (the SDK re-checks
-        them, and hands a failed revocation to people). Past KEYS_ONE_BY_ONE keys, the
-        rest are revoked in batches: a step per batch of a provider's keys."""
+    async def revoke(
+        self, incident: IncidentStart, keys: list[KeyRef], why: str, left_out: int = 0
+    ) -> Revoked:
+        """Revoke each key at once (containment first) and check it took; returns what was
+        done to each (masked): a revocation not confirmed yet is re-checked by the SDK, a
+        failed one is handed to people. Past KEYS_ONE_BY_ONE keys, the rest are revoked in
+        batches: a step per batch of a provider's keys. `left_out` key ids the assessment
+        found past KEYS_AT_MOST are handed to people, once for all."""
         one_by_one, batched = keys, []
         if len(keys) > KEYS_ONE_BY_ONE and workflow.patched(KEYS_IN_BATCHES_PATCH):
             one_by_one, batched = keys[:KEYS_ONE_BY_ONE], keys[KEYS_ONE_BY_ONE:]
-        unverified = await self._revoke_each(incident, one_by_one)
+        revoked = await self._revoke_each(incident, one_by_one)
         providers = sorted({key.provider for key in batched})
         place = len(one_by_one) + 1
         for provider in providers:
@@ -185,12 +179,24 @@ class GenAIPlaybook(Playbook):
                     incident_id=incident.incident_id, step=name, provider=provider, key_ids=chunk
                 )
                 result = await self.step(name, REVOKE_KEYS, batch)
-                if result is not None:
-                    unverified += result.unverified
-        return unverified
+                masked = [mask(key_id) for key_id in chunk]
+                if result is None:
+                    revoked.failed += masked
+                    continue
+                revoked.unverified += result.unverified
+                revoked.done += [key for key in masked if key not in result.unverified]
+        if left_out:
+            revoked.left_out = left_out
+            await self.missing(
+                f"revoke {left_out} more keys",
+                f"the output held {left_out} more key-shaped ids than the {KEYS_AT_MOST} "
+                "revoked automatically (the inventory's keys first); read the evidence, and "
+                "revoke those that are real by hand",
+            )
+        return revoked
 
-    async def _revoke_each(self, incident: IncidentStart, keys: list[KeyRef]) -> list[str]:
-        unverified: list[str] = []
+    async def _revoke_each(self, incident: IncidentStart, keys: list[KeyRef]) -> Revoked:
+        revoked = Revoked()
         for key in keys:
             # The action carries the real id; the name, which viewers read, masks it. The
             # same name as the on-sight revocation's: one action row.
@@ -202,9 +208,13 @@ class GenAIPlaybook(Playbook):
                 key_id=key.key_id,
             )
             result = await self.step(name, REVOKE_KEY, action)
-            if result is not None and not result.verified:
-                unverified.append(mask(key.key_id))
-        return unverified
+            if result is None:
+                revoked.failed.append(mask(key.key_id))
+            elif not result.verified:
+                revoked.unverified.append(mask(key.key_id))
+            else:
+                revoked.done.append(mask(key.key_id))
+        return revoked
 
     async def block(
         self,

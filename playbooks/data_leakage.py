@@ -43,8 +43,8 @@ from playbooks.common import (
     PERSONAL_DATA,
     SECURITY_ONCALL,
     GenAIPlaybook,
-    named_keys,
 )
+from playbooks.revoked import Revoked
 from smokejumper.masking import mask
 from smokejumper.sdk import (
     MEMORY_PURGE_PLAN,
@@ -159,7 +159,9 @@ class SensitiveDataLeakage(GenAIPlaybook):
             # Every millisecond a leaked key stays live it can be used: classify and revoke
             # before anything else is written or read.
             leak = await self.classify_leak(incident)
-            unverified = await self.revoke(incident, leak.keys, "leaked in model output")
+            revoked = await self.revoke(
+                incident, leak.keys, "leaked in model output", leak.keys_left_out
+            )
             if not child:
                 await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
             await self.record_leak(leak)
@@ -169,7 +171,7 @@ class SensitiveDataLeakage(GenAIPlaybook):
                 await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
             context, inventory = await self.look(incident)
             leak = await self.assess_leak(incident)
-            unverified = []
+            revoked = Revoked()
         if not leak.leaked:
             await self.notify_owners(
                 inventory,
@@ -184,17 +186,16 @@ class SensitiveDataLeakage(GenAIPlaybook):
         if CREDENTIALS in leak.categories or PERSONAL_DATA in leak.categories:
             await self.escalate(Severity.HIGH, f"{', '.join(leak.categories)} leaked")
         if not containment_first:
-            unverified = await self.revoke(incident, leak.keys, "leaked in model output")
+            revoked = await self.revoke(
+                incident, leak.keys, "leaked in model output", leak.keys_left_out
+            )
         if leak.elicited:
             await self.block(incident, context, f"{incident.ref}: elicited a data leak")
         await self.notify_owners(
             inventory,
             f"{incident.ref}: {', '.join(leak.categories)} leaked through "
             f"{context.application or context.endpoint or 'a model'} "
-            f"({', '.join(leak.kinds)}). Keys revoked: "
-            f"{named_keys([mask(k.key_id) for k in leak.keys])}"
-            + (f"; NOT confirmed revoked: {named_keys(unverified)}" if unverified else "")
-            + ".",
+            f"({', '.join(leak.kinds)}). {revoked.told()}.",
         )
         purging = workflow.patched(MEMORY_PURGE_PATCH)
         if child:

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from playbooks.common import SECURITY_ONCALL, GenAIPlaybook, named_keys
+from playbooks.common import SECURITY_ONCALL, GenAIPlaybook
+from playbooks.revoked import Revoked
 from smokejumper.domain.prompts import unnamed_credentials
-from smokejumper.masking import mask
 from smokejumper.sdk import (
     ASSESS_PROMPT_LEAK,
     CHECK_CANARY,
@@ -45,7 +45,6 @@ from smokejumper.sdk import (
     Fallback,
     IncidentStart,
     IncidentStatus,
-    KeyRef,
     LeakAssessment,
     PromptAction,
     PromptPlan,
@@ -91,7 +90,9 @@ class SystemPromptLeakage(GenAIPlaybook):
         leak = await self.step(
             "classify leak", ASSESS_PROMPT_LEAK, incident.incident_id
         ) or LeakAssessment.not_assessed(incident.incident_id)
-        unverified = await self.revoke(incident, leak.keys, "leaked in a system prompt")
+        revoked = await self.revoke(
+            incident, leak.keys, "leaked in a system prompt", leak.keys_left_out
+        )
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "system prompt leak response started")
         await self.record_leak(leak)
         context, inventory = await self.look(incident)
@@ -108,9 +109,9 @@ class SystemPromptLeakage(GenAIPlaybook):
 
         # The whole prompt is exposed, not only what this output held: revoke every key
         # its serving version names.
-        revoked = {key.key_id for key in leak.keys}
-        more = [key for key in plan.keys if key.key_id not in revoked]
-        unverified += await self.revoke(incident, more, "embedded in a leaked system prompt")
+        seen = {key.key_id for key in leak.keys}
+        more = [key for key in plan.keys if key.key_id not in seen]
+        revoked += await self.revoke(incident, more, "embedded in a leaked system prompt")
         # Credentials no key id names, in the output or in the prompt: nobody can revoke
         # them from here, and the incident is not contained until a responder has.
         unnamed = sorted({*unnamed_credentials(leak.kinds), *plan.unnamed_kinds})
@@ -126,7 +127,7 @@ class SystemPromptLeakage(GenAIPlaybook):
             await self.block(incident, context, f"{incident.ref}: extracted a system prompt")
         await self.notify_owners(
             inventory,
-            self.summary(incident, plan, [*leak.keys, *more], unverified, unnamed, confirmed),
+            self.summary(incident, plan, revoked, unnamed, confirmed),
             also=plan.owners,
         )
         await self.rotate(incident, plan)
@@ -196,8 +197,7 @@ class SystemPromptLeakage(GenAIPlaybook):
         self,
         incident: IncidentStart,
         plan: PromptPlan,
-        keys: list[KeyRef],
-        unverified: list[str],
+        revoked: Revoked,
         unnamed: list[str],
         confirmed: bool,
     ) -> str:
@@ -206,8 +206,7 @@ class SystemPromptLeakage(GenAIPlaybook):
         return (
             f"{incident.ref}: {what} leaked through model output"
             + (" (confirmed by canary)" if confirmed else "")
-            + f". Keys revoked: {named_keys([mask(k.key_id) for k in keys])}"
-            + (f"; NOT confirmed revoked: {named_keys(unverified)}" if unverified else "")
+            + f". {revoked.told()}"
             + (f"; credentials to rotate by hand: {', '.join(unnamed)}" if unnamed else "")
             + "."
         )

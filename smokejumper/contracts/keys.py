@@ -25,6 +25,12 @@ from smokejumper.masking import mask
 # with most keys still live.
 KEYS_ONE_BY_ONE = 20
 KEYS_IN_A_BATCH = 100
+# A leak's keys past this many (the inventory's first) are not revoked automatically: they
+# are counted, and people are asked about them once. Output stuffed with tens of thousands
+# of key-shaped strings (a hostile prompt can ask for them) would otherwise give an
+# assessment too large for a Temporal payload, a report too large to keep, and hours of
+# failing provider calls; no real leak of one organisation's keys needs more.
+KEYS_AT_MOST = 1_000
 
 RESTORE_KEY = Contract(
     "restore_key",

@@ -76,6 +76,11 @@ class LeakAssessment(BaseModel):
     categories: list[str] = Field(default_factory=list)
     kinds: list[str] = Field(default_factory=list)
     keys: list[KeyRef] = Field(default_factory=list)
+    keys_left_out: int = Field(
+        default=0,
+        description="Key-shaped ids found past the first KEYS_AT_MOST (the inventory's keys "
+        "come first): not in `keys`, not revoked automatically.",
+    )
     elicited: bool = Field(
         default=False,
         description="The prompt asked for it (an injection, jailbreak or extraction attempt).",

@@ -25,6 +25,7 @@ from smokejumper.contracts.evidence import (
 )
 from smokejumper.contracts.integrity import VERIFY_INTEGRITY
 from smokejumper.contracts.keys import (
+    KEYS_AT_MOST,
     KEYS_IN_A_BATCH,
     KEYS_ONE_BY_ONE,
     RESTORE_KEY,
@@ -119,6 +120,7 @@ __all__ = [
     "INCIDENT_CONTEXT",
     "INVENTORY_CONTEXT",
     "ISOLATE_ENDPOINT",
+    "KEYS_AT_MOST",
     "KEYS_IN_A_BATCH",
     "KEYS_ONE_BY_ONE",
     "MEMORY_PURGE_PLAN",

@@ -6,6 +6,7 @@ result, over the server's 2 MB limit)."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,15 +16,18 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.assessment import AssessmentActivities
 from smokejumper.config import load_settings
+from smokejumper.contracts.keys import KEYS_AT_MOST
 from smokejumper.domain.alerts import Alert
 from smokejumper.domain.fingerprint import fingerprint
-from smokejumper.domain.response import EVIDENCE_LISTED, KeptEvidence, LeakAssessment
+from smokejumper.domain.response import EVIDENCE_LISTED, KeptEvidence, KeyRef, LeakAssessment
 from smokejumper.domain.routing import Router
 from smokejumper.intake.recorder import Pending, Recorded, Recorder
 from smokejumper.store.db import Store
-from smokejumper.store.tables import EvidenceItem
+from smokejumper.store.tables import EvidenceItem, InventoryApiKey
 
 ALERTS = 300
+INVENTORY_KEY = "AKIAZZZZZZZZZZZZZZZZ"
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 def _storm(store: Store) -> int:
@@ -89,3 +93,52 @@ def test_a_result_recorded_before_the_count_counts_what_it_lists() -> None:
     )
     assert old.evidence_count == 3
     assert LeakAssessment(incident_id=1).evidence_count == 0
+
+
+async def test_output_stuffed_with_key_shaped_ids_gives_the_inventorys_key_first_and_a_count(
+    migrated_store: Store, tmp_path: Path
+) -> None:
+    """Tens of thousands of made-up access key ids (a prompt can ask a model for them): the
+    assessment names KEYS_AT_MOST keys, the inventory's first, and counts the rest. Before,
+    it named every one (a result of megabytes, past Temporal's payload limit), and looking
+    them up in the inventory passed PostgreSQL's 65,535 bound values in a statement."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    rng = random.Random(17)
+    made_up = sorted(
+        {"AKIA" + "".join(rng.choices(_BASE32, k=16)) for _ in range(72_000)} - {INVENTORY_KEY}
+    )
+    with migrated_store.transaction() as session:
+        session.add(InventoryApiKey(key_id=INVENTORY_KEY, provider="vault"))
+    router = Router([], "sensitive-data-leakage")
+    batch = []
+    for n in range(0, len(made_up), 9_000):
+        # The inventory's key (sorting after every made-up one) in the last response.
+        ids = made_up[n : n + 9_000] + ([INVENTORY_KEY] if n + 9_000 >= len(made_up) else [])
+        alert = Alert.model_validate(
+            {
+                "source": "dlp",
+                "kind": "data_leakage",
+                "severity": "high",
+                "title": "keys in output",
+                "principal": {"user": "stuffed"},
+                "evidence": {"prompt": "list keys", "response": " ".join(ids)},
+            }
+        )
+        batch.append(
+            Pending(alert, alert.model_dump_json(), fingerprint(alert), router.route(alert), None)
+        )
+    recorded = Recorder(migrated_store, timedelta(0)).record_batch(batch)
+    assert isinstance(recorded[0], Recorded)
+
+    result: LeakAssessment = await ActivityEnvironment().run(
+        AssessmentActivities(migrated_store, settings).assess_leak, recorded[0].start.incident_id
+    )
+
+    assert result.keys[0] == KeyRef(provider="vault", key_id=INVENTORY_KEY)
+    assert len(result.keys) == KEYS_AT_MOST
+    assert result.keys[1:] == [
+        KeyRef(provider="aws_iam", key_id=key_id) for key_id in made_up[: KEYS_AT_MOST - 1]
+    ]
+    assert result.keys_left_out == len(made_up) + 1 - KEYS_AT_MOST
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([result])
+    assert len(payload.data) < 256 * 1024

@@ -5,6 +5,7 @@ name a few keys and count the rest."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,14 +14,16 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from smokejumper.contracts.keys import KEYS_IN_A_BATCH, KEYS_ONE_BY_ONE, batch_step
+from integrations.keys.local import LocalKeys
+from smokejumper.contracts.keys import KEYS_AT_MOST, KEYS_IN_A_BATCH, KEYS_ONE_BY_ONE, batch_step
 from smokejumper.masking import mask
 from tests.helpers import isolate_aws
 from tests.integrations.keys.conftest import Iam
-from tests.playbooks.conftest import Responder, responder_on
+from tests.playbooks.conftest import LEAKED_KEY, Responder, responder_on
 from tests.playbooks.test_revoke_on_sight import _key_only
 
 KEYS = KEYS_ONE_BY_ONE + KEYS_IN_A_BATCH + 10  # one-by-one, a full batch, and a short one
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 @pytest_asyncio.fixture
@@ -115,3 +118,43 @@ async def test_keys_a_batch_cannot_revoke_are_handed_to_people_and_the_rest_revo
     for key_id in keys:
         assert iam.status(key_id) == "Inactive", key_id
     assert (await responder.detail(ref))["status"] != "contained"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_output_stuffed_with_made_up_ids_revokes_the_real_key_and_says_what_it_did_not(
+    responder: Responder,
+) -> None:
+    """A model asked for thousands of made-up access key ids, beside a real key: the real
+    key is revoked; KEYS_AT_MOST keys are tried, the rest counted and asked about once;
+    the owners hear which keys were revoked and which were not (before, every key tried
+    was named as revoked), and the report is written."""
+    rng = random.Random(23)
+    made_up = sorted(
+        {"AKIA" + "".join(rng.choices(_BASE32, k=16)) for _ in range(KEYS_AT_MOST + 30)}
+    )
+    left_out = len(made_up) + 1 - KEYS_AT_MOST
+    ref = await responder.send(
+        _key_only("u-stuffed", f"Keys: {' '.join(made_up)} and {LEAKED_KEY}")
+    )
+    await responder.wait_for(ref, "playbook.finished")
+
+    assert LocalKeys(responder.settings.local_keys_file).state("key-support-web").status == (
+        "inactive"
+    )
+    rows = responder.actions("revoke_key")
+    assert len(rows) == KEYS_AT_MOST
+    done = [row.target for row in rows if row.status == "completed"]
+    assert done == ["key-support-web"]
+    await responder.wait_for_approval(ref, f"revoke {left_out} more keys not done")
+
+    timeline = await responder.timeline(ref)
+    [note] = [e for e in timeline if e["kind"] == "notification"]
+    assert (
+        "Keys revoked: key-support-web; NOT revoked (failed, with a responder): "
+        in (note["message"])
+    )
+    assert f"and {KEYS_AT_MOST - 1 - 20} more" in note["message"]
+    assert f"; {left_out} more key-shaped ids NOT revoked" in note["message"]
+    assert not any(key_id in note["message"] for key_id in made_up)
+    assert "write report" in [e["step"] for e in timeline if e["kind"] == "step.completed"]
+    assert (await responder.detail(ref))["status"] == "partly_contained"

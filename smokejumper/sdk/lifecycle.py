@@ -4,7 +4,9 @@ ends the run, after a lift when one is asked), restoring, and continuing as new.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -29,6 +31,7 @@ from smokejumper.sdk.patches import (
     CLOSE_ONCE_PATCH,
     END_APART_PATCH,
     HANDOFF_PATCH,
+    LATER_ALERTS_PATCH,
     RETEST_GATE_PATCH,
 )
 from smokejumper.sdk.retest_gate import RetestGate
@@ -55,6 +58,8 @@ class Lifecycle(RetestGate):
                 data={"workflow_id": info.workflow_id, "run_id": info.run_id},
             )
             await self._respond_or_abort(start)
+        if info.parent is None:
+            await self._answer_later_alerts(start)
         if info.parent is not None:
             # A child playbook is one part of its parent's response: the parent's run owns
             # the incident and its closing, so the child returns as soon as it is done —
@@ -92,6 +97,53 @@ class Lifecycle(RetestGate):
             workflow.continue_as_new(self._next_start)
         return self.state()
 
+    async def _answer_later_alerts(self, start: IncidentStart) -> None:
+        """Once `respond` has finished, hand each group of alerts that joined after it began
+        to `on_later_alerts`, until the incident is closed (or the run continues as new).
+        Not after a failed or aborted response: a responder has it."""
+        if self._later_alerts is None or not self._finished_well:
+            return
+        while True:
+            await workflow.wait_condition(lambda: bool(self._later_alerts) or self._over_or_long())
+            if self._over_or_long() or not workflow.patched(LATER_ALERTS_PATCH):
+                return
+            later, self._later_alerts = self._later_alerts or [], []
+            await self.record(
+                "alerts.later",
+                f"{len(later)} alert(s) joined after the response began; answering them",
+                data={"alerts": len(later)},
+            )
+            if not await self._answered(self.on_later_alerts(start, later)):
+                return
+
+    async def _answered(self, answer: Coroutine[Any, Any, None]) -> bool:
+        """Run `answer`, stopped by a close at its next await as `respond` is; False when
+        it was stopped or failed (the failure on the timeline)."""
+        task = asyncio.create_task(answer)
+        await workflow.wait_condition(lambda: task.done() or self._ending)
+        if not task.done():
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return False
+        except Exception as exc:
+            await self.record(
+                "playbook.failed",
+                f"Answering later alerts failed: {failure_message(exc)}; a responder has the "
+                "incident",
+            )
+            return False
+        return True
+
+    def _over_or_long(self) -> bool:
+        return (
+            self._closing
+            or self._ending
+            or self._closed_by is not None
+            or workflow.info().get_current_history_length() > _CONTINUE_AS_NEW_AFTER_EVENTS
+        )
+
     async def _ended_apart(self) -> None:
         """Complete the run in a workflow task of its own. The server refuses to complete
         a run while events it has not yet shown the worker are pending (an activity that
@@ -109,6 +161,8 @@ class Lifecycle(RetestGate):
         A failed playbook does not fail the workflow: the incident stays open, with the
         failure and the undo on its timeline, for a responder to take over.
         """
+        if self.answers_later_alerts:
+            self._later_alerts = []
         task = asyncio.create_task(self.respond(start))
         await workflow.wait_condition(
             lambda: task.done() or self._abort_reason is not None or self._ending
@@ -136,6 +190,7 @@ class Lifecycle(RetestGate):
         else:
             await self._votes_on_timeline()
             await self.record("playbook.finished", "Playbook finished; incident stays open")
+            self._finished_well = True
         self._respond_finished = True
 
     async def _votes_on_timeline(self) -> None:
@@ -162,6 +217,8 @@ class Lifecycle(RetestGate):
 
     def _alert(self, attached: AlertAttached) -> None:
         # Intake delivers at least once (its outbox may re-send after a crash).
+        if self._later_alerts is not None and attached.alert_id not in self._alert_ids:
+            self._later_alerts.append(attached.alert_id)
         self._alert_ids.add(attached.alert_id)
         if attached.starts_incident is not None and (self._closing or self._closed_by):
             # The next incident of this fingerprint began while this run was closing.

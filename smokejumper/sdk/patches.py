@@ -27,3 +27,5 @@ CLOSE_ONCE_PATCH = "close-once"
 # Marks runs whose completing workflow task holds nothing but the completion (see
 # Lifecycle._ended_apart).
 END_APART_PATCH = "end-in-a-task-of-its-own"
+# Marks runs that answer alerts joining after `respond` began (see Lifecycle._answer_later_alerts).
+LATER_ALERTS_PATCH = "answer-later-alerts"

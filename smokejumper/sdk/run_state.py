@@ -80,6 +80,10 @@ class RunState:
         self._clocks: dict[str, RunningClock] = {}
         self._abort_reason: str | None = None
         self._respond_finished = False
+        # Alerts that joined after `respond` began, not yet answered (see on_later_alerts);
+        # None until it begins, and for a playbook that does not answer them.
+        self._later_alerts: list[str] | None = None
+        self._finished_well = False
         self._severity = start.severity
         self._restoring = False
         # Set by a close under the close-ends-run rules: `respond` stops, approvals are
@@ -101,6 +105,16 @@ class RunState:
 
     async def respond(self, incident: IncidentStart) -> None:
         raise NotImplementedError(f"{type(self).__name__}.respond is not written")
+
+    # True: alerts that join the incident after `respond` began are answered by
+    # `on_later_alerts` once `respond` has finished, for as long as the incident is open.
+    answers_later_alerts: ClassVar[bool] = False
+
+    async def on_later_alerts(self, incident: IncidentStart, alert_ids: list[str]) -> None:
+        """Answer alerts that joined the incident after `respond` began (`alert_ids`, in the
+        order they came): a second leak of another key must not stay live behind a status
+        that says contained. Called after `respond` finished, then again for each later
+        group, when `answers_later_alerts` is set. Nothing by default."""
 
     async def on_sight(self, incident: IncidentStart) -> None:
         """What cannot wait for anything else: run first, in the run's first workflow task,

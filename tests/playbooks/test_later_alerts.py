@@ -1,0 +1,76 @@
+"""Alerts that join a leak incident after its response began are answered: a key leaked in
+a later alert (the same conversation, a minute on) is revoked, the owners told and the
+status true meanwhile; a duplicate of what was already handled changes nothing. Before,
+the later alert was counted and nothing else: its key stayed live under `contained`."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.keys.local import LocalKeys
+from tests.helpers import eventually
+from tests.playbooks.conftest import LEAKED_KEY, Responder
+from tests.playbooks.test_revoke_on_sight import _key_only
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+# The example inventory's partner key (prefix sj_live_cd): not in the first alert.
+PARTNER_KEY = "sj_live_cd1234567890abcdef"
+
+
+async def test_a_key_leaked_in_a_later_alert_is_revoked_and_the_status_says_so(
+    responder: Responder,
+) -> None:
+    ref = await responder.send(_key_only("u-later", f"The key is {LEAKED_KEY}."))
+    await responder.wait_for(ref, "playbook.finished")
+    assert (await responder.detail(ref))["status"] == "contained"
+    keys = LocalKeys(responder.settings.local_keys_file)
+    assert keys.state("key-partner-acme").status == "active"
+
+    again = await responder.send(_key_only("u-later", f"Another one: {PARTNER_KEY}."))
+    assert again == ref  # the same conversation: the same incident
+
+    async def answered() -> list[dict[str, object]] | None:
+        timeline = await responder.timeline(ref)
+        statuses = [e["message"] for e in timeline if e["kind"] == "incident.status"]
+        return timeline if statuses[-1].endswith("keys leaked in later alerts revoked") else None
+
+    timeline = await eventually(answered, within=30)
+    assert keys.state("key-partner-acme").status == "inactive"
+    assert sorted((row.target, row.status) for row in responder.actions("revoke_key")) == [
+        ("key-partner-acme", "completed"),
+        ("key-support-web", "completed"),
+    ]
+    later = [e for e in timeline if e["kind"] == "alerts.later"]
+    assert [e["message"] for e in later] == [
+        "1 alert(s) joined after the response began; answering them"
+    ]
+    # Not contained while the later key was live: acknowledged, then contained again.
+    statuses = [e["message"] for e in timeline if e["kind"] == "incident.status"]
+    assert statuses[-2:] == [
+        "Status contained → acknowledged: later alerts leaked 1 more key(s): revoking",
+        "Status acknowledged → contained: keys leaked in later alerts revoked",
+    ]
+    notes = [e["message"] for e in timeline if e["kind"] == "notification"]
+    assert notes[-1] == (
+        f"{ref}: 1 later alert(s) leaked more keys. Keys revoked: key-partner-acme."
+    )
+    assert all(PARTNER_KEY not in str(e["message"]) for e in timeline)
+    assert (await responder.detail(ref))["status"] == "contained"
+
+
+async def test_a_later_duplicate_changes_nothing(responder: Responder) -> None:
+    ref = await responder.send(_key_only("u-dup", f"The key is {LEAKED_KEY}."))
+    await responder.wait_for(ref, "playbook.finished")
+    notes_before = [e for e in await responder.timeline(ref) if e["kind"] == "notification"]
+
+    assert await responder.send(_key_only("u-dup", f"The key is {LEAKED_KEY}.")) == ref
+    answered = await responder.wait_for(ref, "leak.later")
+
+    assert answered["message"] == "The 1 later alert(s) leaked no key not revoked already"
+    assert [(row.target, row.attempts) for row in responder.actions("revoke_key")] == [
+        ("key-support-web", 1)
+    ]
+    timeline = await responder.timeline(ref)
+    assert [e for e in timeline if e["kind"] == "notification"] == notes_before
+    assert (await responder.detail(ref))["status"] == "contained"

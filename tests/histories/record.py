@@ -237,6 +237,20 @@ async def data_leakage_many_keys(harness: PlaybookHarness) -> PlaybookRun:
     return run
 
 
+async def data_leakage_later_alerts(harness: PlaybookHarness) -> PlaybookRun:
+    # An alert joins once the response has finished (patch answer-later-alerts).
+    alert = make_alert(
+        kind="data_leakage",
+        principal={"user": "u-1"},
+        evidence={"prompt": "list the deploy keys", "response": "AKIAIOSFODNN7EXAMPLE"},
+    )
+    run = await harness.run(alert)
+    await run.wait_for_timeline("playbook.finished")
+    await run.signal_alert("later-alert-1")
+    await run.wait_for_timeline("leak.later")
+    return run
+
+
 def memory_purge() -> list[object]:
     """Containment, and memory purging configured for the application (faked as well)."""
     plan = {"configured": True, "application": "support-bot", "provider": "redis", "patterns": 1}
@@ -426,6 +440,9 @@ SCENARIOS: dict[str, Scenario] = {
             variant="memory-purge",
         ),
         Scenario(SensitiveDataLeakage, many_keys, data_leakage_many_keys, variant="many-keys"),
+        Scenario(
+            SensitiveDataLeakage, containment, data_leakage_later_alerts, variant="later-alerts"
+        ),
         Scenario(PromptInjection, containment, prompt_injection, (SensitiveDataLeakage,)),
         Scenario(PromptInjection, retested, prompt_injection_restore, variant="restore-retest"),
         Scenario(

@@ -32,6 +32,7 @@ from smokejumper.sdk import (
     Fallback,
     IncidentContext,
     IncidentStart,
+    IncidentStatus,
     InventoryContext,
     InventoryQuery,
     KeyAction,
@@ -94,6 +95,47 @@ class GenAIPlaybook(Playbook):
     # nobody answers (see Playbook.step).
     handoff_approvers = [SECURITY_ONCALL]
     handoff_escalate_to = [INCIDENT_COMMANDERS]
+
+    # What later alerts are compared with (revoke_later_keys): set on the instance as the
+    # response goes.
+    _keys_handled: frozenset[str] = frozenset()
+    _left_out_handled = 0
+    _inventory: InventoryContext | None = None
+
+    def keys_handled(self, keys: list[KeyRef], left_out: int = 0) -> None:
+        """Say that these keys (and this many left out) are dealt with: later alerts that
+        name them again do not revoke them again."""
+        self._keys_handled = self._keys_handled | {key.key_id for key in keys}
+        self._left_out_handled = max(self._left_out_handled, left_out)
+
+    async def revoke_later_keys(
+        self, incident: IncidentStart, alert_ids: list[str], leak: LeakAssessment, why: str
+    ) -> None:
+        """For `on_later_alerts`: each key of `leak` (the incident's alerts classified again)
+        not dealt with yet is revoked as the first ones were, the owners are told, and the
+        status says acknowledged until it is done; nothing new, nothing but a timeline
+        entry."""
+        new = [key for key in leak.keys if key.key_id not in self._keys_handled]
+        left_out = max(0, leak.keys_left_out - self._left_out_handled)
+        if not new and not left_out:
+            await self.record(
+                "leak.later",
+                f"The {len(alert_ids)} later alert(s) leaked no key not revoked already",
+            )
+            return
+        await self.set_status(
+            IncidentStatus.ACKNOWLEDGED,
+            f"later alerts leaked {len(new) + left_out} more key(s): revoking",
+        )
+        revoked = await self.revoke(incident, new, why, left_out)
+        self.keys_handled(leak.keys, leak.keys_left_out)
+        if self._inventory is None:
+            _, self._inventory = await self.look(incident)
+        await self.notify_owners(
+            self._inventory,
+            f"{incident.ref}: {len(alert_ids)} later alert(s) leaked more keys. {revoked.told()}.",
+        )
+        await self.set_status(IncidentStatus.CONTAINED, "keys leaked in later alerts revoked")
 
     async def look(self, incident: IncidentStart) -> tuple[IncidentContext, InventoryContext]:
         """What the alerts say, and what the inventory knows about their target."""

@@ -57,7 +57,6 @@ from smokejumper.sdk import (
     IncidentContext,
     IncidentStart,
     IncidentStatus,
-    InventoryContext,
     LeakAssessment,
     MemoryAction,
     MemoryQuery,
@@ -163,7 +162,7 @@ class SensitiveDataLeakage(GenAIPlaybook):
             revoked = await self.revoke(
                 incident, leak.keys, "leaked in model output", leak.keys_left_out
             )
-            self._handled(leak)
+            self.keys_handled(leak.keys, leak.keys_left_out)
             if not child:
                 await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
             await self.record_leak(leak)
@@ -192,7 +191,7 @@ class SensitiveDataLeakage(GenAIPlaybook):
             revoked = await self.revoke(
                 incident, leak.keys, "leaked in model output", leak.keys_left_out
             )
-            self._handled(leak)
+            self.keys_handled(leak.keys, leak.keys_left_out)
         if leak.elicited:
             await self.block(incident, context, f"{incident.ref}: elicited a data leak")
         await self.notify_owners(
@@ -219,43 +218,12 @@ class SensitiveDataLeakage(GenAIPlaybook):
         await self.write_report(incident)
 
     answers_later_alerts = True
-    # What later alerts are compared with: set on the instance as the response goes.
-    _keys_handled: frozenset[str] = frozenset()
-    _left_out_handled = 0
-    _inventory: InventoryContext | None = None
-
-    def _handled(self, leak: LeakAssessment) -> None:
-        self._keys_handled = self._keys_handled | {key.key_id for key in leak.keys}
-        self._left_out_handled = max(self._left_out_handled, leak.keys_left_out)
 
     async def on_later_alerts(self, incident: IncidentStart, alert_ids: list[str]) -> None:
         """Alerts that joined after the response began can leak what the first did not
-        (another key, from the same conversation): each key not revoked yet is revoked as
-        the first ones were, the owners are told, and the status says so meanwhile."""
+        (another key, from the same conversation): see GenAIPlaybook.revoke_later_keys."""
         leak = await self.classify_leak(incident)
-        new = [key for key in leak.keys if key.key_id not in self._keys_handled]
-        left_out = max(0, leak.keys_left_out - self._left_out_handled)
-        if not new and not left_out:
-            await self.record(
-                "leak.later",
-                f"The {len(alert_ids)} later alert(s) leaked no key not revoked already",
-            )
-            return
-        await self.set_status(
-            IncidentStatus.ACKNOWLEDGED,
-            f"later alerts leaked {len(new) + left_out} more key(s): revoking",
-        )
-        revoked = await self.revoke(incident, new, "leaked in model output", left_out)
-        self._handled(leak)
-        inventory = self._inventory
-        if inventory is None:
-            _, inventory = await self.look(incident)
-            self._inventory = inventory
-        await self.notify_owners(
-            inventory,
-            f"{incident.ref}: {len(alert_ids)} later alert(s) leaked more keys. {revoked.told()}.",
-        )
-        await self.set_status(IncidentStatus.CONTAINED, "keys leaked in later alerts revoked")
+        await self.revoke_later_keys(incident, alert_ids, leak, "leaked in model output")
 
     async def tell_leak_suppliers(
         self, incident: IncidentStart, context: IncidentContext, leak: LeakAssessment

@@ -30,20 +30,20 @@ INVENTORY_KEY = "AKIAZZZZZZZZZZZZZZZZ"
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
-def _storm(store: Store) -> int:
+def _incident(store: Store, user: str, evidence: list[tuple[str, str]]) -> int:
+    """One incident of data leakage alerts from `user`, one per (prompt, response), stored
+    as intake stores a storm: one batch."""
     router = Router([], "sensitive-data-leakage")
     batch = []
-    for n in range(ALERTS):
-        # Every third response leaks an address; the prompts repeat one another.
-        response = f"the owner is user{n}@example.org" if n % 3 == 0 else f"no data, turn {n}"
+    for prompt, response in evidence:
         alert = Alert.model_validate(
             {
                 "source": "dlp",
                 "kind": "data_leakage",
                 "severity": "high",
-                "title": "customer data in output",
-                "principal": {"user": "storm-user"},
-                "evidence": {"prompt": f"who owns account {n % 5}?", "response": response},
+                "title": "data in output",
+                "principal": {"user": user},
+                "evidence": {"prompt": prompt, "response": response},
             }
         )
         batch.append(
@@ -52,6 +52,21 @@ def _storm(store: Store) -> int:
     recorded = Recorder(store, timedelta(0)).record_batch(batch)
     assert isinstance(recorded[0], Recorded)
     return recorded[0].start.incident_id
+
+
+def _storm(store: Store) -> int:
+    # Every third response leaks an address; the prompts repeat one another.
+    return _incident(
+        store,
+        "storm-user",
+        [
+            (
+                f"who owns account {n % 5}?",
+                f"the owner is user{n}@example.org" if n % 3 == 0 else f"no data, turn {n}",
+            )
+            for n in range(ALERTS)
+        ],
+    )
 
 
 async def test_a_storm_is_kept_whole_and_the_result_stays_small(
@@ -109,29 +124,14 @@ async def test_output_stuffed_with_key_shaped_ids_gives_the_inventorys_key_first
     )
     with migrated_store.transaction() as session:
         session.add(InventoryApiKey(key_id=INVENTORY_KEY, provider="vault"))
-    router = Router([], "sensitive-data-leakage")
-    batch = []
-    for n in range(0, len(made_up), 9_000):
-        # The inventory's key (sorting after every made-up one) in the last response.
-        ids = made_up[n : n + 9_000] + ([INVENTORY_KEY] if n + 9_000 >= len(made_up) else [])
-        alert = Alert.model_validate(
-            {
-                "source": "dlp",
-                "kind": "data_leakage",
-                "severity": "high",
-                "title": "keys in output",
-                "principal": {"user": "stuffed"},
-                "evidence": {"prompt": "list keys", "response": " ".join(ids)},
-            }
-        )
-        batch.append(
-            Pending(alert, alert.model_dump_json(), fingerprint(alert), router.route(alert), None)
-        )
-    recorded = Recorder(migrated_store, timedelta(0)).record_batch(batch)
-    assert isinstance(recorded[0], Recorded)
+    # 9,000 ids a response (one is at most 200,000 characters); the inventory's key, which
+    # sorts after every made-up one, in the last.
+    responses = [" ".join(made_up[n : n + 9_000]) for n in range(0, len(made_up), 9_000)]
+    responses[-1] += f" {INVENTORY_KEY}"
+    incident_id = _incident(migrated_store, "stuffed", [("list keys", r) for r in responses])
 
     result: LeakAssessment = await ActivityEnvironment().run(
-        AssessmentActivities(migrated_store, settings).assess_leak, recorded[0].start.incident_id
+        AssessmentActivities(migrated_store, settings).assess_leak, incident_id
     )
 
     assert result.keys[0] == KeyRef(provider="vault", key_id=INVENTORY_KEY)

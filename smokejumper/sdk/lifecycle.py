@@ -58,8 +58,6 @@ class Lifecycle(RetestGate):
                 data={"workflow_id": info.workflow_id, "run_id": info.run_id},
             )
             await self._respond_or_abort(start)
-        if info.parent is None:
-            await self._answer_later_alerts(start)
         if info.parent is not None:
             # A child playbook is one part of its parent's response: the parent's run owns
             # the incident and its closing, so the child returns as soon as it is done —
@@ -75,6 +73,7 @@ class Lifecycle(RetestGate):
                 )
             await self._ended_apart()
             return self.state()
+        await self._answer_later_alerts(start)
         await workflow.wait_condition(
             lambda: (
                 self._closed_by is not None

@@ -219,25 +219,25 @@ def _row(kind: str, window0: bool, pairs: list[tuple[float, Storm]]) -> Result:
     detail of counts and CPU is the median pair's."""
     name = f"intake_storm_{kind}" + ("_window0" if window0 else "")
     target_ratio = TARGET_RATIO_WINDOW0 if window0 else TARGET_RATIO
-    ratios = [storm.rate / floor_rate for floor_rate, storm in pairs]
+    ratios = [ours.rate / floor_rate for floor_rate, ours in pairs]
     ratio = median(ratios)
     _, storm = sorted(pairs, key=lambda pair: pair[1].rate / pair[0])[len(pairs) // 2]
     return Result(
         name=name,
-        value=round(median(storm.rate for _, storm in pairs), 1),
+        value=round(median(ours.rate for _, ours in pairs), 1),
         unit="alerts/s",
         floor=round(median(floor_rate for floor_rate, _ in pairs), 1),
         ratio=round(ratio, 3),
         target=f"median ratio of {len(pairs)} pairs >= {target_ratio}; exactly "
         f"{FINGERPRINTS} incidents, {TOTAL} alerts; no 5xx; 0 undispatched",
-        ok=all(_exact(storm) for _, storm in pairs) and ratio >= target_ratio,
+        ok=all(_exact(ours) for _, ours in pairs) and ratio >= target_ratio,
         detail={
             "database": kind,
             "duplicate_signal_window_seconds": (
                 0 if window0 else IntakeSettings().duplicate_signal_window_seconds
             ),
             "pair_ratios": [round(r, 3) for r in ratios],
-            "pairs_exact": [_exact(storm) for _, storm in pairs],
+            "pairs_exact": [_exact(ours) for _, ours in pairs],
             "p50_ms": round(percentile(storm.latencies, 50) * 1000, 1),
             "p99_ms": round(percentile(storm.latencies, 99) * 1000, 1),
             "statuses": {str(k): v for k, v in sorted(storm.statuses.items())},

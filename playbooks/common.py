@@ -96,17 +96,12 @@ class GenAIPlaybook(Playbook):
     handoff_approvers = [SECURITY_ONCALL]
     handoff_escalate_to = [INCIDENT_COMMANDERS]
 
-    # What later alerts are compared with (revoke_later_keys): set on the instance as the
-    # response goes.
+    # What later alerts are compared with (revoke_later_keys): the keys `revoke` has dealt
+    # with, how many it left out, and the inventory `look` read last. Set on the instance
+    # as the response goes.
     _keys_handled: frozenset[str] = frozenset()
     _left_out_handled = 0
     _inventory: InventoryContext | None = None
-
-    def keys_handled(self, keys: list[KeyRef], left_out: int = 0) -> None:
-        """Say that these keys (and this many left out) are dealt with: later alerts that
-        name them again do not revoke them again."""
-        self._keys_handled = self._keys_handled | {key.key_id for key in keys}
-        self._left_out_handled = max(self._left_out_handled, left_out)
 
     async def revoke_later_keys(
         self, incident: IncidentStart, alert_ids: list[str], leak: LeakAssessment, why: str
@@ -128,11 +123,11 @@ class GenAIPlaybook(Playbook):
             f"later alerts leaked {len(new) + left_out} more key(s): revoking",
         )
         revoked = await self.revoke(incident, new, why, left_out)
-        self.keys_handled(leak.keys, leak.keys_left_out)
-        if self._inventory is None:
-            _, self._inventory = await self.look(incident)
+        inventory = self._inventory
+        if inventory is None:
+            _, inventory = await self.look(incident)
         await self.notify_owners(
-            self._inventory,
+            inventory,
             f"{incident.ref}: {len(alert_ids)} later alert(s) leaked more keys. {revoked.told()}.",
         )
         await self.set_status(IncidentStatus.CONTAINED, "keys leaked in later alerts revoked")
@@ -160,7 +155,8 @@ class GenAIPlaybook(Playbook):
                 key_id=context.api_key_id,
             ),
         )
-        return context, inventory or InventoryContext()
+        self._inventory = inventory or InventoryContext()
+        return context, self._inventory
 
     async def assess_leak(self, incident: IncidentStart) -> LeakAssessment:
         """Capture and hash the evidence, and classify what left; on the timeline."""
@@ -204,7 +200,8 @@ class GenAIPlaybook(Playbook):
         done to each (masked): a revocation not confirmed yet is re-checked by the SDK, a
         failed one is handed to people. Past KEYS_ONE_BY_ONE keys, the rest are revoked in
         batches: a step per batch of a provider's keys. `left_out` key ids the assessment
-        found past KEYS_AT_MOST are handed to people, once for all."""
+        found past KEYS_AT_MOST are handed to people, once for all. The keys, and the count
+        left out, are remembered as dealt with (revoke_later_keys)."""
         one_by_one, batched = keys, []
         if len(keys) > KEYS_ONE_BY_ONE and workflow.patched(KEYS_IN_BATCHES_PATCH):
             one_by_one, batched = keys[:KEYS_ONE_BY_ONE], keys[KEYS_ONE_BY_ONE:]
@@ -227,6 +224,8 @@ class GenAIPlaybook(Playbook):
                     continue
                 revoked.unverified += result.unverified
                 revoked.done += [key for key in masked if key not in result.unverified]
+        self._keys_handled = self._keys_handled | {key.key_id for key in keys}
+        self._left_out_handled += left_out
         if left_out:
             revoked.left_out = left_out
             await self.missing(

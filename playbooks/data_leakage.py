@@ -162,12 +162,10 @@ class SensitiveDataLeakage(GenAIPlaybook):
             revoked = await self.revoke(
                 incident, leak.keys, "leaked in model output", leak.keys_left_out
             )
-            self.keys_handled(leak.keys, leak.keys_left_out)
             if not child:
                 await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
             await self.record_leak(leak)
             context, inventory = await self.look(incident)
-            self._inventory = inventory
         else:
             if not child:
                 await self.set_status(IncidentStatus.ACKNOWLEDGED, "leak response started")
@@ -191,7 +189,6 @@ class SensitiveDataLeakage(GenAIPlaybook):
             revoked = await self.revoke(
                 incident, leak.keys, "leaked in model output", leak.keys_left_out
             )
-            self.keys_handled(leak.keys, leak.keys_left_out)
         if leak.elicited:
             await self.block(incident, context, f"{incident.ref}: elicited a data leak")
         await self.notify_owners(

@@ -87,17 +87,13 @@ class SystemPromptLeakage(GenAIPlaybook):
 
     async def respond(self, incident: IncidentStart) -> None:
         # Containment first: a key in the output is usable the moment it is read.
-        leak = await self.step(
-            "classify leak", ASSESS_PROMPT_LEAK, incident.incident_id
-        ) or LeakAssessment.not_assessed(incident.incident_id)
+        leak = await self.classify_prompt_leak(incident)
         revoked = await self.revoke(
             incident, leak.keys, "leaked in a system prompt", leak.keys_left_out
         )
-        self.keys_handled(leak.keys, leak.keys_left_out)
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "system prompt leak response started")
         await self.record_leak(leak)
         context, inventory = await self.look(incident)
-        self._inventory = inventory
         plan = await self.step(
             "look up prompt",
             PROMPT_PLAN,
@@ -114,7 +110,6 @@ class SystemPromptLeakage(GenAIPlaybook):
         seen = {key.key_id for key in leak.keys}
         more = [key for key in plan.keys if key.key_id not in seen]
         revoked += await self.revoke(incident, more, "embedded in a leaked system prompt")
-        self.keys_handled(more)
         # Credentials no key id names, in the output or in the prompt: nobody can revoke
         # them from here, and the incident is not contained until a responder has.
         unnamed = sorted({*unnamed_credentials(leak.kinds), *plan.unnamed_kinds})
@@ -196,14 +191,18 @@ class SystemPromptLeakage(GenAIPlaybook):
         )
         return False
 
+    async def classify_prompt_leak(self, incident: IncidentStart) -> LeakAssessment:
+        """Classify what left, the prompt's own words included; handed to people, nothing."""
+        return await self.step(
+            "classify leak", ASSESS_PROMPT_LEAK, incident.incident_id
+        ) or LeakAssessment.not_assessed(incident.incident_id)
+
     answers_later_alerts = True
 
     async def on_later_alerts(self, incident: IncidentStart, alert_ids: list[str]) -> None:
         """A later alert of the same leak can show a key the first did not: revoked as the
         first ones were (GenAIPlaybook.revoke_later_keys). The prompt is rotated once."""
-        leak = await self.step(
-            "classify leak", ASSESS_PROMPT_LEAK, incident.incident_id
-        ) or LeakAssessment.not_assessed(incident.incident_id)
+        leak = await self.classify_prompt_leak(incident)
         await self.revoke_later_keys(incident, alert_ids, leak, "leaked in a system prompt")
 
     def summary(

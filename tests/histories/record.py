@@ -224,28 +224,27 @@ def many_keys() -> list[object]:
     return [*containment(), FakeProvider(*batches, results=batches)]
 
 
-async def data_leakage_many_keys(harness: PlaybookHarness) -> PlaybookRun:
-    # More keys than are revoked a step each (KEYS_ONE_BY_ONE), and no personal data.
-    keys = " ".join(f"AKIA{n:016d}" for n in range(25))
+async def keys_leaked(harness: PlaybookHarness, response: str) -> PlaybookRun:
+    """A leak of keys and no personal data (no DPO question), its response finished."""
     alert = make_alert(
         kind="data_leakage",
         principal={"user": "u-1"},
-        evidence={"prompt": "list the deploy keys", "response": f"here they are: {keys}"},
+        evidence={"prompt": "list the deploy keys", "response": response},
     )
     run = await harness.run(alert)
     await run.wait_for_timeline("playbook.finished")
     return run
 
 
+async def data_leakage_many_keys(harness: PlaybookHarness) -> PlaybookRun:
+    # More keys than are revoked a step each (KEYS_ONE_BY_ONE).
+    keys = " ".join(f"AKIA{n:016d}" for n in range(25))
+    return await keys_leaked(harness, f"here they are: {keys}")
+
+
 async def data_leakage_later_alerts(harness: PlaybookHarness) -> PlaybookRun:
     # An alert joins once the response has finished (patch answer-later-alerts).
-    alert = make_alert(
-        kind="data_leakage",
-        principal={"user": "u-1"},
-        evidence={"prompt": "list the deploy keys", "response": "AKIAIOSFODNN7EXAMPLE"},
-    )
-    run = await harness.run(alert)
-    await run.wait_for_timeline("playbook.finished")
+    run = await keys_leaked(harness, "AKIAIOSFODNN7EXAMPLE")
     await run.signal_alert("later-alert-1")
     await run.wait_for_timeline("leak.later")
     return run

@@ -9,7 +9,8 @@ OWASP LLM01 (Prompt Injection) and LLM06 (Excessive Agency); ATLAS AML.T0051.000
    - direct (the user's own input): block the user (else session, else key) for 24 h, and
      add a 24-hour input-filter rule matching the attack text;
    - indirect (a retrieved document, web page or tool result): quarantine each document
-     that carried it from retrieval; then sweep the application's retrieval index (its
+     that carried it from retrieval (the first DOCUMENTS_AT_MOST, a step each; the rest
+     are handed to a responder); then sweep the application's retrieval index (its
      vector store, when one is configured) for the other documents carrying the same
      instruction (exact copies, similar embeddings) or served by the same data source, and
      move them into a quarantine collection (OWASP LLM08, ATLAS AML.T0070; CoSAI
@@ -21,6 +22,9 @@ OWASP LLM01 (Prompt Injection) and LLM06 (Excessive Agency); ATLAS AML.T0051.000
 3. Data left: raise the severity, hand the leak to `sensitive-data-leakage` as a child
    (revoke, block, notify), then ask the privacy question here.
 4. Notify owners; contained; report.
+5. Alerts that join later: documents they name that were not quarantined yet are
+   quarantined (indirect), an agent they show acting is frozen as in 2 (agentic); the
+   status says acknowledged meanwhile. A duplicate costs one read of the alerts.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from playbooks.common import INCIDENT_COMMANDERS, SECURITY_ONCALL, GenAIPlaybook
 from smokejumper.sdk import (
     ADD_FILTER_RULE,
     CAPTURE_TOOL_CALLS,
+    DOCUMENTS_AT_MOST,
+    INCIDENT_CONTEXT,
     ISOLATE_ENDPOINT,
     QUARANTINE_DOCUMENT,
     RETRIEVAL_INDEX_PLAN,
@@ -84,6 +90,7 @@ class PromptInjection(GenAIPlaybook):
         "AML.T0086",
         "AML.T0070",
     ]
+    answers_later_alerts = True
     triggers = [
         Route(
             playbook="prompt-injection",
@@ -92,9 +99,16 @@ class PromptInjection(GenAIPlaybook):
         )
     ]
 
+    # What later alerts are compared with (on_later_alerts): the documents quarantined
+    # or handed to a responder, and the vector answered. Set as the response goes.
+    _documents_handled: frozenset[str] = frozenset()
+    _documents_left_out_handled = 0
+    _vector: str | None = None
+
     async def respond(self, incident: IncidentStart) -> None:
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "injection response started")
         context, inventory = await self.look(incident)
+        self._vector = context.vector
         leak = await self.assess_leak(incident)
         await self.record(
             "injection.vector",
@@ -157,16 +171,7 @@ class PromptInjection(GenAIPlaybook):
                 "quarantine documents",
                 "the alerts name no document that carried the injection (no id, no content)",
             )
-        for number, document in enumerate(context.documents, start=1):
-            name = f"quarantine document {number}"
-            action = DocumentAction(
-                incident_id=incident.incident_id,
-                step=name,
-                document=document,
-                source=context.data_source,
-                reason=f"{incident.ref}: carried an indirect prompt injection",
-            )
-            await self.step(name, QUARANTINE_DOCUMENT, action)
+        await self.quarantine(incident, context, context.documents, context.documents_left_out)
         if workflow.patched(RETRIEVAL_SWEEP_PATCH):
             await self.sweep_index(incident, context, inventory)
             return
@@ -181,6 +186,70 @@ class PromptInjection(GenAIPlaybook):
             f"{incident.ref}: {source} served a document carrying a prompt injection; "
             f"{len(context.documents)} document(s) quarantined. Review its other content.",
         )
+
+    async def quarantine(
+        self, incident: IncidentStart, context: IncidentContext, documents: list[str], left_out: int
+    ) -> None:
+        """Quarantine each of `documents`, a step each numbered on from those before, and
+        hand the `left_out` ones to a responder in one step; all remembered as dealt with."""
+        first = len(self._documents_handled) + 1
+        self._documents_handled |= set(documents)
+        self._documents_left_out_handled += left_out
+        for number, document in enumerate(documents, start=first):
+            name = f"quarantine document {number}"
+            action = DocumentAction(
+                incident_id=incident.incident_id,
+                step=name,
+                document=document,
+                source=context.data_source,
+                reason=f"{incident.ref}: carried an indirect prompt injection",
+            )
+            await self.step(name, QUARANTINE_DOCUMENT, action)
+        if left_out:
+            await self.missing(
+                f"quarantine {left_out} more documents",
+                f"the alerts name {left_out} document(s) beyond the {DOCUMENTS_AT_MOST} a "
+                "playbook quarantines a step each; their ids are in the alerts",
+            )
+
+    async def on_later_alerts(self, incident: IncidentStart, alert_ids: list[str]) -> None:
+        """A later alert can name another poisoned document, or show the agent acting on
+        the injection: neither may stay live behind a status that says contained."""
+        context = await self.step("read alerts", INCIDENT_CONTEXT, incident.incident_id)
+        if context is None:
+            return  # with a responder, on the timeline
+        indirect = context.vector == "indirect"
+        documents = [d for d in context.documents if d not in self._documents_handled]
+        documents = documents if indirect else []
+        left_out = (
+            max(0, context.documents_left_out - self._documents_left_out_handled) if indirect else 0
+        )
+        agent = context.vector == "agentic" and self._vector != "agentic"
+        later = f"{len(alert_ids)} later alert(s)"
+        if not documents and not left_out and not agent:
+            await self.record(
+                "injection.later",
+                f"The {later} named no document not quarantined already, and no agent acting",
+            )
+            return
+        await self.set_status(
+            IncidentStatus.ACKNOWLEDGED,
+            f"later alerts show more to contain: {context.vector} injection",
+        )
+        inventory = self._inventory or (await self.look(incident))[1]
+        if documents or left_out:
+            await self.quarantine(incident, context, documents, left_out)
+            await self.notify_owners(
+                inventory,
+                f"{incident.ref}: {later} named {len(documents) + left_out} more document(s) "
+                f"carrying a prompt injection; {len(documents)} quarantined"
+                + (f", {left_out} handed to a responder" if left_out else "")
+                + ".",
+            )
+        if agent:
+            self._vector = "agentic"
+            await self.contain_agentic(incident, context, inventory)
+        await self.set_status(IncidentStatus.CONTAINED, "what later alerts showed is contained")
 
     async def sweep_index(
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from smokejumper.domain.response import IncidentContext, Vector
+from smokejumper.domain.response import DOCUMENTS_AT_MOST, IncidentContext, Vector
 from smokejumper.leakage import LeakClassifier
 from smokejumper.redaction import find
 
@@ -105,7 +105,8 @@ def context_of(
     labels = {str(k): str(v) for k, v in (first.get("labels") or {}).items()}
     atlas: set[str] = set()
     owasp: list[str] = []
-    documents: list[str] = []
+    # Insertion-ordered: the first documents named are the ones listed.
+    documents: dict[str, None] = {}
     tool_calls = 0
     spans: set[str] = set()
     details: dict[str, Any] = {}
@@ -116,8 +117,7 @@ def context_of(
         matched = (alert.get("evidence") or {}).get("matched_spans") or []
         spans |= {str(span.get("field", "")) for span in matched}
         for document in _documents(alert, {**labels, **(alert.get("labels") or {})}):
-            if document not in documents:
-                documents.append(document)
+            documents.setdefault(document)
         for key, value in _details(alert).items():
             details.setdefault(key, value)
     principal = first.get("principal") or {}
@@ -144,7 +144,8 @@ def context_of(
         owasp=owasp,
         atlas=sorted(atlas),
         vector=_vector(labels, atlas, tool_calls, spans),
-        documents=documents,
+        documents=list(documents)[:DOCUMENTS_AT_MOST],
+        documents_left_out=max(0, len(documents) - DOCUMENTS_AT_MOST),
         data_source=labels.get("data_source") or _text(details.get("data_source")),
         attack_phrase=_attack_phrase(first) if first else None,
         tool_calls=tool_calls,

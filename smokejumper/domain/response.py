@@ -19,6 +19,13 @@ class KeyRef(BaseModel):
     key_id: str
 
 
+# How many documents an incident's context names. Each is quarantined a step of its own;
+# alerts naming thousands (a hostile retriever, a stuffed label) would otherwise give a
+# context too large for a Temporal payload and a run past its history limit, and no real
+# indirect injection is carried by more.
+DOCUMENTS_AT_MOST = 100
+
+
 class IncidentContext(BaseModel):
     """What the incident's alerts say about who, what and how (no evidence content)."""
 
@@ -41,7 +48,11 @@ class IncidentContext(BaseModel):
     documents: list[str] = Field(
         default_factory=list,
         description="Ids of the documents that carried the attack; `sha256:<hex>` of the "
-        "content when the alert names none.",
+        f"content when the alert names none. The first {DOCUMENTS_AT_MOST}, in the order "
+        "the alerts came.",
+    )
+    documents_left_out: int = Field(
+        default=0, description="Documents the alerts name beyond those in `documents`."
     )
     data_source: str | None = None
     attack_phrase: str | None = Field(

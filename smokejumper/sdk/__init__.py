@@ -83,6 +83,7 @@ from smokejumper.domain.prompts import (
 )
 from smokejumper.domain.query_logs import KeptQueryLog, QueryLogRequest
 from smokejumper.domain.response import (
+    DOCUMENTS_AT_MOST,
     EndpointInfo,
     IncidentContext,
     InventoryContext,
@@ -117,6 +118,7 @@ __all__ = [
     "CAPTURE_TOOL_CALLS",
     "CHECK_CANARY",
     "CONTAINMENT",
+    "DOCUMENTS_AT_MOST",
     "INCIDENT_CONTEXT",
     "INVENTORY_CONTEXT",
     "ISOLATE_ENDPOINT",

@@ -333,6 +333,46 @@ async def prompt_injection_indirect_sweep(harness: PlaybookHarness) -> PlaybookR
     return run
 
 
+def later_documents() -> list[object]:
+    """Containment, and the alerts' context naming a second document from its second read
+    on: a later alert that carried it (faked, as the harness reads the first alert only)."""
+    reads = iter(range(1_000_000))
+
+    def context(incident_id: int) -> dict[str, Any]:
+        named = ["wiki/expenses.md"] + (["wiki/travel.md"] if next(reads) else [])
+        return {
+            "incident_id": incident_id,
+            "ref": "INC-1",
+            "kind": "prompt_injection",
+            "severity": "high",
+            "user": "u-5",
+            "application": "support-bot",
+            "vector": "indirect",
+            "documents": named,
+            "data_source": "wiki",
+        }
+
+    return [*containment(), FakeProvider("incident_context", results={"incident_context": context})]
+
+
+async def prompt_injection_later_alerts(harness: PlaybookHarness) -> PlaybookRun:
+    """An indirect injection answered, then a later alert naming another document: it is
+    quarantined (patch answer-later-alerts)."""
+    alert = make_alert(
+        kind="prompt_injection",
+        principal={"user": "u-5"},
+        target={"application": "support-bot"},
+        evidence={"prompt": "how do I book travel?"},
+        labels={"vector": "indirect", "document_id": "wiki/expenses.md", "data_source": "wiki"},
+    )
+    run = await harness.run(alert)
+    await run.wait_for_timeline("playbook.finished")
+    await run.signal_alert("later-alert-1")
+    await run.wait_for_timeline("step.completed", step="quarantine document 2")
+    await run.wait_for_timeline("incident.status", count=4)
+    return run
+
+
 def retested() -> list[object]:
     """Containment, and a retest whose endpoint answers cleanly (faked as well)."""
 
@@ -449,6 +489,12 @@ SCENARIOS: dict[str, Scenario] = {
             retrieval_sweep,
             prompt_injection_indirect_sweep,
             variant="indirect-sweep",
+        ),
+        Scenario(
+            PromptInjection,
+            later_documents,
+            prompt_injection_later_alerts,
+            variant="later-alerts",
         ),
         Scenario(ModelExtraction, containment, model_extraction),
         Scenario(ModelCompromise, containment, model_compromise),

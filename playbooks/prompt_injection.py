@@ -23,8 +23,10 @@ OWASP LLM01 (Prompt Injection) and LLM06 (Excessive Agency); ATLAS AML.T0051.000
    (revoke, block, notify), then ask the privacy question here.
 4. Notify owners; contained; report.
 5. Alerts that join later: documents they name that were not quarantined yet are
-   quarantined (indirect), an agent they show acting is frozen as in 2 (agentic); the
-   status says acknowledged meanwhile. A duplicate costs one read of the alerts.
+   quarantined (indirect), an agent they show acting is frozen as in 2 (agentic), data
+   they show leaving is handed on as in 3 (or, once handed, keys not revoked yet are
+   revoked here); the status says acknowledged meanwhile. A duplicate costs a read and a
+   classification of the alerts.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from smokejumper.sdk import (
     IncidentStart,
     IncidentStatus,
     InventoryContext,
+    LeakAssessment,
     RetrievalQuery,
     RetrievalSweep,
     Route,
@@ -100,10 +103,12 @@ class PromptInjection(GenAIPlaybook):
     ]
 
     # What later alerts are compared with (on_later_alerts): the documents quarantined
-    # or handed to a responder, and the vector answered. Set as the response goes.
+    # or handed to a responder, the vector answered, and whether a leak was handed on
+    # (its keys are then the leakage playbook's). Set as the response goes.
     _documents_handled: frozenset[str] = frozenset()
     _documents_left_out_handled = 0
     _vector: str | None = None
+    _leak_handed = False
 
     async def respond(self, incident: IncidentStart) -> None:
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "injection response started")
@@ -125,8 +130,7 @@ class PromptInjection(GenAIPlaybook):
             await self.contain_agentic(incident, context, inventory)
 
         if leak.leaked:
-            await self.escalate(Severity.CRITICAL, f"data left: {', '.join(leak.categories)}")
-            await self.child("sensitive-data-leakage", suffix="leakage")
+            await self.hand_leak(leak, "data left")
         await self.notify_owners(
             inventory,
             f"{incident.ref}: {context.vector} prompt injection against "
@@ -212,12 +216,23 @@ class PromptInjection(GenAIPlaybook):
                 "playbook quarantines a step each; their ids are in the alerts",
             )
 
+    async def hand_leak(self, leak: LeakAssessment, why: str) -> None:
+        """Raise the severity and hand the leak to `sensitive-data-leakage` (revoke, block,
+        notify); its keys are then dealt with."""
+        self._leak_handed = True
+        self._keys_handled = frozenset(key.key_id for key in leak.keys)
+        self._left_out_handled = leak.keys_left_out
+        await self.escalate(Severity.CRITICAL, f"{why}: {', '.join(leak.categories)}")
+        await self.child("sensitive-data-leakage", suffix="leakage")
+
     async def on_later_alerts(self, incident: IncidentStart, alert_ids: list[str]) -> None:
-        """A later alert can name another poisoned document, or show the agent acting on
-        the injection: neither may stay live behind a status that says contained."""
+        """A later alert can name another poisoned document, show the agent acting on the
+        injection, or carry data out (a key): none may stay live behind a status that says
+        contained."""
         context = await self.step("read alerts", INCIDENT_CONTEXT, incident.incident_id)
         if context is None:
             return  # with a responder, on the timeline
+        leak = await self.classify_leak(incident)
         indirect = context.vector == "indirect"
         documents = [d for d in context.documents if d not in self._documents_handled]
         documents = documents if indirect else []
@@ -225,16 +240,28 @@ class PromptInjection(GenAIPlaybook):
             max(0, context.documents_left_out - self._documents_left_out_handled) if indirect else 0
         )
         agent = context.vector == "agentic" and self._vector != "agentic"
+        first_leak = leak.leaked and not self._leak_handed
+        keys = [key for key in leak.keys if key.key_id not in self._keys_handled]
+        keys_left_out = max(0, leak.keys_left_out - self._left_out_handled)
+        more_keys = self._leak_handed and bool(keys or keys_left_out)
         later = f"{len(alert_ids)} later alert(s)"
-        if not documents and not left_out and not agent:
+        if not (documents or left_out or agent or first_leak or more_keys):
             await self.record(
                 "injection.later",
-                f"The {later} named no document not quarantined already, and no agent acting",
+                f"The {later} named no document not quarantined already, no agent acting "
+                "and no data left not dealt with",
             )
             return
+        shown = [
+            what
+            for what, shown in (
+                (f"{context.vector} injection", documents or left_out or agent),
+                ("data left", first_leak or more_keys),
+            )
+            if shown
+        ]
         await self.set_status(
-            IncidentStatus.ACKNOWLEDGED,
-            f"later alerts show more to contain: {context.vector} injection",
+            IncidentStatus.ACKNOWLEDGED, f"later alerts show more to contain: {', '.join(shown)}"
         )
         inventory = self._inventory or (await self.look(incident))[1]
         if documents or left_out:
@@ -249,7 +276,17 @@ class PromptInjection(GenAIPlaybook):
         if agent:
             self._vector = "agentic"
             await self.contain_agentic(incident, context, inventory)
+        if first_leak:
+            await self.record_leak(leak)
+            await self.hand_leak(leak, "data left in later alerts")
+        elif more_keys:
+            revoked = await self.revoke(incident, keys, "leaked in model output", keys_left_out)
+            await self.notify_owners(
+                inventory, f"{incident.ref}: {later} leaked more keys. {revoked.told()}."
+            )
         await self.set_status(IncidentStatus.CONTAINED, "what later alerts showed is contained")
+        if first_leak:
+            await self.privacy_review(incident, leak)
 
     async def sweep_index(
         self, incident: IncidentStart, context: IncidentContext, inventory: InventoryContext

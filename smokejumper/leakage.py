@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from smokejumper.redaction import Finding, Redactor
+from smokejumper.redaction import AWS_ACCESS_KEY_ID, Finding, Redactor
 
 
 class LeakCategory(StrEnum):
@@ -65,6 +65,8 @@ PROPRIETARY_PATTERNS: dict[str, str] = {
 }
 
 
+# The detectors that take any value after a secret-like word: one may hold a known key.
+GENERIC_SECRET_KINDS = frozenset({"secret", "credential"})
 MIN_PREFIX = 4  # shorter key prefixes would redact ordinary words
 
 
@@ -119,8 +121,14 @@ class LeakClassifier:
     ) -> None:
         self.key_prefixes = {p: k for p, k in (key_prefixes or {}).items() if len(p) >= MIN_PREFIX}
         extra = {**SYSTEM_PROMPT_PATTERNS, **PROPRIETARY_PATTERNS, **(patterns or {})}
-        extra.update(prefix_patterns(self.key_prefixes))
+        inventory = prefix_patterns(self.key_prefixes)
+        extra.update(inventory)
         self.redactor = Redactor(extra)
+        # A key after a secret-like word ("the API key is sj_live_…", "token: AKIA…") is
+        # found as the generic `secret` or `credential`, whose span starts at the key and is
+        # as long or longer: it is looked for again inside that span, or it would not be
+        # revoked.
+        self._inventory_key = re.compile(inventory["inventory_key"]) if inventory else None
 
     @staticmethod
     def summary(counts: Mapping[str, int]) -> list[LeakCategory]:
@@ -130,10 +138,9 @@ class LeakClassifier:
     def classify(self, text: str) -> Classification:
         result = Classification()
         for finding in self.redactor.find(text):
-            result.counts[finding.kind] += 1
-            key_id = self._key_id(finding, text)
-            if key_id is not None:
-                result.key_ids.add(key_id)
+            kind, key_ids = self._keys_of(finding, text)
+            result.counts[kind] += 1
+            result.key_ids |= key_ids
         return result
 
     def classify_all(self, texts: Iterable[str]) -> Classification:
@@ -142,12 +149,31 @@ class LeakClassifier:
             result.merge(self.classify(text))
         return result
 
-    def _key_id(self, finding: Finding, text: str) -> str | None:
+    def _keys_of(self, finding: Finding, text: str) -> tuple[str, set[str]]:
+        """The finding's kind, and the key ids it names: a generic secret that is one of
+        the inventory's keys, or an AWS access key id, counts as that."""
         value = text[finding.start : finding.end]
         if finding.kind == "aws_access_key_id":
-            return value
+            return finding.kind, {value}
         if finding.kind == "inventory_key":
-            for prefix in sorted(self.key_prefixes, key=len, reverse=True):
-                if value.startswith(prefix):
-                    return self.key_prefixes[prefix]
+            named = self._inventory_key_id(value)
+            return finding.kind, {named} if named else set()
+        if finding.kind not in GENERIC_SECRET_KINDS:
+            return finding.kind, set()
+        inventory = {
+            named
+            for match in (self._inventory_key.finditer(value) if self._inventory_key else ())
+            if (named := self._inventory_key_id(match.group(0)))
+        }
+        if inventory:
+            return "inventory_key", inventory
+        aws = {match.group(0) for match in AWS_ACCESS_KEY_ID.finditer(value)}
+        if aws:
+            return "aws_access_key_id", aws
+        return finding.kind, set()
+
+    def _inventory_key_id(self, value: str) -> str | None:
+        for prefix in sorted(self.key_prefixes, key=len, reverse=True):
+            if value.startswith(prefix):
+                return self.key_prefixes[prefix]
         return None

@@ -139,6 +139,11 @@ _BRIDGE = r"(?:[\w.-]{0,30})(?:[\s\"'`:=>,|()]|\b(?:is|was|of|to|set|now|=)\b){0
 _NOT_BEFORE = r"(?<![A-Za-z0-9_/+.-])"
 _NOT_AFTER = r"(?![A-Za-z0-9_/+=-])"
 
+AWS_ACCESS_KEY_ID = re.compile(
+    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA|A3T[A-Z0-9])"
+    r"[A-Z0-9]{16}(?![A-Za-z0-9])"
+)
+
 _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         "private_key",
@@ -148,13 +153,7 @@ _DETECTORS: tuple[_Detector, ...] = (
             r"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\Z)"
         ),
     ),
-    _Detector(
-        "aws_access_key_id",
-        re.compile(
-            r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA|A3T[A-Z0-9])"
-            r"[A-Z0-9]{16}(?![A-Za-z0-9])"
-        ),
-    ),
+    _Detector("aws_access_key_id", AWS_ACCESS_KEY_ID),
     _Detector(
         # AWS secret access keys are 40 characters of base64; a shorter or longer value after
         # the same words is the `secret` detector's.

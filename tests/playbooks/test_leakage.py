@@ -38,6 +38,31 @@ def test_each_category_is_found_and_named() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "kind", "key_ids"),
+    [
+        ("The API key is sj_live_ab9f8e7d6c5b4a3210.", "inventory_key", {"key-support-web"}),
+        ("api_key=sj_live_ab9f8e7d6c5b4a3210", "inventory_key", {"key-support-web"}),
+        ('token: "sj_live_ab9f8e7d6c5b4a3210"', "inventory_key", {"key-support-web"}),
+        (f"secret={AWS_KEY_ID}", "aws_access_key_id", {AWS_KEY_ID}),
+        # Not the inventory's: a secret still, nothing to revoke by.
+        ("token: sj_live_zz9f8e7d6c5b4a3210", "secret", set()),
+    ],
+)
+def test_a_key_after_a_secret_word_is_still_named_to_revoke(
+    text: str, kind: str, key_ids: set[str]
+) -> None:
+    """The way a model usually gives a key away ("the API key is …") matches the generic
+    secret detector from the key's first character on; before, that finding hid the key,
+    and the leak playbooks revoked nothing."""
+    found = LeakClassifier(patterns=None, key_prefixes={"sj_live_ab": "key-support-web"}).classify(
+        text
+    )
+    assert found.kinds == [kind]
+    assert found.key_ids == key_ids
+    assert "sj_live_ab9f" not in redact(text) and AWS_KEY_ID not in redact(text)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "You are welcome to ask again tomorrow.",

@@ -12,6 +12,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from playbooks.revoked import Revoked
+from smokejumper.domain.prompts import unnamed_credentials
+from smokejumper.leakage import CREDENTIAL_KINDS_FIRST
 from smokejumper.masking import mask
 from smokejumper.sdk import (
     ASSESS_LEAK,
@@ -88,6 +90,12 @@ PERSONAL_DATA = "personal_data"
 CREDENTIALS = "credentials"
 
 
+# Marks runs that count every credential detector's kind as credentials, and whose leak
+# response hands credentials no key id names to a responder (see unnamed_credentials).
+UNNAMED_CREDENTIALS_PATCH = "leak-every-credential-kind"
+ROTATE_UNNAMED_STEP = "rotate leaked credentials"
+
+
 class GenAIPlaybook(Playbook):
     """Helpers for the built-in playbooks; each step they take is on the timeline."""
 
@@ -131,6 +139,29 @@ class GenAIPlaybook(Playbook):
             f"{incident.ref}: {len(alert_ids)} later alert(s) leaked more keys. {revoked.told()}.",
         )
         await self.set_status(IncidentStatus.CONTAINED, "keys leaked in later alerts revoked")
+
+    def unnamed_credentials(self, kinds: list[str]) -> list[str]:
+        """The credential kinds among `kinds` that no key id names (an Anthropic key, a JWT,
+        a password): nothing here can revoke them. Runs started while fewer kinds counted
+        as credentials keep their count."""
+        every = unnamed_credentials(kinds)
+        first = unnamed_credentials(kinds, CREDENTIAL_KINDS_FIRST)
+        if every == first or workflow.patched(UNNAMED_CREDENTIALS_PATCH):
+            return every
+        return first
+
+    async def hand_unnamed_credentials(self, leak: LeakAssessment) -> list[str]:
+        """Hand the leak's credentials that no key id names to a responder, to rotate at
+        their issuer: the incident is not contained until they have. Returns their kinds."""
+        unnamed = unnamed_credentials(leak.kinds)
+        if not unnamed or not workflow.patched(UNNAMED_CREDENTIALS_PATCH):
+            return []
+        await self.missing(
+            ROTATE_UNNAMED_STEP,
+            f"credentials no key id names leaked ({', '.join(unnamed)}): rotate them at "
+            "their issuer by hand",
+        )
+        return unnamed
 
     async def look(self, incident: IncidentStart) -> tuple[IncidentContext, InventoryContext]:
         """What the alerts say, and what the inventory knows about their target."""

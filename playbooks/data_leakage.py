@@ -189,13 +189,19 @@ class SensitiveDataLeakage(GenAIPlaybook):
             revoked = await self.revoke(
                 incident, leak.keys, "leaked in model output", leak.keys_left_out
             )
+        unnamed = await self.hand_unnamed_credentials(leak)
         if leak.elicited:
             await self.block(incident, context, f"{incident.ref}: elicited a data leak")
         await self.notify_owners(
             inventory,
             f"{incident.ref}: {', '.join(leak.categories)} leaked through "
             f"{context.application or context.endpoint or 'a model'} "
-            f"({', '.join(leak.kinds)}). {revoked.told()}.",
+            f"({', '.join(leak.kinds)}). {revoked.told()}."
+            + (
+                f" To rotate at their issuer (no key id here names them): {', '.join(unnamed)}."
+                if unnamed
+                else ""
+            ),
         )
         purging = workflow.patched(MEMORY_PURGE_PATCH)
         if child:

@@ -34,7 +34,6 @@ from datetime import timedelta
 
 from playbooks.common import SECURITY_ONCALL, GenAIPlaybook
 from playbooks.revoked import Revoked
-from smokejumper.domain.prompts import unnamed_credentials
 from smokejumper.sdk import (
     ASSESS_PROMPT_LEAK,
     CHECK_CANARY,
@@ -112,7 +111,7 @@ class SystemPromptLeakage(GenAIPlaybook):
         revoked += await self.revoke(incident, more, "embedded in a leaked system prompt")
         # Credentials no key id names, in the output or in the prompt: nobody can revoke
         # them from here, and the incident is not contained until a responder has.
-        unnamed = sorted({*unnamed_credentials(leak.kinds), *plan.unnamed_kinds})
+        unnamed = sorted({*self.unnamed_credentials(leak.kinds), *plan.unnamed_kinds})
         if unnamed:
             await self.missing(
                 UNNAMED_STEP,

@@ -27,7 +27,9 @@ class LeakCategory(StrEnum):
     PROPRIETARY = "proprietary"
 
 
-CREDENTIAL_KINDS = frozenset(
+# The credential kinds as first listed: runs of the leak playbooks started before every
+# credential detector counted replay with these (see playbooks' UNNAMED_CREDENTIALS_PATCH).
+CREDENTIAL_KINDS_FIRST = frozenset(
     {
         "private_key",
         "aws_access_key_id",
@@ -41,6 +43,19 @@ CREDENTIAL_KINDS = frozenset(
         "inventory_key",
     }
 )
+# Every kind a redaction detector finds that opens something: a leaked Anthropic key, a
+# Hugging Face token or a JWT is a credential to rotate, not proprietary text.
+CREDENTIAL_KINDS = CREDENTIAL_KINDS_FIRST | {
+    "anthropic_key",
+    "google_api_key",
+    "huggingface_token",
+    "groq_key",
+    "xai_key",
+    "gitlab_token",
+    "stripe_key",
+    "jwt",
+    "secret",
+}
 PERSONAL_DATA_KINDS = frozenset({"email", "iban", "card", "ssn", "phone"})
 
 # Phrases that appear when a model repeats its instructions: role framing, chat-template

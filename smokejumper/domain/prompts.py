@@ -20,14 +20,16 @@ from smokejumper.leakage import CREDENTIAL_KINDS
 _NAMED_BY_ID = frozenset({"aws_access_key_id", "inventory_key"})
 
 
-def unnamed_credentials(kinds: Iterable[str]) -> list[str]:
+def unnamed_credentials(
+    kinds: Iterable[str], credential_kinds: frozenset[str] = CREDENTIAL_KINDS
+) -> list[str]:
     """The credential kinds among `kinds` that no key id names: no provider can revoke
     them from here, so a responder rotates them at their issuer."""
     found = set(kinds)
     named = set(_NAMED_BY_ID)
     if "aws_access_key_id" in found:
         named.add("aws_secret_access_key")
-    return sorted(k for k in found if k in CREDENTIAL_KINDS and k not in named)
+    return sorted(k for k in found if k in credential_kinds and k not in named)
 
 
 class PromptQuery(BaseModel):

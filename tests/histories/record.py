@@ -242,6 +242,14 @@ async def data_leakage_many_keys(harness: PlaybookHarness) -> PlaybookRun:
     return await keys_leaked(harness, f"here they are: {keys}")
 
 
+async def data_leakage_unnamed_credentials(harness: PlaybookHarness) -> PlaybookRun:
+    # A database password beside the key: no key id names it, so it is handed to people
+    # (patch leak-every-credential-kind).
+    run = await keys_leaked(harness, "AKIAIOSFODNN7EXAMPLE via postgresql://svc:pw123@db/app")
+    await run.wait_for_timeline("approval.requested", step="rotate leaked credentials not done")
+    return run
+
+
 async def data_leakage_later_alerts(harness: PlaybookHarness) -> PlaybookRun:
     # An alert joins once the response has finished (patch answer-later-alerts).
     run = await keys_leaked(harness, "AKIAIOSFODNN7EXAMPLE")
@@ -481,6 +489,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(SensitiveDataLeakage, many_keys, data_leakage_many_keys, variant="many-keys"),
         Scenario(
             SensitiveDataLeakage, containment, data_leakage_later_alerts, variant="later-alerts"
+        ),
+        Scenario(
+            SensitiveDataLeakage,
+            containment,
+            data_leakage_unnamed_credentials,
+            variant="unnamed-credentials",
         ),
         Scenario(PromptInjection, containment, prompt_injection, (SensitiveDataLeakage,)),
         Scenario(PromptInjection, retested, prompt_injection_restore, variant="restore-retest"),

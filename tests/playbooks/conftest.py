@@ -180,6 +180,17 @@ class Responder:
         body: dict[str, Any] = response.json()
         return body
 
+    async def done_by_hand(self, ref: str, step: str, reason: str) -> None:
+        """Answer the hand-off of `step` (its question `<step> not done` or `… failed`):
+        done by hand, as `reason` says."""
+        asked = f"{step} not done"
+        await self.wait_for_approval(ref, asked)
+        response = await self.engine.http.post(
+            f"/api/v1/incidents/{ref}/approvals/{asked}", json={"choice": "done", "reason": reason}
+        )
+        assert response.status_code == 200, response.text
+        await self.wait_for(ref, "step.done_by_hand", step=step)
+
     async def vote_as(self, ref: str, step: str, actor: str) -> None:
         """A second person's vote, as a chat integration sends it (by signal)."""
         detail = await self.detail(ref)

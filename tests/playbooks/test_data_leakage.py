@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from integrations.keys.local import LocalKeys
+from tests.helpers import eventually
 from tests.playbooks.conftest import (
     LEAKED_CARD,
     LEAKED_DSN_PASSWORD,
@@ -85,6 +86,23 @@ async def test_a_leaked_key_is_revoked_at_once_and_the_dpo_decides(
     clock = next(c for c in detail["live"]["clocks"] if c["name"] == "gdpr-art33")
     assert clock["basis"] == "awareness"
 
+    # The database password in the output: no key id names it, so nothing here revokes
+    # it, and the incident is not contained until a responder has rotated it.
+    await responder.wait_for_approval(ref, "rotate leaked credentials not done")
+
+    async def partly() -> str | None:
+        last = [e for e in await responder.timeline(ref) if e["kind"] == "incident.status"][-1]
+        return str(last["message"]) if "→ partly_contained" in last["message"] else None
+
+    status = await eventually(partly, within=30)
+    assert "rotate leaked credentials: credentials no key id names leaked (connection_string)" in (
+        status
+    )
+    await responder.answer_in_slack(
+        ref, "rotate leaked credentials not done", "done", "rotated the svc database password"
+    )
+    await responder.wait_for(ref, "step.done_by_hand", step="rotate leaked credentials")
+
     await responder.deny_in_slack(ref, "gdpr notification", "test data only", OPERATOR)
     decided = await responder.decided_in_slack(ref, "gdpr notification")
     assert f"Denied by <@{OPERATOR}> at " in decided and "test data only" in decided
@@ -98,6 +116,8 @@ async def test_a_leaked_key_is_revoked_at_once_and_the_dpo_decides(
     for note in notes:
         assert_redacted(note["message"])
     assert "key-support-web" in notes[0]["message"]
+    assert "(no key id here names them): connection_string." in notes[0]["message"]
+    assert (await responder.detail(ref))["status"] == "contained"
 
     evidence = {e.name: e for e in responder.evidence()}
     assert "incident-report" in evidence

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from smokejumper.leakage import LeakCategory, LeakClassifier, category_of
-from smokejumper.redaction import redact
+from smokejumper.domain.prompts import unnamed_credentials
+from smokejumper.leakage import (
+    CREDENTIAL_KINDS,
+    PERSONAL_DATA_KINDS,
+    LeakCategory,
+    LeakClassifier,
+    category_of,
+)
+from smokejumper.redaction import DEFAULT, redact
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 
@@ -95,3 +102,22 @@ def test_connection_string_passwords_are_redacted_with_their_host() -> None:
         "postgresql://svc:[REDACTED:connection_string]/app"
     )
     assert redact("see https://example.com/a@b") == "see https://example.com/a@b"
+
+
+def test_every_built_in_detector_is_a_credential_or_personal_data() -> None:
+    """A leaked Anthropic key, Hugging Face token or JWT is a credential to rotate: before,
+    kinds missing from the credential list counted as proprietary text, the leak was not
+    escalated, and nobody was asked to rotate them."""
+    kinds = {detector.kind for detector in DEFAULT.detectors}
+    # inventory_key: the inventory's prefixes, added per classifier.
+    assert kinds == (CREDENTIAL_KINDS - {"inventory_key"}) | PERSONAL_DATA_KINDS
+    for kind in CREDENTIAL_KINDS:
+        assert category_of(kind) is LeakCategory.CREDENTIALS
+
+
+def test_a_credential_no_key_id_names_is_left_to_rotate_by_hand() -> None:
+    found = LeakClassifier().classify("Use this one: sk-ant-api03-" + "Ab3" * 31 + "AA")
+    assert found.kinds == ["anthropic_key"]
+    assert found.categories == [LeakCategory.CREDENTIALS]
+    assert found.key_ids == set()
+    assert unnamed_credentials(found.kinds) == ["anthropic_key"]

@@ -157,7 +157,11 @@ async def test_not_configured_nobody_is_asked_and_the_report_says_so(
     await responder.decide(ref, "gdpr notification", False, "test data only")
     await responder.wait_for(ref, "playbook.finished")
     approvals = [e for e in await responder.timeline(ref) if e["kind"] == "approval.requested"]
-    assert [e["step"] for e in approvals] == ["gdpr notification"]
+    # The leaked database password's hand-off is the only other question.
+    assert sorted(e["step"] for e in approvals) == [
+        "gdpr notification",
+        "rotate leaked credentials not done",
+    ]
     [left] = [f for f in await follow_ups(responder, ref) if f.startswith(BY_HAND)]
     assert "no [memory.support-bot] is configured" in left
 

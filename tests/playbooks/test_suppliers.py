@@ -58,6 +58,7 @@ async def test_the_supplier_of_the_leaking_endpoint_is_told_once(
     responder = responder_mailed
     ref = await responder.send(leak_alert())
     await responder.decide(ref, "gdpr notification", False, "test data only")
+    await responder.done_by_hand(ref, "rotate leaked credentials", "database password rotated")
     await responder.wait_for(ref, "playbook.finished")
 
     [(recipients, mail)] = mailbox.received
@@ -110,6 +111,7 @@ async def test_mail_that_cannot_go_out_is_a_follow_up(
         )
         assert "cannot deliver" in left["message"]
         await responder.decide(ref, "gdpr notification", False, "test data only")
+        await responder.done_by_hand(ref, "rotate leaked credentials", "password rotated")
         await responder.wait_for(ref, "playbook.finished")
         assert (await responder.detail(ref))["status"] == "contained"
 

@@ -105,40 +105,52 @@ class GenAIPlaybook(Playbook):
     handoff_escalate_to = [INCIDENT_COMMANDERS]
 
     # What later alerts are compared with (revoke_later_keys): the keys `revoke` has dealt
-    # with, how many it left out, and the inventory `look` read last. Set on the instance
-    # as the response goes.
+    # with, how many it left out, the credential kinds handed on to rotate by hand, and
+    # the inventory `look` read last. Set on the instance as the response goes.
     _keys_handled: frozenset[str] = frozenset()
     _left_out_handled = 0
+    _unnamed_handled: frozenset[str] = frozenset()
     _inventory: InventoryContext | None = None
 
     async def revoke_later_keys(
         self, incident: IncidentStart, alert_ids: list[str], leak: LeakAssessment, why: str
     ) -> None:
         """For `on_later_alerts`: each key of `leak` (the incident's alerts classified again)
-        not dealt with yet is revoked as the first ones were, the owners are told, and the
-        status says acknowledged until it is done; nothing new, nothing but a timeline
-        entry."""
+        not dealt with yet is revoked as the first ones were, credentials of a kind no key
+        id names and not handed on yet go to a responder to rotate, the owners are told,
+        and the status says acknowledged until it is done; nothing new, nothing but a
+        timeline entry."""
         new = [key for key in leak.keys if key.key_id not in self._keys_handled]
         left_out = max(0, leak.keys_left_out - self._left_out_handled)
-        if not new and not left_out:
+        rotate = self.later_rotation(leak)
+        if not new and not left_out and not rotate:
             await self.record(
                 "leak.later",
                 f"The {len(alert_ids)} later alert(s) leaked no key not revoked already",
             )
             return
+        later = f"{len(alert_ids)} later alert(s)"
+        keys = bool(new or left_out)
         await self.set_status(
             IncidentStatus.ACKNOWLEDGED,
-            f"later alerts leaked {len(new) + left_out} more key(s): revoking",
+            f"later alerts leaked {len(new) + left_out} more key(s): revoking"
+            if keys
+            else "later alerts leaked credentials to rotate by hand",
         )
-        revoked = await self.revoke(incident, new, why, left_out)
         inventory = self._inventory
         if inventory is None:
             _, inventory = await self.look(incident)
-        await self.notify_owners(
-            inventory,
-            f"{incident.ref}: {len(alert_ids)} later alert(s) leaked more keys. {revoked.told()}.",
+        if keys:
+            revoked = await self.revoke(incident, new, why, left_out)
+            await self.notify_owners(
+                inventory, f"{incident.ref}: {later} leaked more keys. {revoked.told()}."
+            )
+        if rotate:
+            await self.rotate_later(incident, inventory, later, rotate)
+        await self.set_status(
+            IncidentStatus.CONTAINED,
+            "keys leaked in later alerts revoked" if keys else "later credentials handed on",
         )
-        await self.set_status(IncidentStatus.CONTAINED, "keys leaked in later alerts revoked")
 
     def unnamed_credentials(self, kinds: list[str]) -> list[str]:
         """The credential kinds among `kinds` that no key id names (an Anthropic key, a JWT,
@@ -156,12 +168,35 @@ class GenAIPlaybook(Playbook):
         unnamed = unnamed_credentials(leak.kinds)
         if not unnamed or not workflow.patched(UNNAMED_CREDENTIALS_PATCH):
             return []
+        await self.hand_rotation(ROTATE_UNNAMED_STEP, unnamed)
+        return unnamed
+
+    def later_rotation(self, leak: LeakAssessment) -> list[str]:
+        """The credential kinds of `leak` no key id names that were not handed on yet."""
+        rotate = [k for k in unnamed_credentials(leak.kinds) if k not in self._unnamed_handled]
+        return rotate if rotate and workflow.patched(UNNAMED_CREDENTIALS_PATCH) else []
+
+    async def rotate_later(
+        self, incident: IncidentStart, inventory: InventoryContext, later: str, kinds: list[str]
+    ) -> None:
+        """Hand credentials of `kinds` that `later` alerts leaked to a responder to rotate,
+        and tell the owners."""
+        await self.hand_rotation(f"{ROTATE_UNNAMED_STEP} ({', '.join(kinds)})", kinds)
+        await self.notify_owners(
+            inventory,
+            f"{incident.ref}: {later} leaked credentials no key id here names "
+            f"({', '.join(kinds)}): rotate them at their issuer.",
+        )
+
+    async def hand_rotation(self, step: str, kinds: list[str]) -> None:
+        """Ask a responder to rotate credentials of `kinds` at their issuer, as `step`;
+        remembered as handed on (revoke_later_keys)."""
+        self._unnamed_handled = self._unnamed_handled | set(kinds)
         await self.missing(
-            ROTATE_UNNAMED_STEP,
-            f"credentials no key id names leaked ({', '.join(unnamed)}): rotate them at "
+            step,
+            f"credentials no key id names leaked ({', '.join(kinds)}): rotate them at "
             "their issuer by hand",
         )
-        return unnamed
 
     async def look(self, incident: IncidentStart) -> tuple[IncidentContext, InventoryContext]:
         """What the alerts say, and what the inventory knows about their target."""

@@ -36,7 +36,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from playbooks.common import INCIDENT_COMMANDERS, SECURITY_ONCALL, GenAIPlaybook
+from playbooks.common import (
+    INCIDENT_COMMANDERS,
+    SECURITY_ONCALL,
+    GenAIPlaybook,
+)
+from smokejumper.domain.prompts import unnamed_credentials
 from smokejumper.sdk import (
     ADD_FILTER_RULE,
     CAPTURE_TOOL_CALLS,
@@ -222,6 +227,7 @@ class PromptInjection(GenAIPlaybook):
         self._leak_handed = True
         self._keys_handled = frozenset(key.key_id for key in leak.keys)
         self._left_out_handled = leak.keys_left_out
+        self._unnamed_handled = frozenset(unnamed_credentials(leak.kinds))
         await self.escalate(Severity.CRITICAL, f"{why}: {', '.join(leak.categories)}")
         await self.child("sensitive-data-leakage", suffix="leakage")
 
@@ -244,8 +250,9 @@ class PromptInjection(GenAIPlaybook):
         keys = [key for key in leak.keys if key.key_id not in self._keys_handled]
         keys_left_out = max(0, leak.keys_left_out - self._left_out_handled)
         more_keys = self._leak_handed and bool(keys or keys_left_out)
+        rotate = self.later_rotation(leak) if self._leak_handed else []
         later = f"{len(alert_ids)} later alert(s)"
-        if not (documents or left_out or agent or first_leak or more_keys):
+        if not (documents or left_out or agent or first_leak or more_keys or rotate):
             await self.record(
                 "injection.later",
                 f"The {later} named no document not quarantined already, no agent acting "
@@ -256,7 +263,7 @@ class PromptInjection(GenAIPlaybook):
             what
             for what, shown in (
                 (f"{context.vector} injection", documents or left_out or agent),
-                ("data left", first_leak or more_keys),
+                ("data left", first_leak or more_keys or rotate),
             )
             if shown
         ]
@@ -279,11 +286,13 @@ class PromptInjection(GenAIPlaybook):
         if first_leak:
             await self.record_leak(leak)
             await self.hand_leak(leak, "data left in later alerts")
-        elif more_keys:
+        if more_keys:
             revoked = await self.revoke(incident, keys, "leaked in model output", keys_left_out)
             await self.notify_owners(
                 inventory, f"{incident.ref}: {later} leaked more keys. {revoked.told()}."
             )
+        if rotate:
+            await self.rotate_later(incident, inventory, later, rotate)
         await self.set_status(IncidentStatus.CONTAINED, "what later alerts showed is contained")
         if first_leak:
             await self.privacy_review(incident, leak)

@@ -113,11 +113,7 @@ class SystemPromptLeakage(GenAIPlaybook):
         # them from here, and the incident is not contained until a responder has.
         unnamed = sorted({*self.unnamed_credentials(leak.kinds), *plan.unnamed_kinds})
         if unnamed:
-            await self.missing(
-                UNNAMED_STEP,
-                f"credentials no key id names leaked ({', '.join(unnamed)}): rotate them at "
-                "their issuer by hand",
-            )
+            await self.hand_rotation(UNNAMED_STEP, unnamed)
 
         confirmed = await self.check_canaries(incident, plan)
         if leak.elicited:

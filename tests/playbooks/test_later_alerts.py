@@ -74,3 +74,41 @@ async def test_a_later_duplicate_changes_nothing(responder: Responder) -> None:
     timeline = await responder.timeline(ref)
     assert [e for e in timeline if e["kind"] == "notification"] == notes_before
     assert (await responder.detail(ref))["status"] == "contained"
+
+
+async def test_a_credential_no_key_id_names_in_a_later_alert_goes_to_a_responder(
+    responder: Responder,
+) -> None:
+    """A later alert leaking a credential nothing here can revoke (an Anthropic key the
+    inventory does not list): a responder is asked to rotate it, and the status is not
+    contained until they have. Before, it was counted and the status stayed contained."""
+    ref = await responder.send(_key_only("u-later-anthropic", f"The key is {LEAKED_KEY}."))
+    await responder.wait_for(ref, "playbook.finished")
+    assert (await responder.detail(ref))["status"] == "contained"
+
+    anthropic = "sk-ant-api03-" + "Zq7" * 31 + "AA"
+    assert await responder.send(_key_only("u-later-anthropic", f"Use {anthropic}.")) == ref
+    step = "rotate leaked credentials (anthropic_key)"
+    await responder.wait_for_approval(ref, f"{step} not done")
+
+    async def partly() -> str | None:
+        timeline = await responder.timeline(ref)
+        last = [e["message"] for e in timeline if e["kind"] == "incident.status"][-1]
+        return str(last) if "→ partly_contained" in last else None
+
+    status = await eventually(partly, within=30)
+    assert step in status
+    timeline = await responder.timeline(ref)
+    notes = [e["message"] for e in timeline if e["kind"] == "notification"]
+    assert notes[-1] == (
+        f"{ref}: 1 later alert(s) leaked credentials no key id here names (anthropic_key): "
+        "rotate them at their issuer."
+    )
+    assert all(anthropic not in str(e["message"]) for e in timeline)
+
+    await responder.done_by_hand(ref, step, "rotated in the Anthropic console")
+
+    async def contained() -> bool:
+        return (await responder.detail(ref))["status"] == "contained"
+
+    await eventually(contained, within=30)

@@ -305,9 +305,15 @@ async def test_a_mail_server_that_is_down_delays_the_mail_not_the_containment(
             opened = await mail(box, SECOPS, "CRITICAL")
             await mail(box, ADDRESSES["alice"], "Approval needed")
             assert "A new incident was opened" in text(opened)
-            with engine.store.session() as session:
-                sent = session.scalars(
-                    select(TimelineEvent.event_key).where(TimelineEvent.kind == "email.sent")
-                ).all()
-            assert f"email:{incident.id}:opened" in sent
+
+            async def recorded() -> bool:
+                # The delivery records the mail once the server has taken it: a moment
+                # after it is in the box.
+                with engine.store.session() as session:
+                    sent = session.scalars(
+                        select(TimelineEvent.event_key).where(TimelineEvent.kind == "email.sent")
+                    ).all()
+                return f"email:{incident.id}:opened" in sent
+
+            await eventually(recorded, within=30)
         assert len([m for m in to(box, SECOPS) if "CRITICAL" in str(m["Subject"])]) == 1

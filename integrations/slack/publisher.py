@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -171,8 +172,15 @@ class Publisher:
             async def create() -> None:
                 name = channel_name(self.settings, view)
                 # Taken (an archived channel of another install, a retry whose answer was
-                # lost): the next free suffix, rather than no channel at all.
-                for candidate in [name, *(f"{name[:77]}-{n}" for n in range(2, 10))]:
+                # lost): the next free suffix, rather than no channel at all. Incident
+                # numbers start again with a new database, so all nine can be taken by
+                # channels of earlier installs: then a suffix no earlier channel has.
+                candidates = [
+                    name,
+                    *(f"{name[:77]}-{n}" for n in range(2, 10)),
+                    *(f"{name[:72]}-{uuid.uuid4().hex[:7]}" for _ in range(3)),
+                ]
+                for candidate in candidates:
                     try:
                         answer = await self._slack("conversations_create", name=candidate)
                     except SlackApiError as exc:

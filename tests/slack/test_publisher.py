@@ -122,3 +122,26 @@ async def test_a_taken_channel_name_gets_the_next_suffix(
         entry(incident.incident_id, "playbook.started", "started", 0), SlackPosts(), lambda _: None
     )
     assert slack_emulator.channels[str(posts.channel)]["name"] == f"{name}-2"
+
+
+async def test_an_incident_gets_a_channel_when_every_numbered_name_is_taken(
+    tmp_path: Path, sqlite_store: Store, slack_emulator: SlackEmulator
+) -> None:
+    """Incident numbers start again with a new database: the channels of ten earlier
+    installs' INC-…-0001 took the name and its nine numbered suffixes. Before, the tenth
+    incident got no channel, and none of its approvals reached Slack."""
+    settings = load_settings(None, data_dir=tmp_path, slack=slack_config(slack_emulator, tmp_path))
+    pub = Publisher(
+        settings, sqlite_store, web_client(settings.slack), Renderer(), resolve=lambda e: []
+    )
+    incident = insert_incident(sqlite_store, playbook="test")
+    client = web_client(settings.slack)
+    name = f"{settings.slack.channel_prefix}-{incident.ref.split('-', 1)[1]}-jailbreak".lower()
+    for taken in [name, *(f"{name}-{n}" for n in range(2, 10))]:
+        client.conversations_create(name=taken)
+    posts = await pub.deliver(
+        entry(incident.incident_id, "playbook.started", "started", 0), SlackPosts(), lambda _: None
+    )
+    created = slack_emulator.channels[str(posts.channel)]["name"]
+    assert created.startswith(f"{name}-") and len(created) == len(name) + 8, created
+    assert slack_emulator.messages[str(posts.channel)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from integrations.slack.client import web_client
@@ -15,7 +16,7 @@ from integrations.slack.publisher import Publisher
 from integrations.slack.templates import Renderer
 from integrations.slack.views import people
 from smokejumper.config import load_settings
-from smokejumper.domain.incidents import TimelineEntry
+from smokejumper.domain.incidents import IncidentStart, TimelineEntry
 from smokejumper.store.db import Store
 from tests.helpers import insert_incident
 from tests.slack.conftest import ALICE, BOB, CAROL, slack_config
@@ -107,16 +108,21 @@ async def test_a_failed_delivery_resumes_without_posting_twice(
     assert len(replies) == 1
 
 
+def _channel_to_take(
+    tmp_path: Path, store: Store, emulator: SlackEmulator
+) -> tuple[Publisher, WebClient, IncidentStart, str]:
+    """A publisher that opens incident channels, an incident, and its channel's name."""
+    settings = load_settings(None, data_dir=tmp_path, slack=slack_config(emulator, tmp_path))
+    pub = Publisher(settings, store, web_client(settings.slack), Renderer(), resolve=lambda e: [])
+    incident = insert_incident(store, playbook="test")
+    name = f"{settings.slack.channel_prefix}-{incident.ref.split('-', 1)[1]}-jailbreak".lower()
+    return pub, web_client(settings.slack), incident, name
+
+
 async def test_a_taken_channel_name_gets_the_next_suffix(
     tmp_path: Path, sqlite_store: Store, slack_emulator: SlackEmulator
 ) -> None:
-    settings = load_settings(None, data_dir=tmp_path, slack=slack_config(slack_emulator, tmp_path))
-    pub = Publisher(
-        settings, sqlite_store, web_client(settings.slack), Renderer(), resolve=lambda e: []
-    )
-    incident = insert_incident(sqlite_store, playbook="test")
-    client = web_client(settings.slack)
-    name = f"{settings.slack.channel_prefix}-{incident.ref.split('-', 1)[1]}-jailbreak".lower()
+    pub, client, incident, name = _channel_to_take(tmp_path, sqlite_store, slack_emulator)
     client.conversations_create(name=name)
     posts = await pub.deliver(
         entry(incident.incident_id, "playbook.started", "started", 0), SlackPosts(), lambda _: None
@@ -130,13 +136,7 @@ async def test_an_incident_gets_a_channel_when_every_numbered_name_is_taken(
     """Incident numbers start again with a new database: the channels of ten earlier
     installs' INC-…-0001 took the name and its nine numbered suffixes. Before, the tenth
     incident got no channel, and none of its approvals reached Slack."""
-    settings = load_settings(None, data_dir=tmp_path, slack=slack_config(slack_emulator, tmp_path))
-    pub = Publisher(
-        settings, sqlite_store, web_client(settings.slack), Renderer(), resolve=lambda e: []
-    )
-    incident = insert_incident(sqlite_store, playbook="test")
-    client = web_client(settings.slack)
-    name = f"{settings.slack.channel_prefix}-{incident.ref.split('-', 1)[1]}-jailbreak".lower()
+    pub, client, incident, name = _channel_to_take(tmp_path, sqlite_store, slack_emulator)
     for taken in [name, *(f"{name}-{n}" for n in range(2, 10))]:
         client.conversations_create(name=taken)
     posts = await pub.deliver(

@@ -6,6 +6,7 @@ the closing report. Not a playbook itself (no @playbook): a base class for their
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -151,6 +152,21 @@ class GenAIPlaybook(Playbook):
             IncidentStatus.CONTAINED,
             "keys leaked in later alerts revoked" if keys else "later credentials handed on",
         )
+
+    def later_alerts_memory(self) -> dict[str, Any]:
+        return {
+            "keys": sorted(self._keys_handled),
+            "keys_left_out": self._left_out_handled,
+            "unnamed": sorted(self._unnamed_handled),
+            "inventory": self._inventory.model_dump(mode="json") if self._inventory else None,
+        }
+
+    def recall_later_alerts_memory(self, memory: dict[str, Any]) -> None:
+        self._keys_handled = frozenset(memory.get("keys", []))
+        self._left_out_handled = int(memory.get("keys_left_out", 0))
+        self._unnamed_handled = frozenset(memory.get("unnamed", []))
+        inventory = memory.get("inventory")
+        self._inventory = InventoryContext.model_validate(inventory) if inventory else None
 
     def unnamed_credentials(self, kinds: list[str]) -> list[str]:
         """The credential kinds among `kinds` that no key id names (an Anthropic key, a JWT,

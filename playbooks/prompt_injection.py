@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 
@@ -114,6 +115,22 @@ class PromptInjection(GenAIPlaybook):
     _documents_left_out_handled = 0
     _vector: str | None = None
     _leak_handed = False
+
+    def later_alerts_memory(self) -> dict[str, Any]:
+        return {
+            **super().later_alerts_memory(),
+            "documents": sorted(self._documents_handled),
+            "documents_left_out": self._documents_left_out_handled,
+            "vector": self._vector,
+            "leak_handed": self._leak_handed,
+        }
+
+    def recall_later_alerts_memory(self, memory: dict[str, Any]) -> None:
+        super().recall_later_alerts_memory(memory)
+        self._documents_handled = frozenset(memory.get("documents", []))
+        self._documents_left_out_handled = int(memory.get("documents_left_out", 0))
+        self._vector = memory.get("vector")
+        self._leak_handed = bool(memory.get("leak_handed", False))
 
     async def respond(self, incident: IncidentStart) -> None:
         await self.set_status(IncidentStatus.ACKNOWLEDGED, "injection response started")

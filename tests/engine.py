@@ -22,6 +22,7 @@ from cli.main import app as cli_app
 from integrations.evidence.checkpoints import head_checkpoints
 from integrations.evidence.registry import evidence_store
 from integrations.slack.feed import install_feed
+from integrations.slack.messages import relay_id
 from integrations.slack.responder import slack_responder
 from integrations.sources.registry import NORMALIZERS
 from playbooks import playbook_routes
@@ -125,10 +126,19 @@ async def running_engine(
 
 
 async def _terminate_incident_workflows(store: Store, client: Client) -> None:
-    """Tests share one Temporal server and reuse fingerprints: leave no workflow running."""
+    """Tests share one Temporal server and reuse fingerprints (and so incident workflow
+    ids): leave no workflow running, the incidents' Slack relays included. A relay left
+    running on this engine's task queue would take the next same-id incident's messages,
+    and nobody would post them."""
     with store.session() as session:
-        workflow_ids = set(session.scalars(select(Incident.workflow_id)).all())
-    await terminate_workflows(client, workflow_ids)
+        rows = session.execute(select(Incident.workflow_id, Incident.id)).all()
+    await terminate_workflows(
+        client,
+        {
+            *(workflow_id for workflow_id, _ in rows),
+            *(relay_id(workflow_id, incident_id) for workflow_id, incident_id in rows),
+        },
+    )
 
 
 async def terminate_workflows(client: Client, workflow_ids: Iterable[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +56,9 @@ class IncidentStart(BaseModel):
     # True when a long-running playbook continued as new to keep its history short: it
     # resumes waiting instead of running its steps again.
     resumed: bool = False
+    # A resumed run of a playbook that answers later alerts: the alerts still waiting for
+    # an answer, and what the playbook remembered of what it dealt with (see Lifecycle).
+    carried: dict[str, Any] | None = None
     # True for a dry run (`smokejumper playbooks dry-run`): its plan is read from the order
     # of the run's writes, so each is written before the run goes on.
     rehearsal: bool = False

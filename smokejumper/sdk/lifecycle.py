@@ -42,6 +42,9 @@ _CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 # Nobody approving a lift leaves the containment in force; the closed run then ends.
 LIFT_TIMEOUT = timedelta(days=1)
 _END_APART = timedelta(milliseconds=1)
+# The parts of IncidentStart.carried.
+_WAITING = "waiting_alerts"
+_MEMORY = "memory"
 
 
 class Lifecycle(RetestGate):
@@ -49,6 +52,12 @@ class Lifecycle(RetestGate):
 
     async def _execute(self, start: IncidentStart) -> IncidentState:
         info = workflow.info()
+        if start.resumed and start.carried is not None and self.answers_later_alerts:
+            # Continued as new while answering later alerts: go on answering them, with
+            # what was dealt with so far.
+            self._later_alerts = [str(alert) for alert in start.carried.get(_WAITING, [])]
+            self._finished_well = True
+            self.recall_later_alerts_memory(dict(start.carried.get(_MEMORY) or {}))
         if not start.resumed:
             await self.on_sight(start)
             # The run id lets the incident's Temporal UI link name this run.
@@ -88,13 +97,21 @@ class Lifecycle(RetestGate):
         )
         await self._ended_apart()
         if self._closed_by is None:
-            workflow.continue_as_new(start.model_copy(update={"resumed": True}))
+            workflow.continue_as_new(
+                start.model_copy(update={"resumed": True, "carried": self._carried()})
+            )
         if self._next_start is not None and (
             # A run that ends with its incident only continues for that incident re-opened.
             not self._ending or self._next_start.incident_id == self.incident.incident_id
         ):
             workflow.continue_as_new(self._next_start)
         return self.state()
+
+    def _carried(self) -> dict[str, Any] | None:
+        """What a run answering later alerts hands the run that continues it as new."""
+        if self._later_alerts is None or not self._finished_well:
+            return None
+        return {_WAITING: list(self._later_alerts), _MEMORY: self.later_alerts_memory()}
 
     async def _answer_later_alerts(self, start: IncidentStart) -> None:
         """Once `respond` has finished, hand each group of alerts that joined after it began

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
 
@@ -115,6 +115,16 @@ class RunState:
         order they came): a second leak of another key must not stay live behind a status
         that says contained. Called after `respond` finished, then again for each later
         group, when `answers_later_alerts` is set. Nothing by default."""
+
+    def later_alerts_memory(self) -> dict[str, Any]:
+        """What `on_later_alerts` compares later alerts with (the keys it revoked, the
+        documents it quarantined), for the run that continues this one as new (after
+        10,000 history events), which gets it back in `recall_later_alerts_memory`. JSON
+        values only. Nothing by default."""
+        return {}
+
+    def recall_later_alerts_memory(self, memory: dict[str, Any]) -> None:
+        """Take back, in a run that continued as new, what `later_alerts_memory` gave."""
 
     async def on_sight(self, incident: IncidentStart) -> None:
         """What cannot wait for anything else: run first, in the run's first workflow task,

@@ -12,7 +12,7 @@ import pytest
 
 from integrations.endpoints.local import LocalEndpoints
 from integrations.keys.local import LocalKeys
-from smokejumper.sdk import DOCUMENTS_AT_MOST
+from smokejumper.sdk import DOCUMENTS_AT_MOST, lifecycle
 from tests.helpers import eventually
 from tests.playbooks.conftest import BOB, LEAKED_KEY, OPERATOR, Responder, check
 from tests.playbooks.test_prompt_injection import agentic, injection
@@ -231,3 +231,30 @@ async def test_a_key_a_later_jailbreak_got_out_is_revoked(slack_responder: Respo
         assert LEAKED_KEY not in str(entry["message"])
         assert PARTNER_KEY not in str(entry["message"])
     assert responder.slack_leaks() == []
+
+
+async def test_a_run_that_continued_as_new_remembers_the_documents_it_quarantined(
+    responder: Responder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "_CONTINUE_AS_NEW_AFTER_EVENTS", 40)
+    ref = await responder.send(indirect("u-rag-long", "kb-301"))
+    started = await responder.wait_for(ref, "playbook.started")
+    await responder.wait_for(ref, "playbook.finished")
+    handle = responder.engine.client.get_workflow_handle(started["data"]["workflow_id"])
+
+    async def continued() -> bool:
+        return (await handle.describe()).run_id != started["data"]["run_id"]
+
+    await eventually(continued, within=30)
+    assert await responder.send(indirect("u-rag-long", "kb-301,kb-302")) == ref
+    await _contained_again(responder, ref)
+
+    assert sorted(
+        (row.target, row.attempts) for row in responder.actions("quarantine_document")
+    ) == [
+        ("kb-301", 1),
+        ("kb-302", 1),
+    ]
+    steps = [e["step"] for e in await responder.timeline(ref) if e["kind"] == "step.completed"]
+    assert "quarantine document 2" in steps
+    assert (await check(responder.engine.http, document="kb-302"))["allowed"] is False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.keys.local import LocalKeys
+from smokejumper.sdk import lifecycle
 from tests.helpers import eventually
 from tests.playbooks.conftest import LEAKED_KEY, Responder
 from tests.playbooks.test_revoke_on_sight import _key_only
@@ -112,3 +113,37 @@ async def test_a_credential_no_key_id_names_in_a_later_alert_goes_to_a_responder
         return (await responder.detail(ref))["status"] == "contained"
 
     await eventually(contained, within=30)
+
+
+async def test_a_run_that_continued_as_new_goes_on_answering_later_alerts(
+    responder: Responder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long incident's run continues as new once its history is long (10,000 events;
+    40 here): the new run goes on answering later alerts, remembering the keys already
+    revoked. Before, it only counted them, and a key leaked after that stayed live."""
+    monkeypatch.setattr(lifecycle, "_CONTINUE_AS_NEW_AFTER_EVENTS", 40)
+    ref = await responder.send(_key_only("u-long", f"The key is {LEAKED_KEY}."))
+    started = await responder.wait_for(ref, "playbook.started")
+    await responder.wait_for(ref, "playbook.finished")
+    handle = responder.engine.client.get_workflow_handle(started["data"]["workflow_id"])
+
+    async def continued() -> bool:
+        return (await handle.describe()).run_id != started["data"]["run_id"]
+
+    await eventually(continued, within=30)
+
+    assert await responder.send(_key_only("u-long", f"Also {PARTNER_KEY}.")) == ref
+    keys = LocalKeys(responder.settings.local_keys_file)
+
+    async def revoked() -> bool:
+        return keys.state("key-partner-acme").status == "inactive"
+
+    await eventually(revoked, within=30)
+    # The first key is remembered as revoked: not revoked again.
+    assert sorted((row.target, row.attempts) for row in responder.actions("revoke_key")) == [
+        ("key-partner-acme", 1),
+        ("key-support-web", 1),
+    ]
+    assert await responder.send(_key_only("u-long", f"Again {LEAKED_KEY}.")) == ref
+    await responder.wait_for(ref, "leak.later")
+    assert len(responder.actions("revoke_key")) == 2

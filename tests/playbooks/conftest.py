@@ -180,6 +180,17 @@ class Responder:
         body: dict[str, Any] = response.json()
         return body
 
+    async def continued_as_new(self, ref: str) -> None:
+        """Wait until the incident's playbook has finished and its run continued as new."""
+        started = await self.wait_for(ref, "playbook.started")
+        await self.wait_for(ref, "playbook.finished")
+        handle = self.engine.client.get_workflow_handle(started["data"]["workflow_id"])
+
+        async def continued() -> bool:
+            return (await handle.describe()).run_id != started["data"]["run_id"]
+
+        await eventually(continued, within=30)
+
     async def done_by_hand(self, ref: str, step: str, reason: str) -> None:
         """Answer the hand-off of `step` (its question `<step> not done` or `… failed`):
         done by hand, as `reason` says."""

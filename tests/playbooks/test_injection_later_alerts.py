@@ -238,14 +238,7 @@ async def test_a_run_that_continued_as_new_remembers_the_documents_it_quarantine
 ) -> None:
     monkeypatch.setattr(lifecycle, "_CONTINUE_AS_NEW_AFTER_EVENTS", 40)
     ref = await responder.send(indirect("u-rag-long", "kb-301"))
-    started = await responder.wait_for(ref, "playbook.started")
-    await responder.wait_for(ref, "playbook.finished")
-    handle = responder.engine.client.get_workflow_handle(started["data"]["workflow_id"])
-
-    async def continued() -> bool:
-        return (await handle.describe()).run_id != started["data"]["run_id"]
-
-    await eventually(continued, within=30)
+    await responder.continued_as_new(ref)
     assert await responder.send(indirect("u-rag-long", "kb-301,kb-302")) == ref
     await _contained_again(responder, ref)
 

@@ -123,14 +123,7 @@ async def test_a_run_that_continued_as_new_goes_on_answering_later_alerts(
     revoked. Before, it only counted them, and a key leaked after that stayed live."""
     monkeypatch.setattr(lifecycle, "_CONTINUE_AS_NEW_AFTER_EVENTS", 40)
     ref = await responder.send(_key_only("u-long", f"The key is {LEAKED_KEY}."))
-    started = await responder.wait_for(ref, "playbook.started")
-    await responder.wait_for(ref, "playbook.finished")
-    handle = responder.engine.client.get_workflow_handle(started["data"]["workflow_id"])
-
-    async def continued() -> bool:
-        return (await handle.describe()).run_id != started["data"]["run_id"]
-
-    await eventually(continued, within=30)
+    await responder.continued_as_new(ref)
 
     assert await responder.send(_key_only("u-long", f"Also {PARTNER_KEY}.")) == ref
     keys = LocalKeys(responder.settings.local_keys_file)

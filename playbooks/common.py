@@ -121,16 +121,13 @@ class GenAIPlaybook(Playbook):
         id names and not handed on yet go to a responder to rotate, the owners are told,
         and the status says acknowledged until it is done; nothing new, nothing but a
         timeline entry."""
-        new = [key for key in leak.keys if key.key_id not in self._keys_handled]
-        left_out = max(0, leak.keys_left_out - self._left_out_handled)
-        rotate = self.later_rotation(leak)
+        new, left_out, rotate = self.later_leak(leak)
         if not new and not left_out and not rotate:
             await self.record(
                 "leak.later",
                 f"The {len(alert_ids)} later alert(s) leaked no key not revoked already",
             )
             return
-        later = f"{len(alert_ids)} later alert(s)"
         keys = bool(new or left_out)
         await self.set_status(
             IncidentStatus.ACKNOWLEDGED,
@@ -141,17 +138,44 @@ class GenAIPlaybook(Playbook):
         inventory = self._inventory
         if inventory is None:
             _, inventory = await self.look(incident)
-        if keys:
+        await self.contain_later_leak(
+            incident, inventory, f"{len(alert_ids)} later alert(s)", (new, left_out, rotate), why
+        )
+        await self.set_status(
+            IncidentStatus.CONTAINED,
+            "keys leaked in later alerts revoked" if keys else "later credentials handed on",
+        )
+
+    def later_leak(self, leak: LeakAssessment) -> tuple[list[KeyRef], int, list[str]]:
+        """What `leak` (the incident's alerts classified again) holds that was not dealt
+        with yet: keys to revoke, keys left out, and credential kinds no key id names."""
+        new = [key for key in leak.keys if key.key_id not in self._keys_handled]
+        left_out = max(0, leak.keys_left_out - self._left_out_handled)
+        return new, left_out, self.later_rotation(leak)
+
+    async def contain_later_leak(
+        self,
+        incident: IncidentStart,
+        inventory: InventoryContext,
+        later: str,
+        found: tuple[list[KeyRef], int, list[str]],
+        why: str,
+    ) -> None:
+        """Revoke the keys `later` alerts leaked, hand the credentials no key id names to a
+        responder to rotate, and tell the owners of each (see later_leak)."""
+        new, left_out, rotate = found
+        if new or left_out:
             revoked = await self.revoke(incident, new, why, left_out)
             await self.notify_owners(
                 inventory, f"{incident.ref}: {later} leaked more keys. {revoked.told()}."
             )
         if rotate:
-            await self.rotate_later(incident, inventory, later, rotate)
-        await self.set_status(
-            IncidentStatus.CONTAINED,
-            "keys leaked in later alerts revoked" if keys else "later credentials handed on",
-        )
+            await self.hand_rotation(f"{ROTATE_UNNAMED_STEP} ({', '.join(rotate)})", rotate)
+            await self.notify_owners(
+                inventory,
+                f"{incident.ref}: {later} leaked credentials no key id here names "
+                f"({', '.join(rotate)}): rotate them at their issuer.",
+            )
 
     def later_alerts_memory(self) -> dict[str, Any]:
         return {
@@ -168,7 +192,7 @@ class GenAIPlaybook(Playbook):
         inventory = memory.get("inventory")
         self._inventory = InventoryContext.model_validate(inventory) if inventory else None
 
-    def unnamed_credentials(self, kinds: list[str]) -> list[str]:
+    def unnamed_kinds(self, kinds: list[str]) -> list[str]:
         """The credential kinds among `kinds` that no key id names (an Anthropic key, a JWT,
         a password): nothing here can revoke them. Runs started while fewer kinds counted
         as credentials keep their count."""
@@ -181,28 +205,16 @@ class GenAIPlaybook(Playbook):
     async def hand_unnamed_credentials(self, leak: LeakAssessment) -> list[str]:
         """Hand the leak's credentials that no key id names to a responder, to rotate at
         their issuer: the incident is not contained until they have. Returns their kinds."""
-        unnamed = unnamed_credentials(leak.kinds)
-        if not unnamed or not workflow.patched(UNNAMED_CREDENTIALS_PATCH):
-            return []
-        await self.hand_rotation(ROTATE_UNNAMED_STEP, unnamed)
+        unnamed = self.later_rotation(leak)
+        if unnamed:
+            await self.hand_rotation(ROTATE_UNNAMED_STEP, unnamed)
         return unnamed
 
     def later_rotation(self, leak: LeakAssessment) -> list[str]:
-        """The credential kinds of `leak` no key id names that were not handed on yet."""
+        """The credential kinds of `leak` no key id names that were not handed on yet (all
+        of them, in the first response)."""
         rotate = [k for k in unnamed_credentials(leak.kinds) if k not in self._unnamed_handled]
         return rotate if rotate and workflow.patched(UNNAMED_CREDENTIALS_PATCH) else []
-
-    async def rotate_later(
-        self, incident: IncidentStart, inventory: InventoryContext, later: str, kinds: list[str]
-    ) -> None:
-        """Hand credentials of `kinds` that `later` alerts leaked to a responder to rotate,
-        and tell the owners."""
-        await self.hand_rotation(f"{ROTATE_UNNAMED_STEP} ({', '.join(kinds)})", kinds)
-        await self.notify_owners(
-            inventory,
-            f"{incident.ref}: {later} leaked credentials no key id here names "
-            f"({', '.join(kinds)}): rotate them at their issuer.",
-        )
 
     async def hand_rotation(self, step: str, kinds: list[str]) -> None:
         """Ask a responder to rotate credentials of `kinds` at their issuer, as `step`;

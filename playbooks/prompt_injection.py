@@ -264,12 +264,11 @@ class PromptInjection(GenAIPlaybook):
         )
         agent = context.vector == "agentic" and self._vector != "agentic"
         first_leak = leak.leaked and not self._leak_handed
-        keys = [key for key in leak.keys if key.key_id not in self._keys_handled]
-        keys_left_out = max(0, leak.keys_left_out - self._left_out_handled)
-        more_keys = self._leak_handed and bool(keys or keys_left_out)
-        rotate = self.later_rotation(leak) if self._leak_handed else []
+        # Once a leak was handed on, what later alerts leak besides is dealt with here.
+        found = self.later_leak(leak) if self._leak_handed else ([], 0, [])
+        more_leaked = any(found)
         later = f"{len(alert_ids)} later alert(s)"
-        if not (documents or left_out or agent or first_leak or more_keys or rotate):
+        if not (documents or left_out or agent or first_leak or more_leaked):
             await self.record(
                 "injection.later",
                 f"The {later} named no document not quarantined already, no agent acting "
@@ -280,7 +279,7 @@ class PromptInjection(GenAIPlaybook):
             what
             for what, shown in (
                 (f"{context.vector} injection", documents or left_out or agent),
-                ("data left", first_leak or more_keys or rotate),
+                ("data left", first_leak or more_leaked),
             )
             if shown
         ]
@@ -303,13 +302,10 @@ class PromptInjection(GenAIPlaybook):
         if first_leak:
             await self.record_leak(leak)
             await self.hand_leak(leak, "data left in later alerts")
-        if more_keys:
-            revoked = await self.revoke(incident, keys, "leaked in model output", keys_left_out)
-            await self.notify_owners(
-                inventory, f"{incident.ref}: {later} leaked more keys. {revoked.told()}."
+        if more_leaked:
+            await self.contain_later_leak(
+                incident, inventory, later, found, "leaked in model output"
             )
-        if rotate:
-            await self.rotate_later(incident, inventory, later, rotate)
         await self.set_status(IncidentStatus.CONTAINED, "what later alerts showed is contained")
         if first_leak:
             await self.privacy_review(incident, leak)

@@ -111,7 +111,7 @@ class SystemPromptLeakage(GenAIPlaybook):
         revoked += await self.revoke(incident, more, "embedded in a leaked system prompt")
         # Credentials no key id names, in the output or in the prompt: nobody can revoke
         # them from here, and the incident is not contained until a responder has.
-        unnamed = sorted({*self.unnamed_credentials(leak.kinds), *plan.unnamed_kinds})
+        unnamed = sorted({*self.unnamed_kinds(leak.kinds), *plan.unnamed_kinds})
         if unnamed:
             await self.hand_rotation(UNNAMED_STEP, unnamed)
 
